@@ -1,0 +1,189 @@
+"""Typed errors: every failure the user can see has a code, a one-line message and a hint.
+
+Nothing here ever formats a credential: messages are built only from field names, HTTP
+metadata and the server's own ``error_code``/``error_msg``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class FieldProblem:
+    """One thing wrong with one field of a request (``field`` is the request's wire name)."""
+
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}"
+
+
+class MaiWidgetsError(Exception):
+    """Base of every error mai-widgets raises on purpose."""
+
+    code: str = "mai-widgets"
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def one_line(self) -> str:
+        """The error as a single line, fit for a magic's output or a status badge."""
+        text = f"{self.code}: {self.message}"
+        return f"{text} ({self.hint})" if self.hint else text
+
+
+class ValidationError(MaiWidgetsError, ValueError):
+    """A request (or argument) failed validation; ``problems`` names every bad field at once."""
+
+    code = "invalid-request"
+
+    def __init__(self, problems: list[FieldProblem] | tuple[FieldProblem, ...]) -> None:
+        self.problems: tuple[FieldProblem, ...] = tuple(problems)
+        fields = ", ".join(dict.fromkeys(p.field for p in self.problems))
+        detail = "; ".join(str(p) for p in self.problems)
+        super().__init__(f"invalid {fields}: {detail}", hint="correct the named fields and retry")
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(p.field for p in self.problems))
+
+    def by_field(self) -> dict[str, str]:
+        """The first message for each field, as the panel shows them next to the field."""
+        out: dict[str, str] = {}
+        for p in self.problems:
+            out.setdefault(p.field, p.message)
+        return out
+
+
+class ConfigError(MaiWidgetsError):
+    """A setting or credential is missing or malformed; the message names what to provide."""
+
+    code = "config"
+
+    def __init__(self, message: str, *, missing: tuple[str, ...] = (), hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.missing = missing
+
+
+class TransportError(MaiWidgetsError):
+    """The request did not get an HTTP answer: connection refused, reset, timeout, TLS."""
+
+    code = "transport"
+
+
+# The hints for the causes users meet most, keyed by error_code first, then HTTP status.
+_HINTS_BY_CODE: dict[str, str] = {
+    "ModelArts.2885": "ModelArts has no access to that SWR organization: grant it in SWR "
+    "(Organization Management > permissions) or push the image to a namespace you own",
+    "ModelArts.2884": "this SWR image is already registered; use the existing image record",
+    "ModelArts.6797": "no image with that id in this project: check the id and the project/region",
+    "ModelArts.2810": "ModelArts could not query SWR: check the swr_path and that the image was pushed",
+    "ModelArts.6771": "the image is larger than ModelArts accepts: slim it down and push again",
+    "ModelArts.2845": "the image is larger than ModelArts accepts: slim it down and push again",
+    "ModelArts.6737": "an image with this name and tag exists with other content: push a new tag",
+    "ModelArts.0104": "a request parameter was rejected: check the named field",
+    "APIGW.0301": "authentication failed: check HUAWEICLOUD_SDK_AK/HUAWEICLOUD_SDK_SK "
+    "(and HUAWEICLOUD_SDK_SECURITY_TOKEN for temporary credentials) and the machine's clock",
+    "APIGW.0307": "the token has expired or is invalid: sign in again",
+    "APIGW.0308": "throttled by the API gateway: wait and retry",
+}
+_HINTS_BY_STATUS: dict[int, str] = {
+    400: "the request was rejected: check the named field",
+    401: "authentication failed: check HUAWEICLOUD_SDK_AK/HUAWEICLOUD_SDK_SK (or the IAM "
+    "user and password) and that the machine's clock is right",
+    403: "permission denied: the IAM user needs ModelArts and SWR permissions in this project",
+    404: "not found: check the id, the project id and the region",
+    429: "throttled: too many requests, wait a moment and retry",
+    500: "ModelArts had an internal error: retry later",
+    502: "gateway error between you and ModelArts: retry later",
+    503: "ModelArts is unavailable right now: retry later",
+    504: "gateway timeout: retry later, then check whether the operation took effect",
+}
+
+
+def hint_for(status: int, error_code: str | None) -> str | None:
+    """The one-line hint for an HTTP status and a ModelArts/APIGW error code."""
+    if error_code and error_code in _HINTS_BY_CODE:
+        return _HINTS_BY_CODE[error_code]
+    if error_code and error_code.startswith("APIG") and status == 401:
+        return _HINTS_BY_STATUS[401]
+    return _HINTS_BY_STATUS.get(status, "server error: retry later" if status >= 500 else None)
+
+
+class ApiError(MaiWidgetsError):
+    """ModelArts (or IAM, or the gateway) answered with an error."""
+
+    code = "api"
+
+    def __init__(
+        self,
+        status: int,
+        error_code: str | None,
+        error_msg: str,
+        request_id: str | None = None,
+        *,
+        hint: str | None = None,
+    ) -> None:
+        self.status = status
+        self.error_code = error_code
+        self.error_msg = error_msg
+        self.request_id = request_id
+        label = error_code or f"HTTP {status}"
+        super().__init__(
+            f"{label}: {error_msg}" if error_msg else label,
+            hint=hint if hint is not None else hint_for(status, error_code),
+        )
+
+    def one_line(self) -> str:
+        text = super().one_line()
+        return f"{text} [request id {self.request_id}]" if self.request_id else text
+
+
+class AuthenticationError(ApiError):
+    code = "unauthenticated"
+
+
+class PermissionDeniedError(ApiError):
+    code = "permission-denied"
+
+
+class NotFoundError(ApiError):
+    code = "not-found"
+
+
+class AlreadyRegisteredError(ApiError):
+    code = "already-registered"
+
+
+class ThrottledError(ApiError):
+    code = "throttled"
+
+
+class ServerError(ApiError):
+    code = "server-error"
+
+
+def api_error(
+    status: int, error_code: str | None, error_msg: str, request_id: str | None = None
+) -> ApiError:
+    """The most specific :class:`ApiError` subclass for a status and error code."""
+    cls: type[ApiError]
+    if error_code == "ModelArts.2884":
+        cls = AlreadyRegisteredError
+    elif status == 401:
+        cls = AuthenticationError
+    elif status == 403 or error_code == "ModelArts.2885":
+        cls = PermissionDeniedError
+    elif status == 404 or error_code == "ModelArts.6797":
+        cls = NotFoundError
+    elif status == 429:
+        cls = ThrottledError
+    elif status >= 500:
+        cls = ServerError
+    else:
+        cls = ApiError
+    return cls(status, error_code, error_msg, request_id)
