@@ -60,7 +60,7 @@ class WireEnum(str, Enum):
         return tuple(m.value for m in cls)
 
     def __str__(self) -> str:
-        return self.value
+        return str(self.value)
 
 
 class Arch(WireEnum):
@@ -307,7 +307,7 @@ def _check_enum_list(
 
 
 def _check_swr_path(value: object, problems: list[FieldProblem]) -> None:
-    if not isinstance(value, str):
+    if not isinstance(value, str) or not value:
         return
     if not SWR_PATH_MIN <= len(value) <= SWR_PATH_MAX:
         problems.append(
@@ -330,10 +330,10 @@ def _check_tags(value: object, problems: list[FieldProblem]) -> tuple[tuple[str,
         and isinstance(t.get("value", ""), str)
         for t in value
     )
-    if not ok:
+    if not ok or not isinstance(value, (list, tuple)):
         problems.append(FieldProblem("tags", 'must be a list of {"key": str, "value": str}'))
         return None
-    return tuple((str(t["key"]), str(t.get("value", ""))) for t in value)  # type: ignore[union-attr]
+    return tuple((str(t["key"]), str(t.get("value", ""))) for t in value)
 
 
 @dataclass(frozen=True)
@@ -404,7 +404,9 @@ class RegisterRequest:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
-def parse_register_fields(values: Mapping[str, Any]) -> tuple[RegisterRequest | None, list[FieldProblem]]:
+def parse_register_fields(
+    values: Mapping[str, Any],
+) -> tuple[RegisterRequest | None, list[FieldProblem]]:
     """Parse raw register fields; return the request (or ``None``) and every problem found."""
     problems: list[FieldProblem] = []
     unknown = sorted(set(values) - set(REGISTER_FIELDS))
@@ -428,7 +430,9 @@ def parse_register_fields(values: Mapping[str, Any]) -> tuple[RegisterRequest | 
     if isinstance(workspace_id, str) and not IMAGE_ID_RE.match(workspace_id):
         problems.append(FieldProblem("workspace_id", "must be letters, digits, '-' or '_' (default \"0\")"))
     enums = {name: _check_enum(name, values.get(name), enum, problems) for name, enum in _ENUM_FIELDS.items()}
-    lists = {name: _check_enum_list(name, values.get(name), enum, problems) for name, enum in _LIST_FIELDS.items()}
+    lists = {
+        name: _check_enum_list(name, values.get(name), enum, problems) for name, enum in _LIST_FIELDS.items()
+    }
     tags = _check_tags(values.get("tags"), problems)
     if problems:
         return None, problems
@@ -481,7 +485,7 @@ def ms_to_datetime(value: Any) -> datetime | None:
 
 
 def datetime_to_ms(value: datetime) -> int:
-    return int(round(value.timestamp() * 1000))
+    return round(value.timestamp() * 1000)
 
 
 @dataclass(frozen=True)
