@@ -19,9 +19,9 @@ class EmulatorDefaults:
     # temporary credentials (as inside ModelArts notebooks): AK/SK plus a security token
     temp_ak: str = "MAIDEMOTEMPAK000000"
     temp_sk: str = "mai-demo-temp-sk-not-for-the-cloud"
-    security_token: str = "mai-demo-security-token"
+    security_token: str = "mai-demo-security-token"  # noqa: S105 (documented demo value)
     iam_user: str = "mai-demo-user"
-    iam_password: str = "mai-demo-password"
+    iam_password: str = "mai-demo-password"  # noqa: S105 (documented demo value)
     iam_domain: str = "mai-demo-domain"
     init_seconds: float = 2.0
     creating_seconds: float = 8.0
