@@ -118,6 +118,8 @@ class ApiError(MaiWidgetsError):
     """ModelArts (or IAM, or the gateway) answered with an error."""
 
     code = "api"
+    # Seconds the server asked to wait (its ``Retry-After`` header), when it said.
+    retry_after: float | None = None
 
     def __init__(
         self,

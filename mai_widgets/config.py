@@ -1,0 +1,383 @@
+"""Settings for talking to ModelArts: where, how long, how safely; and the credentials.
+
+Settings come, lowest precedence first, from the trait defaults, the Jupyter config files
+(``mai_widgets_config.py`` or ``mai_widgets_config.json`` in any directory of
+``jupyter --paths`` config, class name ``MaiConfig``), the environment, and explicit
+arguments. Secrets come only from the environment or an explicit :class:`Credentials`,
+never from a config file, and are never shown: not in a repr, a log line or an error.
+
+Environment variables:
+
+| Variable | Setting | Meaning |
+|---|---|---|
+| `HUAWEICLOUD_SDK_AK` | secret | Access key ID (the official SDK's name) |
+| `HUAWEICLOUD_SDK_SK` | secret | Secret access key |
+| `HUAWEICLOUD_SDK_SECURITY_TOKEN` | secret | Security token of temporary AK/SK (notebooks, ECS) |
+| `MAI_WIDGETS_TOKEN` | secret | A ready IAM token, sent as `X-Auth-Token` |
+| `MAI_WIDGETS_IAM_PASSWORD` | secret | IAM user's password (with user and domain) |
+| `HUAWEICLOUD_SDK_PROJECT_ID` | `project_id` | Project id; found through IAM when unset |
+| `MAI_WIDGETS_REGION` | `region` | Region, default `cn-north-4` |
+| `MAI_WIDGETS_ENDPOINT` | `endpoint` | ModelArts URL, default from the region |
+| `MAI_WIDGETS_IAM_ENDPOINT` | `iam_endpoint` | IAM URL, default from the region |
+| `MAI_WIDGETS_WORKSPACE_ID` | `workspace_id` | Default workspace of new images, default `0` |
+| `MAI_WIDGETS_VERIFY_TLS` | `verify_tls` | `true`/`false`; verification is on by default |
+| `MAI_WIDGETS_CA_BUNDLE` | `ca_bundle` | CA bundle file to verify the servers with |
+| `MAI_WIDGETS_IAM_USER` | `iam_user` | IAM user name for password sign-in |
+| `MAI_WIDGETS_IAM_DOMAIN` | `iam_domain` | IAM domain (account) name for password sign-in |
+| `MAI_WIDGETS_CONNECT_TIMEOUT` | `connect_timeout` | Seconds to wait for a connection, default 5 |
+| `MAI_WIDGETS_READ_TIMEOUT` | `read_timeout` | Seconds to wait for an answer, default 30 |
+
+Credentials are used in this order: AK/SK (with the security token if set), a token, the
+IAM user and password.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from traitlets import Bool, Float, Int, TraitError, Unicode, validate
+from traitlets.config import Config, Configurable
+
+from .errors import ConfigError
+
+__all__ = [
+    "CONFIG_FILE_BASENAME",
+    "CREDENTIAL_ENV_VARS",
+    "SETTING_ENV_VARS",
+    "Credentials",
+    "MaiConfig",
+    "credentials_problem",
+    "load_config",
+    "missing_settings",
+]
+
+CONFIG_FILE_BASENAME = "mai_widgets_config"
+
+# Environment variable -> MaiConfig trait. Secrets are not settings: see CREDENTIAL_ENV_VARS.
+SETTING_ENV_VARS: dict[str, str] = {
+    "MAI_WIDGETS_REGION": "region",
+    "MAI_WIDGETS_ENDPOINT": "endpoint",
+    "MAI_WIDGETS_IAM_ENDPOINT": "iam_endpoint",
+    "HUAWEICLOUD_SDK_PROJECT_ID": "project_id",
+    "MAI_WIDGETS_WORKSPACE_ID": "workspace_id",
+    "MAI_WIDGETS_VERIFY_TLS": "verify_tls",
+    "MAI_WIDGETS_CA_BUNDLE": "ca_bundle",
+    "MAI_WIDGETS_IAM_USER": "iam_user",
+    "MAI_WIDGETS_IAM_DOMAIN": "iam_domain",
+    "MAI_WIDGETS_CONNECT_TIMEOUT": "connect_timeout",
+    "MAI_WIDGETS_READ_TIMEOUT": "read_timeout",
+}
+# Credentials field -> environment variable.
+CREDENTIAL_ENV_VARS: dict[str, str] = {
+    "ak": "HUAWEICLOUD_SDK_AK",
+    "sk": "HUAWEICLOUD_SDK_SK",
+    "security_token": "HUAWEICLOUD_SDK_SECURITY_TOKEN",
+    "token": "MAI_WIDGETS_TOKEN",
+    "iam_password": "MAI_WIDGETS_IAM_PASSWORD",
+}
+
+_REGION_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+# Both end up in URL paths: nothing that could change the path gets through.
+_PROJECT_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_WORKSPACE_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+
+
+def _check_base_url(value: str, setting: str) -> str:
+    """A base URL without user info, query or fragment; trailing slash dropped."""
+    if value == "":
+        return value
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise TraitError(f"{setting} must be an http(s) URL such as https://host[:port]")
+    if parts.username is not None or parts.password is not None:
+        # a password in a URL would end up in logs and error messages
+        raise TraitError(f"{setting} must not contain user info; use the credential variables")
+    if parts.query or parts.fragment:
+        raise TraitError(f"{setting} must not have a query or fragment")
+    try:
+        _ = parts.port
+    except ValueError:
+        raise TraitError(f"{setting} has an invalid port") from None
+    return value.rstrip("/")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class MaiConfig(Configurable):
+    """Where ModelArts is and how to talk to it (no secrets here; see :class:`Credentials`)."""
+
+    region = Unicode("cn-north-4", help="Huawei Cloud region, e.g. cn-north-4.").tag(config=True)
+    endpoint = Unicode(
+        "", help="ModelArts base URL; empty means https://modelarts.{region}.myhuaweicloud.com."
+    ).tag(config=True)
+    iam_endpoint = Unicode("", help="IAM base URL; empty means https://iam.{region}.myhuaweicloud.com.").tag(
+        config=True
+    )
+    project_id = Unicode("", help="Project id; empty means: find it through IAM by region.").tag(config=True)
+    workspace_id = Unicode("0", help="Workspace of new images when the request names none.").tag(config=True)
+    connect_timeout = Float(5.0, help="Seconds to wait for a TCP/TLS connection.").tag(config=True)
+    read_timeout = Float(30.0, help="Seconds to wait for an answer once connected.").tag(config=True)
+    verify_tls = Bool(True, help="Verify server certificates (on by default).").tag(config=True)
+    ca_bundle = Unicode("", help="CA bundle file to verify with instead of the system store.").tag(
+        config=True
+    )
+    poll_initial = Float(1.0, help="First pause between status polls, in seconds.").tag(config=True)
+    poll_factor = Float(1.5, help="Each pause is this many times the previous one.").tag(config=True)
+    poll_max = Float(5.0, help="Longest pause between status polls, in seconds.").tag(config=True)
+    wait_timeout = Float(1800.0, help="Default seconds to wait for an image to settle.").tag(config=True)
+    max_retries = Int(3, help="Retries of idempotent calls on connection errors, 429 and 5xx.").tag(
+        config=True
+    )
+    iam_user = Unicode("", help="IAM user name, for password sign-in.").tag(config=True)
+    iam_domain = Unicode("", help="IAM domain (account) name, for password sign-in.").tag(config=True)
+
+    @validate("region")
+    def _valid_region(self, proposal: dict[str, Any]) -> str:
+        value = str(proposal["value"]).strip()
+        if not _REGION_RE.match(value):
+            raise TraitError("region must look like cn-north-4")
+        return value
+
+    @validate("endpoint", "iam_endpoint")
+    def _valid_url(self, proposal: dict[str, Any]) -> str:
+        return _check_base_url(str(proposal["value"]).strip(), proposal["trait"].name)
+
+    @validate("project_id")
+    def _valid_project_id(self, proposal: dict[str, Any]) -> str:
+        value = str(proposal["value"]).strip()
+        if value and not _PROJECT_ID_RE.match(value):
+            raise TraitError("project_id must be letters, digits, '-' or '_'")
+        return value
+
+    @validate("workspace_id")
+    def _valid_workspace_id(self, proposal: dict[str, Any]) -> str:
+        value = str(proposal["value"]).strip()
+        if not _WORKSPACE_ID_RE.match(value):
+            raise TraitError("workspace_id must be letters, digits, '-' or '_' (default \"0\")")
+        return value
+
+    @validate("connect_timeout", "read_timeout", "poll_initial", "poll_max", "wait_timeout")
+    def _valid_positive(self, proposal: dict[str, Any]) -> float:
+        value = float(proposal["value"])
+        if not value > 0:
+            raise TraitError(f"{proposal['trait'].name} must be a positive number of seconds")
+        return value
+
+    @validate("poll_factor")
+    def _valid_factor(self, proposal: dict[str, Any]) -> float:
+        value = float(proposal["value"])
+        if not value >= 1.0:
+            raise TraitError("poll_factor must be at least 1")
+        return value
+
+    @validate("max_retries")
+    def _valid_retries(self, proposal: dict[str, Any]) -> int:
+        value = int(proposal["value"])
+        if not 0 <= value <= 20:
+            raise TraitError("max_retries must be between 0 and 20")
+        return value
+
+    # -- derived values ------------------------------------------------------------------
+
+    def modelarts_endpoint(self) -> str:
+        """The ModelArts base URL (no trailing slash)."""
+        return self.endpoint or f"https://modelarts.{self.region}.myhuaweicloud.com"
+
+    def iam_url(self) -> str:
+        """The IAM base URL (no trailing slash)."""
+        return self.iam_endpoint or f"https://iam.{self.region}.myhuaweicloud.com"
+
+    def requests_verify(self) -> bool | str:
+        """The ``verify`` argument for requests: the CA bundle path, or the on/off flag."""
+        if self.ca_bundle:
+            return self.ca_bundle
+        return bool(self.verify_tls)
+
+    def timeouts(self) -> tuple[float, float]:
+        """``(connect, read)`` seconds, as requests takes them."""
+        return (float(self.connect_timeout), float(self.read_timeout))
+
+    def endpoint_description(self) -> str:
+        """Where requests go, in words a user recognises."""
+        url = self.modelarts_endpoint()
+        host = urlsplit(url).hostname or ""
+        if _is_loopback(host):
+            return f"local ModelArts emulator at {url}"
+        return f"ModelArts {self.region} ({url})"
+
+    def __repr__(self) -> str:
+        # Settings only; a MaiConfig never holds a secret.
+        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in sorted(self.trait_names(config=True)))
+        return f"MaiConfig({shown})"
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """Secrets, kept out of every repr. Build from the environment or pass explicitly."""
+
+    ak: str | None = field(default=None, repr=False)
+    sk: str | None = field(default=None, repr=False)
+    security_token: str | None = field(default=None, repr=False)
+    token: str | None = field(default=None, repr=False)
+    iam_password: str | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Credentials:
+        """Read ``HUAWEICLOUD_SDK_AK``/``_SK``/``_SECURITY_TOKEN``, ``MAI_WIDGETS_TOKEN``,
+        ``MAI_WIDGETS_IAM_PASSWORD`` (blank values count as unset)."""
+        source = os.environ if env is None else env
+        values = {name: (source.get(var) or "").strip() or None for name, var in CREDENTIAL_ENV_VARS.items()}
+        return cls(**values)
+
+    @property
+    def has_aksk(self) -> bool:
+        return bool(self.ak and self.sk)
+
+    def secret_values(self) -> tuple[str, ...]:
+        """Every secret held (for redaction and for tests that search for leaks)."""
+        return tuple(v for v in (self.ak, self.sk, self.security_token, self.token, self.iam_password) if v)
+
+    def __repr__(self) -> str:
+        shown = ", ".join(
+            f"{name}={'<set>' if getattr(self, name) else None}" for name in CREDENTIAL_ENV_VARS
+        )
+        return f"Credentials({shown})"
+
+    __str__ = __repr__
+
+
+def missing_settings(config: MaiConfig, credentials: Credentials) -> list[str]:
+    """The environment variables still to set before a request can be signed (empty: ready).
+
+    Names the variables of the credential kind the user started on (AK/SK, or IAM user and
+    password); with nothing at all, the AK/SK pair.
+    """
+    if credentials.ak or credentials.sk or credentials.security_token:
+        return [CREDENTIAL_ENV_VARS[name] for name in ("ak", "sk") if not getattr(credentials, name)]
+    if credentials.token:
+        return []
+    if credentials.iam_password or config.iam_user or config.iam_domain:
+        missing = []
+        if not config.iam_user:
+            missing.append("MAI_WIDGETS_IAM_USER")
+        if not config.iam_domain:
+            missing.append("MAI_WIDGETS_IAM_DOMAIN")
+        if not credentials.iam_password:
+            missing.append("MAI_WIDGETS_IAM_PASSWORD")
+        return missing
+    return [CREDENTIAL_ENV_VARS["ak"], CREDENTIAL_ENV_VARS["sk"]]
+
+
+def credentials_problem(config: MaiConfig, credentials: Credentials) -> ConfigError | None:
+    """A :class:`ConfigError` naming exactly what to set, or ``None`` when credentials suffice."""
+    missing = missing_settings(config, credentials)
+    if not missing:
+        return None
+    alternatives = (
+        "or MAI_WIDGETS_TOKEN, or MAI_WIDGETS_IAM_USER, MAI_WIDGETS_IAM_DOMAIN and MAI_WIDGETS_IAM_PASSWORD"
+    )
+    return ConfigError(
+        f"no usable credentials: set {' and '.join(missing)}",
+        missing=tuple(missing),
+        hint=f"set them in the environment of the Jupyter server or kernel ({alternatives})",
+    )
+
+
+def _parse_env_value(var: str, trait: str, raw: str) -> Any:
+    value = raw.strip()
+    if trait == "verify_tls":
+        lowered = value.lower()
+        if lowered in _TRUE:
+            return True
+        if lowered in _FALSE:
+            return False
+        raise ConfigError(f"{var} must be true or false", missing=(var,))
+    if trait in ("connect_timeout", "read_timeout"):
+        try:
+            return float(value)
+        except ValueError:
+            raise ConfigError(f"{var} must be a number of seconds", missing=(var,)) from None
+    return value
+
+
+def _read_config_files(config_dirs: Iterable[str]) -> Config:
+    """Merge ``mai_widgets_config.{py,json}`` from ``config_dirs`` (highest priority first)."""
+    from traitlets.config.loader import (
+        ConfigFileNotFound,
+        JSONFileConfigLoader,
+        PyFileConfigLoader,
+    )
+
+    merged = Config()
+    # Jupyter lists the most specific directory first; load it last so it wins.
+    for directory in reversed(list(config_dirs)):
+        for loader_class in (JSONFileConfigLoader, PyFileConfigLoader):
+            suffix = ".json" if loader_class is JSONFileConfigLoader else ".py"
+            loader = loader_class(CONFIG_FILE_BASENAME + suffix, path=directory)
+            try:
+                loaded = loader.load_config()
+            except ConfigFileNotFound:
+                continue
+            except Exception as exc:  # a broken file: name it, do not crash with its traceback
+                path = os.path.join(directory, CONFIG_FILE_BASENAME + suffix)
+                raise ConfigError(
+                    f"cannot read {path}: {type(exc).__name__}",
+                    hint="fix or remove the file",
+                ) from None
+            merged.merge(loaded)
+    return merged
+
+
+def load_config(
+    env: Mapping[str, str] | None = None,
+    config_dirs: Iterable[str] | None = None,
+    **overrides: Any,
+) -> MaiConfig:
+    """Settings from the Jupyter config files, then the environment, then ``overrides``.
+
+    ``config_dirs`` defaults to ``jupyter_core.paths.jupyter_config_path()``. Bad values raise
+    :class:`ConfigError` naming the setting and where it came from.
+    """
+    source = os.environ if env is None else env
+    if config_dirs is None:
+        from jupyter_core.paths import jupyter_config_path
+
+        config_dirs = jupyter_config_path()
+    file_config = _read_config_files(config_dirs)
+    try:
+        config = MaiConfig(config=file_config)
+    except TraitError as exc:
+        raise ConfigError(
+            f"invalid setting in {CONFIG_FILE_BASENAME}.py/.json: {exc}", hint="fix the config file"
+        ) from None
+    for var, trait in SETTING_ENV_VARS.items():
+        raw = source.get(var)
+        if raw is None or raw.strip() == "":
+            continue
+        try:
+            setattr(config, trait, _parse_env_value(var, trait, raw))
+        except TraitError as exc:
+            raise ConfigError(f"{var}: {exc}", missing=(var,)) from None
+    for name, value in overrides.items():
+        if name not in config.trait_names(config=True):
+            raise ConfigError(f"{name} is not a mai-widgets setting")
+        try:
+            setattr(config, name, value)
+        except TraitError as exc:
+            raise ConfigError(f"{name}: {exc}") from None
+    return config

@@ -1,0 +1,298 @@
+"""mai-widgets benchmarks (``make bench``): prints one table, one row per measurement.
+
+Each row function takes the shared :class:`Bench` context and returns :class:`Row` objects;
+add a row by writing a function and listing it in ``ROWS``. Columns: metric, mai-widgets,
+reference (the official Huawei Cloud SDK where there is one), ratio / goal, met?
+
+Options: ``--quick`` (fewer runs, for a smoke test), ``--profile`` (cProfile of the client's
+register+show loop), ``--only NAME`` (rows whose function name contains NAME).
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import pstats
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mai_widgets.emulator import DEFAULTS, EmulatorProcess
+
+
+@dataclass
+class Row:
+    metric: str
+    ours: str
+    reference: str = "—"
+    ratio_goal: str = "—"
+    met: bool | None = None
+
+
+@dataclass
+class Bench:
+    quick: bool = False
+    profile: bool = False
+    workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="mai-bench-")))
+    _emulators: dict[str, EmulatorProcess] = field(default_factory=dict)
+
+    def emulator(self, name: str = "main", *args: str) -> EmulatorProcess:
+        """One emulator per name, in its own process, started on first use."""
+        if name not in self._emulators:
+            emu = EmulatorProcess(self.workdir / name, args=args, init_seconds=60, creating_seconds=60)
+            emu.start()
+            self._emulators[name] = emu
+        return self._emulators[name]
+
+    def close(self) -> None:
+        for emu in self._emulators.values():
+            emu.close()
+
+
+def _fmt_ms(seconds: float) -> str:
+    return f"{seconds * 1000:.1f} ms"
+
+
+def _ratio(ours: float, reference: float) -> float:
+    return ours / reference if reference > 0 else float("inf")
+
+
+# -- rows ---------------------------------------------------------------------------------------
+
+_IMPORT_SNIPPET = "import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
+_BUILD_SNIPPETS = {
+    "mai-widgets": (
+        "import time; t = time.perf_counter()\n"
+        "from mai_widgets.client import ImageClient\n"
+        "from mai_widgets.config import Credentials, load_config\n"
+        "env = {'HUAWEICLOUD_SDK_AK': 'a', 'HUAWEICLOUD_SDK_SK': 's', 'HUAWEICLOUD_SDK_PROJECT_ID': 'p',\n"
+        "       'MAI_WIDGETS_ENDPOINT': 'http://127.0.0.1:9'}\n"
+        "c = ImageClient(load_config(env=env, config_dirs=[]), Credentials.from_env(env)); c._ensure_auth()\n"
+        "print(time.perf_counter() - t)"
+    ),
+    "sdk": (
+        "import time; t = time.perf_counter()\n"
+        "from huaweicloudsdkcore.auth.credentials import BasicCredentials\n"
+        "from huaweicloudsdkmodelarts.v1 import ModelArtsClient\n"
+        "c = (ModelArtsClient.new_builder().with_credentials(BasicCredentials('a', 's', 'p'))\n"
+        "     .with_endpoint('http://127.0.0.1:9').build())\n"
+        "print(time.perf_counter() - t)"
+    ),
+}
+
+
+def _fresh_process_seconds(code: str, runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+        times.append(float(out.stdout.strip().splitlines()[-1]))
+    return statistics.median(times)
+
+
+def row_import_time(bench: Bench) -> list[Row]:
+    runs = 3 if bench.quick else 9
+    ours = _fresh_process_seconds(_IMPORT_SNIPPET.format(module="mai_widgets.client"), runs)
+    ref = _fresh_process_seconds(_IMPORT_SNIPPET.format(module="huaweicloudsdkmodelarts.v1"), runs)
+    ratio = _ratio(ours, ref)
+    rows = [
+        Row(
+            f"import time, median of {runs} fresh processes",
+            f"{_fmt_ms(ours)} (mai_widgets.client)",
+            f"{_fmt_ms(ref)} (huaweicloudsdkmodelarts.v1)",
+            f"{ratio:.3f}× / ≤ 0.15×",
+            ratio <= 0.15,
+        )
+    ]
+    ours_built = _fresh_process_seconds(_BUILD_SNIPPETS["mai-widgets"], runs)
+    ref_built = _fresh_process_seconds(_BUILD_SNIPPETS["sdk"], runs)
+    rows.append(
+        Row(
+            "import + build a client (requests loaded)",
+            _fmt_ms(ours_built),
+            _fmt_ms(ref_built),
+            f"{_ratio(ours_built, ref_built):.3f}× / (info)",
+        )
+    )
+    return rows
+
+
+def _ours_client(emu: EmulatorProcess) -> Any:
+    from mai_widgets.client import ImageClient
+    from mai_widgets.config import Credentials, load_config
+
+    env = emu.env()
+    return ImageClient(load_config(env=env, config_dirs=[]), Credentials.from_env(env))
+
+
+def _sdk_client(emu: EmulatorProcess) -> Any:
+    from huaweicloudsdkcore.auth.credentials import BasicCredentials
+    from huaweicloudsdkmodelarts.v1 import ModelArtsClient
+
+    return (
+        ModelArtsClient.new_builder()
+        .with_credentials(BasicCredentials(emu.ak, emu.sk, emu.project_id))
+        .with_endpoint(emu.url)
+        .build()
+    )
+
+
+def _swr(namespace: str, i: int) -> str:
+    return f"{DEFAULTS.registry}/{namespace}/bench-app:v{i:05d}"
+
+
+def _ours_pair(client: Any, namespace: str) -> Callable[[int], None]:
+    def pair(i: int) -> None:
+        record = client.register(swr_path=_swr(namespace, i), arch="X86_64")
+        shown = client.get(record.id)
+        assert shown.id == record.id
+
+    return pair
+
+
+def _sdk_pair(client: Any, namespace: str) -> Callable[[int], None]:
+    from huaweicloudsdkmodelarts.v1 import ImageRegRequest, RegisterImageRequest, ShowImageRequest
+
+    def pair(i: int) -> None:
+        body = ImageRegRequest(swr_path=_swr(namespace, i), arch="X86_64")
+        record = client.register_image(RegisterImageRequest(body=body))
+        shown = client.show_image(ShowImageRequest(id=record.id))
+        assert shown.id == record.id
+
+    return pair
+
+
+def _timed(pair: Callable[[int], None], start: int, count: int) -> tuple[float, float]:
+    cpu, wall = time.process_time(), time.perf_counter()
+    for i in range(start, start + count):
+        pair(i)
+    return time.process_time() - cpu, time.perf_counter() - wall
+
+
+def row_register_show(bench: Bench) -> list[Row]:
+    n = 100 if bench.quick else 500
+    warm = 10
+    emu = bench.emulator()
+    ours = _ours_pair(_ours_client(emu), "mai-ours")
+    ref = _sdk_pair(_sdk_client(emu), "mai-sdk")
+    ours(0), ref(0)
+    _timed(ours, 1, warm)
+    _timed(ref, 1, warm)
+    # Two alternating rounds each, best round kept: less noise from the machine's other work.
+    results: dict[str, list[tuple[float, float]]] = {"ours": [], "ref": []}
+    half = n // 2
+    for round_ in range(2):
+        start = 1 + warm + round_ * half
+        results["ours"].append(_timed(ours, start, half))
+        results["ref"].append(_timed(ref, start, half))
+    ours_cpu = min(r[0] for r in results["ours"]) * 2
+    ref_cpu = min(r[0] for r in results["ref"]) * 2
+    ours_wall = min(r[1] for r in results["ours"]) * 2
+    ref_wall = min(r[1] for r in results["ref"]) * 2
+    cpu_ratio = _ratio(ours_cpu, ref_cpu)
+    per_request = ours_cpu / (2 * n)
+    rows = [
+        Row(
+            f"{n} × (register + show): client CPU",
+            f"{ours_cpu:.3f} s",
+            f"{ref_cpu:.3f} s (SDK ModelArtsClient)",
+            f"{cpu_ratio:.3f}× / ≤ 0.8×",
+            cpu_ratio <= 0.8,
+        ),
+        Row(
+            f"{n} × (register + show): wall",
+            f"{ours_wall:.3f} s",
+            f"{ref_wall:.3f} s",
+            f"{_ratio(ours_wall, ref_wall):.3f}× / (info)",
+        ),
+        Row(
+            "client CPU per request",
+            f"{per_request * 1000:.3f} ms",
+            f"{ref_cpu / (2 * n) * 1000:.3f} ms",
+            "≤ 0.2 ms",
+            per_request <= 0.0002,
+        ),
+    ]
+    if bench.profile:
+        profiler = cProfile.Profile()
+        profiler.enable()
+        _timed(ours, 1 + warm + n, 100)
+        profiler.disable()
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(25)
+        print(out.getvalue(), file=sys.stderr)
+    return rows
+
+
+def row_first_page_of_10000(bench: Bench) -> list[Row]:
+    emu = bench.emulator("seeded", "--seed-images", "10000")
+    client = _ours_client(emu)
+    path = client._path()  # the raw first page: no paging loop, no parsing
+    runs = 10 if bench.quick else 40
+    walls: list[float] = []
+    server: list[float] = []
+    for i in range(runs + 3):
+        started = time.perf_counter()
+        response = client._send("GET", path, params={"limit": "200", "offset": "0"})
+        elapsed = time.perf_counter() - started
+        assert response.status_code == 200 and len(response.json()["data"]) == 200
+        if i >= 3:
+            walls.append(elapsed)
+            timing = response.headers.get("Server-Timing", "")
+            if "dur=" in timing:
+                server.append(float(timing.split("dur=", 1)[1].split(";")[0].split(",")[0]) / 1000)
+    wall = statistics.median(walls)
+    detail = f" (server {_fmt_ms(statistics.median(server))})" if server else ""
+    return [
+        Row(
+            f"emulator: first page (200) of a 10,000-image list, median of {runs}",
+            _fmt_ms(wall) + detail,
+            "—",
+            "≤ 20 ms",
+            wall <= 0.020,
+        )
+    ]
+
+
+ROWS: list[Callable[[Bench], list[Row]]] = [row_import_time, row_register_show, row_first_page_of_10000]
+
+
+def print_table(rows: list[Row]) -> None:
+    header = ("metric", "mai-widgets", "reference", "ratio / goal", "met?")
+    cells = [header] + [
+        (r.metric, r.ours, r.reference, r.ratio_goal, "—" if r.met is None else ("yes" if r.met else "NO"))
+        for r in rows
+    ]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    for index, row in enumerate(cells):
+        print(" | ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+        if index == 0:
+            print("-+-".join("-" * width for width in widths))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer runs (a smoke test of the script)")
+    parser.add_argument("--profile", action="store_true", help="cProfile the client's register+show loop")
+    parser.add_argument("--only", default="", help="run only rows whose function name contains this")
+    args = parser.parse_args(argv)
+    bench = Bench(quick=args.quick, profile=args.profile)
+    rows: list[Row] = []
+    try:
+        for row_function in ROWS:
+            if args.only in row_function.__name__:
+                rows += row_function(bench)
+    finally:
+        bench.close()
+    print_table(rows)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
