@@ -1,0 +1,482 @@
+"""One registration, as observable state: the request being edited, its problems, its progress.
+
+``RegistrationController`` is plain traitlets (no ipywidgets), so scripts and tests drive it
+directly (``submit()``, ``record``, ``state``) and the panel, the status view and the magic
+only observe it.
+
+Threads: HTTP calls run on a worker thread so the kernel never freezes. The worker never
+writes a trait itself: it hands each change to a :class:`MainLoopWriter`, which applies it on
+the kernel's event loop when there is one (ipykernel) and directly, under a lock, when there
+is none (pytest, scripts). A stop event ends the worker's wait early; ``close()`` (the panel's
+close), ``stop()`` and interpreter exit all set it, so no poll thread outlives its panel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import logging
+import sys
+import threading
+import time
+import weakref
+from collections import deque
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from traitlets import Bool, Dict, Enum, Float, HasTraits, Instance, Int, List, Unicode
+
+from .contract import (
+    DEFAULT_WORKSPACE_ID,
+    Arch,
+    ImageRecord,
+    Origin,
+    RegisterRequest,
+    ResourceCategory,
+    Service,
+    ServiceType,
+    Visibility,
+    parse_register_fields,
+    validate_image_id,
+)
+from .errors import ConfigError, MaiWidgetsError, TransportError, ValidationError
+
+if TYPE_CHECKING:
+    from .client import ImageClient, WaitResult
+    from .codegen import Preview
+    from .config import MaiConfig
+
+__all__ = ["FIELD_LABELS", "STATES", "MainLoopWriter", "RegistrationController", "default_fields"]
+
+log = logging.getLogger(__name__)
+
+STATES = ("editing", "submitting", "watching", "settled", "failed")
+# Wire name -> the label the panel shows, so messages name what the user sees.
+FIELD_LABELS: dict[str, str] = {
+    "swr_path": "SWR path",
+    "arch": "Architecture",
+    "resource_category": "Resource categories",
+    "services": "Services",
+    "service_type": "Service type",
+    "origin": "Origin",
+    "visibility": "Visibility",
+    "description": "Description",
+    "workspace_id": "Workspace id",
+}
+# How long close() waits for a worker to notice its stop event (it may be inside one HTTP call).
+CLOSE_JOIN_SECONDS = 10.0
+
+
+def default_fields(config: MaiConfig | None) -> dict[str, Any]:
+    """The form's starting values: the seed's defaults plus the configured workspace."""
+    workspace = (config.workspace_id if config is not None else "") or DEFAULT_WORKSPACE_ID
+    return {
+        "swr_path": "",
+        "arch": Arch.X86_64.value,
+        "resource_category": [ResourceCategory.CPU.value],
+        "services": [Service.NOTEBOOK.value, Service.SSH.value],
+        "service_type": ServiceType.UNKNOWN.value,
+        "origin": Origin.CUSTOMIZE.value,
+        "visibility": Visibility.PRIVATE.value,
+        "description": "",
+        "workspace_id": workspace,
+    }
+
+
+def _sendable(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields that go into the request: an empty description is simply not sent."""
+    return {k: v for k, v in fields.items() if v is not None and not (k == "description" and v == "")}
+
+
+def _main_thread_loop() -> asyncio.AbstractEventLoop | None:
+    """The event loop running on the main thread (ipykernel's), or ``None`` outside one."""
+    if threading.current_thread() is threading.main_thread():
+        try:
+            return asyncio.get_running_loop()
+        except RuntimeError:
+            pass
+    # Built on another thread (a comm handler on an ipykernel subshell): ask the kernel.
+    kernelbase = sys.modules.get("ipykernel.kernelbase")
+    if kernelbase is not None and kernelbase.Kernel.initialized():
+        io_loop = getattr(kernelbase.Kernel.instance(), "io_loop", None)
+        loop = getattr(io_loop, "asyncio_loop", None)
+        if isinstance(loop, asyncio.AbstractEventLoop) and loop.is_running():
+            return loop
+    return None
+
+
+class MainLoopWriter:
+    """Applies changes on the kernel's event loop, or directly under a lock without one.
+
+    Changes are queued and drained in order, so the loop's own thread (for example
+    ``wait_settled`` blocking a cell) can apply them without waiting for the loop to turn.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        self.loop = loop if loop is not None else _main_thread_loop()
+        # ipykernel's loop (and the one a test runs) turns on the main thread.
+        self.loop_thread = threading.main_thread().ident
+        self._lock = threading.RLock()
+        self._queue: deque[Callable[[], None]] = deque()
+
+    @property
+    def uses_loop(self) -> bool:
+        """Whether changes go through the loop now (it exists and is turning)."""
+        loop = self.loop
+        return loop is not None and loop.is_running() and not loop.is_closed()
+
+    def owns_thread(self) -> bool:
+        """The calling thread may apply changes itself."""
+        return not self.uses_loop or threading.get_ident() == self.loop_thread
+
+    def post(self, change: Callable[[], None]) -> None:
+        with self._lock:
+            self._queue.append(change)
+        if self.owns_thread():
+            self.drain()
+            return
+        try:
+            assert self.loop is not None
+            self.loop.call_soon_threadsafe(self.drain)
+        except RuntimeError:  # the loop closed between the check and the call
+            self.drain()
+
+    def drain_here(self) -> None:
+        """Apply pending changes if this thread may (else the loop will)."""
+        if self.owns_thread():
+            self.drain()
+
+    def drain(self) -> None:
+        with self._lock:
+            while self._queue:
+                self._queue.popleft()()
+
+
+# Controllers that started a worker, so interpreter exit (kernel shutdown) can stop them all.
+_LIVE: weakref.WeakSet[RegistrationController] = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_all() -> None:
+    for controller in list(_LIVE):
+        controller.stop()
+
+
+class RegistrationController(HasTraits):
+    """Owns one registration: its fields, their problems, its state, record and error."""
+
+    fields = Dict(help="raw field values being edited, by wire name")
+    problems = Dict(help="field wire name -> what is wrong with it")
+    missing = List(Unicode(), help="environment variables or settings to provide before registering")
+    state = Enum(STATES, default_value="editing")
+    record = Instance(ImageRecord, allow_none=True)
+    error = Instance(MaiWidgetsError, allow_none=True)
+    outcome = Unicode("", help='how following ended: "settled", "stopped", "timeout" or ""')
+    polls = Int(0, help="status reads while following")
+    started_at = Float(0.0, help="time.time() when the submission (or following) began")
+    updated_at = Float(0.0, help="time.time() of the last answer from the service")
+    endpoint = Unicode("", help="which service this talks to, in words")
+    busy = Bool(False, help="a submission or a follow is in flight (one at a time)")
+    closed = Bool(False, help="closed: nothing more will be sent or followed")
+
+    def __init__(
+        self, client: ImageClient | None = None, *, config: MaiConfig | None = None, **initial_fields: Any
+    ) -> None:
+        super().__init__()
+        self._client = client
+        self._config = client.config if client is not None else config
+        self._writer = MainLoopWriter()
+        self._busy_lock = threading.Lock()
+        self._busy = False
+        self._done = threading.Event()
+        self._done.set()
+        self._stop = threading.Event()
+        self._worker: threading.Thread | None = None
+        self._closed = False
+        self._setup_error: ConfigError | None = None
+        self._resolve_setup()
+        self.observe(self._validate, names="fields")
+        self.fields = {**default_fields(self._config), **initial_fields}
+
+    # -- configuration ---------------------------------------------------------------------
+
+    def _resolve_setup(self) -> None:
+        """Read the configuration now, so a missing setting is shown before any click."""
+        if self._client is not None:
+            self.endpoint = self._client.endpoint_description
+            self.missing = list(self._client.missing_settings())
+            return
+        try:
+            from .config import Credentials, load_config, missing_settings
+
+            if self._config is None:
+                self._config = load_config()
+            self.endpoint = self._config.endpoint_description()
+            self.missing = list(missing_settings(self._config, Credentials.from_env()))
+        except ConfigError as error:
+            self._setup_error = error
+            self.missing = list(error.missing) or [error.message]
+
+    @property
+    def config(self) -> MaiConfig | None:
+        return self._config
+
+    def client(self) -> ImageClient:
+        """The client to use, made from the configuration on first use."""
+        if self._client is None:
+            if self._setup_error is not None:
+                raise self._setup_error
+            if self.missing:
+                raise ConfigError(
+                    f"set {', '.join(self.missing)} before registering", missing=tuple(self.missing)
+                )
+            from .client import ImageClient
+            from .config import Credentials
+
+            self._client = ImageClient(self._config, Credentials.from_env())
+        return self._client
+
+    # -- editing ---------------------------------------------------------------------------
+
+    def set_field(self, name: str, value: Any) -> None:
+        self.update_fields(**{name: value})
+
+    def update_fields(self, **values: Any) -> None:
+        self.fields = {**self.fields, **values}
+
+    def _validate(self, change: Mapping[str, Any]) -> None:
+        _, problems = parse_register_fields(_sendable(change["new"]))
+        by_field: dict[str, str] = {}
+        for p in problems:
+            by_field.setdefault(p.field, p.message)
+        self.problems = by_field
+
+    @property
+    def request(self) -> RegisterRequest | None:
+        """The request the current fields make, or ``None`` while any field is invalid."""
+        request, _ = parse_register_fields(_sendable(self.fields))
+        return request
+
+    def preview(self) -> Preview:
+        """The exact request ``submit()`` would send, and equivalent SDK/curl code."""
+        from .codegen import preview
+        from .config import load_config
+
+        request = self.request
+        if request is None:
+            raise ValidationError(list(parse_register_fields(_sendable(self.fields))[1]))
+        return preview(request, self._config if self._config is not None else load_config())
+
+    def blockers(self) -> list[str]:
+        """Why Register cannot be pressed now, in words (empty: it can)."""
+        reasons: list[str] = []
+        if self.closed:
+            reasons.append("this panel was closed")
+        if self.missing:
+            reasons.append(
+                f"set {' and '.join(self.missing)} in the environment of the Jupyter server or kernel"
+            )
+        if self.busy:
+            doing = "a registration is in flight" if self.state == "submitting" else "following the image"
+            reasons.append(f"{doing} (one registration at a time)")
+        for name, message in self.problems.items():
+            reasons.append(f"{FIELD_LABELS.get(name, name)} {message}")
+        return reasons
+
+    # -- actions ---------------------------------------------------------------------------
+
+    def submit(self) -> bool:
+        """Register the current fields on a worker thread. False when nothing was sent.
+
+        At most one submission runs at a time: a second call while one is in flight (a
+        double click) registers nothing.
+        """
+        if not self._claim():
+            return False
+        try:
+            request = self.request
+            if request is None:
+                problems = parse_register_fields(_sendable(self.fields))[1]
+                raise ValidationError(problems)
+            client = self.client()
+        except MaiWidgetsError as error:
+            self._apply({"error": error, "state": "failed"})
+            self._writer.post(self._release)
+            return False
+        self._begin("submitting", "mai-widgets-register", lambda: self._run_submit(client, request))
+        return True
+
+    def follow(self, image_id: str) -> bool:
+        """Follow an existing image's status until it settles. False when nothing started."""
+        if not self._claim():
+            return False
+        try:
+            validate_image_id(image_id)
+            client = self.client()
+        except MaiWidgetsError as error:
+            self._apply({"error": error, "state": "failed"})
+            self._writer.post(self._release)
+            return False
+        self._begin("watching", "mai-widgets-follow", lambda: self._run_follow(client, image_id))
+        return True
+
+    def stop(self) -> None:
+        """Stop following; the image itself is unaffected."""
+        with self._busy_lock:
+            self._stop.set()
+
+    def close(self, timeout: float = CLOSE_JOIN_SECONDS) -> None:
+        """Stop and wait for the worker to end (the panel calls this when it closes)."""
+        with self._busy_lock:
+            self._closed = True
+            self._stop.set()
+        self._apply({"closed": True})
+        worker = self._worker
+        if worker is not None and worker is not threading.current_thread():
+            worker.join(timeout)
+        self._writer.drain_here()
+
+    def wait_settled(self, timeout: float | None = None) -> bool:
+        """Block until the current submission or follow has ended; True if it did in time.
+
+        Safe to call on the kernel's main thread: pending trait changes are applied here.
+        """
+        ended = self._done.wait(timeout)
+        self._writer.drain_here()
+        return ended
+
+    @property
+    def worker(self) -> threading.Thread | None:
+        return self._worker
+
+    # -- worker plumbing -------------------------------------------------------------------
+
+    def _claim(self) -> bool:
+        self._writer.drain_here()  # a finished worker's release may still be queued
+        with self._busy_lock:
+            if self._busy or self._closed:
+                return False
+            self._busy = True
+            self._done.clear()
+            # A fresh stop event per run, made under the lock that close() takes to set it.
+            self._stop = threading.Event()
+        self._apply({"busy": True})
+        return True
+
+    def _release(self) -> None:
+        with self._busy_lock:
+            self._busy = False
+            self._done.set()
+        self.busy = False
+
+    def _begin(self, state: str, name: str, work: Callable[[], None]) -> None:
+        now = time.time()
+        self._apply(
+            {
+                "state": state,
+                "record": None,
+                "error": None,
+                "outcome": "",
+                "polls": 0,
+                "started_at": now,
+                "updated_at": 0.0,
+            }
+        )
+        worker = threading.Thread(target=self._guarded(work), name=name, daemon=True)
+        self._worker = worker
+        _LIVE.add(self)
+        worker.start()
+
+    def _guarded(self, work: Callable[[], None]) -> Callable[[], None]:
+        def run() -> None:
+            try:
+                work()
+            except MaiWidgetsError as error:
+                self._apply({"error": error, "state": "failed"})
+            except Exception as error:  # a bug must still end as a visible state, not a dead thread
+                log.debug("registration worker failed", exc_info=True)  # for developers, not the panel
+                self._apply({"error": _unexpected(error), "state": "failed"})
+            finally:
+                # Queued behind the worker's trait changes, so observers see them before busy ends.
+                self._writer.post(self._release)
+                self._done.set()
+
+        return run
+
+    def _apply(self, values: dict[str, Any]) -> None:
+        def change() -> None:
+            with self.hold_trait_notifications():
+                for name, value in values.items():
+                    setattr(self, name, value)
+
+        self._writer.post(change)
+
+    def _run_submit(self, client: ImageClient, request: RegisterRequest) -> None:
+        record = client.register(request)
+        self._apply({"record": record, "updated_at": time.time()})
+        self._watch(client, record)
+
+    def _run_follow(self, client: ImageClient, image_id: str) -> None:
+        record = client.get(image_id)
+        self._apply({"record": record, "updated_at": time.time(), "polls": 1})
+        self._watch(client, record)
+
+    def _watch(self, client: ImageClient, record: ImageRecord) -> None:
+        if record.is_terminal:
+            self._apply({"state": "settled", "outcome": "settled"})
+            return
+        self._apply({"state": "watching"})
+        base = self.polls
+
+        def on_update(update: ImageRecord) -> None:
+            self._apply({"record": update, "updated_at": time.time()})
+
+        def on_poll(polls: int) -> None:
+            self._apply({"polls": base + polls, "updated_at": time.time()})
+
+        stop = _PollStop(self._stop, on_poll)
+        timeout = self._config.wait_timeout if self._config is not None else None
+        result: WaitResult = client.wait(record.id, timeout=timeout, on_update=on_update, stop=stop)
+        self._apply(
+            {
+                "record": result.record,
+                "state": "settled",
+                "outcome": result.outcome,
+                "polls": base + result.polls,
+            }
+        )
+
+
+class _PollStop(threading.Event):
+    """The stop event handed to ``ImageClient.wait``; it also counts the pauses between polls.
+
+    ``wait`` pauses once after every status read, so each pause is a tick that keeps the
+    view's poll count and elapsed time moving while the status itself does not change.
+    """
+
+    def __init__(self, stop: threading.Event, on_poll: Callable[[int], None]) -> None:
+        super().__init__()
+        self._outer = stop
+        self._on_poll = on_poll
+        self._polls = 0
+
+    def is_set(self) -> bool:
+        return self._outer.is_set()
+
+    def set(self) -> None:
+        self._outer.set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self._polls += 1
+        self._on_poll(self._polls)
+        return self._outer.wait(timeout)
+
+
+def _unexpected(error: Exception) -> MaiWidgetsError:
+    """An unexpected failure as a user-facing error: its type only, never a traceback."""
+    if isinstance(error, OSError):
+        return TransportError(f"{type(error).__name__}: {error}", hint="check the network and retry")
+    return MaiWidgetsError(
+        f"unexpected {type(error).__name__} in mai-widgets",
+        hint="this is a bug in mai-widgets; please report it with the steps that led here",
+    )

@@ -1,0 +1,389 @@
+"""``RegisterPanel``: the register form, built from stock ipywidgets 8 controls only.
+
+The panel holds no logic of its own: every widget writes its value into the
+:class:`~mai_widgets.controller.RegistrationController`, and everything the user sees
+(field messages, why Register is disabled, the status) is rendered from the controller's
+traits. No widget ever holds a credential: the panel only knows the configuration, which
+has none, and the generated code refers to environment variables.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import ipywidgets as widgets
+from ipywidgets.widgets.widget_bool import CheckboxStyle
+from ipywidgets.widgets.widget_description import DescriptionStyle
+from ipywidgets.widgets.widget_string import TextStyle
+
+from .contract import (
+    DESCRIPTION_MAX,
+    SWR_PATH_HELP,
+    Arch,
+    Origin,
+    ResourceCategory,
+    Service,
+    ServiceType,
+    Visibility,
+)
+from .controller import RegistrationController
+from .errors import MaiWidgetsError
+from .status import SharedLooks, StatusView
+
+if TYPE_CHECKING:
+    from .client import ImageClient
+    from .codegen import Preview
+    from .config import MaiConfig
+
+__all__ = ["RegisterPanel"]
+
+_LABEL_WIDTH = "11em"
+_STYLE = {"description_width": _LABEL_WIDTH}
+_CHOICE_FIELDS: dict[str, tuple[str, ...]] = {
+    "arch": Arch.choices(),
+    "service_type": ServiceType.choices(),
+    "origin": Origin.choices(),
+    "visibility": Visibility.choices(),
+}
+_MULTI_FIELDS: dict[str, tuple[str, ...]] = {
+    "resource_category": ResourceCategory.choices(),
+    "services": Service.choices(),
+}
+_TEXT_FIELDS = ("swr_path", "workspace_id", "description")
+
+
+def _pre(text: str) -> str:
+    return f"<pre style='white-space:pre-wrap;word-break:break-all;margin:0'>{html.escape(text)}</pre>"
+
+
+class _MultiChoice(widgets.HBox):  # type: ignore[misc]  # ipywidgets is untyped
+    """A labelled row of checkboxes: several values of one list field can be picked."""
+
+    def __init__(self, label: str, choices: tuple[str, ...], selected: object, looks: SharedLooks) -> None:
+        chosen = set(selected) if isinstance(selected, (list, tuple)) else set()
+        self.boxes = {
+            choice: widgets.Checkbox(
+                value=choice in chosen,
+                description=choice,
+                indent=False,
+                layout=looks.layout(width="auto"),
+                style=looks.style(CheckboxStyle),
+            )
+            for choice in choices
+        }
+        caption = looks.label(label, classes=("mai-field-label",), width=_LABEL_WIDTH)
+        super().__init__(
+            [caption, *self.boxes.values()],
+            layout=looks.layout(grid_gap="12px"),
+            _dom_classes=(f"mai-{label.lower().replace(' ', '-')}",),
+        )
+
+    @property
+    def value(self) -> list[str]:
+        return [choice for choice, box in self.boxes.items() if box.value]
+
+    @value.setter
+    def value(self, values: object) -> None:
+        chosen = set(values) if isinstance(values, (list, tuple)) else set()
+        for choice, box in self.boxes.items():
+            box.value = choice in chosen
+
+    def observe_value(self, handler: Any) -> None:
+        for box in self.boxes.values():
+            box.observe(handler, names="value")
+
+    def set_disabled(self, disabled: bool) -> None:
+        for box in self.boxes.values():
+            box.disabled = disabled
+
+
+class RegisterPanel(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
+    """Register an SWR image with ModelArts: the form, its preview and the live status."""
+
+    def __init__(
+        self,
+        client: ImageClient | None = None,
+        config: MaiConfig | None = None,
+        controller: RegistrationController | None = None,
+        **initial_fields: Any,
+    ) -> None:
+        if controller is None:
+            controller = RegistrationController(client, config=config, **initial_fields)
+        elif initial_fields:
+            controller.update_fields(**initial_fields)
+        self.controller = controller
+        self._syncing = False
+        values = controller.fields
+        looks = self._looks = SharedLooks()
+        text_style = looks.style(TextStyle, description_width=_LABEL_WIDTH)
+
+        self.title = looks.html("<h3 style='margin:4px 0'>Register a custom image with ModelArts</h3>")
+        self.endpoint_line = looks.html(classes=("mai-endpoint",))
+
+        self.swr_path = widgets.Text(
+            value=str(values.get("swr_path") or ""),
+            description="SWR path",
+            placeholder=SWR_PATH_HELP,
+            continuous_update=True,
+            style=text_style,
+            layout=looks.layout(width="42em"),
+            _dom_classes=("mai-swr-path",),
+        )
+        self.arch = self._dropdown("arch", "Architecture", values, "mai-arch")
+        self.resource_category = _MultiChoice(
+            "Resource categories", _MULTI_FIELDS["resource_category"], values.get("resource_category"), looks
+        )
+        self.services = _MultiChoice("Services", _MULTI_FIELDS["services"], values.get("services"), looks)
+        self.service_type = self._dropdown("service_type", "Service type", values)
+        self.origin = self._dropdown("origin", "Origin", values)
+        self.visibility = widgets.ToggleButtons(
+            options=_CHOICE_FIELDS["visibility"],
+            value=self._choice("visibility", values),
+            description="Visibility",
+            style=_STYLE,
+        )
+        self.workspace_id = widgets.Text(
+            value=str(values.get("workspace_id") or ""),
+            description="Workspace id",
+            continuous_update=True,
+            style=text_style,
+            layout=looks.layout(),
+        )
+        self.description = widgets.Textarea(
+            value=str(values.get("description") or ""),
+            description="Description",
+            placeholder=f"optional, at most {DESCRIPTION_MAX} characters",
+            continuous_update=True,
+            style=text_style,
+            layout=looks.layout(width="42em", height="5em"),
+        )
+        self.description_counter = looks.label(classes=("mai-description-counter",))
+
+        self.inputs: dict[str, widgets.Widget] = {
+            "swr_path": self.swr_path,
+            "arch": self.arch,
+            "resource_category": self.resource_category,
+            "services": self.services,
+            "service_type": self.service_type,
+            "origin": self.origin,
+            "visibility": self.visibility,
+            "workspace_id": self.workspace_id,
+            "description": self.description,
+        }
+        self.field_errors: dict[str, widgets.HTML] = {}
+        rows: list[widgets.Widget] = []
+        for name, widget in self.inputs.items():
+            message = looks.html(
+                classes=("mai-field-error", f"mai-field-error-{name.replace('_', '-')}"), margin="0 0 0 8px"
+            )
+            self.field_errors[name] = message
+            extra = [self.description_counter] if name == "description" else []
+            rows.append(widgets.HBox([widget, *extra, message], layout=looks.layout(align_items="center")))
+
+        self.register_button = widgets.Button(
+            description="Register",
+            button_style="primary",
+            icon="upload",
+            _dom_classes=("mai-register-button",),
+        )
+        self.preview_button = widgets.Button(
+            description="Preview request", icon="eye", _dom_classes=("mai-preview-button",)
+        )
+        self.reason = looks.html(classes=("mai-register-reason",))
+        self.preview_http = looks.html()
+        self.preview_python = looks.html()
+        self.preview_curl = looks.html()
+        self.preview_tabs = widgets.Tab(
+            children=[self.preview_http, self.preview_python, self.preview_curl],
+            titles=("HTTP request", "Python SDK", "curl"),
+        )
+        self.preview_box = widgets.VBox(
+            [self.preview_tabs], layout=widgets.Layout(display="none"), _dom_classes=("mai-preview",)
+        )
+        self.preview_text = ""
+        self.status_view = StatusView(controller, looks=looks)
+
+        super().__init__(
+            [
+                self.title,
+                self.endpoint_line,
+                *rows,
+                widgets.HBox(
+                    [self.register_button, self.preview_button], layout=looks.layout(grid_gap="8px")
+                ),
+                self.reason,
+                self.preview_box,
+                self.status_view,
+            ],
+            # Stable classes for browser tests, given at construction (each add_class is one more message).
+            _dom_classes=("mai-register-panel",),
+        )
+        self._panel_closed = False
+
+        for name, widget in self.inputs.items():
+            handler = self._input_handler(name)
+            if isinstance(widget, _MultiChoice):
+                widget.observe_value(handler)
+            else:
+                widget.observe(handler, names="value")
+        self.register_button.on_click(self._register_clicked)
+        self.preview_button.on_click(self._preview_clicked)
+        controller.observe(self._fields_changed, names="fields")
+        controller.observe(
+            self._controls_changed, names=["problems", "missing", "state", "busy", "closed", "endpoint"]
+        )
+        self._render_fields()
+        self._render_controls()
+
+    # -- construction helpers --------------------------------------------------------------
+
+    @staticmethod
+    def _choice(name: str, values: Mapping[str, Any]) -> str:
+        options = _CHOICE_FIELDS[name]
+        value = values.get(name)
+        # A wrong initial value keeps the first option in the widget; the controller still holds it
+        # and reports it next to the field until the user picks a value.
+        return str(value).upper() if isinstance(value, str) and value.upper() in options else options[0]
+
+    def _dropdown(self, name: str, label: str, values: Mapping[str, Any], *classes: str) -> widgets.Dropdown:
+        return widgets.Dropdown(
+            _dom_classes=classes,
+            options=_CHOICE_FIELDS[name],
+            value=self._choice(name, values),
+            description=label,
+            style=self._looks.style(DescriptionStyle, description_width=_LABEL_WIDTH),
+            layout=self._looks.layout(),
+        )
+
+    # -- widgets -> controller -------------------------------------------------------------
+
+    def _input_handler(self, name: str) -> Any:
+        def changed(_: Mapping[str, Any]) -> None:
+            if self._syncing:
+                return
+            widget = self.inputs[name]
+            self.controller.set_field(name, widget.value)
+
+        return changed
+
+    def _register_clicked(self, _: widgets.Button) -> None:
+        self.controller.submit()
+
+    def _preview_clicked(self, _: widgets.Button) -> None:
+        showing = self.preview_box.layout.display != "none"
+        self.preview_box.layout.display = "none" if showing else ""
+        self.preview_button.description = "Preview request" if showing else "Hide preview"
+        self._render_preview()
+
+    # -- controller -> widgets -------------------------------------------------------------
+
+    def _fields_changed(self, _: Mapping[str, Any]) -> None:
+        self._render_fields()
+
+    def _controls_changed(self, _: Mapping[str, Any]) -> None:
+        self._render_controls()
+
+    def _render_fields(self) -> None:
+        """Show the controller's fields (they may also be set from code) and their messages."""
+        values = self.controller.fields
+        self._syncing = True
+        try:
+            for name, widget in self.inputs.items():
+                value = values.get(name)
+                if isinstance(widget, _MultiChoice):
+                    widget.value = value
+                elif name in _CHOICE_FIELDS:
+                    if isinstance(value, str) and value.upper() in _CHOICE_FIELDS[name]:
+                        widget.value = value.upper()
+                elif isinstance(value, str):
+                    widget.value = value
+        finally:
+            self._syncing = False
+        description = values.get("description")
+        length = len(description) if isinstance(description, str) else 0
+        self.description_counter.value = f"{length} / {DESCRIPTION_MAX}"
+        self._render_controls()
+        if self.preview_box.layout.display != "none":
+            self._render_preview()
+
+    def _render_controls(self) -> None:
+        c = self.controller
+        for name, message in self.field_errors.items():
+            problem = c.problems.get(name)
+            message.value = f"<span style='color:#b91c1c'>⚠ {html.escape(problem)}</span>" if problem else ""
+        blockers = c.blockers()
+        self.register_button.disabled = bool(blockers)
+        if blockers:
+            text = "; ".join(blockers)
+            self.reason.value = (
+                f"<span style='color:#92400e'>Register is disabled: {html.escape(text)}.</span>"
+            )
+        else:
+            self.reason.value = f"Ready: Register sends this request to {html.escape(c.endpoint)}."
+        submitting = c.state == "submitting" or c.closed
+        for widget in self.inputs.values():
+            if isinstance(widget, _MultiChoice):
+                widget.set_disabled(submitting)
+            else:
+                widget.disabled = submitting
+        self.endpoint_line.value = self._endpoint_html()
+
+    def _endpoint_html(self) -> str:
+        endpoint = self.controller.endpoint
+        if not endpoint:
+            return ""
+        local = endpoint.startswith("local ")
+        colour = "#92400e" if local else "#1d4ed8"
+        note = " (a demo: nothing reaches Huawei Cloud)" if local else ""
+        return (
+            f"<span style='border-left:4px solid {colour};padding-left:6px'>"
+            f"Talking to <b>{html.escape(endpoint)}</b>{html.escape(note)}</span>"
+        )
+
+    def _render_preview(self) -> None:
+        try:
+            preview: Preview = self.controller.preview()
+        except MaiWidgetsError as error:
+            text = f"Nothing to preview yet: {error.message}"
+            self.preview_text = text
+            for box in (self.preview_http, self.preview_python, self.preview_curl):
+                box.value = _pre(text)
+            return
+        self.preview_http.value = _pre(preview.http_text())
+        self.preview_python.value = _pre(preview.python_sdk_code)
+        self.preview_curl.value = _pre(preview.curl)
+        self.preview_text = "\n\n".join((preview.http_text(), preview.python_sdk_code, preview.curl))
+
+    # -- closing ---------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Stop following (the worker thread ends) and close every widget of the panel."""
+        if getattr(self, "_panel_closed", True):  # closed already, or never fully built
+            return
+        self._panel_closed = True
+        self.controller.unobserve(self._fields_changed, names="fields")
+        self.controller.unobserve(
+            self._controls_changed, names=["problems", "missing", "state", "busy", "closed", "endpoint"]
+        )
+        self.controller.close()
+        _close_tree(self)
+        self._looks.close()
+
+
+def _close_tree(widget: widgets.Widget) -> None:
+    """Close a widget and everything under it, children first."""
+    for child in getattr(widget, "children", ()):
+        if isinstance(child, StatusView):
+            child.close()
+        else:
+            _close_tree(child)
+    for extra in ("layout", "style"):
+        sub = getattr(widget, extra, None)
+        if isinstance(sub, widgets.Widget):
+            sub.close()
+    if isinstance(widget, RegisterPanel):
+        widgets.VBox.close(widget)
+    else:
+        widget.close()
