@@ -1,0 +1,527 @@
+"""``%register_image``: register an SWR image with ModelArts from one notebook line.
+
+The magic is a thin shell over the same pieces the panel uses: the contract validates,
+``ImageClient`` registers and waits, ``StatusView`` shows the image's progress and
+``codegen.preview`` renders a dry run. It never lets a traceback reach the user: a bad
+argument, a missing setting or an API error becomes one line (or the status view's error).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import difflib
+import math
+import re
+import shlex
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from IPython.core import magic_arguments as _magic_arguments
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, line_magic, magics_class
+from IPython.display import display as _display
+
+from .contract import (
+    SWR_PATH_HELP,
+    Arch,
+    ImageRecord,
+    ImageStatus,
+    Origin,
+    RegisterRequest,
+    ResourceCategory,
+    Service,
+    ServiceType,
+    Visibility,
+)
+from .errors import FieldProblem, MaiWidgetsError, ValidationError
+
+if TYPE_CHECKING:
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from .client import ImageClient, WaitResult
+    from .config import MaiConfig
+    from .panel import RegisterPanel
+    from .status import StatusView
+
+__all__ = ["RegisterImageMagics", "load_ipython_extension"]
+
+# IPython's magic_arguments and display are untyped; these typed names keep mypy --strict useful.
+_F = TypeVar("_F", bound=Callable[..., Any])
+_untyped_magic_arguments: Callable[..., Any] = _magic_arguments.magic_arguments
+_untyped_argument: Callable[..., Any] = _magic_arguments.argument
+display: Callable[..., None] = _display
+
+
+def magic_arguments() -> Callable[[_F], _F]:
+    decorator: Callable[[_F], _F] = _untyped_magic_arguments()
+    return decorator
+
+
+def argument(*args: Any, **kwargs: Any) -> Callable[[_F], _F]:
+    decorator: Callable[[_F], _F] = _untyped_argument(*args, **kwargs)
+    return decorator
+
+
+MAGIC = "%register_image"
+# How often the waiting cell applies the controller's queued updates (the view's refresh rate).
+PUMP_SECONDS = 0.2
+# After Ctrl-C: how long to let the worker notice its stop event.
+STOP_SECONDS = 10.0
+
+# Request field -> the argument that sets it, so messages name what the user typed.
+FIELD_FLAGS: dict[str, str] = {
+    "swr_path": "SWR_PATH",
+    "arch": "--arch",
+    "resource_category": "--resource-category",
+    "services": "--service",
+    "service_type": "--service-type",
+    "visibility": "--visibility",
+    "origin": "--origin",
+    "description": "--description",
+    "workspace_id": "--workspace-id",
+}
+ALLOWED_VALUES: dict[str, tuple[str, ...]] = {
+    "--arch": Arch.choices(),
+    "--resource-category": ResourceCategory.choices(),
+    "--service": Service.choices(),
+    "--service-type": ServiceType.choices(),
+    "--visibility": Visibility.choices(),
+    "--origin": Origin.choices(),
+}
+_VALUE_HINTS: dict[str, str] = {
+    "--swr-path": SWR_PATH_HELP,
+    "--description": "a text of at most 512 characters (quote it if it has spaces)",
+    "--workspace-id": 'a workspace id (default "0")',
+    "--timeout": "a number of seconds",
+}
+
+
+def _seconds(text: str) -> float:
+    """argparse type of ``--timeout``: a positive, finite number of seconds."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds, not {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, not {text!r}")
+    return value
+
+
+def _choices(flag: str) -> str:
+    return ", ".join(ALLOWED_VALUES[flag])
+
+
+class _ArgumentProblem(Exception):
+    """A bad argument, already phrased as the one line the user sees."""
+
+
+@magics_class
+class RegisterImageMagics(Magics):
+    """The ``%register_image`` line magic."""
+
+    # None: widgets when running in a Jupyter kernel, printed lines in a terminal IPython.
+    use_widgets: bool | None = None
+
+    def __init__(self, shell: InteractiveShell | None = None, **kwargs: Any) -> None:
+        super().__init__(shell=shell, **kwargs)
+        self._shown = _ShownRecord(shell)
+        # What the latest call displayed, for code (and tests) that want to look at it.
+        self.last_view: StatusView | None = None
+        self.last_panel: RegisterPanel | None = None
+
+    @magic_arguments()
+    @argument(
+        "swr_path",
+        nargs="?",
+        metavar="SWR_PATH",
+        help=f"the SWR image to register: {SWR_PATH_HELP}. No arguments at all: open the panel.",
+    )
+    @argument("--swr-path", dest="swr_path_flag", metavar="SWR_PATH", help="same as the positional SWR_PATH")
+    @argument("--arch", metavar="ARCH", help=f"processor architecture: {_choices('--arch')}")
+    @argument(
+        "--resource-category",
+        "--resource-categories",
+        dest="resource_category",
+        nargs="+",
+        action="extend",
+        metavar="CATEGORY",
+        help=f"one or more of {_choices('--resource-category')}",
+    )
+    @argument(
+        "--service",
+        "--services",
+        dest="services",
+        nargs="+",
+        action="extend",
+        metavar="SERVICE",
+        help=f"one or more of {_choices('--service')}",
+    )
+    @argument("--service-type", metavar="TYPE", help=f"one of {_choices('--service-type')}")
+    @argument("--visibility", metavar="VISIBILITY", help=f"one of {_choices('--visibility')}")
+    @argument("--origin", metavar="ORIGIN", help=f"one of {_choices('--origin')}")
+    @argument("--description", metavar="TEXT", help="at most 512 characters; quote it if it has spaces")
+    @argument("--workspace-id", metavar="ID", help='workspace to register in (default "0")')
+    @argument("--panel", action="store_true", help="open the panel filled in from the arguments instead")
+    @argument("--dry-run", action="store_true", help="show the request and equivalent code; send nothing")
+    @argument("--no-wait", action="store_true", help="return right after registering, without waiting")
+    @argument("--timeout", type=_seconds, metavar="SECONDS", help="stop waiting after this many seconds")
+    @argument("-h", "--help", action="store_true", help="show this help")
+    @line_magic
+    def register_image(self, line: str = "") -> ImageRecord | None:
+        """Register a custom SWR image with ModelArts and follow it until it is usable.
+
+        ``%register_image`` alone opens the registration panel. With an SWR path it
+        validates, registers, shows a live status view until the image is ACTIVE (or
+        failed), and returns the image record: ``record = %register_image PATH ...``.
+        ``--panel`` opens the panel filled in instead, ``--dry-run`` shows the request and
+        equivalent Python and curl code without sending anything, ``--no-wait`` returns
+        right after registering (the status view keeps following in the background),
+        ``--timeout`` bounds the wait. Interrupting the kernel stops the wait, not the image.
+
+        A bad argument prints one line naming the argument and its allowed values (on
+        stderr) and returns None; an API error shows in the status view with its code,
+        message and hint. Credentials come from the environment and never appear in output.
+
+        Load it with ``%load_ext mai_widgets``. To load the magic in every new kernel, opt in
+        through an IPython kernel config file: add ``c.InteractiveShellApp.extensions =
+        ['mai_widgets']`` to ``~/.ipython/profile_default/ipython_kernel_config.py``.
+        Installing mai-widgets never does this for you.
+        """
+        try:
+            return self._run(line)
+        except _ArgumentProblem as problem:
+            self._say_error(str(problem))
+        except MaiWidgetsError as error:
+            self._say_error(error.one_line())
+        except Exception as error:  # a bug: one line here, the traceback kept for %tb
+            sys.last_type, sys.last_value, sys.last_traceback = type(error), error, error.__traceback__
+            self._say_error(
+                f"unexpected {type(error).__name__} in mai-widgets; %tb shows where (please report it)"
+            )
+        return None
+
+    def _run(self, line: str) -> ImageRecord | None:
+        args = self._parse(line)
+        if args.help:
+            print(self._parser().format_help())
+            return None
+        fields = self._fields(args)
+        if not fields or args.panel:
+            self._show_panel(fields)
+            return None
+        request = self._request(fields)
+        if args.dry_run:
+            self._show_dry_run(request)
+            return None
+        client = self._client(args.timeout)
+        return self._register(client, request, wait=not args.no_wait)
+
+    # -- arguments ------------------------------------------------------------------------
+
+    @staticmethod
+    def _parser() -> argparse.ArgumentParser:
+        return _parser_of(RegisterImageMagics)
+
+    def _parse(self, line: str) -> argparse.Namespace:
+        try:
+            # Split like a POSIX shell: IPython's parse_argstring splits non-POSIX, which keeps
+            # the quotes in a value (--description 'my image' would send "'my image'").
+            return self._parser().parse_args(shlex.split(line, posix=True))
+        except UsageError as error:
+            raise _ArgumentProblem(self._explain_usage(str(error))) from None
+        except ValueError as error:  # shlex: "No closing quotation" and the like
+            raise _ArgumentProblem(f"cannot split the arguments ({error}): check the quotes") from None
+
+    def _explain_usage(self, message: str) -> str:
+        """Rephrase argparse's message so it names the argument and what it accepts."""
+        m = re.match(r"argument (?P<opts>[^:]+): (?P<what>.*)$", message)
+        if m:
+            flag = m.group("opts").split("/")[0]
+            what = m.group("what")
+            if what.startswith("expected"):
+                allowed = ALLOWED_VALUES.get(flag)
+                if allowed is None:
+                    return f"{flag} needs a value: {_VALUE_HINTS.get(flag, 'a value')}"
+                many = "one or more of" if "at least" in what else "one of"
+                return f"{flag} needs a value: {many} {', '.join(allowed)}"
+            return f"{flag} {what}"
+        m = re.match(r"unrecognized arguments: (?P<rest>.*)$", message)
+        if m:
+            first = m.group("rest").split()[0]
+            if first.startswith("-"):
+                known = [s for a in self._parser()._actions for s in a.option_strings if s.startswith("--")]
+                close = difflib.get_close_matches(first, known, n=1)
+                suggestion = f"did you mean {close[0]}?" if close else f"known flags: {', '.join(known)}"
+                return f"unknown argument {first} ({suggestion})"
+            return (
+                f"unexpected argument {first!r}: give one SWR_PATH, and quote values with spaces "
+                '(--description "my image")'
+            )
+        return message
+
+    def _fields(self, args: argparse.Namespace) -> dict[str, Any]:
+        if args.swr_path and args.swr_path_flag and args.swr_path != args.swr_path_flag:
+            raise _ArgumentProblem("give the SWR path once: either SWR_PATH or --swr-path, not both")
+        fields: dict[str, Any] = {"swr_path": args.swr_path or args.swr_path_flag}
+        for name in FIELD_FLAGS:
+            if name != "swr_path":
+                fields[name] = getattr(args, name)
+        modes = [flag for flag, on in (("--panel", args.panel), ("--dry-run", args.dry_run)) if on]
+        if args.no_wait:
+            modes.append("--no-wait")
+        if args.timeout is not None:
+            modes.append("--timeout")
+        others = ", ".join(modes[1:])
+        if args.panel and others:
+            raise _ArgumentProblem(f"--panel opens the form; it cannot be combined with {others}")
+        if args.dry_run and others:
+            raise _ArgumentProblem(f"--dry-run sends nothing; it cannot be combined with {others}")
+        if args.no_wait and args.timeout is not None:
+            raise _ArgumentProblem("--timeout bounds the wait; it cannot be combined with --no-wait")
+        # An empty --description '' means no description, as in the panel.
+        given = {k: v for k, v in fields.items() if v is not None and not (k == "description" and v == "")}
+        if not given and modes and not args.panel:
+            raise _ArgumentProblem(f"SWR_PATH is required with {modes[0]}: {SWR_PATH_HELP}")
+        return given
+
+    def _request(self, fields: dict[str, Any]) -> RegisterRequest:
+        try:
+            return RegisterRequest.create(**fields)
+        except ValidationError as error:
+            raise _ArgumentProblem(describe_problems(error.problems)) from None
+
+    # -- actions --------------------------------------------------------------------------
+
+    def _config(self, **overrides: Any) -> MaiConfig:
+        from .config import load_config
+
+        return load_config(**overrides)
+
+    def _client(self, timeout: float | None) -> ImageClient:
+        """A client from the Jupyter config files and the environment, read afresh per call."""
+        from .client import ImageClient
+        from .config import Credentials, credentials_problem
+
+        config = self._config(**({} if timeout is None else {"wait_timeout": timeout}))
+        credentials = Credentials.from_env()
+        problem = credentials_problem(config, credentials)
+        if problem is not None:
+            raise problem
+        return ImageClient(config, credentials)
+
+    def _widgets(self) -> bool:
+        if self.use_widgets is not None:
+            return self.use_widgets
+        return getattr(self.shell, "kernel", None) is not None
+
+    def _show_panel(self, fields: dict[str, Any]) -> None:
+        from .panel import RegisterPanel
+
+        # Valid values in their canonical spelling; invalid ones as typed, for the form to flag.
+        with contextlib.suppress(ValidationError):
+            fields = {**fields, **RegisterRequest.create(**fields).to_body()}
+        self.last_panel = RegisterPanel(**fields)
+        display(self.last_panel)
+
+    def _show_dry_run(self, request: RegisterRequest) -> None:
+        from .codegen import preview
+
+        display(DryRun(preview(request, self._config())))
+
+    def _register(self, client: ImageClient, request: RegisterRequest, *, wait: bool) -> ImageRecord | None:
+        if self._widgets():
+            record = self._register_with_view(client, request, wait=wait)
+            if record is not None:
+                self._shown.mark(record)
+            return record
+        try:
+            return _register_with_lines(client, request, wait=wait)
+        finally:
+            client.close()
+
+    def _register_with_view(
+        self, client: ImageClient, request: RegisterRequest, *, wait: bool
+    ) -> ImageRecord | None:
+        """Register through a controller and its StatusView, pumping its updates meanwhile.
+
+        The controller registers and polls on its worker thread; this (the kernel's main)
+        thread applies the changes it queues every fraction of a second, so the view is live
+        while the cell runs. Ctrl-C (interrupt the kernel) stops following, not the image.
+        """
+        from .controller import RegistrationController
+        from .status import StatusView
+
+        # Fields the user did not give stay unset (None is not sent), unlike the panel's defaults.
+        fields: dict[str, Any] = {name: None for name in FIELD_FLAGS}
+        fields.update(request.to_body())
+        controller = RegistrationController(client, **fields)
+        self.last_view = StatusView(controller)
+        display(self.last_view)
+        if not controller.submit():
+            return None
+        try:
+            if wait:
+                while not controller.wait_settled(PUMP_SECONDS):
+                    pass
+            else:  # until the record exists; the view keeps following once the cell returns
+                while controller.record is None and not controller.wait_settled(PUMP_SECONDS):
+                    pass
+        except KeyboardInterrupt:
+            controller.stop()
+            controller.wait_settled(STOP_SECONDS)
+        record: ImageRecord | None = controller.record
+        return record
+
+    @staticmethod
+    def _say_error(line: str) -> None:
+        print(f"{MAGIC}: {line}", file=sys.stderr)
+
+
+def describe_problems(problems: tuple[FieldProblem, ...] | list[FieldProblem]) -> str:
+    """Validation problems as one line, each under the argument the user typed."""
+    parts = []
+    for p in problems:
+        flag = FIELD_FLAGS.get(p.field, p.field)
+        allowed = ALLOWED_VALUES.get(flag)
+        text = f"{flag} {p.message}"
+        if allowed and ", ".join(allowed) not in p.message:
+            text += f" (allowed: {', '.join(allowed)})"
+        parts.append(text)
+    return "; ".join(parts)
+
+
+def _label(record: ImageRecord) -> str:
+    return f"image {record.id} ({record.swr_path or record.name})"
+
+
+def _register_with_lines(client: ImageClient, request: RegisterRequest, *, wait: bool) -> ImageRecord | None:
+    """Terminal IPython and ``ipython script.ipy``: the same steps, reported as printed lines."""
+    try:
+        record = client.register(request)
+    except MaiWidgetsError as error:
+        print(f"{MAGIC}: {error.one_line()}", file=sys.stderr)
+        return None
+    again = " (already registered: the existing image)" if record.already_registered else ""
+    print(f"registered {_label(record)} with {client.endpoint_description}{again}: {record.status}")
+    if not wait:
+        print(f"not waiting; follow it with ImageClient().wait({record.id!r})")
+        return record
+    if record.is_terminal:
+        return _report_end(record)
+    shown = [record.status]
+
+    def on_update(update: ImageRecord) -> None:
+        if update.status != shown[0]:
+            shown[0] = update.status
+            print(f"{update.id}: {update.status}")
+
+    try:
+        result: WaitResult = client.wait(record.id, timeout=client.config.wait_timeout, on_update=on_update)
+    except KeyboardInterrupt:
+        print(f"stopped following (interrupted); {_label(record)} carries on in ModelArts")
+        return record
+    except MaiWidgetsError as error:
+        print(f"{MAGIC}: {error.one_line()}", file=sys.stderr)
+        return record
+    on_update(result.record)
+    if not result.settled:
+        last = result.record
+        print(f"stopped following ({result.outcome}); {_label(last)} is still {last.status}")
+        return last
+    return _report_end(result.record)
+
+
+def _report_end(record: ImageRecord) -> ImageRecord:
+    if record.status != ImageStatus.ACTIVE:
+        detail = f": {record.status_message}" if record.status_message else ""
+        print(f"{MAGIC}: {_label(record)} ended {record.status}{detail}", file=sys.stderr)
+    return record
+
+
+class DryRun:
+    """A dry run's display: the request that would be sent and the equivalent code."""
+
+    def __init__(self, preview: Any) -> None:
+        self.preview = preview
+
+    def __repr__(self) -> str:
+        p = self.preview
+        return (
+            f"Dry run: nothing was sent.\n\n{p.method} {p.url}\n{p.body_json}\n\n"
+            f"# Python\n{p.python_sdk_code}\n\n# curl\n{p.curl}"
+        )
+
+    def _repr_markdown_(self) -> str:
+        p = self.preview
+        return (
+            f"**Dry run: nothing was sent.**\n\n```http\n{p.method} {p.url}\n\n{p.body_json}\n```\n\n"
+            f"Python:\n\n```python\n{p.python_sdk_code}\n```\n\ncurl:\n\n```bash\n{p.curl}\n```\n"
+        )
+
+
+class _ShownRecord:
+    """Keep a cell's ``Out`` from repeating the record its status view already shows.
+
+    The magic returns the record (so ``record = %register_image ...`` works); when the
+    magic also displayed a StatusView of it, the display hook skips that one object, once.
+    """
+
+    def __init__(self, shell: InteractiveShell | None) -> None:
+        self._shell = shell
+        self._pending: ImageRecord | None = None
+
+    def _formatter(self) -> Any:
+        shell = self._shell
+        return (
+            None
+            if shell is None or shell.display_formatter is None
+            else (shell.display_formatter.ipython_display_formatter)
+        )
+
+    def mark(self, record: ImageRecord) -> None:
+        formatter = self._formatter()
+        if formatter is None:
+            return
+        self._pending = record
+        formatter.for_type(ImageRecord, self._display)
+
+    def _display(self, obj: ImageRecord) -> None:
+        if obj is self._pending:
+            self._pending = None
+            return
+        # Any other record displays as usual: step aside for this one call.
+        formatter = self._formatter()
+        formatter.pop(ImageRecord, None)
+        try:
+            display(obj)
+        finally:
+            formatter.for_type(ImageRecord, self._display)
+
+    def forget(self, *_: object) -> None:
+        """After each cell: the skip applies only to the cell that ran the magic."""
+        formatter = self._formatter()
+        self._pending = None
+        if formatter is not None:
+            formatter.pop(ImageRecord, None)
+
+
+def load_ipython_extension(ipython: InteractiveShell) -> None:
+    """Register ``%register_image`` (loading twice is harmless)."""
+    if "RegisterImageMagics" in ipython.magics_manager.registry:
+        return
+    magics = RegisterImageMagics(ipython)
+    ipython.register_magics(magics)
+    forget: Callable[..., None] = magics._shown.forget
+    ipython.events.register("post_run_cell", forget)
+
+
+def _parser_of(magics: type[RegisterImageMagics]) -> argparse.ArgumentParser:
+    """The ``MagicArgumentParser`` that ``@magic_arguments`` attached to the magic."""
+    parser: argparse.ArgumentParser = magics.__dict__["register_image"].parser
+    return parser
+
+
+# argparse's prefix matching would make ``--serv`` mean ``--service``; flags are spelled out.
+_parser_of(RegisterImageMagics).allow_abbrev = False

@@ -1,0 +1,262 @@
+"""Write the example notebooks from the stories below: ``python notebooks/generate.py``.
+
+The committed ``.ipynb`` files are this script's output: no outputs, no execution counts,
+no widget state, stable cell ids. ``tests/test_notebooks.py`` checks they still match and
+executes each one against a local ModelArts emulator.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import nbformat
+from nbformat.notebooknode import NotebookNode
+
+HERE = Path(__file__).resolve().parent
+
+# The emulator's demo SWR catalogue (mai_widgets/emulator/defaults.py): these reach ACTIVE.
+SWR = "swr.cn-north-4.myhuaweicloud.com"
+
+SETUP = """\
+**Where this runs.** By default `make demo` starts a local ModelArts emulator and a JupyterLab
+whose kernels point at it, so this notebook runs with no cloud account: nothing here touches
+Huawei Cloud. To run it against the real ModelArts instead, start JupyterLab with your region
+and credentials in the environment (never in the notebook):
+
+```bash
+export MAI_WIDGETS_REGION=cn-north-4
+export HUAWEICLOUD_SDK_AK=...   # access key
+export HUAWEICLOUD_SDK_SK=...   # secret key
+jupyter lab
+```
+
+and replace the `swr.cn-north-4.myhuaweicloud.com/mai-demo/...` paths with images you pushed to
+your own SWR organization. The README lists every setting."""
+
+
+def md(text: str) -> NotebookNode:
+    return nbformat.v4.new_markdown_cell(text)
+
+
+def code(text: str) -> NotebookNode:
+    return nbformat.v4.new_code_cell(text)
+
+
+PANEL = [
+    md(
+        "# Register an image with the panel\n\n"
+        "The registration panel is a form over the ModelArts *register image* API: it checks each\n"
+        "field as you type, says which endpoint it talks to, registers, and then follows the image\n"
+        "from `INIT` through `CREATING` to `ACTIVE`.\n\n" + SETUP
+    ),
+    code("from mai_widgets import RegisterPanel\n\npanel = RegisterPanel()\npanel"),
+    md(
+        "Fill in the SWR path (try `" + SWR + "/mai-demo/pytorch-cpu:2.3.0`), pick the\n"
+        "architecture and resource categories, and press **Register**. A field with a problem is\n"
+        "named right under it, and **Register** stays off until the form is valid.\n\n"
+        "So that this notebook also runs unattended, the next cells do from code exactly what you\n"
+        "would do by hand: open a panel filled in, then press its button."
+    ),
+    code(
+        "panel = RegisterPanel(\n"
+        f'    swr_path="{SWR}/mai-demo/pytorch-cpu:2.3.0",\n'
+        '    arch="X86_64",\n'
+        '    resource_category=["CPU"],\n'
+        '    services=["NOTEBOOK", "SSH"],\n'
+        '    description="PyTorch 2.3 for CPU notebooks",\n'
+        ")\n"
+        "panel"
+    ),
+    code("panel.register_button.click()\npanel.controller.wait_settled(timeout=120)"),
+    md(
+        "The status view inside the panel now shows the image `ACTIVE`. The controller behind the\n"
+        "panel holds the image record, the same object the Python API returns:"
+    ),
+    code(
+        "record = panel.controller.record\n"
+        "print(record.id, record.status)\n"
+        "print(record.swr_path)\n"
+        'print(record.arch, ", ".join(record.resource_categories), ", ".join(record.services))'
+    ),
+    md(
+        "## A bad path is caught before anything is sent\n\n"
+        "Validation runs in the kernel on every change, so a mistake is named at once and\n"
+        "nothing reaches ModelArts. This path lacks the SWR organization:"
+    ),
+    code(
+        f'panel = RegisterPanel(swr_path="{SWR}/pytorch:latest")\n'
+        "print(panel.controller.problems)\n"
+        "panel"
+    ),
+    md(
+        "## Watching an image registered elsewhere\n\n"
+        "`StatusView.for_image` follows any image by id, for example one registered from a script:"
+    ),
+    code("from mai_widgets import StatusView\n\nStatusView.for_image(record.id)"),
+]
+
+MAGIC = [
+    md(
+        "# Register an image with `%register_image`\n\n"
+        "One line registers an SWR image and follows it until it is usable. The flags follow\n"
+        "Huawei's `ma-cli image register`.\n\n" + SETUP
+    ),
+    code("%load_ext mai_widgets"),
+    md(
+        "## Look before you leap: `--dry-run`\n\n"
+        "A dry run validates the arguments and shows the exact request, plus the same call written\n"
+        "with the Python API and with curl. Nothing is sent, and credentials appear only as\n"
+        "environment-variable names."
+    ),
+    code(
+        f"%register_image {SWR}/mai-demo/pytorch-cpu:2.3.0 --arch X86_64 --resource-category CPU GPU "
+        '--service NOTEBOOK SSH --description "PyTorch 2.3, CPU and GPU" --dry-run'
+    ),
+    md(
+        "## A mistake gives one line, not a traceback\n\n"
+        "`ARM64` is not a ModelArts architecture. The magic prints one line naming the argument and\n"
+        "the values it accepts, returns `None`, and the notebook carries on:"
+    ),
+    code(f"%register_image {SWR}/mai-demo/pytorch-cpu:2.3.0 --arch ARM64"),
+    md(
+        "## Register and follow\n\n"
+        "Without `--dry-run` the magic registers the image and shows a live status view until the\n"
+        "image is `ACTIVE` (or failed). It also returns the image record, so it works in scripts:"
+    ),
+    code(
+        f"record = %register_image {SWR}/mai-demo/pytorch-cpu:2.3.0 --arch X86_64 "
+        '--resource-category CPU --service NOTEBOOK SSH --description "PyTorch 2.3 for CPU notebooks" '
+        "--timeout 120"
+    ),
+    code("print(record.id, record.status)"),
+    md(
+        "`--no-wait` registers and returns at once; the status view keeps following the image in\n"
+        "the background while you carry on:"
+    ),
+    code(f"later = %register_image {SWR}/mai-demo/sklearn:1.5.0 --resource-category CPU --no-wait"),
+    md(
+        "## When ModelArts says no\n\n"
+        "An API error shows in the status view with its code, message and a hint about what to do.\n"
+        "Here the demo user has no access to the SWR organization `someone-else`:"
+    ),
+    code(f"%register_image {SWR}/someone-else/private-model:1.0"),
+    md(
+        "## Prefer a form? `--panel`\n\n"
+        "`--panel` opens the registration panel filled in from the arguments, to review and submit\n"
+        "by hand; `%register_image` with no arguments opens an empty one."
+    ),
+    code(f"%register_image {SWR}/mai-demo/tensorflow:2.15.0 --arch X86_64 --resource-category GPU --panel"),
+    md(
+        "## Load it in every kernel\n\n"
+        "Loading the magic is opt-in. To have it in every new kernel, add this line to\n"
+        "`~/.ipython/profile_default/ipython_kernel_config.py`:\n\n"
+        "```python\nc.InteractiveShellApp.extensions = ['mai_widgets']\n```\n\n"
+        "`%register_image?` shows every flag."
+    ),
+]
+
+SCRIPT = [
+    md(
+        "# The Python API, for scripts\n\n"
+        "Everything the panel and the magic do is a plain Python call on `ImageClient`: register,\n"
+        "wait, list and delete. Nothing here needs widgets, so the same code runs in a scheduled\n"
+        "job or a CI pipeline.\n\n" + SETUP
+    ),
+    code(
+        "from mai_widgets.client import ImageClient\n\n"
+        "client = ImageClient()  # reads Jupyter config files and the environment\n"
+        "client.endpoint_description"
+    ),
+    md(
+        "## Register\n\n"
+        "`register` validates first (every bad field named at once), then sends one request. The\n"
+        "record comes back in `INIT`; ModelArts builds the image asynchronously."
+    ),
+    code(
+        "record = client.register(\n"
+        f'    swr_path="{SWR}/mai-demo/pytorch-cpu:2.3.0",\n'
+        '    arch="X86_64",\n'
+        '    resource_category=["CPU"],\n'
+        '    services=["NOTEBOOK", "SSH"],\n'
+        '    description="PyTorch 2.3 for CPU notebooks",\n'
+        ")\n"
+        "print(record.id, record.status)"
+    ),
+    md(
+        "## Wait\n\n"
+        "`wait` polls, quickly at first and then backing off, until the image reaches a terminal\n"
+        "status or the timeout passes. `on_update` sees every change:"
+    ),
+    code(
+        "result = client.wait(record.id, timeout=120, on_update=lambda r: print('  status:', r.status))\n"
+        "print(result.outcome, result.record.status)"
+    ),
+    md(
+        "## Errors are typed\n\n"
+        "Each error has a code, a one-line message and a hint. A validation error names every bad\n"
+        "field, and nothing is sent:"
+    ),
+    code(
+        "from mai_widgets.errors import MaiWidgetsError\n\n"
+        "try:\n"
+        f'    client.register(swr_path="{SWR}/mai-demo/pytorch-cpu:2.3.0", arch="ARM64", '
+        'resource_category=["TPU"])\n'
+        "except MaiWidgetsError as error:\n"
+        "    print(error.one_line())"
+    ),
+    md(
+        "Registering the same SWR image again is not an error: the existing record comes back,\n"
+        "marked as such, so a re-run script is safe."
+    ),
+    code(
+        f'again = client.register(swr_path="{SWR}/mai-demo/pytorch-cpu:2.3.0")\n'
+        "print(again.id == record.id, again.already_registered)"
+    ),
+    md("## List\n\n`list` handles paging and takes the API's filters:"),
+    code(
+        'for image in client.list(name="pytorch-cpu"):\n'
+        "    print(image.id, image.name, image.tag, image.status)"
+    ),
+    md("## Delete\n\nDeleting unregisters the image from ModelArts (the SWR image itself stays):"),
+    code(
+        "client.delete(record.id)\n"
+        'remaining = [image.id for image in client.list(name="pytorch-cpu")]\n'
+        "print(record.id in remaining)"
+    ),
+]
+
+NOTEBOOKS: dict[str, list[NotebookNode]] = {
+    "01-register-with-the-panel.ipynb": PANEL,
+    "02-register-with-the-magic.ipynb": MAGIC,
+    "03-python-api-for-scripts.ipynb": SCRIPT,
+}
+
+
+def build(name: str, cells: list[NotebookNode]) -> NotebookNode:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata = {
+        "kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"},
+        "language_info": {"name": "python"},
+    }
+    stem = name.split("-", 1)[0]
+    for index, cell in enumerate(cells):
+        cell.id = f"nb{stem}-{index:02d}"  # stable ids: regenerating changes nothing
+    nb.cells = cells
+    nbformat.validate(nb)
+    return nb
+
+
+def render(name: str) -> str:
+    return nbformat.writes(build(name, NOTEBOOKS[name])) + "\n"
+
+
+def main() -> int:
+    for name in NOTEBOOKS:
+        (HERE / name).write_text(render(name), encoding="utf-8")
+        print(f"wrote notebooks/{name}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
