@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 import requests
+from http_recorder import Recorder
 from requests.auth import AuthBase
 
 from mai_widgets._version import __version__
@@ -62,25 +63,6 @@ def client_for(
     return ImageClient(
         fast_config(environment, **overrides), Credentials.from_env(environment), session=session
     )
-
-
-class Recorder:
-    """A response hook: what reached a server, with urllib3's retries of each call."""
-
-    def __init__(self) -> None:
-        self.responses: list[requests.Response] = []
-
-    def __call__(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
-        self.responses.append(response)
-
-    def session(self) -> requests.Session:
-        s = requests.Session()
-        s.hooks["response"].append(self)
-        return s
-
-    @property
-    def retries(self) -> list[int]:
-        return [len(getattr(getattr(r.raw, "retries", None), "history", ())) for r in self.responses]
 
 
 def free_port() -> int:

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
+from http_recorder import Recorder
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -52,21 +53,6 @@ def live_swr_paths(emu: EmulatorProcess) -> dict[str, int]:
     return {str(p): int(n) for p, n in rows}
 
 
-class Seen:
-    """Response hook that keeps what reached the server."""
-
-    def __init__(self) -> None:
-        self.responses: list[requests.Response] = []
-
-    def __call__(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
-        self.responses.append(response)
-
-    def session(self) -> requests.Session:
-        s = requests.Session()
-        s.hooks["response"].append(self)
-        return s
-
-
 # -- faults -------------------------------------------------------------------------------------
 
 
@@ -78,7 +64,7 @@ def test_100_registrations_through_20_percent_faults_each_registered_once(
     emu = emulator_factory(
         fault_rate=0.2, faults="500,503,429,drop,malformed", fault_seed=seed, retry_after=1
     )
-    seen = Seen()
+    seen = Recorder()
     client = make_client(emu, session=seen.session())
     paths = [f"{REGISTRY}/mai-reliability/app-{i:03d}:v1" for i in range(100)]
     records = [client.register(swr_path=p) for p in paths]
@@ -164,7 +150,7 @@ def shared_emulator(tmp_path_factory: pytest.TempPathFactory) -> Any:
 def test_bad_image_ids_send_nothing(shared_emulator: EmulatorProcess, image_id: str) -> None:
     if isinstance(image_id, str) and IMAGE_ID_RE.match(image_id):
         return  # a well-formed id may be sent; only malformed ones are the point here
-    seen = Seen()
+    seen = Recorder()
     client = make_client(shared_emulator, session=seen.session())
     calls: list[Callable[[], object]] = [
         lambda: client.get(image_id),
@@ -212,7 +198,7 @@ def test_bad_register_fields_send_nothing(
     problems = validate_register_fields(values)
     if not problems:
         return  # valid input is the other tests' business
-    seen = Seen()
+    seen = Recorder()
     client = make_client(shared_emulator, session=seen.session())
     with pytest.raises(ValidationError) as info:
         client.register(**values)
@@ -222,7 +208,7 @@ def test_bad_register_fields_send_nothing(
 
 
 def test_list_filters_stay_in_the_query_string(emulator: EmulatorProcess) -> None:
-    seen = Seen()
+    seen = Recorder()
     client = make_client(emulator, session=seen.session())
     assert client.list(name="../../v3/auth/tokens", namespace="a/../b%2F..") == []
     paths = {urlsplit(r.request.url or "").path for r in seen.responses}
@@ -303,7 +289,7 @@ def test_delete_whose_answer_was_lost_reports_the_deleted_record(
     emulator_factory: Callable[..., EmulatorProcess],
 ) -> None:
     emu = emulator_factory(fault_rate=0.35, faults="500,drop", fault_seed=6)
-    seen = Seen()
+    seen = Recorder()
     client = make_client(emu, session=seen.session())
     records = [client.register(swr_path=f"{REGISTRY}/mai-delete/app-{i:02d}:v1") for i in range(8)]
     deleted = [client.delete(r.id) for r in records]
