@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install lint typecheck pytest test demo bench clean
+.PHONY: install lint typecheck pytest jstest ui-test ui-bench test demo bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,13 +24,27 @@ typecheck: install
 pytest: install
 	$(VENV)/bin/pytest
 
-test: lint typecheck pytest
+# The side panel's TypeScript unit tests (jest); node_modules come from the install's build.
+jstest: install
+	cd labextension && PATH="$(CURDIR)/$(VENV)/bin:$$PATH" jlpm install --mode=skip-build && PATH="$(CURDIR)/$(VENV)/bin:$$PATH" jlpm test
+
+# Browser tests of the side panel: Galata in Debian's chromium (installed if missing),
+# against a local emulator and JupyterLab that the script starts and stops.
+ui-test: install
+	labextension/ui-tests/run.sh test
+
+# Side-panel timing and bundle-size rows (labextension/ui-tests/artifacts/bench.json).
+ui-bench: install
+	labextension/ui-tests/run.sh bench
+
+test: lint typecheck pytest jstest ui-test
 
 demo: install
 	$(PY) -m mai_widgets.demo
 
 bench: install
 	$(PY) tests/benchmarks/run.py
+	labextension/ui-tests/run.sh bench
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,234 @@
+import { PANEL_CODE } from '../constants';
+import {
+  afterKernelStatus,
+  chooseKernel,
+  describePhase,
+  installCommand,
+  isRestartEvent,
+  KernelStatus,
+  needsRenderAfterNewProcess,
+  packageForModule,
+  Phase,
+  PhaseKind,
+  phaseForError,
+  trackKernelProcess
+} from '../state';
+
+const ALL_PHASES: Phase[] = [
+  { kind: 'closed' },
+  { kind: 'starting', kernel: 'Python 3 (ipykernel)' },
+  { kind: 'loading' },
+  { kind: 'ready' },
+  { kind: 'restarting' },
+  { kind: 'dead' },
+  { kind: 'no-kernelspec', requested: 'julia', available: ['python3'] },
+  { kind: 'missing-package', module: 'mai_widgets', pkg: 'mai-widgets', kernel: 'Python 3', python: '/e/bin/python' },
+  { kind: 'outdated-package', detail: 'x', kernel: 'Python 3', python: null },
+  { kind: 'failed', ename: 'ValueError', evalue: 'boom' }
+];
+
+describe('the code the panel runs', () => {
+  it('is the one-line RegisterPanel display', () => {
+    expect(PANEL_CODE).toBe('from mai_widgets import RegisterPanel; RegisterPanel()');
+  });
+});
+
+describe('afterKernelStatus', () => {
+  const ready: Phase = { kind: 'ready' };
+
+  it.each(['restarting', 'autorestarting'] as KernelStatus[])('%s hides the form until the kernel is idle', s => {
+    const restarting = afterKernelStatus(ready, s);
+    expect(restarting).toEqual({ phase: { kind: 'restarting' }, render: false });
+    const idle = afterKernelStatus(restarting.phase, 'idle');
+    expect(idle).toEqual({ phase: { kind: 'loading' }, render: true });
+  });
+
+  it('renders once a started kernel is idle, and not again on later idles', () => {
+    const first = afterKernelStatus({ kind: 'starting', kernel: 'k' }, 'idle');
+    expect(first.render).toBe(true);
+    expect(afterKernelStatus(first.phase, 'busy').render).toBe(false);
+    expect(afterKernelStatus(first.phase, 'idle').render).toBe(false);
+    expect(afterKernelStatus(ready, 'idle')).toEqual({ phase: ready, render: false });
+  });
+
+  it('a dead kernel offers a new one, from any running phase', () => {
+    for (const phase of ALL_PHASES.filter(p => p.kind !== 'closed' && p.kind !== 'no-kernelspec')) {
+      expect(afterKernelStatus(phase, 'dead').phase.kind).toBe('dead');
+    }
+    expect(describePhase({ kind: 'dead' }).action?.id).toBe('restart');
+  });
+
+  it('a closed panel ignores the status of a kernel it no longer owns', () => {
+    for (const s of ['idle', 'restarting', 'dead'] as KernelStatus[]) {
+      expect(afterKernelStatus({ kind: 'closed' }, s)).toEqual({ phase: { kind: 'closed' }, render: false });
+    }
+  });
+
+  it('busy and unknown change nothing', () => {
+    for (const phase of ALL_PHASES) {
+      expect(afterKernelStatus(phase, 'busy')).toEqual({ phase, render: false });
+      expect(afterKernelStatus(phase, 'unknown')).toEqual({ phase, render: false });
+    }
+  });
+});
+
+describe('phaseForError', () => {
+  it('names the package and the Python for a missing mai_widgets', () => {
+    const phase = phaseForError(
+      'ModuleNotFoundError',
+      "No module named 'mai_widgets'",
+      'Python 3 (ipykernel)',
+      '/opt/env/bin/python'
+    );
+    expect(phase).toEqual({
+      kind: 'missing-package',
+      module: 'mai_widgets',
+      pkg: 'mai-widgets',
+      kernel: 'Python 3 (ipykernel)',
+      python: '/opt/env/bin/python'
+    });
+    const view = describePhase(phase);
+    expect(view.text).toContain('"mai-widgets" is not installed');
+    expect(view.text).toContain('kernel "Python 3 (ipykernel)" (/opt/env/bin/python)');
+    expect(view.code).toBe('/opt/env/bin/python -m pip install mai-widgets');
+    expect(view.action).toEqual({ id: 'retry', label: 'Try again' });
+  });
+
+  it('names a missing dependency by its own package, top-level module only', () => {
+    const phase = phaseForError('ModuleNotFoundError', "No module named 'ipywidgets.widgets'", 'k', null);
+    expect(phase).toMatchObject({ kind: 'missing-package', module: 'ipywidgets', pkg: 'ipywidgets' });
+    expect(describePhase(phase).code).toBe('pip install ipywidgets');
+  });
+
+  it('an old mai_widgets without RegisterPanel asks for an upgrade', () => {
+    const phase = phaseForError(
+      'ImportError',
+      "cannot import name 'RegisterPanel' from 'mai_widgets' (/x/mai_widgets/__init__.py)",
+      'k',
+      '/usr/bin/python3'
+    );
+    expect(phase.kind).toBe('outdated-package');
+    expect(describePhase(phase).code).toBe('/usr/bin/python3 -m pip install --upgrade mai-widgets');
+  });
+
+  it('any other error is shown by name and value, without a traceback', () => {
+    const phase = phaseForError('ConfigError', 'bad region', 'k', null);
+    expect(phase).toEqual({ kind: 'failed', ename: 'ConfigError', evalue: 'bad region' });
+    expect(describePhase(phase).text).toBe('The form could not be loaded: ConfigError: bad region');
+  });
+});
+
+describe('installCommand', () => {
+  it('quotes a Python path with spaces or quotes for the shell', () => {
+    expect(installCommand('mai-widgets', '/home/a b/bin/python')).toBe(
+      "'/home/a b/bin/python' -m pip install mai-widgets"
+    );
+    expect(installCommand('mai-widgets', "/o'k/python")).toBe("'/o'\\''k/python' -m pip install mai-widgets");
+  });
+
+  it('maps module names to package names', () => {
+    expect(packageForModule('mai_widgets.panel')).toBe('mai-widgets');
+    expect(packageForModule('some_pkg')).toBe('some-pkg');
+  });
+});
+
+describe('describePhase', () => {
+  it('says something for every phase but ready, and only busy phases have no button', () => {
+    const seen = new Set<PhaseKind>();
+    for (const phase of ALL_PHASES) {
+      seen.add(phase.kind);
+      const view = describePhase(phase);
+      if (phase.kind === 'ready') {
+        expect(view).toEqual({ text: '', code: null, action: null, busy: false });
+        continue;
+      }
+      expect(view.text.length).toBeGreaterThan(10);
+      expect(view.busy).toBe(view.action === null);
+    }
+    expect(seen.size).toBe(ALL_PHASES.length);
+  });
+
+  it('says the kernel is starting, with its name', () => {
+    expect(describePhase({ kind: 'starting', kernel: 'Python 3 (ipykernel)' }).text).toBe(
+      'Starting the kernel (Python 3 (ipykernel))…'
+    );
+  });
+});
+
+describe('chooseKernel', () => {
+  const specs = {
+    default: 'python3',
+    kernels: [
+      { name: 'python3', language: 'python' },
+      { name: 'ir', language: 'R' },
+      { name: 'py311', language: 'python' }
+    ]
+  };
+
+  it('uses the default kernel when the setting is empty', () => {
+    expect(chooseKernel('', specs)).toEqual({ name: 'python3' });
+    expect(chooseKernel('  ', specs)).toEqual({ name: 'python3' });
+  });
+
+  it('uses the setting when that kernel exists', () => {
+    expect(chooseKernel('py311', specs)).toEqual({ name: 'py311' });
+  });
+
+  it('says which kernels exist when the setting names none of them', () => {
+    expect(chooseKernel('julia', specs)).toEqual({ missing: 'julia', available: ['python3', 'ir', 'py311'] });
+  });
+
+  it('falls back to a Python kernel when the default is not Python', () => {
+    expect(chooseKernel('', { ...specs, default: 'ir' })).toEqual({ name: 'python3' });
+    expect(chooseKernel('', { default: 'ir', kernels: [{ name: 'ir', language: 'R' }] })).toEqual({
+      missing: 'a Python kernel',
+      available: ['ir']
+    });
+  });
+});
+
+describe('trackKernelProcess', () => {
+  const msg = (session: string, msgType = 'status', executionState?: string) => ({ session, msgType, executionState });
+
+  it('learns the first process without calling it a change', () => {
+    expect(trackKernelProcess(null, msg('a', 'status', 'busy'))).toEqual({ known: 'a', changed: false });
+    expect(trackKernelProcess('a', msg('a', 'stream'))).toEqual({ known: 'a', changed: false });
+  });
+
+  it('a message signed by another process is a restart', () => {
+    expect(trackKernelProcess('a', msg('b', 'status', 'idle'))).toEqual({ known: 'b', changed: true });
+    expect(trackKernelProcess('a', msg('b', 'comm_msg'))).toEqual({ known: 'b', changed: true });
+  });
+
+  it("ignores the server's own status messages and unsigned messages", () => {
+    for (const state of ['restarting', 'dead', 'autorestarting', 'starting']) {
+      expect(trackKernelProcess('a', msg('server', 'status', state))).toEqual({ known: 'a', changed: false });
+    }
+    expect(trackKernelProcess('a', msg(''))).toEqual({ known: 'a', changed: false });
+  });
+
+  it('re-renders after a new process only where a form was, or was tried', () => {
+    const yes = ALL_PHASES.filter(needsRenderAfterNewProcess).map(p => p.kind);
+    expect(yes.sort()).toEqual(['failed', 'loading', 'missing-package', 'outdated-package', 'ready']);
+  });
+});
+
+describe('isRestartEvent', () => {
+  const event = {
+    schema_id: 'https://events.jupyter.org/jupyter_server/kernel_actions/v1',
+    action: 'restart',
+    status: 'success',
+    kernel_id: 'k1',
+    kernel_name: 'python3',
+    msg: 'Kernel k1 was restarted.'
+  };
+
+  it("is true only for a successful restart of the panel's own kernel", () => {
+    expect(isRestartEvent(event, 'k1')).toBe(true);
+    expect(isRestartEvent(event, 'k2')).toBe(false);
+    expect(isRestartEvent(event, null)).toBe(false);
+    expect(isRestartEvent({ ...event, status: 'error' }, 'k1')).toBe(false);
+    expect(isRestartEvent({ ...event, action: 'interrupt' }, 'k1')).toBe(false);
+    expect(isRestartEvent({ ...event, schema_id: 'https://example.invalid/other/v1' }, 'k1')).toBe(false);
+  });
+});

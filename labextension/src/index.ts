@@ -1,0 +1,89 @@
+import { ILabShell, ILayoutRestorer, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
+import { ICommandPalette } from '@jupyterlab/apputils';
+import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
+import { ISettingRegistry } from '@jupyterlab/settingregistry';
+
+import { COMMAND_CATEGORY, CommandIDs, OPEN_LABEL, PANEL_ID, PANEL_TITLE, PLUGIN_ID, SESSION_PATH } from './constants';
+import { modelartsIcon } from './icon';
+import { ModelArtsPanel } from './panel';
+
+const plugin: JupyterFrontEndPlugin<void> = {
+  id: PLUGIN_ID,
+  description: 'A side panel that registers custom images with Huawei Cloud ModelArts.',
+  autoStart: true,
+  requires: [IRenderMimeRegistry],
+  optional: [ICommandPalette, ISettingRegistry, ILayoutRestorer, ILabShell],
+  activate: (
+    app: JupyterFrontEnd,
+    rendermime: IRenderMimeRegistry,
+    palette: ICommandPalette | null,
+    settingRegistry: ISettingRegistry | null,
+    restorer: ILayoutRestorer | null,
+    labShell: ILabShell | null
+  ): void => {
+    let kernelName = '';
+    const panel = new ModelArtsPanel({
+      services: app.serviceManager,
+      rendermime,
+      kernelSetting: () => kernelName
+    });
+    panel.title.icon = modelartsIcon;
+    panel.title.caption = PANEL_TITLE;
+    app.shell.add(panel, 'left', { rank: 900 });
+    restorer?.add(panel, PANEL_ID);
+
+    app.commands.addCommand(CommandIDs.open, {
+      label: OPEN_LABEL,
+      caption: 'Open the ModelArts images side panel',
+      icon: args => (args['isPalette'] ? undefined : modelartsIcon),
+      execute: async () => {
+        app.shell.activateById(PANEL_ID);
+        await panel.start();
+      }
+    });
+    app.commands.addCommand(CommandIDs.restart, {
+      label: 'ModelArts: Restart the image panel’s kernel',
+      execute: () => panel.restartKernel()
+    });
+    app.commands.addCommand(CommandIDs.close, {
+      label: 'ModelArts: Close the image panel (shut down its kernel)',
+      execute: async () => {
+        await panel.shutdown();
+        labShell?.collapseLeft();
+      }
+    });
+    for (const command of [CommandIDs.open, CommandIDs.restart, CommandIDs.close]) {
+      palette?.addItem({ command, category: COMMAND_CATEGORY });
+    }
+
+    if (settingRegistry) {
+      void settingRegistry.load(PLUGIN_ID).then(settings => {
+        kernelName = (settings.get('kernelName').composite as string) ?? '';
+        settings.changed.connect(async () => {
+          const next = (settings.get('kernelName').composite as string) ?? '';
+          if (next === kernelName) {
+            return;
+          }
+          kernelName = next;
+          if (panel.sessionContext) {
+            await panel.shutdown();
+            await panel.start();
+          }
+        });
+      });
+    }
+
+    // After a page reload, reconnect to the panel's kernel at once, whether or not the panel is open.
+    void app.serviceManager.sessions.ready.then(async () => {
+      const existing = await app.serviceManager.sessions.findByPath(SESSION_PATH);
+      if (existing) {
+        if (settingRegistry) {
+          await settingRegistry.load(PLUGIN_ID);
+        }
+        await panel.start();
+      }
+    });
+  }
+};
+
+export default plugin;

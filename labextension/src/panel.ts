@@ -1,0 +1,521 @@
+/**
+ * The side panel: its own kernel session, its own widget manager, and the Python
+ * RegisterPanel rendered in it. What it shows for each kernel state comes from ./state.
+ */
+import * as widgetsBase from '@jupyter-widgets/base';
+import { JUPYTER_CONTROLS_VERSION } from '@jupyter-widgets/controls/lib/version';
+import { KernelWidgetManager, output as labOutput, WidgetRenderer } from '@jupyter-widgets/jupyterlab-manager';
+import { SessionContext } from '@jupyterlab/apputils';
+import { OutputAreaModel, SimplifiedOutputArea } from '@jupyterlab/outputarea';
+import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
+import { CommsOverSubshells, Event, Kernel, KernelMessage, ServiceManager } from '@jupyterlab/services';
+import { refreshIcon, stopIcon, ToolbarButton } from '@jupyterlab/ui-components';
+import { Panel, Widget } from '@lumino/widgets';
+
+import {
+  PANEL_CODE,
+  PANEL_ID,
+  PANEL_TITLE,
+  PYTHON_EXECUTABLE_EXPRESSION,
+  SESSION_NAME,
+  SESSION_PATH,
+  SESSION_TYPE
+} from './constants';
+import {
+  Action,
+  afterKernelStatus,
+  chooseKernel,
+  describePhase,
+  KernelStatus,
+  needsRenderAfterNewProcess,
+  Phase,
+  isRestartEvent,
+  phaseForError,
+  trackKernelProcess
+} from './state';
+
+const WIDGET_VIEW_MIMETYPE = 'application/vnd.jupyter.widget-view+json';
+
+export interface IModelArtsPanelOptions {
+  services: ServiceManager.IManager;
+  rendermime: IRenderMimeRegistry;
+  /** The kernel setting, read at each start ('' = the default Python kernel). */
+  kernelSetting: () => string;
+}
+
+export class ModelArtsPanel extends Panel {
+  constructor(options: IModelArtsPanelOptions) {
+    super();
+    this.id = PANEL_ID;
+    this.addClass('mai-panel');
+    this._services = options.services;
+    this._kernelSetting = options.kernelSetting;
+
+    // A private rendermime: the app's widget renderer belongs to notebooks' managers.
+    this._rendermime = options.rendermime.clone();
+    this._rendermime.addFactory(
+      {
+        safe: false,
+        mimeTypes: [WIDGET_VIEW_MIMETYPE],
+        createRenderer: opts => new WidgetRenderer(opts, this._manager ?? undefined)
+      },
+      -10
+    );
+
+    this._header = new Panel();
+    this._header.addClass('mai-panel-header');
+    const title = new Widget({ node: document.createElement('h2') });
+    title.addClass('mai-panel-title');
+    title.node.textContent = PANEL_TITLE;
+    const kernelLabel = new Widget({ node: document.createElement('span') });
+    kernelLabel.addClass('mai-panel-kernel');
+    this._kernelLabel = kernelLabel.node;
+    this._header.addWidget(title);
+    this._header.addWidget(kernelLabel);
+    const restart = new ToolbarButton({
+      icon: refreshIcon,
+      tooltip: 'Restart the panel’s kernel',
+      className: 'mai-panel-restart',
+      onClick: () => void this.restartKernel()
+    });
+    const stop = new ToolbarButton({
+      icon: stopIcon,
+      tooltip: 'Close the panel: shut down its kernel',
+      className: 'mai-panel-shutdown',
+      onClick: () => void this.shutdown()
+    });
+    this._header.addWidget(restart);
+    this._header.addWidget(stop);
+
+    this._message = new Widget({ node: document.createElement('div') });
+    this._message.addClass('mai-panel-message');
+    this._message.node.setAttribute('role', 'status');
+
+    this._output = new SimplifiedOutputArea({
+      model: new OutputAreaModel({ trusted: true }),
+      rendermime: this._rendermime
+    });
+    this._output.addClass('mai-panel-output');
+
+    this.addWidget(this._header);
+    this.addWidget(this._message);
+    this.addWidget(this._output);
+    this._show({ kind: 'closed' });
+    this._services.events.stream.connect(this._onServerEvent, this);
+  }
+
+  get phase(): Phase {
+    return this._phase;
+  }
+
+  get sessionContext(): SessionContext | null {
+    return this._session;
+  }
+
+  /** Start (or reconnect to) the panel's kernel session and show the form. Safe to call twice. */
+  start(): Promise<void> {
+    if (this._session || this.isDisposed) {
+      return Promise.resolve();
+    }
+    // One start at a time: the command and the panel being shown both ask for it.
+    if (!this._starting) {
+      this._starting = this._start().finally(() => {
+        this._starting = null;
+      });
+    }
+    return this._starting;
+  }
+
+  private async _start(): Promise<void> {
+    const specsManager = this._services.kernelspecs;
+    await specsManager.ready;
+    const specs = specsManager.specs;
+    const choice = chooseKernel(this._kernelSetting(), {
+      default: specs?.default ?? '',
+      kernels: Object.values(specs?.kernelspecs ?? {}).map(s => ({
+        name: s?.name ?? '',
+        language: s?.language ?? ''
+      }))
+    });
+    if ('missing' in choice) {
+      this._show({ kind: 'no-kernelspec', requested: choice.missing, available: choice.available });
+      return;
+    }
+    const displayName = specs?.kernelspecs[choice.name]?.display_name ?? choice.name;
+    this._show({ kind: 'starting', kernel: displayName });
+
+    const session = new SessionContext({
+      sessionManager: this._services.sessions,
+      specsManager,
+      path: SESSION_PATH,
+      name: SESSION_NAME,
+      type: SESSION_TYPE,
+      kernelPreference: {
+        name: choice.name,
+        shouldStart: true,
+        canStart: true,
+        autoStartDefault: false,
+        shutdownOnDispose: true,
+        skipKernelRestartDialog: true
+      }
+    });
+    this._session = session;
+    session.kernelChanged.connect(this._onKernelChanged, this);
+    session.statusChanged.connect(this._onStatus, this);
+    session.connectionStatusChanged.connect(this._onConnectionStatus, this);
+    try {
+      await session.initialize();
+      // A reconnected session may run another kernel than the setting now names.
+      const kernel = session.session?.kernel;
+      if (!kernel || kernel.name !== choice.name) {
+        await session.changeKernel({ name: choice.name });
+      }
+      await session.ready;
+    } catch (reason) {
+      if (this._session === session) {
+        this._show({ kind: 'failed', ename: 'Kernel start failed', evalue: String(reason) });
+      }
+      return;
+    }
+    const kernel = session.session?.kernel;
+    if (kernel && this._session === session && kernel.status === 'idle' && this._phase.kind === 'starting') {
+      void this._render();
+    }
+  }
+
+  /** Restart the kernel; the status handler brings the form back. */
+  async restartKernel(): Promise<void> {
+    const kernel = this._session?.session?.kernel;
+    if (!kernel || kernel.isDisposed) {
+      return this._act('restart');
+    }
+    this._clearOutput();
+    await this._session!.restartKernel();
+  }
+
+  /** Shut the kernel down and forget the session: nothing keeps running for the panel. */
+  async shutdown(): Promise<void> {
+    this._show({ kind: 'closed' });
+    await this._dropSession();
+  }
+
+  /** Forget the session after shutting it down on the server (waited for, so a new start cannot find it). */
+  private async _dropSession(): Promise<void> {
+    const session = this._session;
+    this._session = null;
+    this._setManager(null);
+    this._clearOutput();
+    if (!session) {
+      return;
+    }
+    session.kernelChanged.disconnect(this._onKernelChanged, this);
+    session.statusChanged.disconnect(this._onStatus, this);
+    session.connectionStatusChanged.disconnect(this._onConnectionStatus, this);
+    const id = session.session?.id;
+    if (id) {
+      // Already gone when its kernel was shut down elsewhere: nothing to do then.
+      await this._services.sessions.shutdown(id).catch(() => undefined);
+    }
+    session.dispose();
+  }
+
+  dispose(): void {
+    if (this.isDisposed) {
+      return;
+    }
+    this._services.events.stream.disconnect(this._onServerEvent, this);
+    // shutdownOnDispose: disposing the session context shuts its kernel down.
+    const session = this._session;
+    this._session = null;
+    this._setManager(null);
+    session?.dispose();
+    super.dispose();
+  }
+
+  protected onAfterShow(): void {
+    if (!this._session && this._phase.kind === 'closed') {
+      void this.start();
+    }
+  }
+
+  private _onKernelChanged(
+    _: unknown,
+    change: { oldValue: Kernel.IKernelConnection | null; newValue: Kernel.IKernelConnection | null }
+  ): void {
+    const kernel = change.newValue;
+    this._clearOutput();
+    if (!kernel) {
+      this._setManager(null);
+      return;
+    }
+    // The panel's handlers stay on the kernel's main thread, away from subshells.
+    kernel.commsOverSubshells = CommsOverSubshells.Disabled;
+    this._kernelProcess = null;
+    kernel.iopubMessage.connect(this._onIOPub, this);
+    this._setManager(kernel);
+    if (this._phase.kind !== 'closed') {
+      this._show({ kind: 'starting', kernel: this._kernelDisplayName() });
+    }
+  }
+
+  private _onStatus(_: unknown, status: Kernel.Status): void {
+    this._updateKernelLabel();
+    const next = afterKernelStatus(this._phase, status as KernelStatus);
+    if (next.phase !== this._phase) {
+      if (next.phase.kind === 'restarting' || next.phase.kind === 'dead') {
+        this._clearOutput(); // the kernel-side widgets are gone: never leave a frozen form
+      }
+      this._show(next.phase);
+    }
+    if (next.render) {
+      void this._render();
+    }
+  }
+
+  /** A restart from another client shows only as messages from a new kernel process. */
+  private _onIOPub(kernel: Kernel.IKernelConnection, msg: KernelMessage.IIOPubMessage): void {
+    if (kernel !== this._session?.session?.kernel) {
+      return;
+    }
+    const tracked = trackKernelProcess(this._kernelProcess, {
+      session: msg.header.session,
+      msgType: msg.header.msg_type,
+      executionState: (msg.content as { execution_state?: string }).execution_state
+    });
+    this._kernelProcess = tracked.known;
+    if (tracked.changed) {
+      this._onNewKernelProcess();
+    }
+  }
+
+  /** The server says the panel's kernel was restarted (by anyone). */
+  private _onServerEvent(_: unknown, event: Event.Emission): void {
+    const kernel = this._session?.session?.kernel;
+    if (kernel && isRestartEvent(event, kernel.id)) {
+      this._kernelProcess = null; // the new process's messages are then learnt, not taken for another restart
+      this._onNewKernelProcess();
+    }
+  }
+
+  /** The kernel-side widgets are gone: drop the stale form and show a fresh one once the kernel is idle. */
+  private _onNewKernelProcess(): void {
+    const kernel = this._session?.session?.kernel;
+    if (!kernel || !needsRenderAfterNewProcess(this._phase)) {
+      return;
+    }
+    this._clearOutput();
+    this._show({ kind: 'restarting' });
+    if (kernel.status === 'idle') {
+      void this._render();
+    } // else the next idle status renders (afterKernelStatus)
+  }
+
+  private _onConnectionStatus(_: unknown, status: Kernel.ConnectionStatus): void {
+    this._updateKernelLabel();
+    if (status === 'disconnected' && this._phase.kind !== 'closed') {
+      this._clearOutput();
+      this._show({ kind: 'dead' });
+    }
+  }
+
+  /** Run the panel code and put its display (the widget view) in the output area. */
+  private async _render(): Promise<void> {
+    const kernel = this._session?.session?.kernel;
+    if (!kernel || kernel.isDisposed) {
+      return;
+    }
+    this._clearOutput(); // also ends any older render: its outputs and reply are ignored
+    const generation = ++this._generation;
+    this._show({ kind: 'loading' });
+    const future = kernel.requestExecute({
+      code: PANEL_CODE,
+      silent: false,
+      store_history: false,
+      allow_stdin: false,
+      stop_on_error: true
+    });
+    future.onIOPub = msg => {
+      if (generation === this._generation) {
+        this._handleIOPub(msg);
+      }
+    };
+    let reply: KernelMessage.IExecuteReplyMsg;
+    try {
+      reply = await future.done;
+    } catch {
+      return; // cancelled by a restart or a dead kernel: the status handler takes over
+    }
+    if (generation !== this._generation) {
+      return;
+    }
+    const content = reply.content;
+    if (content.status === 'ok') {
+      this._show({ kind: 'ready' });
+      return;
+    }
+    const ename = content.status === 'error' ? content.ename : 'Aborted';
+    const evalue = content.status === 'error' ? content.evalue : 'the kernel aborted the request';
+    const python = await this._pythonExecutable(kernel);
+    if (generation === this._generation) {
+      this._show(phaseForError(ename, evalue, this._kernelDisplayName(), python));
+    }
+  }
+
+  /** Outputs of the panel code, except tracebacks: errors become a phase with a plain message. */
+  private _handleIOPub(msg: KernelMessage.IIOPubMessage): void {
+    const type = msg.header.msg_type;
+    const model = this._output.model;
+    switch (type) {
+      case 'execute_result':
+      case 'display_data':
+      case 'stream':
+        model.add({ ...(msg.content as object), output_type: type } as any);
+        break;
+      case 'clear_output':
+        model.clear((msg as KernelMessage.IClearOutputMsg).content.wait);
+        break;
+      default:
+        break;
+    }
+  }
+
+  private async _pythonExecutable(kernel: Kernel.IKernelConnection): Promise<string | null> {
+    try {
+      const reply = await kernel.requestExecute({
+        code: '',
+        silent: true,
+        store_history: false,
+        user_expressions: { python: PYTHON_EXECUTABLE_EXPRESSION }
+      }).done;
+      const result = (reply.content as any).user_expressions?.python;
+      const text: unknown = result?.status === 'ok' ? result.data?.['text/plain'] : null;
+      return typeof text === 'string' ? text.replace(/^'(.*)'$/, '$1') : null;
+    } catch {
+      return null;
+    }
+  }
+
+  private _setManager(kernel: Kernel.IKernelConnection | null): void {
+    this._manager?.dispose();
+    this._manager = null;
+    if (!kernel) {
+      return;
+    }
+    const manager = new KernelWidgetManager(kernel, this._rendermime);
+    Private.registerWidgetModules(manager);
+    this._manager = manager;
+  }
+
+  private async _act(action: Action): Promise<void> {
+    switch (action) {
+      case 'start':
+        return this.start();
+      case 'restart':
+        // The old kernel is dead (and its session maybe gone with it): start afresh at the same path.
+        this._show({ kind: 'starting', kernel: this._kernelDisplayName() });
+        await this._dropSession();
+        return this.start();
+      case 'retry':
+        if (!this._session) {
+          return this.start();
+        }
+        if (this._session.session?.kernel?.status === 'idle') {
+          return this._render();
+        }
+        return this._act('restart');
+    }
+  }
+
+  private _kernelDisplayName(): string {
+    const name = this._session?.session?.kernel?.name ?? this._session?.kernelPreference.name ?? '';
+    return this._services.kernelspecs.specs?.kernelspecs[name]?.display_name ?? name;
+  }
+
+  private _updateKernelLabel(): void {
+    const kernel = this._session?.session?.kernel;
+    this._kernelLabel.textContent = kernel ? `${this._kernelDisplayName()} · ${kernel.status}` : 'no kernel';
+  }
+
+  private _clearOutput(): void {
+    this._generation++;
+    this._output.model.clear();
+  }
+
+  private _show(phase: Phase): void {
+    this._phase = phase;
+    this.node.dataset.maiPhase = phase.kind;
+    this._updateKernelLabel();
+    const view = describePhase(phase);
+    const node = this._message.node;
+    node.replaceChildren();
+    node.classList.toggle('mai-panel-busy', view.busy);
+    node.hidden = !view.text;
+    if (view.text) {
+      const text = document.createElement('p');
+      text.className = 'mai-panel-message-text';
+      text.textContent = view.text;
+      node.appendChild(text);
+    }
+    if (view.code) {
+      const code = document.createElement('pre');
+      code.className = 'mai-panel-install';
+      code.textContent = view.code;
+      node.appendChild(code);
+    }
+    if (view.action) {
+      const action = view.action;
+      const button = document.createElement('button');
+      button.className = 'jp-mod-styled jp-mod-accept mai-panel-action';
+      button.dataset.action = action.id;
+      button.textContent = action.label;
+      button.onclick = () => void this._act(action.id);
+      node.appendChild(button);
+    }
+    this._output.setHidden(phase.kind !== 'ready' && phase.kind !== 'loading');
+  }
+
+  private _services: ServiceManager.IManager;
+  private _kernelSetting: () => string;
+  private _rendermime: IRenderMimeRegistry;
+  private _manager: KernelWidgetManager | null = null;
+  private _session: SessionContext | null = null;
+  private _phase: Phase = { kind: 'closed' };
+  private _generation = 0;
+  private _starting: Promise<void> | null = null;
+  private _kernelProcess: string | null = null;
+  private _header: Panel;
+  private _kernelLabel: HTMLElement;
+  private _message: Widget;
+  private _output: SimplifiedOutputArea;
+}
+
+namespace Private {
+  /** A bare KernelWidgetManager knows no widget modules: the core ones, registered here. */
+  export function registerWidgetModules(manager: KernelWidgetManager): void {
+    manager.register({
+      name: '@jupyter-widgets/base',
+      version: widgetsBase.JUPYTER_WIDGETS_VERSION,
+      exports: {
+        WidgetModel: widgetsBase.WidgetModel,
+        WidgetView: widgetsBase.WidgetView,
+        DOMWidgetView: widgetsBase.DOMWidgetView,
+        DOMWidgetModel: widgetsBase.DOMWidgetModel,
+        LayoutModel: widgetsBase.LayoutModel,
+        LayoutView: widgetsBase.LayoutView,
+        StyleModel: widgetsBase.StyleModel,
+        StyleView: widgetsBase.StyleView,
+        ErrorWidgetView: widgetsBase.ErrorWidgetView
+      } as any
+    });
+    manager.register({
+      name: '@jupyter-widgets/controls',
+      version: JUPYTER_CONTROLS_VERSION,
+      exports: () => import('@jupyter-widgets/controls') as any
+    });
+    manager.register({
+      name: '@jupyter-widgets/output',
+      version: labOutput.OUTPUT_WIDGET_VERSION,
+      exports: { OutputModel: labOutput.OutputModel, OutputView: labOutput.OutputView } as any
+    });
+  }
+}

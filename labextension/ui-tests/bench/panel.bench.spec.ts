@@ -1,0 +1,97 @@
+/**
+ * Benchmark rows for `make bench` (run.sh bench), not assertions: timings vary with the
+ * machine's load, so they are printed and written to artifacts/bench.json.
+ *
+ * - command → interactive form, cold: no kernel for the panel yet (kernel start, import of
+ *   mai_widgets, the widgets' creation and rendering all included);
+ * - the same, warm: the panel's kernel is running and the side bar is collapsed;
+ * - the size of the extension's own built JavaScript (shared packages are not in it).
+ */
+import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
+import * as fs from 'fs';
+import * as path from 'path';
+import * as zlib from 'zlib';
+
+import { ARTIFACTS, panelSessions } from '../tests/helpers';
+
+const COLD_RUNS = 3;
+const WARM_RUNS = 5;
+const STATIC_DIR = path.resolve(__dirname, '..', '..', '..', 'mai_widgets', 'labextension', 'static');
+
+interface Row {
+  name: string;
+  value: number;
+  unit: string;
+  goal: string;
+  runs?: number[];
+}
+
+/** Milliseconds from running the open command to a form that takes typing, measured in the page. */
+async function commandToForm(page: IJupyterLabPageFixture): Promise<number> {
+  return page.evaluate(async () => {
+    const app = (window as any).jupyterapp;
+    const start = performance.now();
+    void app.commands.execute('mai-widgets:open');
+    return new Promise<number>(resolve => {
+      const check = () => {
+        const panel = document.getElementById('mai-widgets-panel');
+        const input = panel?.querySelector('.mai-swr-path input') as HTMLInputElement | null;
+        if (panel?.dataset.maiPhase === 'ready' && input && !input.disabled && input.offsetParent !== null) {
+          resolve(performance.now() - start);
+        } else {
+          setTimeout(check, 2);
+        }
+      };
+      check();
+    });
+  });
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+function bundleSize(): { raw: number; gzip: number; files: string[] } {
+  const files = fs.readdirSync(STATIC_DIR).filter(f => f.endsWith('.js'));
+  let raw = 0;
+  let gzip = 0;
+  for (const file of files) {
+    const bytes = fs.readFileSync(path.join(STATIC_DIR, file));
+    raw += bytes.length;
+    gzip += zlib.gzipSync(bytes, { level: 9 }).length;
+  }
+  return { raw, gzip, files };
+}
+
+test('side panel benchmark', async ({ page }) => {
+  test.setTimeout(600_000);
+  const cold: number[] = [];
+  const warm: number[] = [];
+
+  for (let i = 0; i < COLD_RUNS; i++) {
+    await page.evaluate(() => (window as any).jupyterapp.commands.execute('mai-widgets:shutdown'));
+    await expect.poll(() => panelSessions(page.request), { timeout: 60_000 }).toEqual([]);
+    cold.push(await commandToForm(page));
+  }
+  for (let i = 0; i < WARM_RUNS; i++) {
+    await page.evaluate(() => (window as any).jupyterapp.shell.collapseLeft());
+    await expect(page.locator('#mai-widgets-panel')).toBeHidden();
+    warm.push(await commandToForm(page));
+  }
+  const size = bundleSize();
+
+  const rows: Row[] = [
+    { name: 'side panel: command → interactive form, cold (kernel start included), median', value: median(cold) / 1000, unit: 's', goal: '≤ 3 s', runs: cold },
+    { name: 'side panel: command → interactive form, warm (kernel running), median', value: median(warm) / 1000, unit: 's', goal: '≤ 0.3 s', runs: warm },
+    { name: `side panel: built JavaScript, own code only (${size.files.length} files)`, value: size.raw / 1024, unit: 'KiB', goal: '≤ 40 KB' },
+    { name: 'side panel: built JavaScript, gzipped', value: size.gzip / 1024, unit: 'KiB', goal: '' }
+  ];
+  fs.mkdirSync(ARTIFACTS, { recursive: true });
+  fs.writeFileSync(path.join(ARTIFACTS, 'bench.json'), JSON.stringify(rows, null, 1));
+  for (const row of rows) {
+    const runs = row.runs ? `  runs: ${row.runs.map(r => (r / 1000).toFixed(3)).join(', ')} s` : '';
+    console.log(`BENCH | ${row.name} | ${row.value.toFixed(3)} ${row.unit} | goal ${row.goal || '-'} |${runs}`);
+  }
+});

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Browser tests of the side panel, from a fresh clone: Debian's chromium (installed only if
+# missing), the ui-tests' node packages, then a local ModelArts emulator and a JupyterLab
+# using it (servers.py), the Galata tests, and everything stopped again.
+#
+#   labextension/ui-tests/run.sh            # the tests (make ui-test)
+#   labextension/ui-tests/run.sh bench      # the timing rows (make ui-bench)
+#   labextension/ui-tests/run.sh test -g reload   # extra arguments go to playwright
+set -euo pipefail
+
+HERE="$(cd "$(dirname "$0")" && pwd)"
+ROOT="$(cd "$HERE/../.." && pwd)"
+PY="${PYTHON:-$ROOT/.venv/bin/python}"
+BIN="$(dirname "$PY")"
+export PATH="$BIN:$PATH"   # jlpm and jupyter from the project's environment
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
+CHROMIUM="${MAI_CHROMIUM:-/usr/bin/chromium}"
+
+mode="${1:-test}"
+[ $# -gt 0 ] && shift
+case "$mode" in
+  test) project=ui ;;
+  bench) project=bench ;;
+  *) echo "usage: $0 [test|bench] [playwright args...]" >&2; exit 2 ;;
+esac
+
+if [ ! -x "$CHROMIUM" ]; then
+  echo "== installing Debian's chromium"
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+fi
+
+if ! "$PY" -c "import mai_widgets, jupyterlab" 2>/dev/null; then
+  echo "mai_widgets is not installed in $PY: run 'make install' first" >&2
+  exit 2
+fi
+extensions="$("$BIN/jupyter" labextension list 2>&1 || true)"
+if ! grep -q "mai-widgets.*enabled.*OK" <<<"$extensions"; then
+  echo "the mai-widgets labextension is not installed in $PY's environment:" >&2
+  echo "$extensions" >&2
+  exit 2
+fi
+
+echo "== ui-tests node packages"
+cd "$HERE"
+mkdir -p artifacts
+jlpm install --mode=skip-build >artifacts/jlpm-install.log 2>&1 || { cat artifacts/jlpm-install.log >&2; exit 1; }
+
+echo "== Galata ($project)"
+exec "$PY" servers.py --log artifacts/jupyterlab.log -- jlpm playwright test --project="$project" "$@"

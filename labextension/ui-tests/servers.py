@@ -1,0 +1,129 @@
+"""Start a local ModelArts emulator and a JupyterLab that uses it, run a command, stop both.
+
+    python servers.py -- jlpm playwright test
+
+JupyterLab gets the emulator's variables (credentials, endpoints, region), so every kernel it
+starts, the side panel's included, talks to the emulator. Everything lives in a temporary
+directory that is removed afterwards; JupyterLab and its kernels are stopped, then killed
+as a process group if they linger. The command gets TARGET_URL (JupyterLab's URL) and
+MAI_EMULATOR_URL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from mai_widgets.emulator.process import EmulatorProcess
+
+HERE = Path(__file__).resolve().parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_http(url: str, process: subprocess.Popen[bytes], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"JupyterLab exited with code {process.returncode} before answering")
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 (an http URL we built)
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.25)
+    raise RuntimeError(f"JupyterLab did not answer at {url} within {timeout:.0f} s")
+
+
+def stop(process: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
+    """SIGTERM lets the server shut its kernels down; the process group is killed after that."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=timeout)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+
+
+def add_kernel_without_mai_widgets(data_dir: Path) -> None:
+    """A kernel spec whose Python cannot import mai_widgets (see fixtures/without-mai-widgets)."""
+    spec_dir = data_dir / "kernels" / "python3-without-mai-widgets"
+    spec_dir.mkdir(parents=True)
+    spec = {
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "Python 3 (without mai-widgets)",
+        "language": "python",
+        "env": {"PYTHONPATH": str(HERE / "fixtures" / "without-mai-widgets")},
+    }
+    (spec_dir / "kernel.json").write_text(json.dumps(spec, indent=1))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lab-port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--log", type=Path, default=HERE / "artifacts" / "jupyterlab.log")
+    parser.add_argument("command", nargs=argparse.REMAINDER, help="-- then the command to run")
+    args = parser.parse_args(argv)
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if not command:
+        parser.error("give a command after --")
+
+    args.log.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="mai-ui-tests-") as tmp:
+        work = Path(tmp)
+        for sub in ("root", "config", "runtime", "ipython", "data"):
+            (work / sub).mkdir()
+        add_kernel_without_mai_widgets(work / "data")
+        # Demo timings shortened so a registration settles within seconds.
+        with EmulatorProcess(work / "emulator", init_seconds=0.5, creating_seconds=1.5) as emulator:
+            port = args.lab_port or free_port()
+            env = {
+                **os.environ,
+                **emulator.env(),
+                "MAI_UI_PORT": str(port),
+                "MAI_UI_ROOT": str(work / "root"),
+                # isolated from the user's Jupyter and IPython settings
+                "JUPYTER_CONFIG_DIR": str(work / "config"),
+                "JUPYTER_RUNTIME_DIR": str(work / "runtime"),
+                "JUPYTER_DATA_DIR": str(work / "data"),
+                "IPYTHONDIR": str(work / "ipython"),
+                "JUPYTER_PLATFORM_DIRS": "1",
+            }
+            lab_url = f"http://127.0.0.1:{port}"
+            with args.log.open("wb") as log:
+                lab = subprocess.Popen(
+                    [sys.executable, "-m", "jupyterlab", "--config", str(HERE / "jupyter_server_config.py")],
+                    env=env,
+                    cwd=work / "root",
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+                try:
+                    wait_for_http(f"{lab_url}/lab", lab, timeout=180)
+                    print(f"emulator {emulator.url}, JupyterLab {lab_url} (log: {args.log})", flush=True)
+                    run_env = {**env, "TARGET_URL": lab_url, "MAI_EMULATOR_URL": emulator.url}
+                    return subprocess.call(command, env=run_env)
+                finally:
+                    stop(lab)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,127 @@
+/** What the browser tests and benchmarks share: selectors, waits and REST look-ups. */
+import { expect, IJupyterLabPageFixture } from '@jupyterlab/galata';
+import { APIRequestContext, Locator } from '@playwright/test';
+import * as path from 'path';
+
+export const PANEL_ID = 'mai-widgets-panel';
+export const PANEL = `#${PANEL_ID}`;
+export const SESSION_PATH = 'mai-widgets/modelarts-images-panel';
+export const OPEN_COMMAND = 'mai-widgets:open';
+export const OPEN_LABEL = 'ModelArts: Register a custom image';
+export const ARTIFACTS = path.resolve(__dirname, '..', 'artifacts');
+
+/** In the emulator's demo SWR catalogue (mai_widgets/emulator/defaults.py), so it reaches ACTIVE. */
+export const CATALOGUE_IMAGE = 'swr.cn-north-4.myhuaweicloud.com/mai-demo/mindspore-ascend:2.3.0-aarch64';
+
+// Waits are generous: a loaded 2-core CI machine may take long to start a kernel.
+export const KERNEL_TIMEOUT = 120_000;
+
+export function panel(page: IJupyterLabPageFixture): Locator {
+  return page.locator(PANEL);
+}
+
+/** The Python RegisterPanel, rendered inside a given container (the side panel or a cell output). */
+export class RegisterForm {
+  constructor(readonly root: Locator) {}
+
+  // Inputs are found by their labels (the widgets' descriptions), as a person finds them.
+  get swrPath(): Locator {
+    return this.root.getByRole('textbox', { name: 'SWR path', exact: true });
+  }
+  get arch(): Locator {
+    return this.root.getByRole('combobox', { name: 'Architecture', exact: true });
+  }
+  /** A resource category or service checkbox, e.g. 'GPU' or 'SSH'. */
+  checkbox(label: string): Locator {
+    return this.root.getByRole('checkbox', { name: label, exact: true });
+  }
+  get register(): Locator {
+    return this.root.locator('.mai-register-button');
+  }
+  get swrError(): Locator {
+    return this.root.locator('.mai-field-error-swr-path');
+  }
+  get badge(): Locator {
+    return this.root.locator('.mai-status-badge');
+  }
+  get recordId(): Locator {
+    return this.root.locator('.mai-record-id');
+  }
+
+  async typeSwrPath(value: string): Promise<void> {
+    await this.swrPath.fill(value);
+  }
+}
+
+export function sidePanelForm(page: IJupyterLabPageFixture): RegisterForm {
+  return new RegisterForm(page.locator(`${PANEL} .mai-register-panel`));
+}
+
+export async function waitForPhase(page: IJupyterLabPageFixture, phase: string, timeout = KERNEL_TIMEOUT): Promise<void> {
+  await expect(page.locator(`${PANEL}[data-mai-phase="${phase}"]`)).toBeAttached({ timeout });
+}
+
+/** The form is there and can be typed into. */
+export async function waitForForm(page: IJupyterLabPageFixture): Promise<RegisterForm> {
+  await waitForPhase(page, 'ready');
+  const form = sidePanelForm(page);
+  await expect(form.swrPath).toBeVisible({ timeout: KERNEL_TIMEOUT });
+  await expect(form.swrPath).toBeEditable();
+  return form;
+}
+
+export async function openFromSideBar(page: IJupyterLabPageFixture): Promise<void> {
+  const tab = page.locator(`.jp-SideBar .lm-TabBar-tab[data-id="${PANEL_ID}"]`);
+  await expect(tab).toHaveAttribute('title', 'ModelArts images');
+  if (!(await panel(page).isVisible())) {
+    await tab.click(); // a click on the tab of an open panel would close it
+  }
+  await expect(panel(page)).toBeVisible();
+}
+
+export async function openFromPalette(page: IJupyterLabPageFixture): Promise<void> {
+  await page.keyboard.press('Control+Shift+C');
+  const input = page.locator('.lm-CommandPalette-input');
+  await expect(input).toBeVisible();
+  await input.fill('Register a custom image');
+  const item = page.locator('.lm-CommandPalette-item').filter({ hasText: OPEN_LABEL });
+  await expect(item).toHaveCount(1);
+  await item.click();
+  await expect(panel(page)).toBeVisible();
+}
+
+/** The side bar is narrow by default; a wider one makes readable screenshots. */
+export async function widenSideBar(page: IJupyterLabPageFixture, fraction = 0.5): Promise<void> {
+  await page.evaluate(f => {
+    const shell = (window as any).jupyterapp.shell;
+    shell._hsplitPanel?.setRelativeSizes([f, 1 - f, 0]);
+  }, fraction);
+}
+
+export interface PanelSession {
+  sessionId: string;
+  kernelId: string;
+}
+
+export async function panelSessions(request: APIRequestContext): Promise<PanelSession[]> {
+  const response = await request.get('/api/sessions');
+  expect(response.ok()).toBe(true);
+  const sessions = (await response.json()) as { id: string; path: string; kernel: { id: string } | null }[];
+  return sessions
+    .filter(s => s.path === SESSION_PATH && s.kernel)
+    .map(s => ({ sessionId: s.id, kernelId: s.kernel!.id }));
+}
+
+export async function runningKernelIds(request: APIRequestContext): Promise<string[]> {
+  const response = await request.get('/api/kernels');
+  expect(response.ok()).toBe(true);
+  return ((await response.json()) as { id: string }[]).map(k => k.id);
+}
+
+export async function onlyPanelSession(request: APIRequestContext): Promise<PanelSession> {
+  let sessions: PanelSession[] = [];
+  await expect
+    .poll(async () => (sessions = await panelSessions(request)).length, { timeout: KERNEL_TIMEOUT })
+    .toBe(1);
+  return sessions[0];
+}
