@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import signal
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 from .emulator.process import EmulatorProcess
@@ -30,6 +33,8 @@ def main(argv: list[str] | None = None) -> int:
         data_dir, port=args.emulator_port, init_seconds=2.0, creating_seconds=8.0
     ) as emulator:
         env = {**os.environ, **emulator.env()}
+        token = secrets.token_urlsafe(24)
+        lab_url = f"http://127.0.0.1:{args.lab_port}/lab?token={token}"
         lab_cmd = [
             sys.executable,
             "-m",
@@ -38,17 +43,18 @@ def main(argv: list[str] | None = None) -> int:
             "--ServerApp.ip=127.0.0.1",
             f"--ServerApp.port={args.lab_port}",
             f"--ServerApp.root_dir={Path(args.notebook_dir).resolve()}",
+            # a busy port fails loudly rather than moving to one the printed URL does not name
+            "--ServerApp.port_retries=0",
+            f"--IdentityProvider.token={token}",
         ]
         if hasattr(os, "geteuid") and os.geteuid() == 0:
             lab_cmd.append("--ServerApp.allow_root=True")
-        print(f"Local ModelArts emulator: {emulator.url}", flush=True)
-        print(
-            "JupyterLab: starting; open the http://127.0.0.1 URL it prints below "
-            "(the 'ModelArts images' panel is in the left side bar).",
-            flush=True,
-        )
         lab = subprocess.Popen(lab_cmd, env=env)
         try:
+            if _wait_until_up(f"http://127.0.0.1:{args.lab_port}/api", lab):
+                print(f"\nLocal ModelArts emulator: {emulator.url}", flush=True)
+                print(f"JupyterLab:               {lab_url}", flush=True)
+                print("Open JupyterLab; 'ModelArts images' is in the left side bar. Ctrl-C stops both.\n")
             return lab.wait()
         except KeyboardInterrupt:
             lab.send_signal(signal.SIGINT)
@@ -57,6 +63,17 @@ def main(argv: list[str] | None = None) -> int:
             except subprocess.TimeoutExpired:
                 lab.kill()
             return 0
+
+
+def _wait_until_up(url: str, process: subprocess.Popen[bytes], seconds: float = 120.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            with urllib.request.urlopen(url, timeout=2):  # noqa: S310 (a loopback http URL we built)
+                return True
+        except OSError:
+            time.sleep(0.5)
+    return False
 
 
 if __name__ == "__main__":

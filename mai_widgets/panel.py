@@ -128,7 +128,7 @@ class RegisterPanel(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
             placeholder=SWR_PATH_HELP,
             continuous_update=True,
             style=text_style,
-            layout=looks.layout(width="42em"),
+            layout=looks.layout(width="42em", max_width="100%"),
             _dom_classes=("mai-swr-path",),
         )
         self.arch = self._dropdown("arch", "Architecture", values, "mai-arch")
@@ -157,7 +157,7 @@ class RegisterPanel(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
             placeholder=f"optional, at most {DESCRIPTION_MAX} characters",
             continuous_update=True,
             style=text_style,
-            layout=looks.layout(width="42em", height="5em"),
+            layout=looks.layout(width="42em", max_width="100%", height="5em"),
         )
         self.description_counter = looks.label(classes=("mai-description-counter",))
 
@@ -180,7 +180,12 @@ class RegisterPanel(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
             )
             self.field_errors[name] = message
             extra = [self.description_counter] if name == "description" else []
-            rows.append(widgets.HBox([widget, *extra, message], layout=looks.layout(align_items="center")))
+            # wrap, so a narrow side bar puts the message under its field instead of clipping it
+            rows.append(
+                widgets.HBox(
+                    [widget, *extra, message], layout=looks.layout(align_items="center", flex_flow="row wrap")
+                )
+            )
 
         self.register_button = widgets.Button(
             description="Register",
