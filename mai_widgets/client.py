@@ -97,6 +97,17 @@ class MalformedResponseError(ServerError):
     code = "malformed-response"
 
 
+def _garbled(response: requests.Response, message: str) -> MalformedResponseError:
+    """A 2xx answer that cannot be read, with its request id and the hint that a retry may help."""
+    return MalformedResponseError(
+        response.status_code,
+        None,
+        message,
+        response.headers.get("X-Request-Id"),
+        hint="the service or a proxy garbled the answer; retry later",
+    )
+
+
 # ---------------------------------------------------------------------------------------
 # Poll schedule and wait result
 
@@ -570,26 +581,14 @@ class ImageClient:
         try:
             return json.loads(response.content)
         except ValueError:
-            raise MalformedResponseError(
-                response.status_code,
-                None,
-                "the answer is not valid JSON",
-                response.headers.get("X-Request-Id"),
-                hint="the service or a proxy garbled the answer; retry later",
-            ) from None
+            raise _garbled(response, "the answer is not valid JSON") from None
 
     @staticmethod
     def _parse_record(data: Any, response: requests.Response) -> ImageRecord:
         try:
             return ImageRecord.from_wire(data)
         except (ValueError, TypeError):
-            raise MalformedResponseError(
-                response.status_code,
-                None,
-                "the answer is not an image record",
-                response.headers.get("X-Request-Id"),
-                hint="the service or a proxy garbled the answer; retry later",
-            ) from None
+            raise _garbled(response, "the answer is not an image record") from None
 
     def _call(
         self,

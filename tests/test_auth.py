@@ -23,6 +23,7 @@ from huaweicloudsdkcore.sdk_request import SdkRequest
 from huaweicloudsdkcore.signer.signer import Signer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from local_server import serving
 
 from mai_widgets.auth import (
     AccessKeySecret,
@@ -366,13 +367,8 @@ class _VerifyingHandler(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[VerifyingServer]:
-    srv = VerifyingServer()
-    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield srv
-    srv.shutdown()
-    srv.server_close()
-    thread.join(timeout=10)
+    with serving(VerifyingServer()) as srv:
+        yield srv
 
 
 @pytest.fixture(scope="module")

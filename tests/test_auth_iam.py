@@ -20,6 +20,7 @@ from urllib.parse import parse_qs
 
 import pytest
 import requests
+from local_server import serving
 
 from mai_widgets.auth import (
     AKSKAuth,
@@ -158,13 +159,8 @@ class _IamHandler(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def iam() -> Iterator[FakeIam]:
-    server = FakeIam()
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=10)
+    with serving(FakeIam()) as server:
+        yield server
 
 
 @pytest.fixture

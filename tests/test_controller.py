@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from widget_support import CREDENTIAL_VARS, make_client, stored_count, with_refused_arch
 
 from mai_widgets import controller as controller_module
 from mai_widgets.client import ImageClient
@@ -30,19 +31,6 @@ GOOD = DEMO_SWR_IMAGES[0]
 NOT_IN_SWR = f"{DEFAULTS.registry}/mai-demo/never-pushed:1.0"
 FORBIDDEN = f"{DEFAULTS.registry}/{DEFAULTS.forbidden_namespace}/private-image:1.0"
 SETTLE = 60.0  # generous bound for a loaded machine; the fast lifecycle settles in about 1 s
-
-
-def make_client(emu: EmulatorProcess, *, sk: str | None = None, **settings: Any) -> ImageClient:
-    env = emu.env()
-    config = load_config(
-        env=env, config_dirs=[], poll_initial=0.1, poll_max=0.3, **{"max_retries": 1, **settings}
-    )
-    return ImageClient(config, Credentials(ak=emu.ak, sk=sk or emu.sk))
-
-
-def stored_count(emu: EmulatorProcess) -> int:
-    with emu.store() as store:
-        return store.count()
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float = SETTLE) -> None:
@@ -204,15 +192,7 @@ def test_invalid_fields_send_nothing(emulator: EmulatorProcess) -> None:
 def test_missing_credentials_are_named_before_any_click(
     emulator: EmulatorProcess, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for name in (
-        "HUAWEICLOUD_SDK_AK",
-        "HUAWEICLOUD_SDK_SK",
-        "HUAWEICLOUD_SDK_SECURITY_TOKEN",
-        "MAI_WIDGETS_TOKEN",
-        "MAI_WIDGETS_IAM_PASSWORD",
-        "MAI_WIDGETS_IAM_USER",
-        "MAI_WIDGETS_IAM_DOMAIN",
-    ):
+    for name in CREDENTIAL_VARS:
         monkeypatch.delenv(name, raising=False)
     config = load_config(env=emulator.env(), config_dirs=[])
     c = RegistrationController(config=config, swr_path=GOOD)
@@ -258,12 +238,7 @@ class BypassingController(RegistrationController):
 
     @property
     def request(self) -> RegisterRequest | None:
-        good = RegisterRequest.create(swr_path=GOOD)
-        bad = object.__new__(RegisterRequest)
-        for name, value in good.as_fields().items():
-            object.__setattr__(bad, name, value)
-        object.__setattr__(bad, "arch", "SPARC64")
-        return bad
+        return with_refused_arch(RegisterRequest.create(swr_path=GOOD))
 
 
 def test_server_side_validation_is_a_400(emulator: EmulatorProcess) -> None:

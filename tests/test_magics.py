@@ -88,6 +88,15 @@ def emu(
     return use_emulator(emulator)
 
 
+@pytest.fixture
+def slow_emu(
+    emulator_factory: Callable[..., EmulatorProcess],
+    use_emulator: Callable[[EmulatorProcess], EmulatorProcess],
+) -> EmulatorProcess:
+    """An emulator whose images stay INIT, then CREATING, for a minute each; the shell uses it."""
+    return use_emulator(emulator_factory(**SLOW))
+
+
 def run(shell: InteractiveShell, cell: str) -> tuple[Any, CapturedIO]:
     """Run a cell as a user would; return its result and everything it showed."""
     with capture_output() as captured:
@@ -231,23 +240,19 @@ def test_registering_again_returns_the_existing_image(
 def test_no_wait_returns_right_after_registering(
     shell: InteractiveShell,
     magics: RegisterImageMagics,
-    emulator_factory: Callable[..., EmulatorProcess],
-    use_emulator: Callable[[EmulatorProcess], EmulatorProcess],
+    slow_emu: EmulatorProcess,
 ) -> None:
-    emu = use_emulator(emulator_factory(**SLOW))
     result, captured = run(shell, f"%register_image {PATH} --no-wait")
     assert isinstance(result, ImageRecord) and result.status == ImageStatus.INIT
-    assert image_count(emu) == 1
+    assert image_count(slow_emu) == 1
     assert "not waiting" in captured.stdout
 
 
 def test_timeout_bounds_the_wait(
     shell: InteractiveShell,
     magics: RegisterImageMagics,
-    emulator_factory: Callable[..., EmulatorProcess],
-    use_emulator: Callable[[EmulatorProcess], EmulatorProcess],
+    slow_emu: EmulatorProcess,
 ) -> None:
-    use_emulator(emulator_factory(**SLOW))
     result, captured = run(shell, f"%register_image {PATH} --timeout 0.5")
     assert isinstance(result, ImageRecord) and not result.is_terminal
     assert "stopped following (timeout)" in captured.stdout
@@ -451,11 +456,9 @@ def test_widget_mode_sends_only_the_given_fields(
 def test_widget_no_wait_returns_init_and_the_view_keeps_following(
     shell: InteractiveShell,
     magics: RegisterImageMagics,
-    emulator_factory: Callable[..., EmulatorProcess],
-    use_emulator: Callable[[EmulatorProcess], EmulatorProcess],
+    slow_emu: EmulatorProcess,
 ) -> None:
     magics.use_widgets = True
-    use_emulator(emulator_factory(**SLOW))
     result, captured = run(shell, f"%register_image {PATH} --no-wait")
     assert isinstance(result, ImageRecord) and result.status == ImageStatus.INIT
     assert len(widget_outputs(captured)) == 1
@@ -467,11 +470,9 @@ def test_widget_no_wait_returns_init_and_the_view_keeps_following(
 def test_widget_timeout_says_it_gave_up(
     shell: InteractiveShell,
     magics: RegisterImageMagics,
-    emulator_factory: Callable[..., EmulatorProcess],
-    use_emulator: Callable[[EmulatorProcess], EmulatorProcess],
+    slow_emu: EmulatorProcess,
 ) -> None:
     magics.use_widgets = True
-    use_emulator(emulator_factory(**SLOW))
     result, _ = run(shell, f"%register_image {PATH} --timeout 0.5")
     assert isinstance(result, ImageRecord) and not result.is_terminal
     view = magics.last_view

@@ -12,11 +12,17 @@ from typing import Any
 
 import ipywidgets as widgets
 import pytest
+from widget_support import (
+    CREDENTIAL_VARS,
+    following_worker,
+    make_client,
+    stored_count,
+    with_refused_arch,
+)
 
 import mai_widgets
 from mai_widgets import RegisterPanel, StatusView
-from mai_widgets.client import ImageClient
-from mai_widgets.config import Credentials, load_config
+from mai_widgets.config import load_config
 from mai_widgets.contract import ImageStatus, RegisterRequest
 from mai_widgets.controller import RegistrationController
 from mai_widgets.emulator.defaults import DEFAULTS, DEMO_SWR_IMAGES
@@ -26,22 +32,6 @@ SETTLE = 60.0
 GOOD = DEMO_SWR_IMAGES[2]
 NOT_IN_SWR = f"{DEFAULTS.registry}/mai-demo/never-pushed:1.0"
 FORBIDDEN = f"{DEFAULTS.registry}/{DEFAULTS.forbidden_namespace}/private-image:1.0"
-CREDENTIAL_VARS = (
-    "HUAWEICLOUD_SDK_AK",
-    "HUAWEICLOUD_SDK_SK",
-    "HUAWEICLOUD_SDK_SECURITY_TOKEN",
-    "MAI_WIDGETS_TOKEN",
-    "MAI_WIDGETS_IAM_PASSWORD",
-    "MAI_WIDGETS_IAM_USER",
-    "MAI_WIDGETS_IAM_DOMAIN",
-)
-
-
-def make_client(emu: EmulatorProcess, *, sk: str | None = None, **settings: Any) -> ImageClient:
-    config = load_config(
-        env=emu.env(), config_dirs=[], poll_initial=0.1, poll_max=0.3, **{"max_retries": 1, **settings}
-    )
-    return ImageClient(config, Credentials(ak=emu.ak, sk=sk or emu.sk))
 
 
 def settle(panel: RegisterPanel) -> None:
@@ -53,11 +43,6 @@ def stored(emu: EmulatorProcess, image_id: str) -> dict[str, Any]:
         found = store.get(emu.project_id, image_id, int(time.time() * 1000))
     assert found is not None
     return dict(found)
-
-
-def stored_count(emu: EmulatorProcess) -> int:
-    with emu.store() as store:
-        return store.count()
 
 
 def preview_body(panel: RegisterPanel) -> dict[str, Any]:
@@ -178,12 +163,8 @@ class BypassingController(RegistrationController):
 
     @property
     def request(self) -> RegisterRequest | None:
-        good = RegisterRequest.create(**{k: v for k, v in self.fields.items() if v not in ("", None)})
-        bad = object.__new__(RegisterRequest)
-        for name, value in good.as_fields().items():
-            object.__setattr__(bad, name, value)
-        object.__setattr__(bad, "arch", "SPARC64")
-        return bad
+        sendable = {k: v for k, v in self.fields.items() if v not in ("", None)}
+        return with_refused_arch(RegisterRequest.create(**sendable))
 
 
 def test_server_side_validation_error_is_shown(emulator: EmulatorProcess) -> None:
@@ -250,19 +231,11 @@ def test_closing_the_panel_stops_its_polling(emulator_factory: Callable[..., Emu
     panel = RegisterPanel(client=make_client(emu), swr_path=GOOD)
     panel.register_button.click()
     deadline = time.monotonic() + SETTLE
-    while panel.controller.state != "watching":
-        assert time.monotonic() < deadline
-        time.sleep(0.02)
-    worker = panel.controller.worker
-    assert worker is not None and worker.is_alive()
+    following_worker(panel.controller, deadline)
     panel.status_view.follow_button.click()  # "Stop following", then follow again
     assert panel.controller.wait_settled(SETTLE) and panel.controller.outcome == "stopped"
     panel.status_view.follow_button.click()
-    while panel.controller.state != "watching":
-        assert time.monotonic() < deadline
-        time.sleep(0.02)
-    worker = panel.controller.worker
-    assert worker is not None and worker.is_alive()
+    worker = following_worker(panel.controller, deadline)
     panel.close()
     assert not worker.is_alive()
     assert not [t for t in threading.enumerate() if t.name.startswith("mai-widgets-")]

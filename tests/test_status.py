@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 import pytest
+from widget_support import following_worker
 
 from mai_widgets import StatusView
 from mai_widgets.client import ImageClient
@@ -203,11 +204,6 @@ def test_closing_a_following_view_stops_its_thread(emulator_factory: Any) -> Non
     client = make_client(emu)
     registered = client.register(swr_path=GOOD)
     view = StatusView.for_image(registered.id, client=client)
-    deadline = time.monotonic() + SETTLE
-    while view.controller.state != "watching":
-        assert time.monotonic() < deadline
-        time.sleep(0.02)
-    worker = view.controller.worker
-    assert worker is not None and worker.is_alive()
+    worker = following_worker(view.controller, time.monotonic() + SETTLE)
     view.close()
     assert not worker.is_alive()
