@@ -300,9 +300,7 @@ class RegistrationController(HasTraits):
                 raise ValidationError(problems)
             client = self.client()
         except MaiWidgetsError as error:
-            self._apply({"error": error, "state": "failed"})
-            self._writer.post(self._release)
-            return False
+            return self._refuse(error)
         self._begin("submitting", "mai-widgets-register", lambda: self._run_submit(client, request))
         return True
 
@@ -314,11 +312,15 @@ class RegistrationController(HasTraits):
             validate_image_id(image_id)
             client = self.client()
         except MaiWidgetsError as error:
-            self._apply({"error": error, "state": "failed"})
-            self._writer.post(self._release)
-            return False
+            return self._refuse(error)
         self._begin("watching", "mai-widgets-follow", lambda: self._run_follow(client, image_id))
         return True
+
+    def _refuse(self, error: MaiWidgetsError) -> bool:
+        """Nothing could start: show why and give the claim back (False, for submit/follow)."""
+        self._apply({"error": error, "state": "failed"})
+        self._writer.post(self._release)
+        return False
 
     def stop(self) -> None:
         """Stop following; the image itself is unaffected."""
