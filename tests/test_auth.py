@@ -25,17 +25,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from local_server import serving
 
-from mai_widgets.auth import (
+from mai_widgets.auth import TokenAuth
+from mai_widgets.errors import ConfigError
+from mai_widgets.signer import (
     AccessKeySecret,
     AKSKAuth,
     SignatureError,
-    TokenAuth,
     canonical_query,
     canonical_uri,
     sign_request,
     verify_signature,
 )
-from mai_widgets.errors import ConfigError
 
 AK = "TESTAKSIGN0000000001"
 SK = "test-sk-secret-value-0001"

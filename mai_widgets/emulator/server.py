@@ -28,7 +28,6 @@ from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 from tornado.web import Application, HTTPError, RequestHandler
 
-from ..auth import AccessKeySecret, SignatureError, verify_signature
 from ..contract import (
     IMAGE_ID_RE,
     ImageType,
@@ -39,6 +38,7 @@ from ..contract import (
     split_swr_path,
 )
 from ..contract import RegisterRequest as _RegisterRequest
+from ..signer import AccessKeySecret, SignatureError, verify_signature
 from .cli import READY_PREFIX, EmulatorSettings
 from .faults import Fault, FaultInjector
 from .store import SORT_COLUMNS, AlreadyRegistered, ImageStore, ListQuery
