@@ -22,6 +22,7 @@ import requests
 from requests.auth import AuthBase
 
 from .errors import ApiError, ConfigError, TransportError, api_error
+from .errors import says_token_expired as token_expired
 from .signer import (
     _BAD_HEADER_CHARS,
     ALGORITHM,
@@ -90,12 +91,11 @@ def _error_fields(response: requests.Response) -> tuple[str | None, str]:
 
 
 def says_token_expired(response: requests.Response) -> bool:
-    """A 401 whose body says the token expired (APIG answers ``APIGW.0307``)."""
-    if response.status_code != 401:
+    """An answer that says the token expired (see :func:`mai_widgets.errors.says_token_expired`)."""
+    if response.status_code not in (400, 401, 403):
         return False
     code, message = _error_fields(response)
-    text = message.lower()
-    return code == "APIGW.0307" or "expired" in text or "must be updated" in text
+    return token_expired(response.status_code, code, message)
 
 
 def parse_iam_time(text: str) -> datetime:

@@ -1,115 +1,88 @@
 """The ModelArts image API client: register, show, list, delete, sync, and wait for an image.
 
-Reliability rules, in one place:
+Reliability rules, in one place (the transport's own promises are in :mod:`mai_widgets.http`):
 
-* Idempotent calls (GET, DELETE, and the status sync) are retried by urllib3's ``Retry`` on
-  connection errors, 429 and 5xx, honouring ``Retry-After``, at most ``max_retries`` times; a
-  malformed 200 answer is retried the same number of times.
-* Registration is never retried blindly. It goes through a separate session whose adapter
-  retries only failed *connections* (nothing was sent). After an ambiguous failure (timeout,
-  reset, 5xx, malformed answer) the client lists the images of that SWR path before trying
-  again, so one call registers at most one image. ModelArts.2884 ("already registered")
-  returns the existing record with ``already_registered=True``.
+* Idempotent calls (GET, DELETE, and the status sync) are retried by urllib3 on connection
+  errors, 429 and 5xx, honouring ``Retry-After``, at most ``max_retries`` times; a malformed
+  200 answer is retried the same number of times.
+* Registration is never retried blindly. Its transport retries only failed *connections*
+  (nothing was sent). After an ambiguous failure (timeout, reset, 5xx, malformed answer) the
+  client lists the user's images of that SWR path before trying again, so one call registers
+  at most one image. "Already registered" (ModelArts.2884 or 6737) returns the existing record
+  with ``already_registered=True``.
+* A call's ``timeout`` (and :meth:`ImageClient.wait`'s) bounds everything under it: retries,
+  pauses and reads. A ``Retry-After`` longer than ``max_retry_after`` is never slept through.
 * Every failure is a typed :mod:`mai_widgets.errors` exception with a one-line hint; none
   carries a credential, a response dump or a urllib3 traceback chain.
-
-``requests``, ``urllib3``, the auth module (and ``logging``, ``json``, ``threading``) load
-when a client is made or used, so ``import mai_widgets.client`` stays cheap for scripts and
-for the notebook's first cell.
 """
 
 from __future__ import annotations
 
 import builtins
-import math
-import os
+import json
+import logging
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from ._version import __version__
+from .config import Credentials, MaiConfig, credentials_problem, load_config
 from .contract import (
     LIST_LIMIT_MAX,
     ImageGroup,
     ImageRecord,
     ImageStatus,
+    ImageType,
     ListFilters,
     RegisterRequest,
+    WireEnum,
+    complete_swr_path,
     split_swr_path,
     validate_image_id,
 )
+from .deadline import Cancel, Deadline, backoff, call_scope, current_scope
 from .errors import (
     AlreadyRegisteredError,
     ApiError,
+    CancelledError,
+    ClientTransportError,
     FieldProblem,
     MaiWidgetsError,
+    MalformedResponseError,
     NotFoundError,
     ServerError,
     ThrottledError,
     TransportError,
     ValidationError,
-    api_error,
+    malformed_answer,
 )
 
 if TYPE_CHECKING:
-    import logging
-    import threading
-
     import requests
     from requests.auth import AuthBase
 
-    from .config import Credentials, MaiConfig
+    from .http import HttpService
 
 __all__ = [
-    "USER_AGENT",
     "ImageClient",
+    "ImagePage",
     "MalformedResponseError",
     "WaitResult",
     "poll_delay",
 ]
 
-
-def _log() -> logging.Logger:
-    # logging, json and threading load with requests on first use, not at import.
-    import logging
-
-    return logging.getLogger(__name__)
-
-
-USER_AGENT = f"mai-widgets/{__version__}"
-RETRY_STATUSES = (429, 500, 502, 503, 504)
-# A server may ask for any pause; past this we stop waiting for it and report the error.
-MAX_RETRY_AFTER = 60.0
-# Pause between our own retries (registration, malformed answers): 0.2 s, 0.4 s, ... 3.2 s.
-_BACKOFF_FIRST = 0.2
-_BACKOFF_MAX = 3.2
-_ERROR_MSG_MAX = 300
-_GROUP_FILTERS = frozenset({"name", "name_fuzzy_match", "namespace", "type", "workspace_id"})
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 WaitOutcome = Literal["settled", "timeout", "stopped"]
-
-
-class MalformedResponseError(ServerError):
-    """A 2xx answer whose body is not the JSON the API documents."""
-
-    code = "malformed-response"
-
-
-def _garbled(response: requests.Response, message: str) -> MalformedResponseError:
-    """A 2xx answer that cannot be read, with its request id and the hint that a retry may help."""
-    return MalformedResponseError(
-        response.status_code,
-        None,
-        message,
-        response.headers.get("X-Request-Id"),
-        hint="the service or a proxy garbled the answer; retry later",
-    )
+# Which images a listing shows: the user's own (DEDICATED), the service's presets (BUILD_IN), or both.
+ListType = Literal["DEDICATED", "BUILD_IN", "ALL"]
+_GROUP_FILTERS = frozenset({"name", "name_fuzzy_match", "namespace", "type", "workspace_id"})
 
 
 # ---------------------------------------------------------------------------------------
-# Poll schedule and wait result
+# Poll schedule and results
 
 
 def poll_delay(
@@ -137,11 +110,6 @@ def poll_delay(
     return max(0.0, delay)
 
 
-def _backoff(attempt: int) -> float:
-    """Pause before our own retry number ``attempt`` (1-based)."""
-    return min(_BACKOFF_MAX, _BACKOFF_FIRST * 2.0 ** max(0, attempt - 1))
-
-
 @dataclass(frozen=True)
 class WaitResult:
     """How :meth:`ImageClient.wait` ended: the last record seen and why it stopped."""
@@ -161,171 +129,28 @@ class WaitResult:
         return self.settled and self.record.status == ImageStatus.ACTIVE
 
 
-# ---------------------------------------------------------------------------------------
-# HTTP plumbing (lazy imports: see the module docstring)
+@dataclass(frozen=True)
+class ImagePage:
+    """One page of a listing: its records and the total the service reported."""
+
+    records: tuple[ImageRecord, ...]
+    offset: int
+    total: int
+
+    @property
+    def has_more(self) -> bool:
+        return self.offset + len(self.records) < self.total
 
 
-def _parse_retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
-    text = value.strip()
+def _list_types(kind: str | ImageType | None) -> tuple[ImageType, ...]:
+    # The service's own default is BUILD_IN (SDK ListImageRequest.type): never leave it unsaid.
+    text = str(kind.value if isinstance(kind, WireEnum) else (kind or "DEDICATED")).strip().upper()
+    if text == "ALL":
+        return (ImageType.DEDICATED, ImageType.BUILD_IN)
     try:
-        seconds = float(text)
+        return (ImageType(text),)
     except ValueError:
-        from email.utils import parsedate_to_datetime  # rare: only an HTTP-date Retry-After
-
-        try:
-            when = parsedate_to_datetime(text)
-        except (TypeError, ValueError):
-            return None
-        seconds = when.timestamp() - time.time()
-    if math.isnan(seconds):
-        return None
-    return min(MAX_RETRY_AFTER, max(0.0, seconds))
-
-
-def _make_retry(total: int, *, idempotent: bool) -> Any:
-    """A urllib3 ``Retry``: full retries for idempotent calls, connection-only for register."""
-    from urllib3.util.retry import Retry
-
-    class CappedRetry(Retry):
-        # urllib3 would sleep for whatever Retry-After says; cap it.
-        def parse_retry_after(self, retry_after: str) -> float:
-            return min(MAX_RETRY_AFTER, super().parse_retry_after(retry_after))
-
-    if idempotent:
-        return CappedRetry(
-            total=total,
-            connect=total,
-            read=total,
-            status=total,
-            other=0,
-            redirect=0,
-            # Register never uses this adapter; sync (a POST) only re-reads the status.
-            allowed_methods=frozenset({"GET", "HEAD", "DELETE", "POST"}),
-            status_forcelist=RETRY_STATUSES,
-            backoff_factor=_BACKOFF_FIRST,
-            backoff_max=_BACKOFF_MAX,
-            respect_retry_after_header=True,
-            raise_on_status=False,
-            raise_on_redirect=False,
-        )
-    # A failed connection sent nothing, so retrying it cannot register twice.
-    return CappedRetry(
-        total=total,
-        connect=total,
-        read=0,
-        status=0,
-        other=0,
-        redirect=0,
-        # POST is not listed, so a read error or an error status is never retried here
-        # (an empty set would mean "every method" to urllib3).
-        allowed_methods=frozenset({"GET"}),
-        backoff_factor=_BACKOFF_FIRST,
-        backoff_max=_BACKOFF_MAX,
-        raise_on_status=False,
-        raise_on_redirect=False,
-    )
-
-
-def _new_session(retry: Any, template: requests.Session | None = None) -> requests.Session:
-    import requests
-    from requests.adapters import HTTPAdapter
-
-    session = requests.Session()
-    if template is not None:
-        # Share hooks, proxies and client certificate with the caller's session.
-        session.hooks = template.hooks
-        session.proxies = template.proxies
-        session.cert = template.cert
-        session.trust_env = template.trust_env
-    adapter = HTTPAdapter(max_retries=retry, pool_connections=2, pool_maxsize=4)
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
-    return session
-
-
-def _exception_chain(exc: BaseException) -> list[BaseException]:
-    seen: list[BaseException] = []
-    current: BaseException | None = exc
-    while current is not None and current not in seen:
-        seen.append(current)
-        reason = getattr(current, "reason", None)
-        nxt = current.__cause__ or current.__context__
-        if isinstance(reason, BaseException) and reason not in seen:
-            nxt = reason
-        elif nxt is None and current.args and isinstance(current.args[0], BaseException):
-            nxt = current.args[0]
-        current = nxt
-    return seen
-
-
-class ClientTransportError(TransportError):
-    """A :class:`TransportError` that knows whether the request may have reached the server."""
-
-    def __init__(self, message: str, *, hint: str | None, maybe_sent: bool) -> None:
-        super().__init__(message, hint=hint)
-        self.maybe_sent = maybe_sent
-
-
-def _transport_error(exc: Exception, where: str, timeouts: tuple[float, float]) -> ClientTransportError:
-    """A short, secret-free error for a failed request (the urllib3 chain is not shown)."""
-    import ssl
-
-    import requests.exceptions as rex
-    from urllib3.exceptions import (
-        ConnectTimeoutError,
-        NameResolutionError,
-        NewConnectionError,
-        ReadTimeoutError,
-    )
-
-    chain = _exception_chain(exc)
-
-    def caused_by(*kinds: type[BaseException]) -> bool:
-        return any(isinstance(e, kinds) for e in chain)
-
-    retry_hint = "check the network and the endpoint, then retry"
-    maybe_done = "the request may have taken effect; check before repeating it"
-    if isinstance(exc, rex.SSLError) or caused_by(ssl.SSLError):
-        return ClientTransportError(
-            f"TLS verification failed for {where}",
-            hint="install the right CA bundle and set MAI_WIDGETS_CA_BUNDLE (verification is on by default)",
-            maybe_sent=False,
-        )
-    # Order matters: urllib3's NewConnectionError is a kind of ConnectTimeoutError.
-    if caused_by(NameResolutionError):
-        return ClientTransportError(
-            f"cannot resolve the host of {where}", hint="check MAI_WIDGETS_ENDPOINT and DNS", maybe_sent=False
-        )
-    if caused_by(ConnectionRefusedError):
-        return ClientTransportError(
-            f"connection refused by {where}: nothing is listening there",
-            hint="check MAI_WIDGETS_ENDPOINT (is the emulator or proxy running?)",
-            maybe_sent=False,
-        )
-    if caused_by(NewConnectionError):
-        return ClientTransportError(f"cannot connect to {where}", hint=retry_hint, maybe_sent=False)
-    if isinstance(exc, rex.ConnectTimeout) or caused_by(ConnectTimeoutError):
-        return ClientTransportError(
-            f"no connection to {where} within {timeouts[0]:g} s", hint=retry_hint, maybe_sent=False
-        )
-    if isinstance(exc, rex.ReadTimeout) or caused_by(ReadTimeoutError, TimeoutError):
-        return ClientTransportError(
-            f"{where} did not answer within {timeouts[1]:g} s", hint=maybe_done, maybe_sent=True
-        )
-    if isinstance(exc, rex.ConnectionError):
-        return ClientTransportError(
-            f"the connection to {where} was closed before it answered", hint=maybe_done, maybe_sent=True
-        )
-    return ClientTransportError(
-        f"the request to {where} failed ({type(exc).__name__})", hint=retry_hint, maybe_sent=True
-    )
-
-
-def _was_retried(response: requests.Response) -> bool:
-    retries = getattr(response.raw, "retries", None)
-    return bool(getattr(retries, "history", ()))
+        raise ValidationError([FieldProblem("type", "must be DEDICATED, BUILD_IN or ALL")]) from None
 
 
 # ---------------------------------------------------------------------------------------
@@ -336,12 +161,11 @@ class ImageClient:
     """ModelArts image management for one project.
 
     ``ImageClient()`` reads :func:`mai_widgets.config.load_config` and
-    :meth:`Credentials.from_env`. Credentials are checked on the first call, not here, so a
-    panel can be built first and show :meth:`missing_settings`.
+    :meth:`Credentials.from_env`. Nothing is sent and credentials are not checked until the
+    first call, so a panel can be built first and show :meth:`missing_settings`.
 
-    ``auth`` replaces the credentials (any ``requests`` auth object). ``session`` carries the
-    idempotent calls (the client mounts its retrying adapter on it); registration uses a
-    sibling session that shares its hooks, proxies and client certificate.
+    ``auth`` replaces the credentials (any ``requests`` auth object). ``session`` lends its
+    hooks, proxies, client certificate and headers to the client's own sessions.
     """
 
     def __init__(
@@ -352,46 +176,35 @@ class ImageClient:
         auth: AuthBase | None = None,
         session: requests.Session | None = None,
     ) -> None:
-        import threading
-
-        from .config import Credentials, load_config
-
         self.config: MaiConfig = config if config is not None else load_config()
         self._credentials = credentials if credentials is not None else Credentials.from_env()
         self._explicit_auth = auth
         self._auth: AuthBase | None = None
         self._project_id: str = self.config.project_id
         self._lock = threading.Lock()
-        self._base = self.config.modelarts_endpoint()
-        self._timeouts = self.config.timeouts()
-        self._verify: bool | str = self.config.requests_verify()
-        retries = int(self.config.max_retries)
-        if session is None:
-            self._session = _new_session(_make_retry(retries, idempotent=True))
-        else:
-            self._session = session
-            from requests.adapters import HTTPAdapter
+        # requests and urllib3 load with the first client, not with `import mai_widgets.client`:
+        # scripts and the notebook's first cell import the package long before they call.
+        from .http import HttpService
 
-            adapter = HTTPAdapter(max_retries=_make_retry(retries, idempotent=True))
-            session.mount("https://", adapter)
-            session.mount("http://", adapter)
-        self._register_session = _new_session(_make_retry(retries, idempotent=False), template=session)
-        for s in (self._session, self._register_session):
-            s.verify = self._verify
-            s.headers["User-Agent"] = USER_AGENT
-            s.headers["Accept"] = "application/json"
-        self._headers = dict(self._session.headers)
-        self._headers_with_body = {**self._headers, "Content-Type": "application/json;charset=UTF-8"}
-        # What Session.request would work out from the environment on every call, once.
-        self._proxies = dict(self._session.proxies)
-        if self._session.trust_env:
-            from requests.utils import get_environ_proxies
-
-            self._proxies = {**get_environ_proxies(self._base), **self._proxies}
-            if self._verify is True:
-                self._verify = (
-                    os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
-                )
+        cfg = self.config
+        common: dict[str, Any] = {
+            "verify": cfg.requests_verify(),
+            "timeouts": cfg.timeouts(),
+            "retries": int(cfg.max_retries),
+            "max_retry_after": float(cfg.max_retry_after),
+            "allow_http": bool(cfg.allow_http),
+            "redact": self._redact,
+        }
+        self._http: HttpService = HttpService(
+            cfg.modelarts_endpoint(),
+            where=cfg.endpoint_description(),
+            setting="MAI_WIDGETS_ENDPOINT",
+            session=session,
+            **common,
+        )
+        self._iam = HttpService(
+            cfg.iam_url(), where=f"IAM ({cfg.iam_url()})", setting="MAI_WIDGETS_IAM_ENDPOINT", **common
+        )
 
     # -- settings --------------------------------------------------------------------------
 
@@ -414,8 +227,9 @@ class ImageClient:
         return missing_settings(self.config, self._credentials)
 
     def close(self) -> None:
-        self._session.close()
-        self._register_session.close()
+        """Stop this client's calls now (in-flight requests are cut) and release its sockets."""
+        self._http.close()
+        self._iam.close()
 
     def __enter__(self) -> ImageClient:
         return self
@@ -437,31 +251,34 @@ class ImageClient:
                 self._auth = self._build_auth()
             return self._auth
 
+    def _discover(self, auth: AuthBase) -> str:
+        from . import auth as mai_auth
+
+        return mai_auth.discover_project_id(
+            self.config.iam_url(),
+            self.config.region,
+            auth,
+            session=self._iam.session,
+            verify=self._iam.verify,
+            timeout=self._iam.timeouts,
+        )
+
     def _build_auth(self) -> AuthBase:
-        from .config import credentials_problem
+        from . import auth as mai_auth
 
         config, creds = self.config, self._credentials
-        verify, timeout = self._verify, self._timeouts
         if self._explicit_auth is not None:
             if not self._project_id:
-                from . import auth as mai_auth
-
-                self._project_id = mai_auth.discover_project_id(
-                    config.iam_url(), config.region, self._explicit_auth, verify=verify, timeout=timeout
-                )
+                self._project_id = self._discover(self._explicit_auth)
             return self._explicit_auth
         problem = credentials_problem(config, creds)
         if problem is not None:
             raise problem
-        from . import auth as mai_auth
-
         built: AuthBase
         if creds.ak and creds.sk:
             if not self._project_id:
                 probe = mai_auth.AKSKAuth(creds.ak, creds.sk, security_token=creds.security_token)
-                self._project_id = mai_auth.discover_project_id(
-                    config.iam_url(), config.region, probe, verify=verify, timeout=timeout
-                )
+                self._project_id = self._discover(probe)
             built = mai_auth.AKSKAuth(
                 creds.ak, creds.sk, project_id=self._project_id, security_token=creds.security_token
             )
@@ -474,22 +291,25 @@ class ImageClient:
                 creds.iam_password or "",
                 config.iam_domain,
                 config.region,
-                verify=verify,
-                timeout=timeout,
+                verify=self._iam.verify,
+                timeout=self._iam.timeouts,
+                session=self._iam.session,
             )
         if not self._project_id:
-            self._project_id = mai_auth.discover_project_id(
-                config.iam_url(), config.region, built, verify=verify, timeout=timeout
-            )
+            self._project_id = self._discover(built)
         return built
 
-    # -- one request -----------------------------------------------------------------------
-
     def _redact(self, text: str) -> str:
-        for secret in self._credentials.secret_values():
+        secrets = list(self._credentials.secret_values())
+        held = getattr(self._auth, "secret_values", None)
+        if callable(held):
+            secrets.extend(held())
+        for secret in secrets:
             if len(secret) >= 4:
                 text = text.replace(secret, "***")
         return text
+
+    # -- one request -----------------------------------------------------------------------
 
     def _send(
         self,
@@ -500,95 +320,40 @@ class ImageClient:
         body: bytes | None = None,
         idempotent: bool = True,
     ) -> requests.Response:
-        import requests
-
         auth = self._ensure_auth()
-        session = self._session if idempotent else self._register_session
-        headers = self._headers_with_body if body is not None else self._headers
-        started = time.monotonic()
-        try:
-            # Prepared by hand and sent with Session.send: Session.request would re-read the
-            # proxy environment and merge settings on every call (most of the client's CPU).
-            prepared = requests.PreparedRequest()
-            prepared.prepare(
-                method=method,
-                url=self._base + path,
-                headers=headers,
-                data=body,
-                params=params,
-                auth=auth,
-                hooks=session.hooks,
-            )
-            response = session.send(
-                prepared,
-                timeout=self._timeouts,
-                verify=self._verify,
-                proxies=self._proxies,
-                cert=session.cert,
-                stream=False,
-                allow_redirects=False,
-            )
-        except requests.RequestException as exc:
-            error = _transport_error(exc, self.endpoint_description, self._timeouts)
-            _log().debug("%s %s failed: %s", method, path, error.message)
-            raise error from None
-        if _log().isEnabledFor(10):  # logging.DEBUG
-            _log().debug(
-                "%s %s -> %s in %.0f ms (request id %s)",
-                method,
-                path,
-                response.status_code,
-                (time.monotonic() - started) * 1000,
-                response.headers.get("X-Request-Id"),
-            )
-        return response
+        return self._http.request(method, path, params=params, body=body, auth=auth, idempotent=idempotent)
 
     def _error(self, response: requests.Response) -> ApiError:
-        """The typed error for a non-2xx answer, JSON or not (gateway HTML pages too)."""
-        import json
+        return self._http.error(response)
 
-        status = response.status_code
-        request_id = response.headers.get("X-Request-Id") or response.headers.get("X-Openstack-Request-Id")
-        code: str | None = None
-        message = ""
-        try:
-            body = json.loads(response.content)
-        except ValueError:
-            body = None
-        if isinstance(body, dict):
-            raw_code = body.get("error_code")
-            raw_msg = body.get("error_msg")
-            nested = body.get("error")
-            if raw_code is None and isinstance(nested, dict):  # IAM's {"error": {"code", "message"}}
-                raw_code, raw_msg = nested.get("code"), nested.get("message")
-            code = str(raw_code) if raw_code not in (None, "") else None
-            message = str(raw_msg) if raw_msg is not None else ""
-        if not message:
-            kind = response.headers.get("Content-Type", "").split(";")[0].strip() or "no content type"
-            reason = response.reason or "error"
-            message = f"{reason} (the answer was {kind}, not a ModelArts error)"
-        message = self._redact(" ".join(message.split()))
-        if len(message) > _ERROR_MSG_MAX:
-            message = message[: _ERROR_MSG_MAX - 1] + "…"
-        error = api_error(status, code, message, request_id)
-        error.retry_after = _parse_retry_after(response.headers.get("Retry-After"))
-        return error
-
-    @staticmethod
-    def _json(response: requests.Response) -> Any:
-        import json
-
-        try:
-            return json.loads(response.content)
-        except ValueError:
-            raise _garbled(response, "the answer is not valid JSON") from None
+    def _json(self, response: requests.Response) -> Any:
+        return self._http.json(response)
 
     @staticmethod
     def _parse_record(data: Any, response: requests.Response) -> ImageRecord:
         try:
             return ImageRecord.from_wire(data)
-        except (ValueError, TypeError):
-            raise _garbled(response, "the answer is not an image record") from None
+        except (ValueError, TypeError, RecursionError):
+            raise malformed_answer(response, "the answer is not an image record") from None
+
+    def _pause(self, seconds: float, last_error: MaiWidgetsError) -> None:
+        """Our own pause between attempts: cut to the time left, ended by a cancel."""
+        scope = current_scope()
+        if scope.deadline.remaining() is not None and scope.deadline.cap(seconds) < seconds:
+            raise last_error  # no time left for another attempt
+        if scope.cancel is not None:
+            if scope.cancel.wait(seconds):
+                raise CancelledError("cancelled while waiting to retry", maybe_sent=False)
+        elif seconds > 0:
+            time.sleep(seconds)
+        if self._http.closed:
+            raise CancelledError("the client was closed", maybe_sent=False)
+
+    def _raise_if_long_throttle(self, error: MaiWidgetsError) -> None:
+        if isinstance(error, ThrottledError) and (error.retry_after or 0.0) > float(
+            self.config.max_retry_after
+        ):
+            raise error
 
     def _call(
         self,
@@ -599,28 +364,31 @@ class ImageClient:
         params: Mapping[str, str] | None = None,
         body: bytes | None = None,
         gone_after_repeat: Callable[[], T] | None = None,
+        empty: Callable[[], T] | None = None,
     ) -> T:
         """An idempotent call, its answer parsed by ``parse``.
 
-        ``gone_after_repeat`` answers a 404 that followed a repeated attempt (the first one
-        took effect and its answer was lost).
+        ``gone_after_repeat`` answers a "not found" that followed a repeated attempt (the first
+        one took effect and its answer was lost); ``empty`` answers a 204.
         """
         attempts = int(self.config.max_retries) + 1
         for attempt in range(attempts):
             response = self._send(method, path, params=params, body=body)
             if response.status_code >= 300:
                 error = self._error(response)
-                repeated = attempt > 0 or _was_retried(response)
+                repeated = attempt > 0 or bool(getattr(getattr(response.raw, "retries", None), "history", ()))
                 if gone_after_repeat is not None and repeated and isinstance(error, NotFoundError):
                     return gone_after_repeat()
                 raise error
+            if response.status_code == 204 and empty is not None:
+                return empty()
             try:
                 return parse(self._json(response), response)
-            except MalformedResponseError:
+            except MalformedResponseError as exc:
                 if attempt + 1 >= attempts:
                     raise
-                _log().debug("%s %s: malformed answer, retrying", method, path)
-                time.sleep(_backoff(attempt + 1))
+                log.debug("%s %s: malformed answer, retrying", method, path)
+                self._pause(backoff(attempt + 1), exc)
         raise AssertionError("unreachable")
 
     def _path(self, suffix: str = "") -> str:
@@ -629,59 +397,128 @@ class ImageClient:
 
     # -- the API ---------------------------------------------------------------------------
 
-    def get(self, image_id: str) -> ImageRecord:
+    def get(self, image_id: str, *, timeout: float | None = None) -> ImageRecord:
         """``GET /v1/{project_id}/images/{id}``."""
         image_id = validate_image_id(image_id)
-        return self._call("GET", self._path(f"/{image_id}"), self._parse_record)
+        with call_scope(Deadline(timeout) if timeout is not None else None):
+            return self._call("GET", self._path(f"/{image_id}"), self._parse_record)
 
-    def sync(self, image_id: str) -> ImageRecord:
+    def sync(self, image_id: str, *, timeout: float | None = None) -> ImageRecord:
         """``POST /v1/{project_id}/images/{id}/sync``: ask ModelArts to correct the status."""
         image_id = validate_image_id(image_id)
-        return self._call("POST", self._path(f"/{image_id}/sync"), self._parse_record)
+        with call_scope(Deadline(timeout) if timeout is not None else None):
+            return self._call("POST", self._path(f"/{image_id}/sync"), self._parse_record)
 
-    def delete(self, image_id: str, force: bool = False) -> ImageRecord:
-        """``DELETE /v1/{project_id}/images/{id}``; ``force`` also deletes the SWR image.
+    def delete(self, image_id: str, force: bool = False, *, timeout: float | None = None) -> ImageRecord:
+        """``DELETE /v1/{project_id}/images/{id}``; ``force`` also deletes the image in SWR.
 
-        ``force`` goes as the documented query flag ``force=true`` (the official SDK sends a
-        JSON body ``{"is_force": true}`` instead; the emulator accepts both).
+        ``force`` is destructive: the image's content in SWR is deleted too. An empty 204 answer
+        is success and comes back as a record with status DELETED.
         """
         image_id = validate_image_id(image_id)
         if not isinstance(force, bool):
             raise ValidationError([FieldProblem("force", "must be true or false")])
-        path = self._path(f"/{image_id}")
 
         def deleted_earlier() -> ImageRecord:
-            record = self.get(image_id)
+            try:
+                record = self.get(image_id)
+            except NotFoundError:
+                return ImageRecord(id=image_id, status=ImageStatus.DELETED)
             if record.status != ImageStatus.DELETED:
-                raise NotFoundError(404, "ModelArts.6797", f"Image {image_id} does not exist.")
+                raise NotFoundError(400, "ModelArts.6797", f"Image {image_id} does not exist.")
             return record
 
-        params = {"force": "true"} if force else None
-        return self._call(
-            "DELETE", path, self._parse_record, params=params, gone_after_repeat=deleted_earlier
-        )
+        # The API reference documents the query flag `force`; the SDK sends the body
+        # {"is_force": ...}. Both are sent, so either reading of the contract is met.
+        params = {"force": "true" if force else "false"}
+        body = json.dumps({"is_force": force}).encode()
+        with call_scope(Deadline(timeout) if timeout is not None else None):
+            return self._call(
+                "DELETE",
+                self._path(f"/{image_id}"),
+                self._parse_record,
+                params=params,
+                body=body,
+                gone_after_repeat=deleted_earlier,
+                empty=lambda: ImageRecord(id=image_id, status=ImageStatus.DELETED),
+            )
 
-    def list(self, filters: ListFilters | None = None, /, **values: Any) -> list[ImageRecord]:
-        """Every image matching the filters of ``GET /v1/{project_id}/images`` (all pages)."""
-        query = self._filters(filters, values).to_query()
-        return self._pages("", query, self._parse_record)
-
-    def list_groups(self, filters: ListFilters | None = None, /, **values: Any) -> builtins.list[ImageGroup]:
-        """One row per image name (``GET /v1/{project_id}/images/group``), all pages."""
+    def list(
+        self,
+        filters: ListFilters | None = None,
+        /,
+        *,
+        type: ListType | str | ImageType | None = None,  # the API's name
+        timeout: float | None = None,
+        **values: Any,
+    ) -> builtins.list[ImageRecord]:
+        """Every image matching the filters (all pages); the user's own images unless ``type``
+        says BUILD_IN (the service's presets) or ALL."""
         chosen = self._filters(filters, values)
-        query = chosen.to_query()
-        unsupported = sorted(set(query) - _GROUP_FILTERS)
+        out: list[ImageRecord] = []
+        with call_scope(Deadline(timeout) if timeout is not None else None):
+            for kind in _list_types(type if type is not None else chosen.type):
+                query = chosen.replace(type=kind).to_query()
+                out.extend(self._pages("", query, self._parse_record))
+        return out
+
+    def page(
+        self,
+        filters: ListFilters | None = None,
+        /,
+        *,
+        offset: int = 0,
+        limit: int = LIST_LIMIT_MAX,
+        type: ListType | str | ImageType | None = None,  # the API's name
+        timeout: float | None = None,
+        **values: Any,
+    ) -> ImagePage:
+        """One page of ``GET /v1/{project_id}/images`` (for views that load as the user scrolls).
+
+        ``type`` ALL is not one listing on the service: it needs :meth:`list`.
+        """
+        chosen = self._filters(filters, values)
+        kinds = _list_types(type if type is not None else chosen.type)
+        if len(kinds) != 1:
+            raise ValidationError([FieldProblem("type", "a page lists DEDICATED or BUILD_IN, not ALL")])
+        if not (
+            isinstance(offset, int)
+            and offset >= 0
+            and isinstance(limit, int)
+            and 1 <= limit <= LIST_LIMIT_MAX
+        ):
+            raise ValidationError([FieldProblem("offset", f"offset >= 0 and 1 <= limit <= {LIST_LIMIT_MAX}")])
+        query = {**chosen.replace(type=kinds[0]).to_query(), "limit": str(limit), "offset": str(offset)}
+        with call_scope(Deadline(timeout) if timeout is not None else None):
+            records, total = self._call(
+                "GET", self._path(), self._page_parser(self._parse_record), params=query
+            )
+        return ImagePage(tuple(records), offset, total if total >= 0 else offset + len(records))
+
+    def list_groups(
+        self,
+        filters: ListFilters | None = None,
+        /,
+        *,
+        type: str | None = None,
+        **values: Any,
+    ) -> builtins.list[ImageGroup]:
+        """One row per image name (``GET /v1/{project_id}/images/group``), all pages; the user's
+        own groups unless ``type`` says BUILD_IN or ALL."""
+        chosen = self._filters(filters, values)
+        unsupported = sorted(set(chosen.to_query()) - _GROUP_FILTERS)
         if unsupported:
             raise ValidationError([FieldProblem(n, "is not a filter of the group list") for n in unsupported])
 
         def parse_group(data: Any, response: requests.Response) -> ImageGroup:
             if not isinstance(data, Mapping):
-                raise MalformedResponseError(
-                    response.status_code, None, "the answer is not an image group", None
-                )
+                raise malformed_answer(response, "the answer is not an image group")
             return ImageGroup.from_wire(data)
 
-        return self._pages("/group", query, parse_group)
+        out: list[ImageGroup] = []
+        for kind in _list_types(type if type is not None else chosen.type):
+            out.extend(self._pages("/group", chosen.replace(type=kind).to_query(), parse_group))
+        return out
 
     @staticmethod
     def _filters(filters: ListFilters | None, values: Mapping[str, Any]) -> ListFilters:
@@ -689,23 +526,24 @@ class ImageClient:
             raise TypeError("pass either a ListFilters or keyword filters, not both")
         return filters if filters is not None else ListFilters.create(**values)
 
+    @staticmethod
+    def _page_parser(
+        parse: Callable[[Any, requests.Response], T],
+    ) -> Callable[[Any, requests.Response], tuple[builtins.list[T], int]]:
+        def parse_page(data: Any, response: requests.Response) -> tuple[builtins.list[T], int]:
+            if not isinstance(data, Mapping) or not isinstance(data.get("data"), list):
+                raise malformed_answer(response, "the answer is not a page of results")
+            total = data.get("total")
+            items = [parse(item, response) for item in data["data"]]
+            return items, total if isinstance(total, int) and not isinstance(total, bool) else -1
+
+        return parse_page
+
     def _pages(
         self, suffix: str, query: Mapping[str, str], parse: Callable[[Any, requests.Response], T]
     ) -> builtins.list[T]:
         path = self._path(suffix)
-
-        def parse_page(data: Any, response: requests.Response) -> tuple[list[T], int]:
-            if not isinstance(data, Mapping) or not isinstance(data.get("data"), list):
-                raise MalformedResponseError(
-                    response.status_code,
-                    None,
-                    "the answer is not a page of results",
-                    response.headers.get("X-Request-Id"),
-                )
-            total = data.get("total")
-            items = [parse(item, response) for item in data["data"]]
-            return items, total if isinstance(total, int) else -1
-
+        parse_page = self._page_parser(parse)
         out: list[T] = []
         seen: set[str] = set()
         offset = 0
@@ -733,17 +571,25 @@ class ImageClient:
             request = RegisterRequest.create(**fields)
         elif fields:
             request = request.replace(**fields)
+        completed = complete_swr_path(request.swr_path, self.config.region)
+        if completed != request.swr_path:
+            request = request.replace(swr_path=completed)
         if request.workspace_id is None and self.config.workspace_id != "0":
             request = request.replace(workspace_id=self.config.workspace_id)
         return request
 
     def find_registered(self, swr_path: str) -> ImageRecord | None:
-        """The live (not DELETED) image registered from ``swr_path``, if any."""
-        parts = split_swr_path(swr_path)
+        """The user's live (not DELETED) image registered from ``swr_path``, if any."""
+        path = complete_swr_path(swr_path, self.config.region)
+        parts = split_swr_path(path)
         if parts is None:
             return None
-        for record in self.list(name=parts["name"], namespace=parts["namespace"], name_fuzzy_match=False):
-            if record.swr_path == swr_path and record.status != ImageStatus.DELETED:
+        # DEDICATED: the service lists its presets (BUILD_IN) when no type is sent.
+        found = self.list(
+            name=parts["name"], namespace=parts["namespace"], name_fuzzy_match=False, type="DEDICATED"
+        )
+        for record in found:
+            if record.swr_path == path and record.status != ImageStatus.DELETED:
                 return record
         return None
 
@@ -756,15 +602,19 @@ class ImageClient:
             )
             raise
 
-    def register(self, request: RegisterRequest | None = None, /, **fields: Any) -> ImageRecord:
+    def register(
+        self, request: RegisterRequest | None = None, /, *, timeout: float | None = None, **fields: Any
+    ) -> ImageRecord:
         """``POST /v1/{project_id}/images``; returns the new (or already registered) record.
 
         Fields are validated here first; nothing is sent for an invalid request. One call
         registers at most one image, whatever the network does.
         """
-        import json
-
         req = self._register_request(request, fields)
+        with call_scope(Deadline(timeout) if timeout is not None else None):
+            return self._register(req)
+
+    def _register(self, req: RegisterRequest) -> ImageRecord:
         body = json.dumps(req.to_body(), separators=(",", ":")).encode()
         path = self._path()
         attempts = int(self.config.max_retries) + 1
@@ -773,18 +623,23 @@ class ImageClient:
         pause = 0.0
         for attempt in range(attempts):
             if attempt:
+                assert last_error is not None
                 if ambiguous:
                     found = self._lookup_after_ambiguity(req.swr_path)
                     if found is not None:
-                        _log().debug("register: an earlier attempt registered %s", found.id)
+                        log.debug("register: an earlier attempt registered %s", found.id)
                         return found
-                time.sleep(max(pause, _backoff(attempt)))
+                self._pause(max(pause, backoff(attempt)), last_error)
                 pause = 0.0
             try:
                 response = self._send("POST", path, body=body, idempotent=False)
+            except CancelledError:
+                raise
             except ClientTransportError as exc:
                 last_error = exc
                 ambiguous = ambiguous or exc.maybe_sent
+                if current_scope().deadline.expired:
+                    break
                 continue
             if response.status_code < 300:
                 try:
@@ -801,17 +656,22 @@ class ImageClient:
                 return existing.with_changes(already_registered=not ambiguous)
             if isinstance(error, ThrottledError):
                 # The gateway throttles before the request reaches ModelArts.
+                self._raise_if_long_throttle(error)
                 last_error, pause = error, error.retry_after or 0.0
                 continue
             if isinstance(error, ServerError):
                 last_error, ambiguous = error, True
                 continue
             raise error
-        if ambiguous:
+        if ambiguous and not current_scope().deadline.expired:
             found = self._lookup_after_ambiguity(req.swr_path)
             if found is not None:
                 return found
         assert last_error is not None
+        if ambiguous:
+            last_error.hint = (
+                "the registration may have taken effect: list the images of this swr_path before retrying"
+            )
         raise last_error
 
     # -- wait ------------------------------------------------------------------------------
@@ -821,45 +681,65 @@ class ImageClient:
         image_id: str,
         timeout: float | None = None,
         on_update: Callable[[ImageRecord], None] | None = None,
-        stop: threading.Event | None = None,
+        stop: threading.Event | Cancel | None = None,
     ) -> WaitResult:
         """Poll until the image settles, the timeout passes, or ``stop`` is set.
 
-        Polls fast at first, then backs off (``poll_initial``, ``poll_factor``,
-        ``poll_max``), never sooner than a ``Retry-After`` asks. ``on_update`` gets the first
-        record and every record whose status changed. Throttling, 5xx and connection errors
-        while polling are waited out until the timeout; other errors are raised.
+        Returns within ``timeout`` (plus a moment), whatever the server does: every request,
+        retry and pause is cut to the time left. Polls fast at first, then backs off
+        (``poll_initial``, ``poll_factor``, ``poll_max``), never sooner than a ``Retry-After``
+        asks; a ``Retry-After`` longer than ``max_retry_after`` raises :class:`ThrottledError`.
+        ``on_update`` gets the first record and every record whose status changed. Throttling,
+        5xx, malformed answers and connection errors are waited out; other errors are raised.
+        A :class:`~mai_widgets.http.Cancel` as ``stop`` also cuts a request in flight.
         """
-        import threading
-
         image_id = validate_image_id(image_id)
         limit = float(self.config.wait_timeout if timeout is None else timeout)
         if not limit >= 0:
             raise ValidationError([FieldProblem("timeout", "must be a number of seconds, at least 0")])
-        stop = stop if stop is not None else threading.Event()
+        cancel = stop if isinstance(stop, Cancel) else Cancel()
+        event = stop if isinstance(stop, threading.Event) else None
+        deadline = Deadline(limit)
+        with call_scope(deadline, cancel):
+            return self._wait(image_id, deadline, cancel, event, on_update)
+
+    def _wait(
+        self,
+        image_id: str,
+        deadline: Deadline,
+        cancel: Cancel,
+        event: threading.Event | None,
+        on_update: Callable[[ImageRecord], None] | None,
+    ) -> WaitResult:
         cfg = self.config
         started = time.monotonic()
-        deadline = started + limit
         record: ImageRecord | None = None
         last_status: object = None
         polls = 0
         retry_after: float | None = None
         transient: MaiWidgetsError | None = None
 
+        def stopped() -> bool:
+            return cancel.cancelled or (event is not None and event.is_set())
+
         def result(outcome: WaitOutcome) -> WaitResult:
             if record is None:
-                assert transient is not None
-                raise transient
+                if transient is not None:
+                    raise transient
+                raise CancelledError("stopped before the image was read", maybe_sent=False)
             return WaitResult(record, outcome, polls, time.monotonic() - started)
 
         while True:
-            if stop.is_set():
-                return result("stopped") if record is not None else self._stopped_early(image_id, polls)
+            if stopped():
+                return result("stopped")
             try:
                 polls += 1
-                current = self.get(image_id)
+                current = self._call("GET", self._path(f"/{image_id}"), self._parse_record)
                 retry_after, transient = None, None
+            except CancelledError:
+                return result("stopped")
             except (ThrottledError, ServerError, TransportError) as exc:
+                self._raise_if_long_throttle(exc)
                 transient = exc
                 retry_after = exc.retry_after if isinstance(exc, ApiError) else None
             else:
@@ -870,7 +750,7 @@ class ImageClient:
                         on_update(current)
                 if current.is_terminal:
                     return result("settled")
-            remaining = deadline - time.monotonic()
+            remaining = deadline.remaining() or 0.0
             if remaining <= 0:
                 return result("timeout")
             delay = poll_delay(
@@ -881,9 +761,10 @@ class ImageClient:
                 retry_after=retry_after,
                 remaining=remaining,
             )
-            if stop.wait(delay):
-                return result("stopped") if record is not None else self._stopped_early(image_id, polls)
-
-    def _stopped_early(self, image_id: str, polls: int) -> WaitResult:
-        # Stopped before any record was read: one read so the result has a record.
-        return WaitResult(self.get(image_id), "stopped", polls + 1, 0.0)
+            if event is not None:
+                # A plain Event cannot cut a request; watch it in slices while pausing.
+                end = time.monotonic() + delay
+                while not stopped() and time.monotonic() < end:
+                    cancel.wait(min(0.1, end - time.monotonic()))
+            else:
+                cancel.wait(delay)

@@ -26,6 +26,8 @@ Environment variables:
 | `MAI_WIDGETS_IAM_DOMAIN` | `iam_domain` | IAM domain (account) name for password sign-in |
 | `MAI_WIDGETS_CONNECT_TIMEOUT` | `connect_timeout` | Seconds to wait for a connection, default 5 |
 | `MAI_WIDGETS_READ_TIMEOUT` | `read_timeout` | Seconds to wait for an answer, default 30 |
+| `MAI_WIDGETS_MAX_RETRY_AFTER` | `max_retry_after` | Longest `Retry-After` slept through, default 30 |
+| `MAI_WIDGETS_ALLOW_HTTP` | `allow_http` | UNSAFE: allow `http://` endpoints on other hosts |
 
 Credentials are used in this order: AK/SK (with the security token if set), a token, the
 IAM user and password.
@@ -44,6 +46,7 @@ from urllib.parse import urlsplit
 from traitlets import Bool, Float, Int, TraitError, Unicode, validate
 from traitlets.config import Config, Configurable
 
+from .contract import WORKSPACE_ID_HELP, WORKSPACE_ID_RE
 from .errors import ConfigError
 
 __all__ = [
@@ -72,6 +75,8 @@ SETTING_ENV_VARS: dict[str, str] = {
     "MAI_WIDGETS_IAM_DOMAIN": "iam_domain",
     "MAI_WIDGETS_CONNECT_TIMEOUT": "connect_timeout",
     "MAI_WIDGETS_READ_TIMEOUT": "read_timeout",
+    "MAI_WIDGETS_MAX_RETRY_AFTER": "max_retry_after",
+    "MAI_WIDGETS_ALLOW_HTTP": "allow_http",
 }
 # Credentials field -> environment variable.
 CREDENTIAL_ENV_VARS: dict[str, str] = {
@@ -85,7 +90,6 @@ CREDENTIAL_ENV_VARS: dict[str, str] = {
 _REGION_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 # Both end up in URL paths: nothing that could change the path gets through.
 _PROJECT_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-_WORKSPACE_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
 
@@ -143,6 +147,13 @@ class MaiConfig(Configurable):
     max_retries = Int(3, help="Retries of idempotent calls on connection errors, 429 and 5xx.").tag(
         config=True
     )
+    max_retry_after = Float(
+        30.0, help="Longest Retry-After pause a call sleeps through; longer ones fail with ThrottledError."
+    ).tag(config=True)
+    allow_http = Bool(
+        False,
+        help="UNSAFE: allow plain http:// endpoints on other hosts (secrets would travel in clear).",
+    ).tag(config=True)
     iam_user = Unicode("", help="IAM user name, for password sign-in.").tag(config=True)
     iam_domain = Unicode("", help="IAM domain (account) name, for password sign-in.").tag(config=True)
 
@@ -167,11 +178,13 @@ class MaiConfig(Configurable):
     @validate("workspace_id")
     def _valid_workspace_id(self, proposal: dict[str, Any]) -> str:
         value = str(proposal["value"]).strip()
-        if not _WORKSPACE_ID_RE.match(value):
-            raise TraitError("workspace_id must be letters, digits, '-' or '_' (default \"0\")")
+        if not WORKSPACE_ID_RE.match(value):
+            raise TraitError(f"workspace_id must be {WORKSPACE_ID_HELP}")
         return value
 
-    @validate("connect_timeout", "read_timeout", "poll_initial", "poll_max", "wait_timeout")
+    @validate(
+        "connect_timeout", "read_timeout", "poll_initial", "poll_max", "wait_timeout", "max_retry_after"
+    )
     def _valid_positive(self, proposal: dict[str, Any]) -> float:
         value = float(proposal["value"])
         if not value > 0:
@@ -300,14 +313,14 @@ def credentials_problem(config: MaiConfig, credentials: Credentials) -> ConfigEr
 
 def _parse_env_value(var: str, trait: str, raw: str) -> Any:
     value = raw.strip()
-    if trait == "verify_tls":
+    if trait in ("verify_tls", "allow_http"):
         lowered = value.lower()
         if lowered in _TRUE:
             return True
         if lowered in _FALSE:
             return False
         raise ConfigError(f"{var} must be true or false", missing=(var,))
-    if trait in ("connect_timeout", "read_timeout"):
+    if trait in ("connect_timeout", "read_timeout", "max_retry_after"):
         try:
             return float(value)
         except ValueError:

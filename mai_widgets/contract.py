@@ -97,6 +97,13 @@ class Origin(WireEnum):
     IMAGE_SAVE = "IMAGE_SAVE"
 
 
+class FlavorType(WireEnum):
+    # SDK ImageRegRequest.flavor_type: Ascend 910, 910B and 310 chips.
+    ASCEND_SNT9 = "ASCEND_SNT9"
+    ASCEND_SNT9B = "ASCEND_SNT9B"
+    ASCEND_SNT3 = "ASCEND_SNT3"
+
+
 class ImageType(WireEnum):
     BUILD_IN = "BUILD_IN"
     DEDICATED = "DEDICATED"
@@ -125,21 +132,50 @@ TERMINAL_STATUSES: frozenset[ImageStatus] = frozenset(
 )
 
 DESCRIPTION_MAX = 512
+READ_ME_MAX = 3000  # SDK ImageRegRequest.read_me
+TAGS_MAX = 20  # SDK ImageRegRequest.tags: at most 20, key <= 128 and value <= 255 characters
+TAG_KEY_MAX = 128
+TAG_VALUE_MAX = 255
 SWR_PATH_MIN = 16
 SWR_PATH_MAX = 2048
 DEFAULT_WORKSPACE_ID = "0"
+# SDK: workspace_id is "0" (the default workspace) or a 32-character id of [0-9a-z].
+WORKSPACE_ID_RE = re.compile(r"^(?:0|[0-9a-z]{32})$")
+WORKSPACE_ID_HELP = '"0" (the default workspace) or a 32-character workspace id of 0-9 and a-z'
 
 # registry[:port]/namespace/name[/more]:tag or ...@sha256:<64 hex>. Docker's grammar for the
 # repository components; SWR organisations are lower case letters, digits, '.', '_', '-'.
 _HOST = r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*"
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
-SWR_PATH_RE = re.compile(
-    rf"^(?P<registry>{_HOST}(?::[0-9]{{1,5}})?)"
-    rf"/(?P<namespace>{_COMPONENT})"
+_REPOSITORY = (
+    rf"(?P<namespace>{_COMPONENT})"
     rf"/(?P<name>{_COMPONENT}(?:/{_COMPONENT})*)"
     rf"(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{{0,127}})|@(?P<digest>sha256:[a-f0-9]{{64}}))$"
 )
-SWR_PATH_HELP = "registry[:port]/namespace/name:tag (or name@sha256:<digest>)"
+SWR_PATH_RE = re.compile(rf"^(?P<registry>{_HOST}(?::[0-9]{{1,5}})?)/{_REPOSITORY}")
+# ma-cli takes the path without its registry host (org/image:tag); completed per region.
+HOSTLESS_SWR_PATH_RE = re.compile(rf"^{_REPOSITORY}")
+SWR_PATH_HELP = "registry/namespace/name:tag, or namespace/name:tag for this region's SWR"
+
+
+def swr_registry(region: str) -> str:
+    """The SWR registry host of a region (where ``docker push`` sends images)."""
+    return f"swr.{region}.myhuaweicloud.com"
+
+
+def _has_registry(path: str) -> bool:
+    # Docker's rule: the first component names a registry when it has a '.' or ':' or is localhost.
+    first = path.split("/", 1)[0]
+    return "/" in path and ("." in first or ":" in first or first == "localhost")
+
+
+def complete_swr_path(swr_path: str, region: str) -> str:
+    """``org/image:tag`` -> ``swr.{region}.myhuaweicloud.com/org/image:tag``; full paths unchanged."""
+    path = swr_path.strip()
+    if path and not _has_registry(path) and HOSTLESS_SWR_PATH_RE.match(path):
+        return f"{swr_registry(region)}/{path}"
+    return swr_path
+
 
 # Image ids are UUIDs on the service; anything that could change the URL path is refused.
 IMAGE_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
@@ -156,7 +192,7 @@ def validate_image_id(image_id: object, field_name: str = "image_id") -> str:
 
 def split_swr_path(swr_path: str) -> dict[str, str] | None:
     """``registry``, ``namespace``, ``name`` and ``tag`` (or ``digest``) of an SWR path."""
-    m = SWR_PATH_RE.match(swr_path)
+    m = SWR_PATH_RE.match(swr_path) if _has_registry(swr_path) else HOSTLESS_SWR_PATH_RE.match(swr_path)
     if not m:
         return None
     return {k: v for k, v in m.groupdict().items() if v is not None}
@@ -207,6 +243,11 @@ class ImageWire(TypedDict, total=False):
     update_at: int
     visibility: str
     workspace_id: str
+    flavor_type: str
+    swr_instance_id: str
+    show_name: str
+    show_tag: str
+    tags: list[dict[str, str]]
 
 
 class ImageListWire(TypedDict):
@@ -220,16 +261,19 @@ class ImageListWire(TypedDict):
 
 
 class ImageGroupWire(TypedDict, total=False):
-    """One row of ``GET /v1/{project_id}/images/group``."""
+    """One row of ``GET /v1/{project_id}/images/group`` (the SDK's ``ImageGroup``)."""
 
+    id: str
     name: str
     namespace: str
     version_count: int
-    arch: str
     create_at: int
     update_at: int
     description: str
-    type: str
+    read_me: str
+    icon_name: str
+    swr_instance_name: str
+    swr_instance_id: str
 
 
 class ErrorWire(TypedDict):
@@ -242,32 +286,175 @@ class ErrorWire(TypedDict):
 
 E = TypeVar("E", bound=WireEnum)
 
-_ENUM_FIELDS: dict[str, type[WireEnum]] = {
-    "arch": Arch,
-    "origin": Origin,
-    "service_type": ServiceType,
-    "visibility": Visibility,
-}
-_LIST_FIELDS: dict[str, type[WireEnum]] = {
-    "resource_category": ResourceCategory,
-    "services": Service,
-}
-_STR_FIELDS = ("description", "swr_path", "workspace_id", "flavor_type", "swr_instance_id", "read_me")
-REGISTER_FIELDS: tuple[str, ...] = (
-    "swr_path",
-    "arch",
-    "resource_category",
-    "services",
-    "service_type",
-    "origin",
-    "visibility",
-    "description",
-    "workspace_id",
-    "flavor_type",
-    "tags",
-    "swr_instance_id",
-    "read_me",
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One field of the register request, as every surface shows it.
+
+    The panel's controls, the magic's arguments, the record table's rows and the request's
+    validation are all derived from :data:`REGISTER_FIELD_TABLE`.
+    """
+
+    name: str  # the request body's (wire) name
+    label: str  # the panel's label and the record table's row name
+    flag: str  # the magic's long flag (ma-cli's, where ma-cli has the field)
+    short_flag: str | None  # ma-cli image register's short flag
+    help: str
+    enum: type[WireEnum] | None = None
+    multiple: bool = False  # a list of enum values (at least one)
+    default: str | tuple[str, ...] | None = None  # the form's starting value (None: empty)
+    max_length: int | None = None
+    empty_is_unset: bool = False  # an empty form value is "not sent", not an error
+    record_attr: str | None = None  # the ImageRecord attribute it comes back as
+    in_form: bool = True  # shown in the panel (the rest: Python and the magic only)
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        return self.enum.choices() if self.enum is not None else ()
+
+
+REGISTER_FIELD_TABLE: tuple[FieldSpec, ...] = (
+    FieldSpec(
+        "swr_path",
+        "SWR path",
+        "--swr-path",
+        "-swr",
+        SWR_PATH_HELP,
+        max_length=SWR_PATH_MAX,
+        record_attr="swr_path",
+    ),
+    FieldSpec(
+        "arch", "Architecture", "--arch", "-a", "CPU architecture", Arch, default="X86_64", record_attr="arch"
+    ),
+    FieldSpec(
+        "resource_category",
+        "Resource categories",
+        "--resource-category",
+        "-rs",
+        "resources the image runs on (the service's default: CPU and GPU)",
+        ResourceCategory,
+        multiple=True,
+        # The SDK, the API reference and ma-cli: omitted means CPU and GPU.
+        default=("CPU", "GPU"),
+        record_attr="resource_categories",
+    ),
+    FieldSpec(
+        "services",
+        "Services",
+        "--service",
+        "-s",
+        "services the image offers",
+        Service,
+        multiple=True,
+        default=("NOTEBOOK", "SSH"),
+        record_attr="services",
+    ),
+    FieldSpec(
+        "service_type",
+        "Service type",
+        "--service-type",
+        None,
+        "what the image is for",
+        ServiceType,
+        default="UNKNOWN",
+        record_attr="service_type",
+    ),
+    FieldSpec(
+        "origin",
+        "Origin",
+        "--origin",
+        None,
+        "where the image comes from",
+        Origin,
+        default="CUSTOMIZE",
+        record_attr="origin",
+    ),
+    FieldSpec(
+        "visibility",
+        "Visibility",
+        "--visibility",
+        "-v",
+        "who can use it",
+        Visibility,
+        default="PRIVATE",
+        record_attr="visibility",
+    ),
+    FieldSpec(
+        "description",
+        "Description",
+        "--description",
+        None,
+        f"at most {DESCRIPTION_MAX} characters",
+        max_length=DESCRIPTION_MAX,
+        empty_is_unset=True,
+        record_attr="description",
+    ),
+    FieldSpec(
+        "workspace_id",
+        "Workspace id",
+        "--workspace-id",
+        "-wi",
+        WORKSPACE_ID_HELP,
+        default=DEFAULT_WORKSPACE_ID,
+        record_attr="workspace_id",
+    ),
+    FieldSpec(
+        "flavor_type",
+        "Flavor type",
+        "--flavor-type",
+        None,
+        "Ascend chip type",
+        FlavorType,
+        empty_is_unset=True,
+        in_form=False,
+    ),
+    FieldSpec(
+        "tags",
+        "Tags",
+        "--tag",
+        None,
+        f'at most {TAGS_MAX} tags, each {{"key": ..., "value": ...}}',
+        in_form=False,
+    ),
+    FieldSpec(
+        "swr_instance_id",
+        "SWR instance id",
+        "--swr-instance-id",
+        None,
+        "SWR enterprise instance id",
+        empty_is_unset=True,
+        in_form=False,
+    ),
+    FieldSpec(
+        "read_me",
+        "Read me",
+        "--read-me",
+        None,
+        f"at most {READ_ME_MAX} characters",
+        max_length=READ_ME_MAX,
+        empty_is_unset=True,
+        in_form=False,
+    ),
 )
+FIELDS_BY_NAME: dict[str, FieldSpec] = {spec.name: spec for spec in REGISTER_FIELD_TABLE}
+REGISTER_FIELDS: tuple[str, ...] = tuple(FIELDS_BY_NAME)
+FORM_FIELDS: tuple[FieldSpec, ...] = tuple(spec for spec in REGISTER_FIELD_TABLE if spec.in_form)
+
+
+def field_spec(name: str) -> FieldSpec:
+    """The :class:`FieldSpec` of a register field (KeyError for an unknown name)."""
+    return FIELDS_BY_NAME[name]
+
+
+def form_defaults() -> dict[str, Any]:
+    """The form's starting values, from the table (empty text for fields without one)."""
+    out: dict[str, Any] = {}
+    for spec in FORM_FIELDS:
+        if spec.multiple:
+            out[spec.name] = list(spec.default or ())
+        else:
+            out[spec.name] = spec.default if spec.default is not None else ""
+    return out
 
 
 def _check_enum(name: str, value: object, enum: type[E], problems: list[FieldProblem]) -> E | None:
@@ -309,15 +496,35 @@ def _check_enum_list(
 def _check_swr_path(value: object, problems: list[FieldProblem]) -> None:
     if not isinstance(value, str) or not value:
         return
-    if not SWR_PATH_MIN <= len(value) <= SWR_PATH_MAX:
+    if not SWR_PATH_MIN <= len(value) <= SWR_PATH_MAX and _has_registry(value):
         problems.append(
             FieldProblem(
                 "swr_path",
                 f"must be {SWR_PATH_MIN} to {SWR_PATH_MAX} characters (it has {len(value)})",
             )
         )
-    elif not SWR_PATH_RE.match(value):
-        problems.append(FieldProblem("swr_path", f"must look like {SWR_PATH_HELP}"))
+    elif split_swr_path(value) is None:
+        problems.append(FieldProblem("swr_path", swr_path_problem(value)))
+
+
+def swr_path_problem(value: str) -> str:
+    """What is wrong with an SWR path that does not parse, as specifically as can be said."""
+    path = value.strip()
+    if path != value:
+        return "must not start or end with spaces"
+    if any(c.isspace() for c in path):
+        return "must not contain spaces"
+    repo, _, tag = path.rpartition(":") if "@" not in path else (path, "", "")
+    if "@" not in path and (not repo or "/" in tag):
+        return "needs a tag after ':' (for example :latest)"
+    parts = (path.split("@")[0] if "@" in path else repo).split("/")
+    if _has_registry(path):
+        parts = parts[1:]
+    if len(parts) < 2:
+        return "needs a namespace (organisation) before the image name: namespace/name:tag"
+    if any(p != p.lower() for p in parts):
+        return "namespace and image name must be lower case"
+    return f"must look like {SWR_PATH_HELP}"
 
 
 def _check_tags(value: object, problems: list[FieldProblem]) -> tuple[tuple[str, str], ...] | None:
@@ -333,7 +540,14 @@ def _check_tags(value: object, problems: list[FieldProblem]) -> tuple[tuple[str,
     if not ok or not isinstance(value, (list, tuple)):
         problems.append(FieldProblem("tags", 'must be a list of {"key": str, "value": str}'))
         return None
-    return tuple((str(t["key"]), str(t.get("value", ""))) for t in value)
+    pairs = tuple((str(t["key"]), str(t.get("value", ""))) for t in value)
+    if len(pairs) > TAGS_MAX:
+        problems.append(FieldProblem("tags", f"must be at most {TAGS_MAX} tags (it has {len(pairs)})"))
+    if any(not k or len(k) > TAG_KEY_MAX for k, _ in pairs):
+        problems.append(FieldProblem("tags", f"each key must be 1 to {TAG_KEY_MAX} characters"))
+    if any(len(v) > TAG_VALUE_MAX for _, v in pairs):
+        problems.append(FieldProblem("tags", f"each value must be at most {TAG_VALUE_MAX} characters"))
+    return pairs
 
 
 @dataclass(frozen=True)
@@ -349,7 +563,7 @@ class RegisterRequest:
     visibility: Visibility | None = None
     description: str | None = None
     workspace_id: str | None = None
-    flavor_type: str | None = None
+    flavor_type: FlavorType | None = None
     tags: tuple[tuple[str, str], ...] | None = None
     swr_instance_id: str | None = None
     read_me: str | None = None
@@ -407,38 +621,43 @@ class RegisterRequest:
 def parse_register_fields(
     values: Mapping[str, Any],
 ) -> tuple[RegisterRequest | None, list[FieldProblem]]:
-    """Parse raw register fields; return the request (or ``None``) and every problem found."""
+    """Parse raw register fields; return the request (or ``None``) and every problem found.
+
+    Checks come from :data:`REGISTER_FIELD_TABLE` (enums, lists, lengths), plus the SWR path's
+    grammar, the workspace id's form and the tags' shape.
+    """
     problems: list[FieldProblem] = []
-    unknown = sorted(set(values) - set(REGISTER_FIELDS))
-    for name in unknown:
+    for name in sorted(set(values) - set(REGISTER_FIELDS)):
         problems.append(FieldProblem(name, "is not a register field"))
     if values.get("swr_path") in (None, ""):
         problems.append(FieldProblem("swr_path", f"is required ({SWR_PATH_HELP})"))
-    for name in _STR_FIELDS:
-        value = values.get(name)
-        if value is not None and not isinstance(value, str):
-            problems.append(FieldProblem(name, "must be a string"))
+    parsed: dict[str, Any] = {}
+    for spec in REGISTER_FIELD_TABLE:
+        value = values.get(spec.name)
+        if spec.name == "tags":
+            parsed["tags"] = _check_tags(value, problems)
+        elif spec.multiple and spec.enum is not None:
+            parsed[spec.name] = _check_enum_list(spec.name, value, spec.enum, problems)
+        elif spec.enum is not None:
+            parsed[spec.name] = _check_enum(spec.name, value, spec.enum, problems)
+        elif value is not None and not isinstance(value, str):
+            problems.append(FieldProblem(spec.name, "must be a string"))
+        else:
+            limit = spec.max_length
+            # the SWR path's own check says more than a length
+            if limit and isinstance(value, str) and len(value) > limit and spec.name != "swr_path":
+                problems.append(
+                    FieldProblem(spec.name, f"must be at most {limit} characters (it has {len(value)})")
+                )
+            parsed[spec.name] = value
     _check_swr_path(values.get("swr_path"), problems)
-    description = values.get("description")
-    if isinstance(description, str) and len(description) > DESCRIPTION_MAX:
-        problems.append(
-            FieldProblem(
-                "description", f"must be at most {DESCRIPTION_MAX} characters (it has {len(description)})"
-            )
-        )
     workspace_id = values.get("workspace_id")
-    if isinstance(workspace_id, str) and not IMAGE_ID_RE.match(workspace_id):
-        problems.append(FieldProblem("workspace_id", "must be letters, digits, '-' or '_' (default \"0\")"))
-    enums = {name: _check_enum(name, values.get(name), enum, problems) for name, enum in _ENUM_FIELDS.items()}
-    lists = {
-        name: _check_enum_list(name, values.get(name), enum, problems) for name, enum in _LIST_FIELDS.items()
-    }
-    tags = _check_tags(values.get("tags"), problems)
+    if isinstance(workspace_id, str) and not WORKSPACE_ID_RE.match(workspace_id):
+        problems.append(FieldProblem("workspace_id", f"must be {WORKSPACE_ID_HELP}"))
     if problems:
         return None, problems
-    strs = {name: values.get(name) for name in _STR_FIELDS}
     request = object.__new__(RegisterRequest)
-    for name, value in {**strs, **enums, **lists, "tags": tags}.items():
+    for name, value in parsed.items():
         object.__setattr__(request, name, value)
     return request, []
 
@@ -581,18 +800,31 @@ class ImageGroup:
 
     name: str
     version_count: int
+    id: str | None = None
     namespace: str | None = None
+    description: str | None = None
+    create_at: datetime | None = None
+    update_at: datetime | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_wire(cls, data: Mapping[str, Any]) -> ImageGroup:
-        rest = {k: v for k, v in data.items() if k not in ("name", "version_count", "namespace")}
+        named = ("name", "version_count", "id", "namespace", "description", "create_at", "update_at")
+        count = data.get("version_count")
         return cls(
             name=str(data.get("name", "")),
-            version_count=int(data.get("version_count") or 0),
-            namespace=data.get("namespace"),
-            extra=rest,
+            version_count=count if isinstance(count, int) and not isinstance(count, bool) else 0,
+            id=_optional_str(data.get("id")),
+            namespace=_optional_str(data.get("namespace")),
+            description=_optional_str(data.get("description")),
+            create_at=ms_to_datetime(data.get("create_at")),
+            update_at=ms_to_datetime(data.get("update_at")),
+            extra={k: v for k, v in data.items() if k not in named},
         )
+
+
+def _optional_str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 # ---------------------------------------------------------------------------------------
@@ -603,13 +835,20 @@ _LIST_QUERY_ENUMS: dict[str, type[WireEnum]] = {
     "sort_dir": SortDir,
     "type": ImageType,
 }
-LIST_SORT_KEYS = ("create_at", "update_at", "name", "status", "size")
+_LIST_QUERY_TEXT = ("name", "namespace", "workspace_id", "sort_key", "show_name", "show_tag")
+# SDK ListImageRequest.sort_key: free text, at most 128 of letters, digits, '-', '_' and ','
+# (several keys separated by commas); which keys the service supports is not documented.
+SORT_KEY_RE = re.compile(r"^[A-Za-z0-9_,-]{1,128}$")
 LIST_LIMIT_MAX = 200  # the API's default page size, and the largest page we ask for
 
 
 @dataclass(frozen=True)
 class ListFilters:
-    """The filters of ``GET /v1/{project_id}/images`` (paging is the client's business)."""
+    """The filters of ``GET /v1/{project_id}/images`` (paging is the client's business).
+
+    ``type`` left as ``None`` is not sent, and the service then lists BUILD_IN (its presets):
+    :class:`~mai_widgets.client.ImageClient` always sets it.
+    """
 
     name: str | None = None
     name_fuzzy_match: bool | None = None
@@ -619,6 +858,8 @@ class ListFilters:
     sort_key: str | None = None
     type: ImageType | None = None
     workspace_id: str | None = None
+    show_name: str | None = None
+    show_tag: str | None = None
 
     @classmethod
     def create(cls, **values: Any) -> ListFilters:
@@ -633,17 +874,25 @@ class ListFilters:
                 if not isinstance(value, bool):
                     problems.append(FieldProblem(name, "must be true or false"))
                 out[name] = value
-            elif name in ("name", "namespace", "workspace_id", "sort_key"):
+            elif name in _LIST_QUERY_TEXT:
                 if not isinstance(value, str) or not value:
                     problems.append(FieldProblem(name, "must be a non-empty string"))
-                elif name == "sort_key" and value not in LIST_SORT_KEYS:
-                    problems.append(FieldProblem(name, f"must be one of {', '.join(LIST_SORT_KEYS)}"))
+                elif name == "sort_key" and not SORT_KEY_RE.match(value):
+                    problems.append(
+                        FieldProblem(
+                            name,
+                            "must be at most 128 letters, digits, '-', '_' or ',' (keys, comma-separated)",
+                        )
+                    )
                 out[name] = value
             else:
                 problems.append(FieldProblem(name, "is not a list filter"))
         if problems:
             raise ValidationError(problems)
         return cls(**out)
+
+    def replace(self, **changes: Any) -> ListFilters:
+        return replace(self, **changes)
 
     def to_query(self) -> dict[str, str]:
         query: dict[str, str] = {}

@@ -7,6 +7,7 @@ metadata and the server's own ``error_code``/``error_msg``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -75,21 +76,45 @@ class TransportError(MaiWidgetsError):
     code = "transport"
 
 
+class ClientTransportError(TransportError):
+    """A :class:`TransportError` that knows whether the request may have reached the server."""
+
+    def __init__(self, message: str, *, hint: str | None, maybe_sent: bool) -> None:
+        super().__init__(message, hint=hint)
+        self.maybe_sent = maybe_sent
+
+
+class CancelledError(ClientTransportError):
+    """The call was cancelled (a panel or view was closed, or ``stop()`` was called)."""
+
+    code = "cancelled"
+
+    def __init__(self, message: str, *, maybe_sent: bool) -> None:
+        super().__init__(message, hint="closed or stopped by the user", maybe_sent=maybe_sent)
+
+
 # The hints for the causes users meet most, keyed by error_code first, then HTTP status.
+_AUTH_HINT = (
+    "authentication failed: check HUAWEICLOUD_SDK_AK/HUAWEICLOUD_SDK_SK "
+    "(and HUAWEICLOUD_SDK_SECURITY_TOKEN for temporary credentials) and the machine's clock"
+)
+_ALREADY_HINT = "this SWR image is already registered; use the existing image record"
 _HINTS_BY_CODE: dict[str, str] = {
     "ModelArts.2885": "ModelArts has no access to that SWR organization: grant it in SWR "
     "(Organization Management > permissions) or push the image to a namespace you own",
-    "ModelArts.2884": "this SWR image is already registered; use the existing image record",
+    "ModelArts.2884": _ALREADY_HINT,
+    "ModelArts.6737": _ALREADY_HINT,
     "ModelArts.6797": "no image with that id in this project: check the id and the project/region",
     "ModelArts.2810": "ModelArts could not query SWR: check the swr_path and that the image was pushed",
     "ModelArts.6771": "the image is larger than ModelArts accepts: slim it down and push again",
     "ModelArts.2845": "the image is larger than ModelArts accepts: slim it down and push again",
-    "ModelArts.6737": "an image with this name and tag exists with other content: push a new tag",
     "ModelArts.0104": "a request parameter was rejected: check the named field",
-    "APIGW.0301": "authentication failed: check HUAWEICLOUD_SDK_AK/HUAWEICLOUD_SDK_SK "
-    "(and HUAWEICLOUD_SDK_SECURITY_TOKEN for temporary credentials) and the machine's clock",
-    "APIGW.0307": "the token has expired or is invalid: sign in again",
-    "APIGW.0308": "throttled by the API gateway: wait and retry",
+    "ModelArts.0210": "the project id is not the credentials' project: check HUAWEICLOUD_SDK_PROJECT_ID "
+    "and MAI_WIDGETS_REGION (each region has its own project id), or unset the project id to discover it",
+    "ModelArts.0202": "the token has expired: sign in again",
+    "APIG.0301": _AUTH_HINT,
+    "APIG.0307": "the token has expired or is invalid: sign in again",
+    "APIG.0308": "throttled by the API gateway: wait and retry",
 }
 _HINTS_BY_STATUS: dict[int, str] = {
     400: "the request was rejected: check the named field",
@@ -104,9 +129,30 @@ _HINTS_BY_STATUS: dict[int, str] = {
     504: "gateway timeout: retry later, then check whether the operation took effect",
 }
 
+# What each error code means, whatever HTTP status it came with (the code is the more exact of the
+# two: ModelArts answers "image not found" and "no SWR access" with 400).
+ALREADY_REGISTERED_CODES = frozenset({"ModelArts.2884", "ModelArts.6737"})
+_NOT_FOUND_CODES = frozenset({"ModelArts.6797"})
+_PERMISSION_CODES = frozenset({"ModelArts.2885", "ModelArts.0210"})
+_AUTH_CODES = frozenset({"APIG.0301", "APIG.0307", "ModelArts.0202"})
+_THROTTLE_CODES = frozenset({"APIG.0308"})
+
+
+def says_token_expired(status: int, error_code: str | None, error_msg: str) -> bool:
+    """An answer that means "this token has expired" (refresh the IAM token once).
+
+    The gateway says it three ways: ``APIG.0307``, ``APIG.0301`` whose message says the token
+    expired, or ModelArts.0202.
+    """
+    if error_code in ("APIG.0307", "ModelArts.0202"):
+        return True
+    text = error_msg.lower()
+    mentions = "token" in text and ("expired" in text or "must be updated" in text)
+    return status == 401 and (error_code in (None, "APIG.0301") and mentions)
+
 
 def hint_for(status: int, error_code: str | None) -> str | None:
-    """The one-line hint for an HTTP status and a ModelArts/APIGW error code."""
+    """The one-line hint for an HTTP status and a ModelArts/APIG error code."""
     if error_code and error_code in _HINTS_BY_CODE:
         return _HINTS_BY_CODE[error_code]
     if error_code and error_code.startswith("APIG") and status == 401:
@@ -169,23 +215,47 @@ class ServerError(ApiError):
     code = "server-error"
 
 
-def api_error(
-    status: int, error_code: str | None, error_msg: str, request_id: str | None = None
-) -> ApiError:
-    """The most specific :class:`ApiError` subclass for a status and error code."""
-    cls: type[ApiError]
-    if error_code == "ModelArts.2884":
-        cls = AlreadyRegisteredError
-    elif status == 401:
-        cls = AuthenticationError
-    elif status == 403 or error_code == "ModelArts.2885":
-        cls = PermissionDeniedError
-    elif status == 404 or error_code == "ModelArts.6797":
-        cls = NotFoundError
-    elif status == 429:
-        cls = ThrottledError
-    elif status >= 500:
-        cls = ServerError
-    else:
-        cls = ApiError
-    return cls(status, error_code, error_msg, request_id)
+def _class_for(status: int, error_code: str | None) -> type[ApiError]:
+    # The error code first: it is exact where the status is shared (400 for most of them).
+    if error_code in ALREADY_REGISTERED_CODES:
+        return AlreadyRegisteredError
+    if error_code in _NOT_FOUND_CODES:
+        return NotFoundError
+    if error_code in _PERMISSION_CODES:
+        return PermissionDeniedError
+    if error_code in _AUTH_CODES:
+        return AuthenticationError
+    if error_code in _THROTTLE_CODES:
+        return ThrottledError
+    by_status: dict[int, type[ApiError]] = {
+        401: AuthenticationError,
+        403: PermissionDeniedError,
+        404: NotFoundError,
+        429: ThrottledError,
+    }
+    if status in by_status:
+        return by_status[status]
+    return ServerError if status >= 500 else ApiError
+
+
+def api_error(status: int, error_code: str | None, error_msg: str, request_id: str | None = None) -> ApiError:
+    """The most specific :class:`ApiError` subclass for an error code and HTTP status."""
+    return _class_for(status, error_code)(status, error_code, error_msg, request_id)
+
+
+class MalformedResponseError(ServerError):
+    """A 2xx answer whose body is not the JSON the API documents (or is too large, or too deep)."""
+
+    code = "malformed-response"
+
+
+def malformed_answer(response: Any, message: str) -> MalformedResponseError:
+    """A 2xx answer (a ``requests.Response``) that cannot be read: its request id, and the hint
+    that a retry may help."""
+    return MalformedResponseError(
+        response.status_code,
+        None,
+        message,
+        response.headers.get("X-Request-Id"),
+        hint="the service or a proxy garbled the answer; retry later",
+    )

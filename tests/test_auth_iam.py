@@ -1,7 +1,7 @@
 """IAM password sign-in, token refresh and project discovery, against a small real HTTP server.
 
 The server (http.server on 127.0.0.1, port 0) plays IAM and one API route: it issues tokens,
-records every request, answers ``401 APIGW.0307`` for tokens it was told to treat as expired,
+records every request, answers ``401 APIG.0307`` for tokens it was told to treat as expired,
 and checks AK/SK signatures with ``verify_signature`` for ``/v3/projects``.
 """
 
@@ -134,7 +134,7 @@ class _IamHandler(BaseHTTPRequestHandler):
                     return self._reply(401, {"error_code": "APIGW.0301", "error_msg": exc.reason})
             elif not self._token_ok():
                 return self._reply(
-                    401, {"error_code": "APIGW.0307", "error_msg": "The token must be updated."}
+                    401, {"error_code": "APIG.0307", "error_msg": "The token must be updated."}
                 )
             if self.server.state.forbid_projects:
                 return self._reply(403, {"error": {"code": 403, "message": "You are not authorized."}})
@@ -148,7 +148,7 @@ class _IamHandler(BaseHTTPRequestHandler):
                 )
             if not self._token_ok():
                 return self._reply(
-                    401, {"error_code": "APIGW.0307", "error_msg": "The token must be updated."}
+                    401, {"error_code": "APIG.0307", "error_msg": "The token must be updated."}
                 )
             return self._reply(200, {"ok": True})
         self._reply(404, {"error_code": "APIGW.0101", "error_msg": "no such API"})

@@ -158,11 +158,11 @@ def test_register_get_wait_active(emulator: EmulatorProcess) -> None:
 
 
 def test_register_accepts_a_request_object_and_field_overrides(emulator: EmulatorProcess) -> None:
-    client = client_for(emulator, env={"MAI_WIDGETS_WORKSPACE_ID": "ws-7"})
+    client = client_for(emulator, env={"MAI_WIDGETS_WORKSPACE_ID": "0123456789abcdef0123456789abcdef"})
     request = RegisterRequest.create(swr_path=DEMO_SWR_IMAGES[1], description="first")
     record = client.register(request, description="second")
     assert record.description == "second"
-    assert record.workspace_id == "ws-7"  # the configured default workspace
+    assert record.workspace_id == "0123456789abcdef0123456789abcdef"  # the configured default workspace
 
 
 def test_image_missing_from_swr_settles_as_create_failed(emulator: EmulatorProcess) -> None:
@@ -535,7 +535,7 @@ def test_tls_is_verified_by_default(local_server: Callable[..., str], self_signe
 
     url = local_server(Ok, context)
     client = _explicit_client(url, max_retries=0)
-    assert client._session.verify is True and client._register_session.verify is True
+    assert client._http.session.verify is True and client._http._once.verify is True
     with pytest.raises(TransportError, match="TLS verification failed") as info:
         client.get("abc")
     assert info.value.hint is not None and "MAI_WIDGETS_CA_BUNDLE" in info.value.hint

@@ -71,13 +71,15 @@ def test_every_setting_from_the_environment() -> None:
         "MAI_WIDGETS_ENDPOINT": "https://ma.example.test",
         "MAI_WIDGETS_IAM_ENDPOINT": "https://iam.example.test:8443",
         "HUAWEICLOUD_SDK_PROJECT_ID": "0123456789abcdef0123456789abcdef",
-        "MAI_WIDGETS_WORKSPACE_ID": "ws-1",
+        "MAI_WIDGETS_WORKSPACE_ID": "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
         "MAI_WIDGETS_VERIFY_TLS": "false",
         "MAI_WIDGETS_CA_BUNDLE": "/etc/ssl/ca.pem",
         "MAI_WIDGETS_IAM_USER": "alice",
         "MAI_WIDGETS_IAM_DOMAIN": "acme",
         "MAI_WIDGETS_CONNECT_TIMEOUT": "2.5",
         "MAI_WIDGETS_READ_TIMEOUT": "12",
+        "MAI_WIDGETS_MAX_RETRY_AFTER": "7.5",
+        "MAI_WIDGETS_ALLOW_HTTP": "true",
     }
     assert set(env) == set(SETTING_ENV_VARS)
     cfg = _load(env)
@@ -85,11 +87,12 @@ def test_every_setting_from_the_environment() -> None:
     assert cfg.modelarts_endpoint() == "https://ma.example.test"
     assert cfg.iam_url() == "https://iam.example.test:8443"
     assert cfg.project_id == "0123456789abcdef0123456789abcdef"
-    assert cfg.workspace_id == "ws-1"
+    assert cfg.workspace_id == "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
     assert cfg.verify_tls is False
     assert cfg.requests_verify() == "/etc/ssl/ca.pem"  # a CA bundle wins over the flag
     assert (cfg.iam_user, cfg.iam_domain) == ("alice", "acme")
     assert cfg.timeouts() == (2.5, 12.0)
+    assert cfg.max_retry_after == 7.5 and cfg.allow_http is True
 
 
 def test_blank_environment_values_are_ignored() -> None:
@@ -120,18 +123,39 @@ def test_precedence_user_dir_then_env_then_arguments(tmp_path: Path) -> None:
     user.mkdir()
     system.mkdir()
     (system / "mai_widgets_config.json").write_text(
-        json.dumps({"MaiConfig": {"region": "cn-south-1", "workspace_id": "sys", "read_timeout": 7}})
+        json.dumps(
+            {
+                "MaiConfig": {
+                    "region": "cn-south-1",
+                    "workspace_id": "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb",
+                    "read_timeout": 7,
+                }
+            }
+        )
     )
-    (user / "mai_widgets_config.json").write_text(json.dumps({"MaiConfig": {"workspace_id": "usr"}}))
+    (user / "mai_widgets_config.json").write_text(
+        json.dumps({"MaiConfig": {"workspace_id": "cccccccccccccccccccccccccccccccc"}})
+    )
     # In one directory the .py file is read after the .json file, so it wins.
     (user / "mai_widgets_config.py").write_text("c.MaiConfig.read_timeout = 9.0\n")
     # Jupyter lists the most specific directory first.
     cfg = _load(dirs=[user, system])
-    assert (cfg.region, cfg.workspace_id, cfg.read_timeout) == ("cn-south-1", "usr", 9.0)
-    cfg = _load({"MAI_WIDGETS_WORKSPACE_ID": "env", "MAI_WIDGETS_READ_TIMEOUT": "11"}, dirs=[user, system])
-    assert (cfg.workspace_id, cfg.read_timeout) == ("env", 11.0)
-    cfg = _load({"MAI_WIDGETS_WORKSPACE_ID": "env"}, dirs=[user, system], workspace_id="arg")
-    assert cfg.workspace_id == "arg"
+    assert (cfg.region, cfg.workspace_id, cfg.read_timeout) == (
+        "cn-south-1",
+        "cccccccccccccccccccccccccccccccc",
+        9.0,
+    )
+    cfg = _load(
+        {"MAI_WIDGETS_WORKSPACE_ID": "dddddddddddddddddddddddddddddddd", "MAI_WIDGETS_READ_TIMEOUT": "11"},
+        dirs=[user, system],
+    )
+    assert (cfg.workspace_id, cfg.read_timeout) == ("dddddddddddddddddddddddddddddddd", 11.0)
+    cfg = _load(
+        {"MAI_WIDGETS_WORKSPACE_ID": "dddddddddddddddddddddddddddddddd"},
+        dirs=[user, system],
+        workspace_id="eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee",
+    )
+    assert cfg.workspace_id == "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee"
 
 
 def test_default_config_path_is_jupyters(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

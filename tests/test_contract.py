@@ -73,12 +73,12 @@ def test_seed_example_request_is_valid_and_round_trips() -> None:
 
 def test_request_body_omits_unset_fields_and_passes_newer_fields() -> None:
     request = RegisterRequest.create(
-        swr_path=GOOD, services=["ssh"], flavor_type="GPU", tags=[{"key": "team", "value": "ml"}]
+        swr_path=GOOD, services=["ssh"], flavor_type="ascend_snt9b", tags=[{"key": "team", "value": "ml"}]
     )
     assert dict(request.to_body()) == {
         "swr_path": GOOD,
         "services": ["SSH"],
-        "flavor_type": "GPU",
+        "flavor_type": "ASCEND_SNT9B",
         "tags": [{"key": "team", "value": "ml"}],
     }
     assert request.replace(arch="aarch64").arch is Arch.AARCH64
@@ -148,10 +148,14 @@ def test_good_swr_paths(path: str) -> None:
 @pytest.mark.parametrize(
     ("path", "why"),
     [
-        ("swr.example.com/org/name", "look like"),  # no tag
-        ("swr.example.com/name:tag", "look like"),  # no namespace
-        ("swr.example.com/Org/name:tag", "look like"),  # upper case organisation
-        ("swr.example.com/org/name:tag extra", "look like"),
+        ("swr.example.com/org/name", "needs a tag"),
+        ("swr.example.com:443/org/name", "needs a tag"),
+        ("swr.example.com/name:tag", "needs a namespace"),
+        ("name:tag-long-enough-1", "needs a namespace"),
+        ("swr.example.com/Org/name:tag", "lower case"),
+        ("Org/name:tag", "lower case"),
+        ("swr.example.com/org/name:tag extra", "must not contain spaces"),
+        (" swr.example.com/org/name:tag", "must not start or end with spaces"),
         ("https://swr.example.com/org/name:tag", "look like"),
         ("swr.example.com/org/name@sha256:abc", "look like"),
         ("a.b/c/d:e", "16 to 2048"),
@@ -162,6 +166,44 @@ def test_bad_swr_paths(path: str, why: str) -> None:
     problems = validate_register_fields({"swr_path": path})
     assert [p.field for p in problems] == ["swr_path"]
     assert why in problems[0].message
+
+
+@pytest.mark.parametrize(
+    ("given", "completed"),
+    [
+        ("org/image:tag", "swr.ap-southeast-1.myhuaweicloud.com/org/image:tag"),
+        ("org/team/image@sha256:" + "a" * 64, "swr.ap-southeast-1.myhuaweicloud.com/org/team/image@sha256:" + "a" * 64),
+        ("swr.cn-north-4.myhuaweicloud.com/org/image:tag", "swr.cn-north-4.myhuaweicloud.com/org/image:tag"),
+        ("localhost:5000/org/image:tag", "localhost:5000/org/image:tag"),
+        ("localhost/org/image:tag", "localhost/org/image:tag"),
+        ("Org/image:tag", "Org/image:tag"),  # not a valid path: left for validation to name
+    ],
+)
+def test_hostless_swr_paths_are_completed_for_the_region(given: str, completed: str) -> None:
+    from mai_widgets.contract import complete_swr_path
+
+    assert complete_swr_path(given, "ap-southeast-1") == completed
+    if given != "Org/image:tag":
+        assert validate_register_fields({"swr_path": given}) == []
+
+
+def test_field_table_drives_validation_limits() -> None:
+    from mai_widgets.contract import READ_ME_MAX, TAGS_MAX, field_spec, form_defaults
+
+    assert field_spec("resource_category").default == ("CPU", "GPU")
+    assert form_defaults()["resource_category"] == ["CPU", "GPU"]
+    assert [p.field for p in validate_register_fields({"swr_path": GOOD, "read_me": "r" * READ_ME_MAX})] == []
+    problems = validate_register_fields({"swr_path": GOOD, "read_me": "r" * (READ_ME_MAX + 1)})
+    assert [p.field for p in problems] == ["read_me"] and "3000" in problems[0].message
+    tags = [{"key": f"k{i}", "value": "v"} for i in range(TAGS_MAX + 1)]
+    problems = validate_register_fields({"swr_path": GOOD, "tags": tags})
+    assert [p.field for p in problems] == ["tags"] and "at most 20" in problems[0].message
+    assert validate_register_fields({"swr_path": GOOD, "tags": tags[:TAGS_MAX]}) == []
+    assert [p.field for p in validate_register_fields({"swr_path": GOOD, "flavor_type": "GPU"})] == ["flavor_type"]
+    for good in ("0", "0123456789abcdef0123456789abcdef"):
+        assert validate_register_fields({"swr_path": GOOD, "workspace_id": good}) == []
+    for bad in ("default", "0123456789ABCDEF0123456789ABCDEF", "1", "a" * 31):
+        assert [p.field for p in validate_register_fields({"swr_path": GOOD, "workspace_id": bad})] == ["workspace_id"]
 
 
 def test_split_swr_path() -> None:

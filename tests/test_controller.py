@@ -177,7 +177,7 @@ def test_invalid_fields_send_nothing(emulator: EmulatorProcess) -> None:
         make_client(emulator), swr_path="this is not an swr path at all", description="x" * 513
     )
     assert set(c.problems) == {"swr_path", "description"}
-    assert any(r.startswith("SWR path must look like") for r in c.blockers())
+    assert any(r.startswith("SWR path must not contain spaces") for r in c.blockers())
     assert c.request is None
     assert c.submit() is False
     assert c.state == "failed" and isinstance(c.error, ValidationError)
@@ -209,11 +209,11 @@ def test_configuration_from_the_environment(
 ) -> None:
     for name, value in emulator.env().items():
         monkeypatch.setenv(name, value)
-    monkeypatch.setenv("MAI_WIDGETS_WORKSPACE_ID", "ws-7")
+    monkeypatch.setenv("MAI_WIDGETS_WORKSPACE_ID", "0123456789abcdef0123456789abcdef")
     c = RegistrationController(swr_path=GOOD)
-    assert c.missing == [] and c.fields["workspace_id"] == "ws-7"
+    assert c.missing == [] and c.fields["workspace_id"] == "0123456789abcdef0123456789abcdef"
     assert c.submit() and c.wait_settled(SETTLE)
-    assert c.record is not None and c.record.workspace_id == "ws-7"
+    assert c.record is not None and c.record.workspace_id == "0123456789abcdef0123456789abcdef"
 
 
 def test_wrong_secret_key_is_a_401_with_a_hint(emulator: EmulatorProcess) -> None:

@@ -79,7 +79,7 @@ def fill(panel: RegisterPanel) -> None:
     panel.service_type.value = "TRAIN"
     panel.origin.value = "CUSTOMIZE"
     panel.visibility.value = "PUBLIC"
-    panel.workspace_id.value = "ws-42"
+    panel.workspace_id.value = "0123456789abcdef0123456789abcd42"
     panel.description.value = "MindSpore on Ascend <b>fast</b>"
 
 
@@ -101,7 +101,7 @@ def test_fill_click_register_and_reach_active_with_the_previewed_request(emulato
         "origin": "CUSTOMIZE",
         "visibility": "PUBLIC",
         "description": "MindSpore on Ascend <b>fast</b>",
-        "workspace_id": "ws-42",
+        "workspace_id": "0123456789abcdef0123456789abcd42",
     }
     assert f"/v1/{emulator.project_id}/images" in panel.preview_http.value
     panel.register_button.click()
@@ -194,7 +194,7 @@ def test_invalid_input_keeps_register_disabled_and_says_why(emulator: EmulatorPr
     assert panel.register_button.disabled
     assert "SWR path is required" in panel.reason.value
     panel.swr_path.value = "swr.example.com/Upper/Case:tag"
-    assert "must look like" in panel.field_errors["swr_path"].value
+    assert "must be lower case" in panel.field_errors["swr_path"].value
     panel.swr_path.value = GOOD
     for box in panel.resource_category.boxes.values():
         box.value = False
