@@ -682,6 +682,7 @@ class ImageClient:
         timeout: float | None = None,
         on_update: Callable[[ImageRecord], None] | None = None,
         stop: threading.Event | Cancel | None = None,
+        on_poll: Callable[[int], None] | None = None,
     ) -> WaitResult:
         """Poll until the image settles, the timeout passes, or ``stop`` is set.
 
@@ -689,7 +690,8 @@ class ImageClient:
         retry and pause is cut to the time left. Polls fast at first, then backs off
         (``poll_initial``, ``poll_factor``, ``poll_max``), never sooner than a ``Retry-After``
         asks; a ``Retry-After`` longer than ``max_retry_after`` raises :class:`ThrottledError`.
-        ``on_update`` gets the first record and every record whose status changed. Throttling,
+        ``on_update`` gets the first record and every record whose status changed; ``on_poll``
+        the number of status reads so far, after each one. Throttling,
         5xx, malformed answers and connection errors are waited out; other errors are raised.
         A :class:`~mai_widgets.http.Cancel` as ``stop`` also cuts a request in flight.
         """
@@ -701,7 +703,7 @@ class ImageClient:
         event = stop if isinstance(stop, threading.Event) else None
         deadline = Deadline(limit)
         with call_scope(deadline, cancel):
-            return self._wait(image_id, deadline, cancel, event, on_update)
+            return self._wait(image_id, deadline, cancel, event, on_update, on_poll)
 
     def _wait(
         self,
@@ -710,6 +712,7 @@ class ImageClient:
         cancel: Cancel,
         event: threading.Event | None,
         on_update: Callable[[ImageRecord], None] | None,
+        on_poll: Callable[[int], None] | None,
     ) -> WaitResult:
         cfg = self.config
         started = time.monotonic()
@@ -750,6 +753,8 @@ class ImageClient:
                         on_update(current)
                 if current.is_terminal:
                     return result("settled")
+            if on_poll is not None:
+                on_poll(polls)
             remaining = deadline.remaining() or 0.0
             if remaining <= 0:
                 return result("timeout")

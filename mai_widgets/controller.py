@@ -27,18 +27,16 @@ from typing import TYPE_CHECKING, Any
 from traitlets import Bool, Dict, Enum, Float, HasTraits, Instance, Int, List, Unicode
 
 from .contract import (
-    DEFAULT_WORKSPACE_ID,
-    Arch,
+    FIELDS_BY_NAME,
+    REGISTER_FIELD_TABLE,
     ImageRecord,
-    Origin,
     RegisterRequest,
-    ResourceCategory,
-    Service,
-    ServiceType,
-    Visibility,
+    complete_swr_path,
+    form_defaults,
     parse_register_fields,
     validate_image_id,
 )
+from .deadline import Cancel, call_scope
 from .errors import ConfigError, MaiWidgetsError, TransportError, ValidationError
 
 if TYPE_CHECKING:
@@ -52,40 +50,32 @@ log = logging.getLogger(__name__)
 
 STATES = ("editing", "submitting", "watching", "settled", "failed")
 # Wire name -> the label the panel shows, so messages name what the user sees.
-FIELD_LABELS: dict[str, str] = {
-    "swr_path": "SWR path",
-    "arch": "Architecture",
-    "resource_category": "Resource categories",
-    "services": "Services",
-    "service_type": "Service type",
-    "origin": "Origin",
-    "visibility": "Visibility",
-    "description": "Description",
-    "workspace_id": "Workspace id",
-}
-# How long close() waits for a worker to notice its stop event (it may be inside one HTTP call).
-CLOSE_JOIN_SECONDS = 10.0
+FIELD_LABELS: dict[str, str] = {spec.name: spec.label for spec in REGISTER_FIELD_TABLE}
+# How long close() waits for the worker to end: cancelling cuts its HTTP at once, so this is ample.
+CLOSE_JOIN_SECONDS = 1.0
 
 
 def default_fields(config: MaiConfig | None) -> dict[str, Any]:
-    """The form's starting values: the seed's defaults plus the configured workspace."""
-    workspace = (config.workspace_id if config is not None else "") or DEFAULT_WORKSPACE_ID
-    return {
-        "swr_path": "",
-        "arch": Arch.X86_64.value,
-        "resource_category": [ResourceCategory.CPU.value],
-        "services": [Service.NOTEBOOK.value, Service.SSH.value],
-        "service_type": ServiceType.UNKNOWN.value,
-        "origin": Origin.CUSTOMIZE.value,
-        "visibility": Visibility.PRIVATE.value,
-        "description": "",
-        "workspace_id": workspace,
-    }
+    """The form's starting values: the field table's defaults plus the configured workspace."""
+    values = form_defaults()
+    if config is not None and config.workspace_id:
+        values["workspace_id"] = config.workspace_id
+    return values
 
 
-def _sendable(fields: Mapping[str, Any]) -> dict[str, Any]:
-    """The fields that go into the request: an empty description is simply not sent."""
-    return {k: v for k, v in fields.items() if v is not None and not (k == "description" and v == "")}
+def _sendable(fields: Mapping[str, Any], region: str | None) -> dict[str, Any]:
+    """The fields that go into the request: empty optional texts are not sent, and a host-less
+    SWR path (``org/image:tag``) gets the region's registry."""
+    out: dict[str, Any] = {}
+    for name, value in fields.items():
+        spec = FIELDS_BY_NAME.get(name)
+        if value is None or (value == "" and spec is not None and spec.empty_is_unset):
+            continue
+        out[name] = value
+    path = out.get("swr_path")
+    if isinstance(path, str) and region:
+        out["swr_path"] = complete_swr_path(path, region)
+    return out
 
 
 def _main_thread_loop() -> asyncio.AbstractEventLoop | None:
@@ -190,7 +180,7 @@ class RegistrationController(HasTraits):
         self._busy = False
         self._done = threading.Event()
         self._done.set()
-        self._stop = threading.Event()
+        self._stop = Cancel()
         self._worker: threading.Thread | None = None
         self._closed = False
         self._setup_error: ConfigError | None = None
@@ -245,16 +235,19 @@ class RegistrationController(HasTraits):
         self.fields = {**self.fields, **values}
 
     def _validate(self, change: Mapping[str, Any]) -> None:
-        _, problems = parse_register_fields(_sendable(change["new"]))
+        _, problems = parse_register_fields(self._sendable(change["new"]))
         by_field: dict[str, str] = {}
         for p in problems:
             by_field.setdefault(p.field, p.message)
         self.problems = by_field
 
+    def _sendable(self, fields: Mapping[str, Any]) -> dict[str, Any]:
+        return _sendable(fields, self._config.region if self._config is not None else None)
+
     @property
     def request(self) -> RegisterRequest | None:
         """The request the current fields make, or ``None`` while any field is invalid."""
-        request, _ = parse_register_fields(_sendable(self.fields))
+        request, _ = parse_register_fields(self._sendable(self.fields))
         return request
 
     def preview(self) -> Preview:
@@ -264,7 +257,7 @@ class RegistrationController(HasTraits):
 
         request = self.request
         if request is None:
-            raise ValidationError(list(parse_register_fields(_sendable(self.fields))[1]))
+            raise ValidationError(list(parse_register_fields(self._sendable(self.fields))[1]))
         return preview(request, self._config if self._config is not None else load_config())
 
     def blockers(self) -> list[str]:
@@ -296,7 +289,7 @@ class RegistrationController(HasTraits):
         try:
             request = self.request
             if request is None:
-                problems = parse_register_fields(_sendable(self.fields))[1]
+                problems = parse_register_fields(self._sendable(self.fields))[1]
                 raise ValidationError(problems)
             client = self.client()
         except MaiWidgetsError as error:
@@ -323,15 +316,21 @@ class RegistrationController(HasTraits):
         return False
 
     def stop(self) -> None:
-        """Stop following; the image itself is unaffected."""
+        """Stop following (or registering) now: pauses end and HTTP in flight is cut.
+
+        The image itself is unaffected; nothing more is sent.
+        """
         with self._busy_lock:
-            self._stop.set()
+            stop = self._stop
+        stop.cancel()
 
     def close(self, timeout: float = CLOSE_JOIN_SECONDS) -> None:
-        """Stop and wait for the worker to end (the panel calls this when it closes)."""
+        """Stop and wait (a second at most) for the worker to end; the panel calls this when it
+        closes. Nothing is sent after it returns."""
         with self._busy_lock:
             self._closed = True
-            self._stop.set()
+            stop = self._stop
+        stop.cancel()
         self._apply({"closed": True})
         worker = self._worker
         if worker is not None and worker is not threading.current_thread():
@@ -360,8 +359,8 @@ class RegistrationController(HasTraits):
                 return False
             self._busy = True
             self._done.clear()
-            # A fresh stop event per run, made under the lock that close() takes to set it.
-            self._stop = threading.Event()
+            # A fresh stop token per run, made under the lock that close() takes to read it.
+            self._stop = Cancel()
         self._apply({"busy": True})
         return True
 
@@ -390,9 +389,13 @@ class RegistrationController(HasTraits):
         worker.start()
 
     def _guarded(self, work: Callable[[], None]) -> Callable[[], None]:
+        stop = self._stop
+
         def run() -> None:
             try:
-                work()
+                # Every HTTP call of this run obeys the run's stop token.
+                with call_scope(cancel=stop):
+                    work()
             except MaiWidgetsError as error:
                 self._apply({"error": error, "state": "failed"})
             except Exception as error:  # a bug must still end as a visible state, not a dead thread
@@ -436,9 +439,10 @@ class RegistrationController(HasTraits):
         def on_poll(polls: int) -> None:
             self._apply({"polls": base + polls, "updated_at": time.time()})
 
-        stop = _PollStop(self._stop, on_poll)
         timeout = self._config.wait_timeout if self._config is not None else None
-        result: WaitResult = client.wait(record.id, timeout=timeout, on_update=on_update, stop=stop)
+        result: WaitResult = client.wait(
+            record.id, timeout=timeout, on_update=on_update, stop=self._stop, on_poll=on_poll
+        )
         self._apply(
             {
                 "record": result.record,
@@ -447,31 +451,6 @@ class RegistrationController(HasTraits):
                 "polls": base + result.polls,
             }
         )
-
-
-class _PollStop(threading.Event):
-    """The stop event handed to ``ImageClient.wait``; it also counts the pauses between polls.
-
-    ``wait`` pauses once after every status read, so each pause is a tick that keeps the
-    view's poll count and elapsed time moving while the status itself does not change.
-    """
-
-    def __init__(self, stop: threading.Event, on_poll: Callable[[int], None]) -> None:
-        super().__init__()
-        self._outer = stop
-        self._on_poll = on_poll
-        self._polls = 0
-
-    def is_set(self) -> bool:
-        return self._outer.is_set()
-
-    def set(self) -> None:
-        self._outer.set()
-
-    def wait(self, timeout: float | None = None) -> bool:
-        self._polls += 1
-        self._on_poll(self._polls)
-        return self._outer.wait(timeout)
 
 
 def _unexpected(error: Exception) -> MaiWidgetsError:

@@ -18,16 +18,7 @@ from ipywidgets.widgets.widget_bool import CheckboxStyle
 from ipywidgets.widgets.widget_description import DescriptionStyle
 from ipywidgets.widgets.widget_string import TextStyle
 
-from .contract import (
-    DESCRIPTION_MAX,
-    SWR_PATH_HELP,
-    Arch,
-    Origin,
-    ResourceCategory,
-    Service,
-    ServiceType,
-    Visibility,
-)
+from .contract import FORM_FIELDS, field_spec
 from .controller import RegistrationController
 from .errors import MaiWidgetsError
 from .status import SharedLooks, StatusView
@@ -41,17 +32,16 @@ __all__ = ["RegisterPanel"]
 
 _LABEL_WIDTH = "11em"
 _STYLE = {"description_width": _LABEL_WIDTH}
+# The form's choices and labels come from the register field table.
 _CHOICE_FIELDS: dict[str, tuple[str, ...]] = {
-    "arch": Arch.choices(),
-    "service_type": ServiceType.choices(),
-    "origin": Origin.choices(),
-    "visibility": Visibility.choices(),
+    s.name: s.choices for s in FORM_FIELDS if s.enum and not s.multiple
 }
-_MULTI_FIELDS: dict[str, tuple[str, ...]] = {
-    "resource_category": ResourceCategory.choices(),
-    "services": Service.choices(),
-}
-_TEXT_FIELDS = ("swr_path", "workspace_id", "description")
+_MULTI_FIELDS: dict[str, tuple[str, ...]] = {s.name: s.choices for s in FORM_FIELDS if s.enum and s.multiple}
+_TEXT_FIELDS = tuple(s.name for s in FORM_FIELDS if s.enum is None)
+
+
+def _label(name: str) -> str:
+    return field_spec(name).label
 
 
 def _pre(text: str) -> str:
@@ -124,37 +114,42 @@ class RegisterPanel(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
 
         self.swr_path = widgets.Text(
             value=str(values.get("swr_path") or ""),
-            description="SWR path",
-            placeholder=SWR_PATH_HELP,
+            description=_label("swr_path"),
+            placeholder=field_spec("swr_path").help,
             continuous_update=True,
             style=text_style,
             layout=looks.layout(width="42em", max_width="100%"),
             _dom_classes=("mai-swr-path",),
         )
-        self.arch = self._dropdown("arch", "Architecture", values, "mai-arch")
+        self.arch = self._dropdown("arch", values, "mai-arch")
         self.resource_category = _MultiChoice(
-            "Resource categories", _MULTI_FIELDS["resource_category"], values.get("resource_category"), looks
+            _label("resource_category"),
+            _MULTI_FIELDS["resource_category"],
+            values.get("resource_category"),
+            looks,
         )
-        self.services = _MultiChoice("Services", _MULTI_FIELDS["services"], values.get("services"), looks)
-        self.service_type = self._dropdown("service_type", "Service type", values)
-        self.origin = self._dropdown("origin", "Origin", values)
+        self.services = _MultiChoice(
+            _label("services"), _MULTI_FIELDS["services"], values.get("services"), looks
+        )
+        self.service_type = self._dropdown("service_type", values)
+        self.origin = self._dropdown("origin", values)
         self.visibility = widgets.ToggleButtons(
             options=_CHOICE_FIELDS["visibility"],
             value=self._choice("visibility", values),
-            description="Visibility",
+            description=_label("visibility"),
             style=_STYLE,
         )
         self.workspace_id = widgets.Text(
             value=str(values.get("workspace_id") or ""),
-            description="Workspace id",
+            description=_label("workspace_id"),
             continuous_update=True,
             style=text_style,
             layout=looks.layout(),
         )
         self.description = widgets.Textarea(
             value=str(values.get("description") or ""),
-            description="Description",
-            placeholder=f"optional, at most {DESCRIPTION_MAX} characters",
+            description=_label("description"),
+            placeholder=f"optional, {field_spec('description').help}",
             continuous_update=True,
             style=text_style,
             layout=looks.layout(width="42em", max_width="100%", height="5em"),
@@ -252,12 +247,12 @@ class RegisterPanel(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
         # and reports it next to the field until the user picks a value.
         return str(value).upper() if isinstance(value, str) and value.upper() in options else options[0]
 
-    def _dropdown(self, name: str, label: str, values: Mapping[str, Any], *classes: str) -> widgets.Dropdown:
+    def _dropdown(self, name: str, values: Mapping[str, Any], *classes: str) -> widgets.Dropdown:
         return widgets.Dropdown(
             _dom_classes=classes,
             options=_CHOICE_FIELDS[name],
             value=self._choice(name, values),
-            description=label,
+            description=_label(name),
             style=self._looks.style(DescriptionStyle, description_width=_LABEL_WIDTH),
             layout=self._looks.layout(),
         )
@@ -308,7 +303,7 @@ class RegisterPanel(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
             self._syncing = False
         description = values.get("description")
         length = len(description) if isinstance(description, str) else 0
-        self.description_counter.value = f"{length} / {DESCRIPTION_MAX}"
+        self.description_counter.value = f"{length} / {field_spec('description').max_length}"
         self._render_controls()
         if self.preview_box.layout.display != "none":
             self._render_preview()

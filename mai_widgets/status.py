@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets
 from ipywidgets.widgets.widget_string import HTMLStyle, LabelStyle
 
-from .contract import ImageRecord, ImageStatus
+from .contract import REGISTER_FIELD_TABLE, ImageRecord, ImageStatus
 from .controller import RegistrationController
 from .errors import ApiError, MaiWidgetsError, ValidationError
 
@@ -125,25 +125,29 @@ def _join(values: Iterable[object]) -> str:
 
 
 def record_rows(record: ImageRecord) -> list[tuple[str, str]]:
-    """The record's fields as (label, text) rows, in reading order."""
+    """The record's fields as (label, text) rows, in reading order.
+
+    The request's fields come back under their record names, labelled as the form labels them
+    (the register field table); an empty description is left out.
+    """
     rows = [
         ("Id", record.id),
         ("Name", record.name or ""),
         ("Tag", record.tag or ""),
         ("Namespace", record.namespace or ""),
-        ("SWR path", record.swr_path or ""),
-        ("Architecture", str(record.arch or "")),
-        ("Resource categories", _join(record.resource_categories)),
-        ("Services", _join(record.services)),
-        ("Service type", str(record.service_type or "")),
-        ("Visibility", str(record.visibility or "")),
-        ("Workspace id", record.workspace_id or ""),
+    ]
+    for spec in REGISTER_FIELD_TABLE:
+        if spec.record_attr is None:
+            continue
+        value = getattr(record, spec.record_attr)
+        text = _join(value) if isinstance(value, tuple) else str(value or "")
+        if spec.name != "description" or text:
+            rows.append((spec.label, text))
+    rows += [
         ("Size", "" if record.size is None else f"{human_size(record.size)} ({record.size} KB)"),
         ("Created", _when(record.create_at)),
         ("Updated", _when(record.update_at)),
     ]
-    if record.description:
-        rows.append(("Description", record.description))
     return rows
 
 

@@ -74,6 +74,7 @@ def fill(panel: RegisterPanel) -> None:
             assert panel.register_button.disabled
     panel.arch.value = "AARCH64"
     panel.resource_category.boxes["CPU"].value = False
+    panel.resource_category.boxes["GPU"].value = False
     panel.resource_category.boxes["ASCEND"].value = True
     panel.services.boxes["SSH"].value = False
     panel.service_type.value = "TRAIN"
@@ -303,7 +304,8 @@ def test_stable_classes_and_labels_for_browser_tests(emulator: EmulatorProcess) 
 
 def test_defaults_initial_fields_and_code_changes_show_in_the_widgets(emulator: EmulatorProcess) -> None:
     panel = RegisterPanel(client=make_client(emulator))
-    assert panel.arch.value == "X86_64" and panel.resource_category.value == ["CPU"]
+    # the service's own default when resource_category is omitted: CPU and GPU
+    assert panel.arch.value == "X86_64" and panel.resource_category.value == ["CPU", "GPU"]
     assert panel.services.value == ["NOTEBOOK", "SSH"] and panel.origin.value == "CUSTOMIZE"
     assert panel.workspace_id.value == "0" and panel.description_counter.value == "0 / 512"
     panel.close()
