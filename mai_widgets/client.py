@@ -355,10 +355,12 @@ class ImageClient:
         import threading
 
         from .config import Credentials, load_config
+        from .credentials import CredentialChain
 
         self.config: MaiConfig = config if config is not None else load_config()
         self._credentials = credentials if credentials is not None else Credentials.from_env()
         self._explicit_auth = auth
+        self._credential_chain = CredentialChain(self.config, self._credentials)
         self._auth: AuthBase | None = None
         self._project_id: str = self.config.project_id
         self._lock = threading.Lock()
@@ -406,12 +408,22 @@ class ImageClient:
         return self._project_id
 
     def missing_settings(self) -> list[str]:
-        """Environment variables to set before a call can succeed (empty: ready)."""
+        """Environment variables to set before a call can succeed (empty: ready).
+
+        With nothing in the environment or the credentials file this names the AK/SK pair, even
+        though the instance metadata service may supply credentials on the first request (it is
+        not asked before); once it has, this is empty. Never does network I/O.
+        """
         if self._explicit_auth is not None:
             return []
-        from .config import missing_settings
+        return self._credential_chain.missing_settings()
 
-        return missing_settings(self.config, self._credentials)
+    @property
+    def credentials_source(self) -> str:
+        """Where the credentials come from ("from ~/.huaweicloud/credentials"); never a value."""
+        if self._explicit_auth is not None:
+            return "the auth object given to ImageClient"
+        return self._credential_chain.description()
 
     def close(self) -> None:
         self._session.close()
@@ -438,58 +450,32 @@ class ImageClient:
             return self._auth
 
     def _build_auth(self) -> AuthBase:
-        from .config import credentials_problem
-
-        config, creds = self.config, self._credentials
-        verify, timeout = self._verify, self._timeouts
+        # The source chain (explicit, environment, credentials file, metadata service) lives in
+        # mai_widgets.credentials; this only keeps what it found.
         if self._explicit_auth is not None:
             if not self._project_id:
                 from . import auth as mai_auth
 
                 self._project_id = mai_auth.discover_project_id(
-                    config.iam_url(), config.region, self._explicit_auth, verify=verify, timeout=timeout
+                    self.config.iam_url(),
+                    self.config.region,
+                    self._explicit_auth,
+                    verify=self._verify,
+                    timeout=self._timeouts,
                 )
             return self._explicit_auth
-        problem = credentials_problem(config, creds)
-        if problem is not None:
-            raise problem
-        from . import auth as mai_auth
-
-        built: AuthBase
-        if creds.ak and creds.sk:
-            if not self._project_id:
-                probe = mai_auth.AKSKAuth(creds.ak, creds.sk, security_token=creds.security_token)
-                self._project_id = mai_auth.discover_project_id(
-                    config.iam_url(), config.region, probe, verify=verify, timeout=timeout
-                )
-            built = mai_auth.AKSKAuth(
-                creds.ak, creds.sk, project_id=self._project_id, security_token=creds.security_token
-            )
-        elif creds.token:
-            built = mai_auth.TokenAuth(creds.token, project_id=self._project_id or None)
-        else:
-            built = mai_auth.IAMPasswordAuth(
-                config.iam_url(),
-                config.iam_user,
-                creds.iam_password or "",
-                config.iam_domain,
-                config.region,
-                verify=verify,
-                timeout=timeout,
-            )
-        if not self._project_id:
-            self._project_id = mai_auth.discover_project_id(
-                config.iam_url(), config.region, built, verify=verify, timeout=timeout
-            )
+        built, self._project_id = self._credential_chain.build_auth(
+            self._project_id, verify=self._verify, timeout=self._timeouts
+        )
         return built
 
     # -- one request -----------------------------------------------------------------------
 
     def _redact(self, text: str) -> str:
-        for secret in self._credentials.secret_values():
-            if len(secret) >= 4:
-                text = text.replace(secret, "***")
-        return text
+        from .credentials import redact_all
+
+        # configured secrets and what the auth object obtained at run time (tokens, temporary keys)
+        return redact_all(text, self._credentials, self._auth or self._explicit_auth)
 
     def _send(
         self,
