@@ -468,3 +468,43 @@ def test_echoed_metadata_credentials_are_redacted(fake_cloud: tuple[FakeCloud, s
     for value in cloud.issued[0].values():
         if not value[0].isdigit():  # not expires_at
             assert value not in text
+
+
+def test_concurrent_first_requests_fetch_once(fake_cloud: tuple[FakeCloud, str]) -> None:
+    cloud, url = fake_cloud
+    auth = MetadataAuth(MetadataClient(url))
+    start = threading.Barrier(8)
+    seen: list[str] = []
+
+    def use() -> None:
+        start.wait()
+        seen.append(auth.credentials().ak)
+
+    threads = [threading.Thread(target=use) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+    assert seen == ["METAAK0000000000"] * 8
+    assert auth.fetch_count == 1
+    assert cloud.metadata_calls() == 2
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "[" * 100_000 + "]" * 100_000,
+        "not json",
+        '{"credential": {"access": "A1234"}}',
+        '{"credential": {"access": "A1234", "secret": "S1234", "securitytoken": "T1234", "expires_at": "soon"}}',
+        '{"credential": {"access": "A 1234", "secret": "S1234", "securitytoken": "T", "expires_at": '
+        '"2030-01-01T00:00:00.000000Z"}}',
+    ],
+)
+def test_a_hostile_security_key_answer_is_a_typed_error(body: str) -> None:
+    def answer(method: str, url: str, headers: Any, timeout: Any) -> tuple[int, str]:
+        return (404, "") if method == "PUT" else (200, body)
+
+    with pytest.raises((ApiError, ConfigError)) as info:
+        MetadataClient("http://127.0.0.1:9", request=answer).fetch()
+    assert "A 1234" not in chain_of_errors(info.value)
