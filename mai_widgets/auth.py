@@ -14,7 +14,8 @@ import json
 import logging
 import re
 import threading
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -46,13 +47,37 @@ __all__ = [
     "IAMPasswordAuth",
     "SignatureError",
     "TokenAuth",
+    "auth_secret_values",
     "discover_project_id",
+    "redact",
     "sign_request",
     "verify_signature",
 ]
 
 log = logging.getLogger(__name__)
 _Timeout = tuple[float, float]
+
+# Shorter strings would blank out ordinary words of a message; no credential is that short.
+_REDACT_MIN_LENGTH = 4
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with every secret of at least 4 characters replaced by ``***`` (longest first)."""
+    for secret in sorted({s for s in secrets if len(s) >= _REDACT_MIN_LENGTH}, key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
+
+
+def auth_secret_values(auth: object) -> tuple[str, ...]:
+    """What an auth object holds now (configured and obtained at run time), for redaction.
+
+    Every auth class of mai-widgets has ``secret_values()``; a caller's own auth may not.
+    """
+    method = getattr(auth, "secret_values", None)
+    if not callable(method):
+        return ()
+    return tuple(str(value) for value in method() if value)
+
 
 # -- IAM tokens ------------------------------------------------------------------------------
 
@@ -67,6 +92,9 @@ class TokenAuth(AuthBase):
 
     def __repr__(self) -> str:
         return f"TokenAuth(token=<set>, project_id={self.project_id!r})"
+
+    def secret_values(self) -> tuple[str, ...]:
+        return (self._token,)
 
     def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
         r.headers["X-Auth-Token"] = self._token
@@ -170,6 +198,7 @@ class IAMPasswordAuth(AuthBase):
         self.expires_at: datetime | None = None
         self.project_id: str | None = None  # from the token's scope, once signed in
         self.fetch_count = 0
+        self._issued: deque[str] = deque(maxlen=4)  # recent tokens, for redaction
 
     def __repr__(self) -> str:
         expires = self.expires_at
@@ -178,6 +207,11 @@ class IAMPasswordAuth(AuthBase):
             f"IAMPasswordAuth(iam_endpoint={self.iam_endpoint!r}, user={self.user!r}, "
             f"domain={self.domain!r}, project_name={self.project_name!r}, password=<hidden>, {state})"
         )
+
+    def secret_values(self) -> tuple[str, ...]:
+        """The password and the tokens signed in with (a late answer may echo an old one)."""
+        with self._lock:
+            return (self._password, *self._issued)
 
     def token(self) -> str:
         """A token valid for at least the refresh margin: the cached one, or a fresh one."""
@@ -224,7 +258,7 @@ class IAMPasswordAuth(AuthBase):
         if response.status_code not in (200, 201):
             code, message = _error_fields(response)
             raise api_error(
-                response.status_code, code, message.replace(self._password, "***"), _request_id(response)
+                response.status_code, code, redact(message, (self._password,)), _request_id(response)
             )
         token = response.headers.get("X-Subject-Token", "")
         if not token or _BAD_HEADER_CHARS.search(token):
@@ -241,6 +275,7 @@ class IAMPasswordAuth(AuthBase):
             self.project_id = str(project["id"])
         lifetime = max(expires_at - now, timedelta(0))
         self._token = token
+        self._issued.append(token)
         self.expires_at = expires_at
         self._refresh_at = expires_at - min(self._margin, lifetime / 2)
         self.fetch_count += 1
@@ -303,6 +338,8 @@ def discover_project_id(
             own.close()
     if response.status_code != 200:
         code, message = _error_fields(response)
+        # a server may echo the token or security token it was sent
+        message = redact(message, auth_secret_values(auth))
         raise api_error(response.status_code, code, message, _request_id(response))
     try:
         projects = response.json()["projects"]

@@ -27,7 +27,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from .config import Credentials, MaiConfig, credentials_problem, load_config
+from .config import Credentials, MaiConfig, load_config
 from .contract import (
     LIST_LIMIT_MAX,
     ImageGroup,
@@ -62,6 +62,7 @@ if TYPE_CHECKING:
     import requests
     from requests.auth import AuthBase
 
+    from .credentials import CredentialChain
     from .http import HttpService
 
 __all__ = [
@@ -176,15 +177,18 @@ class ImageClient:
         auth: AuthBase | None = None,
         session: requests.Session | None = None,
     ) -> None:
+        # requests and urllib3 load with the first client, not with `import mai_widgets.client`:
+        # scripts and the notebook's first cell import the package long before they call.
+        from .credentials import CredentialChain
+        from .http import HttpService
+
         self.config: MaiConfig = config if config is not None else load_config()
         self._credentials = credentials if credentials is not None else Credentials.from_env()
         self._explicit_auth = auth
+        self._credential_chain: CredentialChain = CredentialChain(self.config, self._credentials)
         self._auth: AuthBase | None = None
         self._project_id: str = self.config.project_id
         self._lock = threading.Lock()
-        # requests and urllib3 load with the first client, not with `import mai_widgets.client`:
-        # scripts and the notebook's first cell import the package long before they call.
-        from .http import HttpService
 
         cfg = self.config
         common: dict[str, Any] = {
@@ -219,12 +223,22 @@ class ImageClient:
         return self._project_id
 
     def missing_settings(self) -> list[str]:
-        """Environment variables to set before a call can succeed (empty: ready)."""
+        """Environment variables to set before a call can succeed (empty: ready).
+
+        With nothing in the environment or the credentials file this names the AK/SK pair, even
+        though the instance metadata service may supply credentials on the first request (it is
+        not asked before); once it has, this is empty. Never does network I/O.
+        """
         if self._explicit_auth is not None:
             return []
-        from .config import missing_settings
+        return self._credential_chain.missing_settings()
 
-        return missing_settings(self.config, self._credentials)
+    @property
+    def credentials_source(self) -> str:
+        """Where the credentials come from ("from ~/.huaweicloud/credentials"); never a value."""
+        if self._explicit_auth is not None:
+            return "the auth object given to ImageClient"
+        return self._credential_chain.description()
 
     def close(self) -> None:
         """Stop this client's calls now (in-flight requests are cut) and release its sockets."""
@@ -264,50 +278,22 @@ class ImageClient:
         )
 
     def _build_auth(self) -> AuthBase:
-        from . import auth as mai_auth
-
-        config, creds = self.config, self._credentials
+        # The source chain (explicit, environment, credentials file, metadata service) lives in
+        # mai_widgets.credentials; this only keeps what it found.
         if self._explicit_auth is not None:
             if not self._project_id:
                 self._project_id = self._discover(self._explicit_auth)
             return self._explicit_auth
-        problem = credentials_problem(config, creds)
-        if problem is not None:
-            raise problem
-        built: AuthBase
-        if creds.ak and creds.sk:
-            if not self._project_id:
-                probe = mai_auth.AKSKAuth(creds.ak, creds.sk, security_token=creds.security_token)
-                self._project_id = self._discover(probe)
-            built = mai_auth.AKSKAuth(
-                creds.ak, creds.sk, project_id=self._project_id, security_token=creds.security_token
-            )
-        elif creds.token:
-            built = mai_auth.TokenAuth(creds.token, project_id=self._project_id or None)
-        else:
-            built = mai_auth.IAMPasswordAuth(
-                config.iam_url(),
-                config.iam_user,
-                creds.iam_password or "",
-                config.iam_domain,
-                config.region,
-                verify=self._iam.verify,
-                timeout=self._iam.timeouts,
-                session=self._iam.session,
-            )
-        if not self._project_id:
-            self._project_id = self._discover(built)
+        built, self._project_id = self._credential_chain.build_auth(
+            self._project_id, verify=self._iam.verify, timeout=self._iam.timeouts, session=self._iam.session
+        )
         return built
 
     def _redact(self, text: str) -> str:
-        secrets = list(self._credentials.secret_values())
-        held = getattr(self._auth, "secret_values", None)
-        if callable(held):
-            secrets.extend(held())
-        for secret in secrets:
-            if len(secret) >= 4:
-                text = text.replace(secret, "***")
-        return text
+        from .credentials import redact_all  # loaded with the client already (see __init__)
+
+        # configured secrets and what the auth object obtained at run time (tokens, temporary keys)
+        return redact_all(text, self._credentials, self._auth or self._explicit_auth)
 
     # -- one request -----------------------------------------------------------------------
 

@@ -246,6 +246,10 @@ class AKSKAuth(AuthBase):
         token = ", security_token=<set>" if self._security_token is not None else ""
         return f"AKSKAuth(ak=<set>, sk=<hidden>{token}, project_id={self.project_id!r})"
 
+    def secret_values(self) -> tuple[str, ...]:
+        """The AK, SK and security token (for redaction of what a server echoes)."""
+        return tuple(v for v in (self._ak, self._sk, self._security_token) if v)
+
     def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
         if r.body is not None and not isinstance(r.body, (bytes, str)):
             raise TypeError("AKSKAuth signs the whole body: pass bytes or str, not a stream")

@@ -2,13 +2,53 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import socket
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
+from mai_widgets import credentials as mai_credentials
+from mai_widgets.config import CREDENTIAL_ENV_VARS, CREDENTIALS_FILE_ENV
 from mai_widgets.emulator.process import EmulatorProcess
+
+# -- credentials (helper CREDS) -----------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def closed_loopback_url() -> Iterator[str]:
+    """A loopback URL where nothing listens: bound (so no one else takes it) but not listening."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_credentials(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory, closed_loopback_url: str
+) -> None:
+    """No test sees the developer's credentials or asks 169.254.169.254.
+
+    The metadata service is a closed loopback port (connection refused at once), HOME is an
+    empty directory (no ~/.huaweicloud/credentials), and no credential variable is inherited.
+    """
+    monkeypatch.setenv("MAI_WIDGETS_METADATA_ENDPOINT", closed_loopback_url)
+    # A config built from a test's own env mapping still has the real default: refuse it here.
+    real_request = mai_credentials.metadata_request
+
+    def no_link_local(method: str, url: str, headers: Mapping[str, str], timeout: Any) -> tuple[int, str]:
+        if urlsplit(url).hostname == "169.254.169.254":
+            raise mai_credentials.MetadataUnreachable("tests never ask the real metadata service")
+        return real_request(method, url, headers, timeout)
+
+    monkeypatch.setattr(mai_credentials, "metadata_request", no_link_local)
+    monkeypatch.setenv("HOME", str(tmp_path_factory.mktemp("home")))
+    monkeypatch.delenv(CREDENTIALS_FILE_ENV, raising=False)
+    for var in CREDENTIAL_ENV_VARS.values():
+        monkeypatch.delenv(var, raising=False)
+
 
 # -- emulator (helper EMULATOR) -----------------------------------------------------------------
 

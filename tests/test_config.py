@@ -80,6 +80,8 @@ def test_every_setting_from_the_environment() -> None:
         "MAI_WIDGETS_READ_TIMEOUT": "12",
         "MAI_WIDGETS_MAX_RETRY_AFTER": "7.5",
         "MAI_WIDGETS_ALLOW_HTTP": "true",
+        "MAI_WIDGETS_METADATA_ENDPOINT": "http://169.254.169.254:8080",
+        "MAI_WIDGETS_METADATA_CONNECT_TIMEOUT": "0.5",
     }
     assert set(env) == set(SETTING_ENV_VARS)
     cfg = _load(env)
@@ -93,6 +95,7 @@ def test_every_setting_from_the_environment() -> None:
     assert (cfg.iam_user, cfg.iam_domain) == ("alice", "acme")
     assert cfg.timeouts() == (2.5, 12.0)
     assert cfg.max_retry_after == 7.5 and cfg.allow_http is True
+    assert (cfg.metadata_endpoint, cfg.metadata_connect_timeout) == ("http://169.254.169.254:8080", 0.5)
 
 
 def test_blank_environment_values_are_ignored() -> None:

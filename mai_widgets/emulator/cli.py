@@ -44,6 +44,8 @@ class EmulatorSettings:
     token_ttl_seconds: float = 24 * 3600.0
     max_clock_skew_seconds: float = 900.0
     seed_images: int = 0
+    metadata_credential_seconds: float = 3600.0
+    metadata_no_agency: bool = False
 
     def __repr__(self) -> str:
         # The demo secrets are harmless, but real ones may be passed: never print them.
@@ -97,6 +99,16 @@ def build_parser() -> argparse.ArgumentParser:
     life.add_argument("--swr-catalogue", type=Path, metavar="FILE", help="file of SWR paths, one per line")
     life.add_argument("--forbidden-namespace", default=DEFAULTS.forbidden_namespace)
     life.add_argument("--seed-images", type=int, default=0, metavar="N", help="bulk-seed N ACTIVE images")
+    meta = p.add_argument_group("instance metadata service (temporary credentials of an agency)")
+    meta.add_argument(
+        "--metadata-credential-seconds",
+        type=_seconds,
+        default=3600.0,
+        help="lifetime of the temporary credentials it issues (default 3600)",
+    )
+    meta.add_argument(
+        "--metadata-no-agency", action="store_true", help="answer as an instance without agency"
+    )
     faults = p.add_argument_group("fault injection (image routes only)")
     faults.add_argument("--fault-rate", type=_fraction, default=0.0, metavar="F")
     faults.add_argument("--faults", type=_kinds, default=FAULT_KINDS, metavar=",".join(FAULT_KINDS))
@@ -143,4 +155,6 @@ def parse_settings(argv: Sequence[str] | None = None) -> EmulatorSettings:
         token_ttl_seconds=args.token_ttl_seconds,
         max_clock_skew_seconds=args.max_clock_skew_seconds,
         seed_images=args.seed_images,
+        metadata_credential_seconds=args.metadata_credential_seconds,
+        metadata_no_agency=args.metadata_no_agency,
     )

@@ -41,6 +41,7 @@ from ..contract import RegisterRequest as _RegisterRequest
 from ..signer import AccessKeySecret, SignatureError, verify_signature
 from .cli import READY_PREFIX, EmulatorSettings
 from .faults import Fault, FaultInjector
+from .metadata import MetadataIssuer, metadata_routes
 from .store import SORT_COLUMNS, AlreadyRegistered, ImageStore, ListQuery
 
 log = logging.getLogger("mai_widgets.emulator")
@@ -94,6 +95,11 @@ class EmulatorState:
             else None
         )
         self.clock: Callable[[], int] = _now_ms
+        self.metadata = MetadataIssuer(
+            settings.metadata_credential_seconds,
+            no_agency=settings.metadata_no_agency,
+            clock=lambda: self.clock(),
+        )
 
     def secret_for_ak(self, ak: str) -> AccessKeySecret | None:
         s = self.settings
@@ -102,7 +108,7 @@ class EmulatorState:
         if hmac.compare_digest(ak.encode(), s.temp_ak.encode()):
             # Temporary credentials: the signed X-Security-Token must be this one.
             return AccessKeySecret(s.temp_sk, security_token=s.security_token)
-        return None
+        return self.metadata.secret_for_ak(ak)  # the instance metadata service's, until they expire
 
 
 class BaseHandler(RequestHandler):
@@ -595,6 +601,7 @@ def make_app(state: EmulatorState) -> Application:
             (rf"{project}/images/group/?", ImageGroupHandler, kw),
             (rf"{project}/images/([^/]+)/sync/?", ImageSyncHandler, kw),
             (rf"{project}/images/([^/]+)/?", ImageHandler, kw),
+            *metadata_routes(state.metadata),
         ],
         default_handler_class=NotFoundHandler,
         default_handler_args=kw,
