@@ -721,6 +721,8 @@ class ImageClient:
         while True:
             if stopped():
                 return result("stopped")
+            if polls and deadline.expired:
+                return result("timeout")  # the last error seen explains more than "no time left"
             try:
                 polls += 1
                 current = self._call("GET", self._path(f"/{image_id}"), self._parse_record)

@@ -37,7 +37,7 @@ from .contract import (
     validate_image_id,
 )
 from .deadline import Cancel, call_scope
-from .errors import ConfigError, MaiWidgetsError, TransportError, ValidationError
+from .errors import CancelledError, ConfigError, MaiWidgetsError, TransportError, ValidationError
 
 if TYPE_CHECKING:
     from .client import ImageClient, WaitResult
@@ -440,9 +440,13 @@ class RegistrationController(HasTraits):
             self._apply({"polls": base + polls, "updated_at": time.time()})
 
         timeout = self._config.wait_timeout if self._config is not None else None
-        result: WaitResult = client.wait(
-            record.id, timeout=timeout, on_update=on_update, stop=self._stop, on_poll=on_poll
-        )
+        try:
+            result: WaitResult = client.wait(
+                record.id, timeout=timeout, on_update=on_update, stop=self._stop, on_poll=on_poll
+            )
+        except CancelledError:  # stopped during the first status read: the record is still known
+            self._apply({"state": "settled", "outcome": "stopped"})
+            return
         self._apply(
             {
                 "record": result.record,
