@@ -36,7 +36,7 @@ from .contract import (
     parse_register_fields,
     validate_image_id,
 )
-from .deadline import Cancel, call_scope
+from .deadline import Cancel, Deadline, call_scope
 from .errors import CancelledError, ConfigError, MaiWidgetsError, TransportError, ValidationError
 
 if TYPE_CHECKING:
@@ -51,6 +51,8 @@ log = logging.getLogger(__name__)
 STATES = ("editing", "submitting", "watching", "settled", "failed")
 # Wire name -> the label the panel shows, so messages name what the user sees.
 FIELD_LABELS: dict[str, str] = {spec.name: spec.label for spec in REGISTER_FIELD_TABLE}
+# How long the background look for instance credentials may take (metadata service, then IAM).
+LEARN_SECONDS = 15.0
 # How long close() waits for the worker to end: cancelling cuts its HTTP at once, so this is ample.
 CLOSE_JOIN_SECONDS = 1.0
 
@@ -168,6 +170,7 @@ class RegistrationController(HasTraits):
     endpoint = Unicode("", help="which service this talks to, in words")
     busy = Bool(False, help="a submission or a follow is in flight (one at a time)")
     closed = Bool(False, help="closed: nothing more will be sent or followed")
+    credentials_source = Unicode("", help="where the credentials come from, in words (never a value)")
 
     def __init__(
         self, client: ImageClient | None = None, *, config: MaiConfig | None = None, **initial_fields: Any
@@ -184,6 +187,7 @@ class RegistrationController(HasTraits):
         self._worker: threading.Thread | None = None
         self._closed = False
         self._setup_error: ConfigError | None = None
+        self._learning = Cancel()  # the background look for instance credentials, ended by close()
         self._resolve_setup()
         self.observe(self._validate, names="fields")
         self.fields = {**default_fields(self._config), **initial_fields}
@@ -191,21 +195,58 @@ class RegistrationController(HasTraits):
     # -- configuration ---------------------------------------------------------------------
 
     def _resolve_setup(self) -> None:
-        """Read the configuration now, so a missing setting is shown before any click."""
+        """Read the configuration now, so a missing setting is shown before any click.
+
+        No network I/O here: with nothing configured locally, the instance metadata service is
+        asked in the background (:meth:`_learn_instance_credentials`); the panel opens at once
+        and learns later.
+        """
         if self._client is not None:
             self.endpoint = self._client.endpoint_description
             self.missing = list(self._client.missing_settings())
+            self.credentials_source = self._client.credentials_source
             return
         try:
-            from .config import Credentials, load_config, missing_settings
+            from .config import Credentials, load_config
+            from .credentials import CredentialChain
 
             if self._config is None:
                 self._config = load_config()
+            chain = CredentialChain(self._config, Credentials.from_env())
             self.endpoint = self._config.endpoint_description()
-            self.missing = list(missing_settings(self._config, Credentials.from_env()))
+            self.missing = chain.missing_settings()
+            self.credentials_source = chain.description()
+            if self.missing and chain.local() is None:
+                self._learn_instance_credentials()
         except ConfigError as error:
             self._setup_error = error
             self.missing = list(error.missing) or [error.message]
+
+    def _learn_instance_credentials(self) -> None:
+        """Ask the instance metadata service (ECS/BMS with an agency) on a background thread;
+        when it answers, the missing settings clear and Register can be pressed."""
+        config = self._config
+
+        def learn() -> None:
+            from .client import ImageClient
+            from .config import Credentials
+
+            client = ImageClient(config, Credentials.from_env())
+            try:
+                with call_scope(Deadline(LEARN_SECONDS), self._learning):
+                    _ = client.project_id  # the first request: metadata service, then IAM
+            except MaiWidgetsError as error:
+                log.debug("no instance credentials: %s", error.message)
+                client.close()
+                return
+            with self._busy_lock:
+                if self._closed or self._client is not None:
+                    client.close()
+                    return
+                self._client = client
+            self._apply({"missing": [], "credentials_source": client.credentials_source})
+
+        threading.Thread(target=learn, name="mai-widgets-instance-credentials", daemon=True).start()
 
     @property
     def config(self) -> MaiConfig | None:
@@ -331,6 +372,7 @@ class RegistrationController(HasTraits):
             self._closed = True
             stop = self._stop
         stop.cancel()
+        self._learning.cancel()
         self._apply({"closed": True})
         worker = self._worker
         if worker is not None and worker is not threading.current_thread():

@@ -232,7 +232,8 @@ class RegisterPanel(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
         self.preview_button.on_click(self._preview_clicked)
         controller.observe(self._fields_changed, names="fields")
         controller.observe(
-            self._controls_changed, names=["problems", "missing", "state", "busy", "closed", "endpoint"]
+            self._controls_changed,
+            names=["problems", "missing", "state", "busy", "closed", "endpoint", "credentials_source"],
         )
         self._render_fields()
         self._render_controls()
@@ -337,28 +338,12 @@ class RegisterPanel(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
         local = endpoint.startswith("local ")
         colour = "#92400e" if local else "#1d4ed8"
         note = " (a demo: nothing reaches Huawei Cloud)" if local else ""
-        source = self._credentials_source()
+        source = self.controller.credentials_source
         credentials = f"<br><small>Credentials: {html.escape(source)}</small>" if source else ""
         return (
             f"<span style='border-left:4px solid {colour};padding-left:6px'>"
             f"Talking to <b>{html.escape(endpoint)}</b>{html.escape(note)}{credentials}</span>"
         )
-
-    def _credentials_source(self) -> str:
-        """Where the credentials come from, in words (never a value); no network I/O."""
-        from .config import Credentials
-        from .credentials import CredentialChain
-
-        controller = self.controller
-        said = getattr(controller, "credentials_source", None)  # a controller that tracks it itself
-        if isinstance(said, str):
-            return said
-        client = getattr(controller, "_client", None)
-        if client is not None:
-            return str(client.credentials_source)
-        if controller.config is None:
-            return ""
-        return CredentialChain(controller.config, Credentials.from_env()).description()
 
     def _render_preview(self) -> None:
         try:
@@ -383,7 +368,8 @@ class RegisterPanel(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
         self._panel_closed = True
         self.controller.unobserve(self._fields_changed, names="fields")
         self.controller.unobserve(
-            self._controls_changed, names=["problems", "missing", "state", "busy", "closed", "endpoint"]
+            self._controls_changed,
+            names=["problems", "missing", "state", "busy", "closed", "endpoint", "credentials_source"],
         )
         self.controller.close()
         _close_tree(self)

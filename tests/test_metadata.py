@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -103,3 +104,47 @@ def test_metadata_credentials_need_their_security_token(emulator: EmulatorProces
     )
     with pytest.raises(AuthenticationError):
         client.list()
+
+
+def test_a_panel_opens_at_once_and_learns_the_instance_credentials_later(
+    emulator: EmulatorProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mai_widgets.panel import RegisterPanel
+
+    for name, value in {
+        "MAI_WIDGETS_ENDPOINT": emulator.url,
+        "MAI_WIDGETS_IAM_ENDPOINT": emulator.url,
+        "MAI_WIDGETS_METADATA_ENDPOINT": emulator.url,
+    }.items():
+        monkeypatch.setenv(name, value)
+    started = time.monotonic()
+    panel = RegisterPanel(swr_path=DEMO_SWR_IMAGES[0])
+    built_in = time.monotonic() - started
+    controller = panel.controller
+    deadline = time.monotonic() + 15
+    while controller.missing and time.monotonic() < deadline:
+        controller._writer.drain_here()  # no kernel loop here: apply the worker's changes
+        time.sleep(0.05)
+    assert controller.missing == [], controller.missing
+    assert built_in < 5.0
+    assert METADATA_SOURCE in controller.credentials_source
+    assert html.escape(METADATA_SOURCE) in panel.endpoint_line.value
+    assert not panel.register_button.disabled
+    panel.register_button.click()
+    assert controller.wait_settled(30)
+    assert controller.record is not None and controller.record.status == "ACTIVE"
+    panel.close()
+
+
+def test_a_panel_with_no_instance_credentials_keeps_naming_what_to_set(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from mai_widgets.panel import RegisterPanel
+
+    monkeypatch.setenv("MAI_WIDGETS_ENDPOINT", "https://modelarts.example.test")
+    panel = RegisterPanel()
+    time.sleep(0.5)
+    panel.controller._writer.drain_here()
+    assert panel.controller.missing == ["HUAWEICLOUD_SDK_AK", "HUAWEICLOUD_SDK_SK"]
+    assert panel.register_button.disabled and "HUAWEICLOUD_SDK_AK" in panel.reason.value
+    panel.close()
