@@ -24,6 +24,7 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from urllib.parse import urlsplit
 
 import requests
 from requests.auth import AuthBase
@@ -48,6 +49,7 @@ from .config import (
     missing_settings,
 )
 from .errors import ApiError, ConfigError, MaiWidgetsError, TransportError
+from .http import HttpService
 from .signer import AKSKAuth
 
 __all__ = [
@@ -102,26 +104,35 @@ class MetadataUnreachable(TransportError):
 def metadata_request(method: str, url: str, headers: Mapping[str, str], timeout: _Timeout) -> tuple[int, str]:
     """One call to the metadata service: ``(status, body text)``. The only HTTP of this module.
 
-    No proxy from the environment is used (the service is link-local, and a proxy must never
-    see the instance's credentials); answers over 64 KiB are refused.
+    It goes through the shared HTTP layer (deadlines, cancellation, capped answers), plain
+    http by design (the service is link-local), with no proxy from the environment (a proxy
+    must never see the instance's credentials) and no retries; answers over 64 KiB are refused.
     """
-    with requests.Session() as session:
-        session.trust_env = False
-        try:
-            response = session.request(
-                method, url, headers=dict(headers), timeout=timeout, allow_redirects=False, stream=True
-            )
-            with response:
-                raw = response.raw.read(_MAX_ANSWER_BYTES + 1, decode_content=True)
-        except (requests.RequestException, OSError) as exc:
-            host = url.split("/", 3)[2]
-            raise MetadataUnreachable(
-                f"the instance metadata service at {host} did not answer ({type(exc).__name__})",
-                hint="check MAI_WIDGETS_METADATA_ENDPOINT",
-            ) from None
-    if len(raw) > _MAX_ANSWER_BYTES:
+    parts = urlsplit(url)
+    template = requests.Session()
+    template.trust_env = False
+    service = HttpService(
+        f"{parts.scheme}://{parts.netloc}",
+        where=f"the instance metadata service at {parts.netloc}",
+        setting="MAI_WIDGETS_METADATA_ENDPOINT",
+        timeouts=timeout,
+        retries=0,
+        plain_http_ok=True,
+        session=template,
+    )
+    path = parts.path + (f"?{parts.query}" if parts.query else "")
+    try:
+        response = service.request(method, path, headers=headers, idempotent=False)
+    except TransportError as exc:
+        raise MetadataUnreachable(
+            f"the instance metadata service at {parts.netloc} did not answer ({exc.message})",
+            hint="check MAI_WIDGETS_METADATA_ENDPOINT",
+        ) from None
+    finally:
+        service.close()
+    if len(response.content) > _MAX_ANSWER_BYTES:
         raise ApiError(response.status_code, None, "the metadata service's answer is too large")
-    return response.status_code, raw.decode("utf-8", errors="replace")
+    return response.status_code, response.content.decode("utf-8", errors="replace")
 
 
 class MetadataClient:
