@@ -11,6 +11,7 @@ register+show loop), ``--only NAME`` (rows whose function name contains NAME).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import io
 import pstats
@@ -276,10 +277,88 @@ def row_widgets(bench: Bench) -> list[Row]:
     ]
 
 
+def _hostile_server(kind: str) -> Any:
+    """A loopback server that hangs (``hang``) or answers every request with 429 ``Retry-After``."""
+    import http.server
+    import threading
+
+    release = threading.Event()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:
+            if kind == "hang":
+                release.wait(120)
+                return
+            body = b'{"error_code":"APIG.0308","error_msg":"throttled"}'
+            self.send_response(429)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Retry-After", kind)
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server.release = release  # type: ignore[attr-defined]
+    return server
+
+
+def row_wait_overshoot(bench: Bench) -> list[Row]:
+    """How far ``wait(timeout=3)`` runs past its 3 s against a hostile server (goal ≤ 1 s)."""
+    from requests.auth import AuthBase
+
+    from mai_widgets.client import ImageClient
+    from mai_widgets.config import load_config
+    from mai_widgets.errors import MaiWidgetsError
+
+    class Token(AuthBase):
+        def __call__(self, r: Any) -> Any:
+            r.headers["X-Auth-Token"] = "bench"
+            return r
+
+    rows: list[Row] = []
+    for kind, label in (
+        ("hang", "a hung server"),
+        ("1", "a 429 storm (Retry-After: 1)"),
+        ("3600", "a 429 storm (Retry-After: 3600)"),
+    ):
+        server = _hostile_server(kind)
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        config = load_config(
+            env={"MAI_WIDGETS_ENDPOINT": url, "HUAWEICLOUD_SDK_PROJECT_ID": "p1"}, config_dirs=[]
+        )
+        client = ImageClient(config, auth=Token())
+        started = time.perf_counter()
+        with contextlib.suppress(MaiWidgetsError):  # no record was ever read: it ends with the last error
+            client.wait("img-1", timeout=3)
+        overshoot = max(0.0, time.perf_counter() - started - 3.0)
+        server.release.set()
+        server.shutdown()
+        server.server_close()
+        client.close()
+        rows.append(
+            Row(
+                f"wait(timeout=3) overshoot against {label}",
+                f"{overshoot:.3f} s",
+                "—",
+                "≤ 1 s",
+                overshoot <= 1.0,
+            )
+        )
+    return rows
+
+
 ROWS: list[Callable[[Bench], list[Row]]] = [
     row_import_time,
     row_register_show,
     row_first_page_of_10000,
+    row_wait_overshoot,
     row_widgets,
 ]
 
