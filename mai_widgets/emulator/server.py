@@ -379,7 +379,7 @@ class ImageRouteHandler(BaseHandler):
     def list_query(self, *, images: bool) -> ListQuery:
         args: dict[str, str] = {}
         for name in self.request.query_arguments:
-            args[name] = self.get_query_argument(name)
+            args[name] = self.get_query_argument(name, strip=False)  # as sent: " 5" is no integer
         values: dict[str, Any] = {}
         if "limit" in args:
             values["limit"] = _parse_int("limit", args["limit"], 1)
