@@ -144,18 +144,20 @@ def test_many_headers_over_the_limit_are_400(alive: EmulatorProcess) -> None:
     with requests.Session() as s:
         first = s.post(f"{alive.url}/v3/auth/tokens", data=b" " * (MAX_BODY_BYTES + 1), timeout=TIMEOUT)
         assert first.status_code == 400
-        assert iam_token(alive).status_code == 201
+        second = s.get(f"{alive.url}/v3/projects", timeout=TIMEOUT)
+        assert error_of(second)[:2] == (401, "APIG.0301")
 
 
 def test_hostile_token_request_shapes_are_400_not_500(alive: EmulatorProcess) -> None:
-    for body in (
+    bodies: tuple[Any, ...] = (
         [],
         "auth",
         {"auth": []},
         {"auth": {"identity": "x", "scope": []}},
         {"auth": {"identity": {"methods": "password", "password": {"user": []}}}},
         {"auth": {"identity": {"methods": ["password"], "password": {"user": {"name": {}, "password": 1}}}}},
-    ):
+    )
+    for body in bodies:
         r = requests.post(f"{alive.url}/v3/auth/tokens", json=body, timeout=TIMEOUT)
         assert r.status_code in (400, 401), (body, r.text)
         assert error_of(r)[0] == r.status_code and r.headers["X-Request-Id"]
