@@ -501,6 +501,7 @@ class ImageGroupHandler(ImageRouteHandler):
         raise _image_not_found("group")
 
     def groups(self, project_id: str) -> Reply:
+        # (u) SDK ListImageGroupRequest.type documents no default; the image list's (BUILD_IN) is used.
         query = self.list_query(images=False)
         data, total = self.state.store.groups(project_id, query, self.state.clock())
         return Reply(200, {**self.page(query, data, total), "is_swr_enterprise": False})
