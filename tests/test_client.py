@@ -291,7 +291,7 @@ def test_wrong_sk_is_401_with_a_hint_and_no_secret(emulator: EmulatorProcess) ->
         client.get("0123456789")
     err = info.value
     assert err.status == 401
-    assert err.error_code == "APIGW.0301"
+    assert err.error_code == "APIG.0301"
     assert err.request_id
     assert err.hint is not None and "HUAWEICLOUD_SDK_SK" in err.hint
     text = f"{err} {err.one_line()} {err!r}"
@@ -303,7 +303,7 @@ def test_forbidden_namespace_is_2885_permission_denied(emulator: EmulatorProcess
     client = client_for(emulator)
     with pytest.raises(PermissionDeniedError) as info:
         client.register(swr_path=f"{REGISTRY}/{DEFAULTS.forbidden_namespace}/app:1.0")
-    assert info.value.status == 403
+    assert info.value.status == 400
     assert info.value.error_code == "ModelArts.2885"
     assert info.value.hint is not None and "SWR" in info.value.hint
     with emulator.store() as store:

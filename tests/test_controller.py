@@ -225,11 +225,11 @@ def test_wrong_secret_key_is_a_401_with_a_hint(emulator: EmulatorProcess) -> Non
     assert stored_count(emulator) == 0
 
 
-def test_forbidden_namespace_is_a_403_2885(emulator: EmulatorProcess) -> None:
+def test_forbidden_namespace_is_a_400_2885(emulator: EmulatorProcess) -> None:
     c = RegistrationController(make_client(emulator), swr_path=FORBIDDEN)
     assert c.submit() and c.wait_settled(SETTLE)
     assert isinstance(c.error, PermissionDeniedError)
-    assert (c.error.status, c.error.error_code) == (403, "ModelArts.2885")
+    assert (c.error.status, c.error.error_code) == (400, "ModelArts.2885")
     assert c.error.request_id
 
 

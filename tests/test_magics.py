@@ -490,7 +490,7 @@ def test_an_api_error_shows_in_the_status_view(
     view = magics.last_view
     assert view is not None and view.controller.state == "failed"
     shown = view.error_box.value
-    assert "ModelArts.2885" in shown and "403" in shown
+    assert "ModelArts.2885" in shown and "400" in shown
     assert "grant it in SWR" in shown  # the hint
     assert image_count(emu) == 0
     assert_no_secret(emu, shown, view.state_line.value)

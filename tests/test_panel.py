@@ -136,8 +136,8 @@ def test_create_failed_shows_its_message(emulator: EmulatorProcess) -> None:
 @pytest.mark.parametrize(
     ("case", "expected"),
     [
-        ("401", ("unauthenticated", "HTTP 401", "APIGW.0301", "HUAWEICLOUD_SDK_SK")),
-        ("403", ("permission-denied", "HTTP 403", "ModelArts.2885", "Organization Management")),
+        ("401", ("unauthenticated", "HTTP 401", "APIG.0301", "HUAWEICLOUD_SDK_SK")),
+        ("403", ("permission-denied", "HTTP 400", "ModelArts.2885", "Organization Management")),
         ("500", ("server-error", "HTTP 500", "may have taken effect")),
     ],
 )

@@ -16,6 +16,14 @@ from .store import read_catalogue
 
 READY_PREFIX = "mai-widgets ModelArts emulator listening on "
 
+# Answers the public sources allow more than one of; a flag picks one so clients can test each.
+# An expired token: APIG.0307, APIG.0301 saying it expired, or ModelArts.0202 (API-NOTES, APIG FAQ).
+EXPIRED_TOKEN_ANSWERS: tuple[str, ...] = ("APIG.0307", "APIG.0301", "ModelArts.0202")
+# Already registered: 2884 (training-job codes) or 6737 (image codes); which one is unsettled.
+ALREADY_REGISTERED_CODES: tuple[str, ...] = ("ModelArts.2884", "ModelArts.6737")
+# Delete: the docs list 200 (with the record) and 204 (empty body).
+DELETE_ANSWERS: tuple[str, ...] = ("record", "204")
+
 
 @dataclass(frozen=True)
 class EmulatorSettings:
@@ -46,6 +54,9 @@ class EmulatorSettings:
     seed_images: int = 0
     metadata_credential_seconds: float = 3600.0
     metadata_no_agency: bool = False
+    expired_token_answer: str = EXPIRED_TOKEN_ANSWERS[0]
+    already_registered_code: str = ALREADY_REGISTERED_CODES[0]
+    delete_answer: str = DELETE_ANSWERS[0]
 
     def __repr__(self) -> str:
         # The demo secrets are harmless, but real ones may be passed: never print them.
@@ -89,6 +100,25 @@ def build_parser() -> argparse.ArgumentParser:
     creds.add_argument("--token-ttl-seconds", type=_seconds, default=24 * 3600.0)
     creds.add_argument(
         "--max-clock-skew-seconds", type=_seconds, default=900.0, help="X-Sdk-Date tolerance (default 900)"
+    )
+    answers = p.add_argument_group("answers where the public sources allow several")
+    answers.add_argument(
+        "--expired-token-answer",
+        choices=EXPIRED_TOKEN_ANSWERS,
+        default=EXPIRED_TOKEN_ANSWERS[0],
+        help="error code for an expired IAM token (default %(default)s)",
+    )
+    answers.add_argument(
+        "--already-registered-code",
+        choices=ALREADY_REGISTERED_CODES,
+        default=ALREADY_REGISTERED_CODES[0],
+        help="error code for an SWR image registered already (default %(default)s)",
+    )
+    answers.add_argument(
+        "--delete-answer",
+        choices=DELETE_ANSWERS,
+        default=DELETE_ANSWERS[0],
+        help="record: 200 with the record; 204: empty body (default %(default)s)",
     )
     life = p.add_argument_group("image lifecycle")
     life.add_argument("--init-seconds", type=_seconds, default=DEFAULTS.init_seconds)
@@ -157,4 +187,7 @@ def parse_settings(argv: Sequence[str] | None = None) -> EmulatorSettings:
         seed_images=args.seed_images,
         metadata_credential_seconds=args.metadata_credential_seconds,
         metadata_no_agency=args.metadata_no_agency,
+        expired_token_answer=args.expired_token_answer,
+        already_registered_code=args.already_registered_code,
+        delete_answer=args.delete_answer,
     )

@@ -3,6 +3,10 @@
 Every route but token creation authenticates like the API gateway (an IAM token issued
 here, or an SDK-HMAC-SHA256 signature by a known AK/SK). Image routes may be hit by seeded
 faults (:mod:`.faults`); IAM routes never are. Every response carries ``X-Request-Id``.
+
+No client input gets a 500: oversized headers and bodies are answered by :class:`RequestGuard`
+before any handler runs, bodies are parsed by :func:`parse_json_body`, and numbers in the query
+are bounded before they reach sqlite.
 """
 
 from __future__ import annotations
@@ -13,17 +17,20 @@ import hmac
 import json
 import logging
 import math
+import re
 import secrets
 import signal
 import socket
 import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, TextIO
 
+from tornado import httputil
+from tornado.http1connection import HTTP1Connection
 from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 from tornado.web import Application, HTTPError, RequestHandler
@@ -47,6 +54,20 @@ from .store import SORT_COLUMNS, AlreadyRegistered, ImageStore, ListQuery
 log = logging.getLogger("mai_widgets.emulator")
 
 MAX_BODY_BYTES = 1 << 20
+# tornado's own default header limit; the emulator answers larger headers itself (JSON 400).
+MAX_HEADER_BYTES = 64 << 10
+# What tornado reads at most: a body up to this is read and thrown away so the client gets our
+# answer intact; a larger declared Content-Length is answered at once and the connection closed.
+# Headers past tornado's limit get the connection closed, by tornado.
+DRAIN_BODY_BYTES = 16 * MAX_BODY_BYTES
+TORNADO_MAX_HEADER_BYTES = 4 * MAX_HEADER_BYTES
+# JSON nesting deeper than this is refused before parsing (no request field nests past 3).
+MAX_JSON_DEPTH = 64
+# Query integers (limit, offset) must fit sqlite's signed 64-bit integers.
+_QUERY_INT_RE = re.compile(r"[0-9]{1,19}")
+_QUERY_INT_MAX = 2**63 - 1
+# sort_key: free text, at most 128 of these characters (SDK ListImageRequest docstring).
+_SORT_KEY_RE = re.compile(r"[A-Za-z0-9_,-]{1,128}")
 
 
 class ApiFailure(Exception):
@@ -80,7 +101,46 @@ def _bad_param(message: str) -> ApiFailure:
 
 
 def _image_not_found(image_id: str) -> ApiFailure:
-    return ApiFailure(404, "ModelArts.6797", f"Image {image_id} does not exist.")
+    # 400, not 404: ModelArts' published error codes list 6797 under status 400.
+    return ApiFailure(400, "ModelArts.6797", f"Image {image_id} does not exist.")
+
+
+def _json_depth_exceeds(raw: bytes, limit: int) -> bool:
+    """Whether brackets nest deeper than ``limit`` (outside strings): a linear scan, no recursion."""
+    if raw.count(b"[") + raw.count(b"{") <= limit:
+        return False  # every ordinary body: no need to walk it byte by byte
+    depth = 0
+    in_string = escaped = False
+    for byte in raw:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            if depth > limit:
+                return True
+        elif byte in (0x5D, 0x7D):  # ] }
+            depth -= 1
+    return False
+
+
+def parse_json_body(raw: bytes) -> Any:
+    """Parse a request body, or raise a 400 :class:`ApiFailure`; never RecursionError or 500."""
+    if _json_depth_exceeds(raw, MAX_JSON_DEPTH):
+        raise _bad_param(f"the request body nests JSON deeper than {MAX_JSON_DEPTH} levels")
+    try:
+        value = json.loads(raw.decode("utf-8"))
+        # A lone surrogate ("\ud800") parses but cannot be stored or echoed as UTF-8.
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except (UnicodeError, ValueError, RecursionError):
+        raise _bad_param("the request body is not valid JSON (UTF-8)") from None
+    return value
 
 
 class EmulatorState:
@@ -132,7 +192,7 @@ class BaseHandler(RequestHandler):
         if status_code in (404, 405):
             self.set_status(404)
             body = _error_body(
-                "APIGW.0101", "The API does not exist or has not been published in the environment."
+                "APIG.0101", "The API does not exist or has not been published in the environment."
             )
         elif status_code < 500:
             reason = self._reason or "bad request"
@@ -163,15 +223,17 @@ class BaseHandler(RequestHandler):
         token = headers.get("X-Auth-Token")
         if token:
             info = self.state.store.token_info(token)
-            if info is None or info.expires_at_ms <= self.state.clock():
-                raise ApiFailure(401, "APIGW.0307", "The token must be updated.")
+            if info is None:
+                raise ApiFailure(401, "APIG.0307", "The token must be updated.")
+            if info.expires_at_ms <= self.state.clock():
+                raise _expired_token(settings.expired_token_answer)
             if project_id is not None and project_id != info.project_id:
                 raise self._wrong_project(project_id)
             return
         if not headers.get("Authorization"):
             raise ApiFailure(
                 401,
-                "APIGW.0301",
+                "APIG.0301",
                 "Incorrect IAM authentication information: no X-Auth-Token or Authorization",
             )
         try:
@@ -185,16 +247,14 @@ class BaseHandler(RequestHandler):
                 max_skew_seconds=settings.max_clock_skew_seconds,
             )
         except SignatureError as exc:
-            raise ApiFailure(401, "APIGW.0301", f"Incorrect IAM authentication information: {exc}") from None
+            raise ApiFailure(401, "APIG.0301", f"Incorrect IAM authentication information: {exc}") from None
         claimed = headers.get("X-Project-Id")
         if claimed and project_id is not None and claimed != project_id:
             raise self._wrong_project(project_id)
 
     def _wrong_project(self, project_id: str) -> ApiFailure:
         del project_id  # never echoed: it may be anything a client put in the URL
-        return ApiFailure(
-            403, "APIGW.0302", "The project in the request is not the project of these credentials."
-        )
+        return ApiFailure(403, "ModelArts.0210", "The project id in the request URL does not match the token")
 
     def check_project(self, project_id: str) -> None:
         if project_id != self.state.settings.project_id:
@@ -206,10 +266,16 @@ class BaseHandler(RequestHandler):
             if required:
                 raise _bad_param("the request body is required (a JSON object)")
             return None
-        try:
-            return json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
-            raise _bad_param("the request body is not valid JSON") from None
+        return parse_json_body(raw)
+
+
+def _expired_token(answer: str) -> ApiFailure:
+    """The answer to an expired IAM token, as ``--expired-token-answer`` chose (all 401)."""
+    if answer == "APIG.0301":
+        return ApiFailure(401, "APIG.0301", "Incorrect IAM authentication information: the token has expired")
+    if answer == "ModelArts.0202":
+        return ApiFailure(401, "ModelArts.0202", "The token has expired.")
+    return ApiFailure(401, "APIG.0307", "The token must be updated.")
 
 
 class NotFoundHandler(BaseHandler):
@@ -230,13 +296,25 @@ def _parse_bool(name: str, text: str) -> bool:
 
 
 def _parse_int(name: str, text: str, minimum: int) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise _bad_param(f"{name} must be an integer") from None
+    # Plain ASCII digits only (int() would take "1_0", " 7" and other scripts' digits).
+    if not _QUERY_INT_RE.fullmatch(text) or int(text) > _QUERY_INT_MAX:
+        raise _bad_param(f"{name} must be an integer from {minimum} to {_QUERY_INT_MAX}")
+    value = int(text)
     if value < minimum:
         raise _bad_param(f"{name} must be at least {minimum}")
     return value
+
+
+def _parse_sort_keys(text: str) -> tuple[str, ...]:
+    if not _SORT_KEY_RE.fullmatch(text):
+        raise _bad_param("sort_key must be at most 128 of the characters A-Z a-z 0-9 _ , -")
+    keys = tuple(k for k in text.split(",") if k)
+    unknown = [k for k in keys if k not in SORT_COLUMNS]
+    if unknown:
+        # (u) The answer to an unsupported key is a guess: 6303 "The field does not support sorting."
+        # is in ModelArts' published codes (listed for notebooks), nothing ties it to images.
+        raise ApiFailure(400, "ModelArts.6303", f"The field does not support sorting: {unknown[0][:128]}")
+    return keys
 
 
 def _parse_enum(name: str, text: str, enum: type[WireEnum]) -> str:
@@ -270,6 +348,10 @@ class ImageRouteHandler(BaseHandler):
                 self.apply_fault(fault)
                 return
             await asyncio.sleep(self.state.settings.slow_seconds)
+        if reply.status == 204:
+            self.set_status(204)
+            self.finish()
+            return
         self.send_reply(reply)
 
     def apply_fault(self, fault: Fault) -> None:
@@ -285,7 +367,7 @@ class ImageRouteHandler(BaseHandler):
             self.send_reply(
                 Reply(
                     429,
-                    _error_body("APIGW.0308", "The throttling threshold has been reached."),
+                    _error_body("APIG.0308", "The throttling threshold has been reached."),
                     {"Retry-After": retry},
                 )
             )
@@ -303,7 +385,7 @@ class ImageRouteHandler(BaseHandler):
     def list_query(self, *, images: bool) -> ListQuery:
         args: dict[str, str] = {}
         for name in self.request.query_arguments:
-            args[name] = self.get_query_argument(name)
+            args[name] = self.get_query_argument(name, strip=False)  # as sent: " 5" is no integer
         values: dict[str, Any] = {}
         if "limit" in args:
             values["limit"] = _parse_int("limit", args["limit"], 1)
@@ -318,19 +400,20 @@ class ImageRouteHandler(BaseHandler):
         for name in ("namespace", "workspace_id"):
             if args.get(name):
                 values[name] = args[name]
-        if args.get("type"):
+        if "type" in args:
             values["type"] = _parse_enum("type", args["type"], ImageType)
         if images:
             if args.get("service_type"):
                 values["service_type"] = _parse_enum("service_type", args["service_type"], ServiceType)
             if args.get("sort_dir"):
                 values["sort_dir"] = _parse_enum("sort_dir", args["sort_dir"], SortDir)
-            if args.get("sort_key"):
-                keys = tuple(k.strip() for k in args["sort_key"].split(",") if k.strip())
-                bad = [k for k in keys if k not in SORT_COLUMNS]
-                if bad or not keys:
-                    raise _bad_param(f"sort_key must be one or more of {', '.join(SORT_COLUMNS)}")
-                values["sort_keys"] = keys
+            if "sort_key" in args:
+                keys = _parse_sort_keys(args["sort_key"])
+                if keys:
+                    values["sort_keys"] = keys
+            for name in ("show_name", "show_tag"):
+                if args.get(name):
+                    values[name] = args[name]
         return ListQuery(**values)
 
     @staticmethod
@@ -372,12 +455,13 @@ class ImagesHandler(ImageRouteHandler):
         namespace = parts.get("namespace", "")
         if namespace == settings.forbidden_namespace:
             raise ApiFailure(
-                403,
+                400,
                 "ModelArts.2885",
                 f"ModelArts has no permission to access the SWR organization {namespace}.",
             )
         fail_reason = None
-        if request.swr_path not in settings.swr_catalogue:
+        store = self.state.store
+        if request.swr_path not in settings.swr_catalogue or store.swr_image_deleted(request.swr_path):
             fail_reason = (
                 f"SWR image {request.swr_path} was not found: check the path and that the image was pushed."
             )
@@ -391,18 +475,22 @@ class ImagesHandler(ImageRouteHandler):
                 size_kb=_size_kb(request.swr_path),
                 fail_reason=fail_reason,
             )
-        except AlreadyRegistered as exc:
-            raise ApiFailure(
-                400,
-                "ModelArts.2884",
-                f"The SWR image {request.swr_path} has already been registered (image {exc.image_id}).",
-            ) from None
+        except AlreadyRegistered:
+            raise _already_registered(settings.already_registered_code, parts) from None
         return Reply(200, record)
 
     def list_images(self, project_id: str) -> Reply:
         query = self.list_query(images=True)
         data, total = self.state.store.list_page(project_id, query, self.state.clock())
         return Reply(200, self.page(query, list(data), total))
+
+
+def _already_registered(code: str, parts: dict[str, str]) -> ApiFailure:
+    """400 with ``--already-registered-code``; the texts are ModelArts' published messages."""
+    if code == "ModelArts.6737":
+        tag = parts.get("tag") or parts.get("digest", "")
+        return ApiFailure(400, code, f"Conflict tag {tag} for image {parts.get('name', '')}")
+    return ApiFailure(400, code, "image tag and image name is exist")
 
 
 class ImageGroupHandler(ImageRouteHandler):
@@ -419,6 +507,7 @@ class ImageGroupHandler(ImageRouteHandler):
         raise _image_not_found("group")
 
     def groups(self, project_id: str) -> Reply:
+        # (u) SDK ListImageGroupRequest.type documents no default; the image list's (BUILD_IN) is used.
         query = self.list_query(images=False)
         data, total = self.state.store.groups(project_id, query, self.state.clock())
         return Reply(200, {**self.page(query, data, total), "is_swr_enterprise": False})
@@ -442,6 +531,7 @@ class ImageHandler(ImageRouteHandler):
 
     def remove(self, project_id: str, image_id: str) -> Reply:
         self.checked_image_id(image_id)
+        now = self.state.clock()
         force = False
         text = self.get_query_argument("force", None)
         if text is not None:
@@ -454,9 +544,19 @@ class ImageHandler(ImageRouteHandler):
             if is_force is not None and not isinstance(is_force, bool):
                 raise _bad_param("is_force must be true or false")
             force = force or bool(is_force)
-        record = self.state.store.delete(project_id, image_id, self.state.clock(), force=force)
+        store = self.state.store
+        existing = store.get(project_id, image_id, now)
+        if existing is not None and existing.get("type") == "BUILD_IN":
+            # (u) Undocumented; the documented generic parameter error rather than an invented code.
+            raise _bad_param(f"image {image_id} is a preset (BUILD_IN) image and cannot be deleted")
+        record = store.delete(project_id, image_id, now, force=force)
         if record is None:
             raise _image_not_found(image_id)
+        if force:
+            # The real forced delete also deletes the image's content in SWR.
+            store.forget_swr_image(record["swr_path"], now)
+        if self.state.settings.delete_answer == "204":
+            return Reply(204, None)
         return Reply(200, record)
 
 
@@ -498,7 +598,7 @@ class TokensHandler(BaseHandler):
                 "error": {
                     "code": exc.status,
                     "message": exc.message,
-                    "title": exc.headers.get("X-Iam-Error-Title"),
+                    "title": exc.headers.get("X-Iam-Error-Title", "Bad Request"),
                 },
             }
             reply = Reply(exc.status, body)
@@ -587,6 +687,95 @@ class ProjectsHandler(BaseHandler):
         self.send_reply(Reply(200, {"projects": projects, "links": {"self": self.request.full_url()}}))
 
 
+# -- requests too large for any handler ---------------------------------------------------------
+
+
+def _refusal(message: str) -> tuple[httputil.ResponseStartLine, httputil.HTTPHeaders, bytes]:
+    body = json.dumps(_error_body("ModelArts.0104", f"Invalid parameter: {message}")).encode()
+    headers = httputil.HTTPHeaders(
+        {
+            "Content-Type": "application/json;charset=UTF-8",
+            "Content-Length": str(len(body)),
+            "X-Request-Id": uuid.uuid4().hex,
+        }
+    )
+    return httputil.ResponseStartLine("HTTP/1.1", 400, "Bad Request"), headers, body
+
+
+class RequestGuard(httputil.HTTPMessageDelegate):
+    """Stands before tornado's routing for one request and answers oversized ones itself.
+
+    tornado's own answer to a body or headers over its limits is a bare ``400`` with no body
+    (or a closed connection): here they get the API's JSON error and ``X-Request-Id``. A body
+    that is too large is read and dropped (up to ``DRAIN_BODY_BYTES``) so the client, still
+    sending, reads the answer instead of a reset.
+    """
+
+    def __init__(self, inner: httputil.HTTPMessageDelegate, connection: httputil.HTTPConnection) -> None:
+        self.inner = inner
+        self.connection = connection
+        self.problem: str | None = None
+        self.received = 0
+
+    def headers_received(
+        self,
+        start_line: httputil.RequestStartLine | httputil.ResponseStartLine,
+        headers: httputil.HTTPHeaders,
+    ) -> Awaitable[None] | None:
+        header_bytes = sum(len(str(part)) + 1 for part in start_line)
+        header_bytes += sum(len(k) + len(v) + 4 for k, v in headers.get_all())
+        declared = headers.get("Content-Length", "")
+        length = int(declared) if declared.isascii() and declared.isdigit() else 0
+        if header_bytes > MAX_HEADER_BYTES:
+            self.problem = f"the request headers are larger than {MAX_HEADER_BYTES} bytes"
+        elif length > MAX_BODY_BYTES:
+            self.problem = f"the request body is larger than {MAX_BODY_BYTES} bytes"
+        if self.problem is None:
+            return self.inner.headers_received(start_line, headers)
+        if length > DRAIN_BODY_BYTES and isinstance(self.connection, HTTP1Connection):
+            # Too much to read and drop: answer now and close once the answer is written.
+            line, out_headers, body = _refusal(self.problem)
+            out_headers["Connection"] = "close"
+            head = f"{line.version} {line.code} {line.reason}\r\n" + "".join(
+                f"{k}: {v}\r\n" for k, v in out_headers.get_all()
+            )
+            stream = self.connection.detach()
+            written = stream.write(head.encode("latin-1") + b"\r\n" + body)
+            written.add_done_callback(lambda _: stream.close())
+        return None
+
+    def data_received(self, chunk: bytes) -> Awaitable[None] | None:
+        self.received += len(chunk)
+        if self.problem is None and self.received > MAX_BODY_BYTES:
+            # A chunked body has no Content-Length to refuse up front.
+            self.problem = f"the request body is larger than {MAX_BODY_BYTES} bytes"
+            self.inner.on_connection_close()  # it will never see the rest of this request
+        if self.problem is not None:
+            return None
+        return self.inner.data_received(chunk)
+
+    def finish(self) -> None:
+        if self.problem is None:
+            self.inner.finish()
+            return
+        line, headers, body = _refusal(self.problem)
+        self.connection.write_headers(line, headers, body)
+        self.connection.finish()
+
+    def on_connection_close(self) -> None:
+        if self.problem is None:
+            self.inner.on_connection_close()
+
+
+class GuardedHTTPServer(HTTPServer):
+    """tornado's HTTPServer with every request behind a :class:`RequestGuard`."""
+
+    def start_request(
+        self, server_conn: object, request_conn: httputil.HTTPConnection
+    ) -> httputil.HTTPMessageDelegate:
+        return RequestGuard(super().start_request(server_conn, request_conn), request_conn)
+
+
 # -- application ------------------------------------------------------------------------------
 
 
@@ -617,17 +806,21 @@ async def serve(settings: EmulatorSettings, out: TextIO = sys.stdout) -> None:
     """Run until SIGTERM/SIGINT; print the ready line once the socket accepts connections."""
     store = ImageStore(settings.data_dir)
     try:
+        registry = "swr." + settings.region + ".myhuaweicloud.com"
+        store.install_presets(registry, _now_ms())
         if settings.seed_images > 0:
             added = store.seed_images(
                 settings.project_id,
                 settings.seed_images,
-                registry="swr." + settings.region + ".myhuaweicloud.com",
+                registry=registry,
                 now_ms=_now_ms(),
             )
             log.warning("seeded %d benchmark images (%d new)", settings.seed_images, added)
         state = EmulatorState(settings, store)
         sockets = bind_sockets(settings.port, address=settings.host, family=socket.AF_UNSPEC)
-        server = HTTPServer(make_app(state), max_body_size=MAX_BODY_BYTES)
+        server = GuardedHTTPServer(
+            make_app(state), max_body_size=DRAIN_BODY_BYTES, max_header_size=TORNADO_MAX_HEADER_BYTES
+        )
         server.add_sockets(sockets)
         port = int(sockets[0].getsockname()[1])
         stop = asyncio.Event()

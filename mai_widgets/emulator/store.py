@@ -3,6 +3,9 @@
 Every write commits before the server answers, with ``synchronous=FULL``, so a registration
 that was acknowledged survives ``kill -9``. Status is never stored: it is computed from the
 registration time and the per-image lifecycle durations, so it keeps moving across restarts.
+
+The service's preset images (type BUILD_IN) live in the same table under no project and are
+visible from every project; the user's registrations are type DEDICATED.
 """
 
 from __future__ import annotations
@@ -12,11 +15,13 @@ import sqlite3
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from ..contract import ImageWire, RegisterRequest, split_swr_path
+from .defaults import PRESET_IMAGES, PRESET_NAMESPACE
 
 DB_FILE = "modelarts-emulator.sqlite3"
 
@@ -60,6 +65,11 @@ CREATE TABLE IF NOT EXISTS tokens (
     user_name TEXT NOT NULL,
     expires_at INTEGER NOT NULL
 );
+-- SWR images whose content a forced delete removed: they no longer "exist" in SWR.
+CREATE TABLE IF NOT EXISTS swr_deleted (
+    swr_path TEXT PRIMARY KEY,
+    deleted_at INTEGER NOT NULL
+);
 """
 
 _COLUMNS = (
@@ -75,7 +85,12 @@ _GROUPED = (
     "SELECT name, namespace, COUNT(*) AS version_count, MIN(create_at) AS first_at, "
     "MAX(create_at) AS last_at, MAX(seq) AS last_seq FROM images WHERE {where} GROUP BY namespace, name"
 )
-_SELECT_ONE = f"SELECT {_COLUMNS} FROM images WHERE id = ? AND project_id = ?"  # noqa: S608
+# Presets belong to no project: every project sees them.
+PRESET_PROJECT = ""
+_SELECT_ONE = (
+    f"SELECT {_COLUMNS} FROM images WHERE id = ? "  # noqa: S608
+    f"AND (project_id = ? OR project_id = '{PRESET_PROJECT}')"
+)
 
 # Status and update_at as SQL, for sorting by them; must agree with ``_lifecycle`` below.
 _STATUS_SQL = (
@@ -89,13 +104,24 @@ _UPDATE_AT_SQL = (
     "WHEN :now < create_at + init_ms + creating_ms THEN create_at + init_ms "
     "ELSE create_at + init_ms + creating_ms END)"
 )
+# sort_key names the emulator knows, to columns; the docs' own example is camelCase ``updateTime``.
 SORT_COLUMNS: dict[str, str] = {
     "create_at": "create_at",
+    "createTime": "create_at",
     "name": "name",
     "size": "size",
     "status": _STATUS_SQL,
     "update_at": _UPDATE_AT_SQL,
+    "updateTime": _UPDATE_AT_SQL,
 }
+
+# SDK ListImageRequest.type: "default BUILD_IN" (3.1.219 docstring), so a list without type shows presets.
+DEFAULT_LIST_TYPE = "BUILD_IN"
+# Records carry show_name = name and show_tag = tag (nothing sets them apart in the register API).
+SHOW_COLUMNS = {"show_name": "name", "show_tag": "tag"}
+# Fields of the SDK's image record (ShowImageResponse) kept from the stored extras; read_me is a
+# group field only (ImageGroup), so it is stored but not shown on an image.
+_RECORD_EXTRAS = ("flavor_type", "swr_instance_id", "tags")
 
 STATUS_MESSAGES = {
     "INIT": "image registration accepted, waiting for the SWR image check",
@@ -122,8 +148,10 @@ class ListQuery:
     name_fuzzy_match: bool = True
     namespace: str | None = None
     service_type: str | None = None
-    type: str | None = None
+    type: str = DEFAULT_LIST_TYPE
     workspace_id: str | None = None
+    show_name: str | None = None
+    show_tag: str | None = None
     sort_keys: tuple[str, ...] = ("create_at",)
     sort_dir: str = "DESC"
 
@@ -151,7 +179,9 @@ def _lifecycle(row: sqlite3.Row, now_ms: int) -> tuple[str, int, str]:
     return "ACTIVE", active_at, STATUS_MESSAGES["ACTIVE"]
 
 
-def _row_to_wire(row: sqlite3.Row, now_ms: int) -> ImageWire:
+def _row_to_wire(row: sqlite3.Row, now_ms: int, *, listed: bool = False) -> ImageWire:
+    """The record as the SDK's models name it; ``listed``: a list item (ImageResponse), which
+    has no ``support_res_categories``."""
     status, update_at, message = _lifecycle(row, now_ms)
     categories = json.loads(row["resource_categories"])
     record: dict[str, Any] = {
@@ -165,10 +195,11 @@ def _row_to_wire(row: sqlite3.Row, now_ms: int) -> ImageWire:
         "origin": row["origin"],
         "resource_categories": categories,
         "service_type": row["service_type"],
+        "show_name": row["name"],
+        "show_tag": row["tag"],
         "size": int(row["size"]) if status in ("ACTIVE", "DELETED") else 0,
         "status": status,
         "status_message": message,
-        "support_res_categories": list(categories),
         "swr_path": row["swr_path"],
         "tag": row["tag"],
         "type": row["type"],
@@ -176,7 +207,10 @@ def _row_to_wire(row: sqlite3.Row, now_ms: int) -> ImageWire:
         "visibility": row["visibility"],
         "workspace_id": row["workspace_id"],
     }
-    record.update(json.loads(row["extra"]))
+    if not listed:
+        record["support_res_categories"] = list(categories)
+    extra = json.loads(row["extra"])
+    record.update({k: extra[k] for k in _RECORD_EXTRAS if k in extra})
     return record  # type: ignore[return-value]
 
 
@@ -267,7 +301,10 @@ class ImageStore:
         if request.tags is not None:
             extra["tags"] = [{"key": k, "value": v} for k, v in request.tags]
         arch = request.arch.value if request.arch else "X86_64"
-        categories = [c.value for c in request.resource_category] if request.resource_category else ["CPU"]
+        # Omitted resource_category means CPU and GPU (SDK ImageRegRequest docstring, ma-cli's default).
+        categories = (
+            [c.value for c in request.resource_category] if request.resource_category else ["CPU", "GPU"]
+        )
         services = [s.value for s in request.services] if request.services else ["NOTEBOOK", "SSH"]
         return (
             image_id or str(uuid.uuid4()),
@@ -304,9 +341,40 @@ class ImageStore:
         return None if row is None else str(row["id"])
 
     def get(self, project_id: str, image_id: str, now_ms: int) -> ImageWire | None:
-        """The image (a deleted one too, with status DELETED), or ``None``."""
+        """The image (a deleted one too, with status DELETED; or a preset), or ``None``."""
         row = self._db.execute(_SELECT_ONE, (image_id, project_id)).fetchone()
         return None if row is None else _row_to_wire(row, now_ms)
+
+    def install_presets(self, registry: str, now_ms: int) -> None:
+        """Add the service's preset images (idempotent: stable ids, ``INSERT OR IGNORE``)."""
+        rows = []
+        for preset in PRESET_IMAGES:
+            swr_path = f"{registry}/{PRESET_NAMESPACE}/{preset.name}:{preset.tag}"
+            built = datetime.strptime(preset.tag[:14], "%Y%m%d%H%M%S").replace(tzinfo=timezone.utc)
+            created = min(now_ms, round(built.timestamp() * 1000))
+            extra = {"flavor_type": preset.flavor_type} if preset.flavor_type else {}
+            image_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"mai-widgets-preset/{swr_path}"))
+            rows.append(
+                (
+                    image_id, swr_path, preset.name, PRESET_NAMESPACE, preset.tag, preset.arch.lower(),
+                    preset.description, "CUSTOMIZE", json.dumps(list(preset.resource_categories)),
+                    json.dumps(["NOTEBOOK", "SSH"]), preset.service_type, "PUBLIC", "0", "BUILD_IN",
+                    preset.size_kb, json.dumps(extra), created, 0, 0, None, None, None, PRESET_PROJECT,
+                )
+            )  # fmt: skip
+        with self._db:
+            self._db.executemany(_INSERT.replace("INSERT", "INSERT OR IGNORE", 1), rows)
+
+    def forget_swr_image(self, swr_path: str, now_ms: int) -> None:
+        """A forced delete removed the image's content from SWR: it no longer exists there."""
+        with self._db:
+            self._db.execute(
+                "INSERT OR REPLACE INTO swr_deleted (swr_path, deleted_at) VALUES (?, ?)", (swr_path, now_ms)
+            )
+
+    def swr_image_deleted(self, swr_path: str) -> bool:
+        row = self._db.execute("SELECT 1 FROM swr_deleted WHERE swr_path = ?", (swr_path,)).fetchone()
+        return row is not None
 
     def delete(self, project_id: str, image_id: str, now_ms: int, *, force: bool) -> ImageWire | None:
         """Mark a live image deleted and commit; ``None`` if there is no live image with that id."""
@@ -322,8 +390,10 @@ class ImageStore:
         return self.get(project_id, image_id, now_ms)
 
     def _where(self, project_id: str, query: ListQuery) -> tuple[str, dict[str, Any]]:
+        # BUILD_IN images are the presets (no project); DEDICATED ones are this project's.
+        owner = PRESET_PROJECT if query.type == "BUILD_IN" else project_id
         clauses = ["project_id = :project", "deleted_at IS NULL"]
-        params: dict[str, Any] = {"project": project_id}
+        params: dict[str, Any] = {"project": owner}
         if query.name is not None:
             if query.name_fuzzy_match:
                 clauses.append("name LIKE :name ESCAPE '\\'")
@@ -336,6 +406,11 @@ class ImageStore:
             if value is not None:
                 clauses.append(f"{column} = :{column}")
                 params[column] = value
+        for name, column in SHOW_COLUMNS.items():
+            value = getattr(query, name)
+            if value is not None:
+                clauses.append(f"{column} = :{name}")
+                params[name] = value
         return " AND ".join(clauses), params
 
     def list_page(self, project_id: str, query: ListQuery, now_ms: int) -> tuple[list[ImageWire], int]:
@@ -351,7 +426,7 @@ class ImageStore:
             "LIMIT :limit OFFSET :offset",
             {**params, "limit": query.limit, "offset": query.offset},
         ).fetchall()
-        return [_row_to_wire(row, now_ms) for row in rows], total
+        return [_row_to_wire(row, now_ms, listed=True) for row in rows], total
 
     def groups(self, project_id: str, query: ListQuery, now_ms: int) -> tuple[list[dict[str, Any]], int]:
         """One page of (namespace, name) groups of live images, most recently registered first."""
@@ -359,29 +434,35 @@ class ImageStore:
         grouped = _GROUPED.format(where=where)
         total = int(self._db.execute(f"SELECT COUNT(*) FROM ({grouped})", params).fetchone()[0])  # noqa: S608
         rows = self._db.execute(
-            f"SELECT g.*, i.id AS latest_id, i.description, i.arch, i.type FROM ({grouped}) AS g "  # noqa: S608
+            f"SELECT g.*, i.id AS latest_id, i.description, i.extra FROM ({grouped}) AS g "  # noqa: S608
             "JOIN images AS i ON i.seq = g.last_seq ORDER BY g.last_at DESC, g.last_seq DESC "
             "LIMIT :limit OFFSET :offset",
             {**params, "limit": query.limit, "offset": query.offset},
         ).fetchall()
-        out = [
-            {
-                "id": row["latest_id"],
-                "name": row["name"],
-                "namespace": row["namespace"],
-                "version_count": int(row["version_count"]),
-                "create_at": int(row["first_at"]),
-                "update_at": int(row["last_at"]),
-                "description": row["description"],
-                "arch": row["arch"],
-                "type": row["type"],
-            }
-            for row in rows
-        ]
+        out = []
+        for row in rows:
+            extra = json.loads(row["extra"])
+            # Exactly the SDK's ImageGroup fields; the SWR-enterprise ones are null without an instance.
+            out.append(
+                {
+                    "id": row["latest_id"],
+                    "name": row["name"],
+                    "namespace": row["namespace"],
+                    "version_count": int(row["version_count"]),
+                    "create_at": int(row["first_at"]),
+                    "update_at": int(row["last_at"]),
+                    "description": row["description"],
+                    "read_me": extra.get("read_me", ""),
+                    "icon_name": None,
+                    "swr_instance_name": None,
+                    "swr_instance_id": extra.get("swr_instance_id"),
+                }
+            )
         return out, total
 
     def count(self, project_id: str | None = None, *, include_deleted: bool = False) -> int:
-        sql = "SELECT COUNT(*) FROM images WHERE 1=1"
+        """How many of the users' registrations (presets not counted)."""
+        sql = "SELECT COUNT(*) FROM images WHERE type = 'DEDICATED'"
         params: list[Any] = []
         if project_id is not None:
             sql += " AND project_id = ?"
@@ -391,7 +472,9 @@ class ImageStore:
         return int(self._db.execute(sql, params).fetchone()[0])
 
     def all_ids(self) -> list[str]:
-        return [str(r["id"]) for r in self._db.execute("SELECT id FROM images ORDER BY seq")]
+        """Ids of the users' registrations (presets left out), oldest first."""
+        rows = self._db.execute("SELECT id FROM images WHERE type = 'DEDICATED' ORDER BY seq")
+        return [str(r["id"]) for r in rows]
 
     def seed_images(
         self,
