@@ -141,7 +141,8 @@ def _check_base_url(value: str, setting: str) -> str:
     return value.rstrip("/")
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
+    """``localhost`` or a loopback address (127.0.0.0/8, ::1): this machine."""
     if host == "localhost":
         return True
     try:
@@ -270,7 +271,7 @@ class MaiConfig(Configurable):
         """Where requests go, in words a user recognises."""
         url = self.modelarts_endpoint()
         host = urlsplit(url).hostname or ""
-        if _is_loopback(host):
+        if is_loopback(host):
             return f"local ModelArts emulator at {url}"
         return f"ModelArts {self.region} ({url})"
 

@@ -21,7 +21,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import logging
 import math
@@ -51,6 +50,7 @@ from urllib3.util.retry import Retry
 from urllib3.util.timeout import Timeout
 
 from ._version import __version__
+from .config import is_loopback
 from .deadline import Cancel, Deadline, _Scope, _shut_down, call_scope, current_scope
 from .errors import (
     ApiError,
@@ -68,7 +68,6 @@ __all__ = [
     "USER_AGENT",
     "HttpService",
     "RetryPolicy",
-    "is_loopback",
     "loads",
     "parse_retry_after",
     "transport_error",
@@ -87,16 +86,6 @@ _ERROR_MSG_MAX = 300
 _MIN_ATTEMPT = 0.01
 _BACKOFF_FIRST = 0.2  # urllib3's back-off: 0.2 s, 0.4 s, ... (see deadline.backoff)
 _BACKOFF_MAX = 3.2
-
-
-def is_loopback(host: str) -> bool:
-    """``localhost`` or a loopback address (127.0.0.0/8, ::1)."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 # ---------------------------------------------------------------------------------------
