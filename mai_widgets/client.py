@@ -27,7 +27,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from .config import Credentials, MaiConfig, load_config
 from .contract import (
     LIST_LIMIT_MAX,
     ImageGroup,
@@ -62,6 +61,7 @@ if TYPE_CHECKING:
     import requests
     from requests.auth import AuthBase
 
+    from .config import Credentials, MaiConfig
     from .credentials import CredentialChain
     from .http import HttpService
 
@@ -177,8 +177,10 @@ class ImageClient:
         auth: AuthBase | None = None,
         session: requests.Session | None = None,
     ) -> None:
-        # requests and urllib3 load with the first client, not with `import mai_widgets.client`:
-        # scripts and the notebook's first cell import the package long before they call.
+        # traitlets, requests and urllib3 load with the first client, not with
+        # `import mai_widgets.client`: scripts and the notebook's first cell import the package
+        # long before they call.
+        from .config import Credentials, load_config
         from .credentials import CredentialChain
         from .http import HttpService
 
