@@ -439,3 +439,42 @@ def test_register_keeps_may_have_taken_effect_handling_for_deep_json(server: Cal
     assert posts["n"] == 1  # found by the lookup: not registered a second time
     lookup = [path for _, method, path in s.requests if method == "GET"]
     assert lookup and all("type=DEDICATED" in path for path in lookup)
+
+
+@pytest.mark.parametrize("widget", ["status_view", "panel"])
+def test_closing_a_view_or_panel_during_a_429_storm_stops_within_a_second(
+    server: Callable[..., Server], widget: str
+) -> None:
+    from mai_widgets.panel import RegisterPanel
+    from mai_widgets.status import StatusView
+
+    def answer(handler: http.server.BaseHTTPRequestHandler) -> None:
+        if handler.command == "POST":
+            send(handler, 200, json.dumps({**RECORD, "status": "INIT"}).encode())
+        elif len(s.requests) <= 2:
+            send(handler, 200, json.dumps(RECORD).encode())
+        else:
+            send(handler, 429, b'{"error_code":"APIG.0308","error_msg":"throttled"}', Retry_After="20")
+
+    s = server(answer)
+    c = client(s.url, max_retry_after=30.0)
+    if widget == "status_view":
+        view: Any = StatusView.for_image(IMAGE_ID, client=c)
+        controller = view.controller
+    else:
+        view = RegisterPanel(client=c, swr_path=GOOD_PATH)
+        controller = view.controller
+        view.register_button.click()
+    deadline = time.monotonic() + 10
+    while len(s.requests) < 3 and time.monotonic() < deadline:  # into the storm
+        time.sleep(0.02)
+    assert len(s.requests) >= 3
+    time.sleep(0.3)  # the worker is now pausing for the Retry-After (20 s)
+    started = time.monotonic()
+    view.close()
+    assert time.monotonic() - started < 1.0
+    worker = controller.worker
+    assert worker is not None and not worker.is_alive()
+    sent = len(s.requests)
+    time.sleep(0.5)
+    assert len(s.requests) == sent
