@@ -290,6 +290,17 @@ class MaiConfig(Configurable):
         """``(connect, read)`` seconds, as requests takes them."""
         return (float(self.connect_timeout), float(self.read_timeout))
 
+    def http_options(self) -> dict[str, Any]:
+        """The keyword arguments every :class:`mai_widgets.http.HttpService` of a client takes from
+        these settings (TLS, timeouts, retries, plain-http opt-out)."""
+        return {
+            "verify": self.requests_verify(),
+            "timeouts": self.timeouts(),
+            "retries": int(self.max_retries),
+            "max_retry_after": float(self.max_retry_after),
+            "allow_http": bool(self.allow_http),
+        }
+
     def endpoint_description(self) -> str:
         """Where requests go, in words a user recognises."""
         url = self.modelarts_endpoint()
