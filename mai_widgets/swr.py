@@ -131,9 +131,9 @@ class SwrTag:
 
 @dataclass(frozen=True)
 class SwrPage:
-    """One page of a list and the total the service reported (``-1`` when it did not say)."""
+    """One page of repositories and the total the service reported (``-1`` when it did not say)."""
 
-    items: tuple[SwrRepository, ...] | tuple[SwrTag, ...]
+    items: tuple[SwrRepository, ...]
     offset: int
     total: int
 

@@ -251,18 +251,37 @@ def test_one_temporary_login_and_one_token_per_repository(emu: EmulatorProcess) 
 # -- the registry as any client sees it ------------------------------------------------------------
 
 
+TIMEOUT = 10.0
+
+
+def http_request(method: str, url: str, **kwargs: Any) -> requests.Response:
+    return requests.request(method, url, timeout=TIMEOUT, **kwargs)
+
+
+def http_get(url: str, **kwargs: Any) -> requests.Response:
+    return http_request("GET", url, **kwargs)
+
+
+def http_head(url: str, **kwargs: Any) -> requests.Response:
+    return http_request("HEAD", url, **kwargs)
+
+
+def http_post(url: str, **kwargs: Any) -> requests.Response:
+    return http_request("POST", url, **kwargs)
+
+
 def registry_token(emu: EmulatorProcess, scope: str) -> str:
     auth = AKSKAuth(emu.ak, emu.sk, project_id=emu.project_id)
-    secret = requests.post(f"{emu.url}/v2/manage/utils/secret", params={"projectname": emu.region}, auth=auth)
+    secret = http_post(f"{emu.url}/v2/manage/utils/secret", params={"projectname": emu.region}, auth=auth)
     assert secret.status_code == 200
     user, _, password = base64.b64decode(secret.json()["auths"][REG]["auth"]).decode().partition(":")
     assert user.startswith(f"{emu.region}@")
-    ping = requests.get(f"{emu.url}/v2/")
+    ping = http_get(f"{emu.url}/v2/")
     assert ping.status_code == 401
     challenge = ping.headers["WWW-Authenticate"]
     assert challenge.startswith('Bearer realm="') and 'service="dockyard"' in challenge
     realm = challenge.split('realm="', 1)[1].split('"', 1)[0]
-    got = requests.get(realm, params={"service": "dockyard", "scope": scope}, auth=(user, password))
+    got = http_get(realm, params={"service": "dockyard", "scope": scope}, auth=(user, password))
     assert got.status_code == 200
     return str(got.json()["token"])
 
@@ -270,53 +289,51 @@ def registry_token(emu: EmulatorProcess, scope: str) -> str:
 def test_registry_serves_real_manifests_and_blobs_under_their_digests(emu: EmulatorProcess) -> None:
     token = registry_token(emu, "repository:mai-demo/tensorflow:pull")
     headers = {"Authorization": f"Bearer {token}", "Accept": ACCEPT_MANIFESTS}
-    assert requests.get(f"{emu.url}/v2/", headers=headers).status_code == 200
-    listing = requests.get(f"{emu.url}/v2/mai-demo/tensorflow/manifests/2.15.0", headers=headers)
+    assert http_get(f"{emu.url}/v2/", headers=headers).status_code == 200
+    listing = http_get(f"{emu.url}/v2/mai-demo/tensorflow/manifests/2.15.0", headers=headers)
     assert listing.status_code == 200
     digest = "sha256:" + hashlib.sha256(listing.content).hexdigest()
     assert listing.headers["Docker-Content-Digest"] == digest
     document = json.loads(listing.content)
     assert document["mediaType"] == listing.headers["Content-Type"]
     for entry in document["manifests"]:
-        child = requests.get(f"{emu.url}/v2/mai-demo/tensorflow/manifests/{entry['digest']}", headers=headers)
+        child = http_get(f"{emu.url}/v2/mai-demo/tensorflow/manifests/{entry['digest']}", headers=headers)
         assert hashlib.sha256(child.content).hexdigest() == entry["digest"].split(":")[1]
         assert len(child.content) == entry["size"]
         config = json.loads(child.content)["config"]
-        blob = requests.get(f"{emu.url}/v2/mai-demo/tensorflow/blobs/{config['digest']}", headers=headers)
+        blob = http_get(f"{emu.url}/v2/mai-demo/tensorflow/blobs/{config['digest']}", headers=headers)
         assert hashlib.sha256(blob.content).hexdigest() == config["digest"].split(":")[1]
         assert json.loads(blob.content)["architecture"] == entry["platform"]["architecture"]
-    head = requests.head(f"{emu.url}/v2/mai-demo/tensorflow/manifests/2.15.0", headers=headers)
+    head = http_head(f"{emu.url}/v2/mai-demo/tensorflow/manifests/2.15.0", headers=headers)
     assert head.status_code == 200 and head.headers["Docker-Content-Digest"] == digest and not head.content
     only_single = {**headers, "Accept": "application/vnd.docker.distribution.manifest.v2+json"}
-    refused = requests.get(f"{emu.url}/v2/mai-demo/tensorflow/manifests/2.15.0", headers=only_single)
+    refused = http_get(f"{emu.url}/v2/mai-demo/tensorflow/manifests/2.15.0", headers=only_single)
     assert refused.status_code == 404 and refused.json()["errors"][0]["code"] == "MANIFEST_UNKNOWN"
 
 
 def test_registry_refuses_without_a_token_and_outside_the_scope(emu: EmulatorProcess) -> None:
-    bare = requests.get(f"{emu.url}/v2/mai-demo/sklearn/manifests/1.5.0")
+    bare = http_get(f"{emu.url}/v2/mai-demo/sklearn/manifests/1.5.0")
     assert (
         bare.status_code == 401
         and 'scope="repository:mai-demo/sklearn:pull"' in bare.headers["WWW-Authenticate"]
     )
     assert bare.json()["errors"][0]["code"] == "UNAUTHORIZED"
     token = registry_token(emu, "repository:mai-demo/sklearn:pull")
-    other = requests.get(
+    other = http_get(
         f"{emu.url}/v2/mai-demo/tensorflow/manifests/2.15.0", headers={"Authorization": f"Bearer {token}"}
     )
     assert other.status_code == 403 and other.json()["errors"][0]["code"] == "DENIED"
     forbidden = f"{DEFAULTS.forbidden_namespace}/private-app"
     token = registry_token(emu, f"repository:{forbidden}:pull")
-    denied = requests.get(
-        f"{emu.url}/v2/{forbidden}/manifests/1.0", headers={"Authorization": f"Bearer {token}"}
-    )
+    denied = http_get(f"{emu.url}/v2/{forbidden}/manifests/1.0", headers={"Authorization": f"Bearer {token}"})
     assert denied.status_code == 403
-    wrong = requests.get(f"{emu.url}{'/swr/auth/v2/registry/auth/'}", auth=("cn-north-4@X", "guess"))
+    wrong = http_get(f"{emu.url}{'/swr/auth/v2/registry/auth/'}", auth=("cn-north-4@X", "guess"))
     assert wrong.status_code == 401
 
 
 def test_manage_routes_need_gateway_authentication(emu: EmulatorProcess) -> None:
     for method, path in (("GET", "/v2/manage/namespaces"), ("POST", "/v2/manage/utils/secret")):
-        answer = requests.request(method, emu.url + path)
+        answer = http_request(method, emu.url + path)
         assert answer.status_code == 401 and answer.json()["error_code"].startswith("APIG")
 
 
@@ -332,7 +349,7 @@ def test_no_secret_in_reprs_or_errors(emu: EmulatorProcess) -> None:
     for bad in ("mai-demo/tensorflow:nope", f"{DEFAULTS.forbidden_namespace}/private-app:1.0"):
         try:
             swr.inspect(bad)
-        except Exception as exc:  # noqa: BLE001 (collected to search)
+        except Exception as exc:
             errors.append(exc)
     shown = " ".join(
         [repr(swr), repr(swr._login), repr(image), str(image), emu.sk]
