@@ -193,14 +193,7 @@ class ImageClient:
         self._lock = threading.Lock()
 
         cfg = self.config
-        common: dict[str, Any] = {
-            "verify": cfg.requests_verify(),
-            "timeouts": cfg.timeouts(),
-            "retries": int(cfg.max_retries),
-            "max_retry_after": float(cfg.max_retry_after),
-            "allow_http": bool(cfg.allow_http),
-            "redact": self._redact,
-        }
+        common: dict[str, Any] = {**cfg.http_options(), "redact": self._redact}
         self._http: HttpService = HttpService(
             cfg.modelarts_endpoint(),
             where=cfg.endpoint_description(),

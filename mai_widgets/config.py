@@ -31,6 +31,8 @@ Environment variables:
 | `HUAWEICLOUD_SDK_CREDENTIALS_FILE` | – | The SDK's credentials file, default `~/.huaweicloud/credentials` |
 | `MAI_WIDGETS_METADATA_ENDPOINT` | `metadata_endpoint` | Metadata service, default `http://169.254.169.254` |
 | `MAI_WIDGETS_METADATA_CONNECT_TIMEOUT` | `metadata_connect_timeout` | Seconds, default 1 |
+| `MAI_WIDGETS_SWR_ENDPOINT` | `swr_endpoint` | SWR manage API URL, default from the region |
+| `MAI_WIDGETS_SWR_REGISTRY_ENDPOINT` | `swr_registry_endpoint` | Registry v2 URL for the region's SWR host |
 
 Credentials are looked for as the official SDK does, first found wins: explicit
 :class:`Credentials`, the environment, the credentials file (INI, section ``[basic]``, keys
@@ -57,7 +59,7 @@ from urllib.parse import urlsplit
 from traitlets import Bool, Float, Int, TraitError, Unicode, validate
 from traitlets.config import Config, Configurable
 
-from .contract import WORKSPACE_ID_HELP, WORKSPACE_ID_RE
+from .contract import WORKSPACE_ID_HELP, WORKSPACE_ID_RE, swr_registry
 from .errors import ConfigError
 
 __all__ = [
@@ -98,6 +100,8 @@ SETTING_ENV_VARS: dict[str, str] = {
     "MAI_WIDGETS_ALLOW_HTTP": "allow_http",
     "MAI_WIDGETS_METADATA_ENDPOINT": "metadata_endpoint",
     "MAI_WIDGETS_METADATA_CONNECT_TIMEOUT": "metadata_connect_timeout",
+    "MAI_WIDGETS_SWR_ENDPOINT": "swr_endpoint",
+    "MAI_WIDGETS_SWR_REGISTRY_ENDPOINT": "swr_registry_endpoint",
 }
 # Credentials field -> environment variable.
 CREDENTIAL_ENV_VARS: dict[str, str] = {
@@ -200,7 +204,16 @@ class MaiConfig(Configurable):
             raise TraitError("region must look like cn-north-4")
         return value
 
-    @validate("endpoint", "iam_endpoint", "metadata_endpoint")
+    swr_endpoint = Unicode(
+        "", help="SWR manage API base URL; empty means https://swr-api.{region}.myhuaweicloud.com."
+    ).tag(config=True)
+    swr_registry_endpoint = Unicode(
+        "",
+        help="Base URL that replaces https://swr.{region}.myhuaweicloud.com for registry v2 calls "
+        "(empty: the registry host itself).",
+    ).tag(config=True)
+
+    @validate("endpoint", "iam_endpoint", "metadata_endpoint", "swr_endpoint", "swr_registry_endpoint")
     def _valid_url(self, proposal: dict[str, Any]) -> str:
         return _check_base_url(str(proposal["value"]).strip(), proposal["trait"].name)
 
@@ -257,6 +270,17 @@ class MaiConfig(Configurable):
         """The IAM base URL (no trailing slash)."""
         return self.iam_endpoint or f"https://iam.{self.region}.myhuaweicloud.com"
 
+    def swr_url(self) -> str:
+        """The SWR manage API base URL (no trailing slash)."""
+        return self.swr_endpoint or f"https://swr-api.{self.region}.myhuaweicloud.com"
+
+    def swr_registry_url(self, registry: str) -> str:
+        """The base URL for registry v2 calls to ``registry`` (a host[:port] from an SWR path):
+        ``swr_registry_endpoint`` for this region's SWR registry host when set, else ``https://registry``."""
+        if self.swr_registry_endpoint and registry == swr_registry(self.region):
+            return self.swr_registry_endpoint
+        return f"https://{registry}"
+
     def requests_verify(self) -> bool | str:
         """The ``verify`` argument for requests: the CA bundle path, or the on/off flag."""
         if self.ca_bundle:
@@ -266,6 +290,17 @@ class MaiConfig(Configurable):
     def timeouts(self) -> tuple[float, float]:
         """``(connect, read)`` seconds, as requests takes them."""
         return (float(self.connect_timeout), float(self.read_timeout))
+
+    def http_options(self) -> dict[str, Any]:
+        """The keyword arguments every :class:`mai_widgets.http.HttpService` of a client takes from
+        these settings (TLS, timeouts, retries, plain-http opt-out)."""
+        return {
+            "verify": self.requests_verify(),
+            "timeouts": self.timeouts(),
+            "retries": int(self.max_retries),
+            "max_retry_after": float(self.max_retry_after),
+            "allow_http": bool(self.allow_http),
+        }
 
     def endpoint_description(self) -> str:
         """Where requests go, in words a user recognises."""

@@ -93,6 +93,30 @@ class CancelledError(ClientTransportError):
         super().__init__(message, hint="closed or stopped by the user", maybe_sent=maybe_sent)
 
 
+_SWR_NAMESPACE_HINT = (
+    "these credentials cannot read that SWR organization: ask its administrator for read access "
+    "(SWR > Organization Management > Permissions), or push the image to an organization you own"
+)
+_SWR_MISSING_HINT = (
+    "no such SWR repository or tag: check the path's spelling and that the image was pushed (docker push)"
+)
+# SWR's published codes (API reference appendix "Error Codes", swr_02_0024; 4030170 is its example
+# body); which code each manage route answers is not documented (u): the status decides the class.
+SWR_ERROR_CODES: dict[str, tuple[str, str]] = {
+    "SVCSTG.SWR.4030170": ("permission", _SWR_NAMESPACE_HINT),
+    "SVCSTG.SWR.4040009": ("not-found", _SWR_MISSING_HINT),
+    "SVCSTG.SWR.4040010": ("not-found", _SWR_MISSING_HINT),
+    "SVCSTG.SWR.4010000": ("auth", "SWR authentication failed: sign in again (check the AK/SK or token)"),
+}
+# The registry's own codes (Docker Registry HTTP API v2 / OCI distribution spec, "errors" array).
+REGISTRY_ERROR_CODES: dict[str, tuple[str, str]] = {
+    "DENIED": ("permission", _SWR_NAMESPACE_HINT),
+    "UNAUTHORIZED": ("auth", "the registry refused the temporary SWR login: check the credentials and retry"),
+    "NAME_UNKNOWN": ("not-found", _SWR_MISSING_HINT),
+    "MANIFEST_UNKNOWN": ("not-found", _SWR_MISSING_HINT),
+    "BLOB_UNKNOWN": ("not-found", "the registry lost a piece of the image: push it again"),
+}
+
 # The hints for the causes users meet most, keyed by error_code first, then HTTP status.
 _AUTH_HINT = (
     "authentication failed: check HUAWEICLOUD_SDK_AK/HUAWEICLOUD_SDK_SK "
@@ -115,6 +139,7 @@ _HINTS_BY_CODE: dict[str, str] = {
     "APIG.0301": _AUTH_HINT,
     "APIG.0307": "the token has expired or is invalid: sign in again",
     "APIG.0308": "throttled by the API gateway: wait and retry",
+    **{code: hint for code, (_, hint) in {**SWR_ERROR_CODES, **REGISTRY_ERROR_CODES}.items()},
 }
 _HINTS_BY_STATUS: dict[int, str] = {
     400: "the request was rejected: check the named field",
@@ -132,9 +157,14 @@ _HINTS_BY_STATUS: dict[int, str] = {
 # What each error code means, whatever HTTP status it came with (the code is the more exact of the
 # two: ModelArts answers "image not found" and "no SWR access" with 400).
 ALREADY_REGISTERED_CODES = frozenset({"ModelArts.2884", "ModelArts.6737"})
-_NOT_FOUND_CODES = frozenset({"ModelArts.6797"})
-_PERMISSION_CODES = frozenset({"ModelArts.2885", "ModelArts.0210"})
-_AUTH_CODES = frozenset({"APIG.0301", "APIG.0307", "ModelArts.0202"})
+_SWR_KINDS = {**SWR_ERROR_CODES, **REGISTRY_ERROR_CODES}
+_NOT_FOUND_CODES = frozenset({"ModelArts.6797"} | {c for c, (k, _) in _SWR_KINDS.items() if k == "not-found"})
+_PERMISSION_CODES = frozenset(
+    {"ModelArts.2885", "ModelArts.0210"} | {c for c, (k, _) in _SWR_KINDS.items() if k == "permission"}
+)
+_AUTH_CODES = frozenset(
+    {"APIG.0301", "APIG.0307", "ModelArts.0202"} | {c for c, (k, _) in _SWR_KINDS.items() if k == "auth"}
+)
 _THROTTLE_CODES = frozenset({"APIG.0308"})
 
 

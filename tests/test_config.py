@@ -82,6 +82,8 @@ def test_every_setting_from_the_environment() -> None:
         "MAI_WIDGETS_ALLOW_HTTP": "true",
         "MAI_WIDGETS_METADATA_ENDPOINT": "http://169.254.169.254:8080",
         "MAI_WIDGETS_METADATA_CONNECT_TIMEOUT": "0.5",
+        "MAI_WIDGETS_SWR_ENDPOINT": "https://swr.example.test",
+        "MAI_WIDGETS_SWR_REGISTRY_ENDPOINT": "https://registry.example.test:5000",
     }
     assert set(env) == set(SETTING_ENV_VARS)
     cfg = _load(env)
@@ -96,6 +98,18 @@ def test_every_setting_from_the_environment() -> None:
     assert cfg.timeouts() == (2.5, 12.0)
     assert cfg.max_retry_after == 7.5 and cfg.allow_http is True
     assert (cfg.metadata_endpoint, cfg.metadata_connect_timeout) == ("http://169.254.169.254:8080", 0.5)
+    assert cfg.swr_url() == "https://swr.example.test"
+    # only the region's SWR registry host is redirected; another registry is asked directly
+    assert cfg.swr_registry_url("swr.cn-east-3.myhuaweicloud.com") == "https://registry.example.test:5000"
+    assert cfg.swr_registry_url("swr.cn-north-4.myhuaweicloud.com") == "https://swr.cn-north-4.myhuaweicloud.com"
+
+
+def test_swr_endpoints_default_from_the_region_and_refuse_user_info() -> None:
+    cfg = _load({"MAI_WIDGETS_REGION": "ap-southeast-1"})
+    assert cfg.swr_url() == "https://swr-api.ap-southeast-1.myhuaweicloud.com"
+    assert cfg.swr_registry_url("swr.ap-southeast-1.myhuaweicloud.com") == "https://swr.ap-southeast-1.myhuaweicloud.com"
+    with pytest.raises(ConfigError, match="MAI_WIDGETS_SWR_REGISTRY_ENDPOINT"):
+        _load({"MAI_WIDGETS_SWR_REGISTRY_ENDPOINT": "https://user:pw@registry.example.test"})
 
 
 def test_blank_environment_values_are_ignored() -> None:

@@ -10,9 +10,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .defaults import DEFAULTS, DEMO_SWR_IMAGES
+from .defaults import DEFAULTS, DEMO_SWR_CATALOGUE, DEMO_SWR_IMAGES, SwrImageSpec
 from .faults import FAULT_KINDS, parse_fault_kinds
-from .store import read_catalogue
+from .registry import build_catalogue
 
 READY_PREFIX = "mai-widgets ModelArts emulator listening on "
 
@@ -43,6 +43,7 @@ class EmulatorSettings:
     init_seconds: float = DEFAULTS.init_seconds
     creating_seconds: float = DEFAULTS.creating_seconds
     swr_catalogue: frozenset[str] = field(default_factory=lambda: frozenset(DEMO_SWR_IMAGES))
+    swr_images: tuple[SwrImageSpec, ...] = DEMO_SWR_CATALOGUE  # what the SWR routes serve
     forbidden_namespace: str = DEFAULTS.forbidden_namespace
     fault_rate: float = 0.0
     faults: tuple[str, ...] = FAULT_KINDS
@@ -124,9 +125,24 @@ def build_parser() -> argparse.ArgumentParser:
     life.add_argument("--init-seconds", type=_seconds, default=DEFAULTS.init_seconds)
     life.add_argument("--creating-seconds", type=_seconds, default=DEFAULTS.creating_seconds)
     life.add_argument(
-        "--swr-image", action="append", default=[], metavar="PATH", help="add an SWR path to the catalogue"
+        "--swr-image",
+        action="append",
+        default=[],
+        metavar="PATH|JSON",
+        help='add an SWR image: a path (amd64, user ma-user) or JSON {"path", "platforms", "user", ...}',
     )
-    life.add_argument("--swr-catalogue", type=Path, metavar="FILE", help="file of SWR paths, one per line")
+    life.add_argument(
+        "--swr-catalogue",
+        type=Path,
+        metavar="FILE",
+        help="file of SWR images, one path or JSON object a line",
+    )
+    life.add_argument(
+        "--swr-seed-repos", type=int, default=0, metavar="N", help="seed N repositories (mai-bench)"
+    )
+    life.add_argument(
+        "--swr-seed-tags", type=int, default=0, metavar="M", help="M tags in the first seeded one"
+    )
     life.add_argument("--forbidden-namespace", default=DEFAULTS.forbidden_namespace)
     life.add_argument("--seed-images", type=int, default=0, metavar="N", help="bulk-seed N ACTIVE images")
     meta = p.add_argument_group("instance metadata service (temporary credentials of an agency)")
@@ -151,12 +167,18 @@ def build_parser() -> argparse.ArgumentParser:
 def parse_settings(argv: Sequence[str] | None = None) -> EmulatorSettings:
     parser = build_parser()
     args = parser.parse_args(argv)
-    catalogue = set(DEMO_SWR_IMAGES) | set(args.swr_image)
-    if args.swr_catalogue is not None:
-        try:
-            catalogue |= set(read_catalogue(args.swr_catalogue.read_text(encoding="utf-8").splitlines()))
-        except OSError as exc:
-            parser.error(f"--swr-catalogue: cannot read {args.swr_catalogue}: {exc.strerror}")
+    try:
+        images = build_catalogue(
+            args.swr_image,
+            args.swr_catalogue,
+            region=args.region,
+            seed_repositories=max(0, args.swr_seed_repos),
+            seed_tags=max(0, args.swr_seed_tags),
+        )
+    except OSError as exc:
+        parser.error(f"--swr-catalogue: cannot read {args.swr_catalogue}: {exc.strerror}")
+    except ValueError as exc:
+        parser.error(f"--swr-image/--swr-catalogue: {exc}")
     if not 0 <= args.port <= 65535:
         parser.error("--port must be 0..65535")
     return EmulatorSettings(
@@ -175,7 +197,8 @@ def parse_settings(argv: Sequence[str] | None = None) -> EmulatorSettings:
         iam_domain=args.iam_domain,
         init_seconds=args.init_seconds,
         creating_seconds=args.creating_seconds,
-        swr_catalogue=frozenset(catalogue),
+        swr_catalogue=frozenset(spec.path for spec in images),
+        swr_images=images,
         forbidden_namespace=args.forbidden_namespace,
         fault_rate=args.fault_rate,
         faults=args.faults,

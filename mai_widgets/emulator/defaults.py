@@ -7,6 +7,7 @@ them. Real credentials never have this shape (the SK has dashes, so no scanner m
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -32,15 +33,88 @@ class EmulatorDefaults:
 
 DEFAULTS = EmulatorDefaults()
 
+_GIB = 1 << 30
+
+
+@dataclass(frozen=True)
+class SwrImageSpec:
+    """One image "pushed" to the emulator's SWR: its path and what its manifest and config say.
+
+    ``platforms`` are ``os/architecture[/variant]``; more than one makes a manifest list (Docker
+    media types) or an image index (``media="oci"``). ``user`` is the config's ``User``.
+    """
+
+    path: str
+    platforms: tuple[str, ...] = ("linux/amd64",)
+    user: str = "ma-user"
+    size: int = 3 * _GIB  # bytes, per platform
+    pushed: str = "2024-06-03T08:00:00Z"
+    ports: tuple[str, ...] = ()
+    entrypoint: tuple[str, ...] = ()
+    media: str = "docker"  # or "oci"
+
+
+def _demo(path: str, **spec: Any) -> SwrImageSpec:
+    return SwrImageSpec(f"{DEFAULTS.registry}/{path}", **spec)
+
+
 # The demo SWR catalogue: images that "exist" in SWR, so registering them reaches ACTIVE.
 # Anything else goes to CREATE_FAILED with a status_message saying the image was not found.
-DEMO_SWR_IMAGES: tuple[str, ...] = (
-    f"{DEFAULTS.registry}/mai-demo/pytorch-cpu:2.3.0",
-    f"{DEFAULTS.registry}/mai-demo/pytorch-cuda:2.3.0-cuda12.1",
-    f"{DEFAULTS.registry}/mai-demo/mindspore-ascend:2.3.0-aarch64",
-    f"{DEFAULTS.registry}/mai-demo/tensorflow:2.15.0",
-    f"{DEFAULTS.registry}/mai-demo/sklearn:1.5.0",
+# The first five paths are the original demo images (notebooks and the README use them).
+DEMO_SWR_CATALOGUE: tuple[SwrImageSpec, ...] = (
+    _demo(
+        "mai-demo/pytorch-cpu:2.3.0", size=3_400_000_000, pushed="2024-06-03T08:00:00Z", ports=("8888/tcp",)
+    ),
+    # a large image (CUDA base layers)
+    _demo("mai-demo/pytorch-cuda:2.3.0-cuda12.1", size=19_800_000_000, pushed="2024-06-04T09:30:00Z"),
+    # arm64 only (Ascend hosts are AArch64)
+    _demo(
+        "mai-demo/mindspore-ascend:2.3.0-aarch64",
+        platforms=("linux/arm64/v8",),
+        size=9_200_000_000,
+        pushed="2024-06-05T10:00:00Z",
+    ),
+    # multi-arch: a manifest list with amd64 and arm64
+    _demo(
+        "mai-demo/tensorflow:2.15.0",
+        platforms=("linux/amd64", "linux/arm64/v8"),
+        size=4_100_000_000,
+        pushed="2024-05-20T12:00:00Z",
+    ),
+    # runs as root: fine for training, wrong for a ModelArts notebook
+    _demo("mai-demo/sklearn:1.5.0", user="root", size=1_200_000_000, pushed="2024-05-28T07:15:00Z"),
+    # older tags of the same repositories, for the picker and "nearest tag" suggestions
+    _demo("mai-demo/pytorch-cpu:2.2.0", size=3_300_000_000, pushed="2024-02-10T08:00:00Z"),
+    _demo("mai-demo/pytorch-cpu:2.1.0", size=3_100_000_000, pushed="2023-11-02T08:00:00Z"),
+    # OCI media types: an image index (amd64 + arm64) and a single OCI manifest
+    _demo(
+        "mai-demo/notebook-multiarch:1.0.0",
+        platforms=("linux/amd64", "linux/arm64/v8"),
+        user="1000:100",
+        media="oci",
+        size=2_600_000_000,
+        pushed="2024-06-06T06:00:00Z",
+        entrypoint=("/usr/local/bin/start-notebook.sh",),
+        ports=("8888/tcp", "22/tcp"),
+    ),
+    _demo(
+        "mai-demo/llm-serving:0.4.2",
+        media="oci",
+        size=27_500_000_000,
+        pushed="2024-06-07T11:45:00Z",
+        entrypoint=("python", "-m", "serve"),
+        ports=("8080/tcp",),
+    ),
+    # a repository name with a '/' (the manage API takes it as team$jupyter)
+    _demo("mai-demo/team/jupyter:1.0", size=2_000_000_000, pushed="2024-04-01T00:00:00Z"),
+    # an organization shared with the demo user read-only (SWR auth level 1)
+    _demo("mai-shared/base-notebook:1.0", pushed="2024-03-15T00:00:00Z"),
+    # the organization the demo credentials cannot read (SWR answers 403)
+    _demo(f"{DEFAULTS.forbidden_namespace}/private-app:1.0", pushed="2024-01-01T00:00:00Z"),
 )
+DEMO_SWR_IMAGES: tuple[str, ...] = tuple(spec.path for spec in DEMO_SWR_CATALOGUE)
+# SWR organizations the demo user may only read (auth 1); the others in the catalogue it manages (7).
+DEMO_SWR_READ_ONLY: frozenset[str] = frozenset({"mai-shared"})
 
 
 # The service's own preset images (type BUILD_IN), shown in every project and never deletable.

@@ -101,6 +101,8 @@ class EmulatorProcess:
             "MAI_WIDGETS_ENDPOINT": self.url,
             "MAI_WIDGETS_IAM_ENDPOINT": self.url,
             "MAI_WIDGETS_REGION": self.region,
+            "MAI_WIDGETS_SWR_ENDPOINT": self.url,
+            "MAI_WIDGETS_SWR_REGISTRY_ENDPOINT": self.url,
         }
 
     def store(self) -> ImageStore:

@@ -780,6 +780,8 @@ class GuardedHTTPServer(HTTPServer):
 
 
 def make_app(state: EmulatorState) -> Application:
+    from .swr import swr_routes  # it builds on this module's handlers
+
     kw = {"state": state}
     project = r"/v1/([^/]+)"
     return Application(
@@ -791,6 +793,7 @@ def make_app(state: EmulatorState) -> Application:
             (rf"{project}/images/([^/]+)/sync/?", ImageSyncHandler, kw),
             (rf"{project}/images/([^/]+)/?", ImageHandler, kw),
             *metadata_routes(state.metadata),
+            *swr_routes(state),
         ],
         default_handler_class=NotFoundHandler,
         default_handler_args=kw,

@@ -354,11 +354,31 @@ def row_wait_overshoot(bench: Bench) -> list[Row]:
     return rows
 
 
+def _rows_of(results: list[dict[str, Any]]) -> list[Row]:
+    return [
+        Row(
+            r["name"],
+            f"{r['value']:.3f} {r['unit']}" if isinstance(r["value"], float) else f"{r['value']} {r['unit']}",
+            ratio_goal=str(r["goal"]).replace("<=", "≤"),
+            met=bool(r["ok"]),
+        )
+        for r in results
+    ]
+
+
+def row_swr(bench: Bench) -> list[Row]:
+    """SWR picker lists (1,000 repositories, 200 tags) and a preflight (tests/benchmarks/swr_bench.py)."""
+    import swr_bench  # a sibling script, like widgets_bench
+
+    return _rows_of(swr_bench.run(quick=bench.quick))
+
+
 ROWS: list[Callable[[Bench], list[Row]]] = [
     row_import_time,
     row_register_show,
     row_first_page_of_10000,
     row_wait_overshoot,
+    row_swr,
     row_widgets,
 ]
 
