@@ -59,6 +59,7 @@ log = logging.getLogger(__name__)
 
 PAGE_SIZE = LIST_LIMIT_MAX  # the API's largest page (200)
 NAME_DEBOUNCE_SECONDS = 0.3  # typing pauses this long before the list asks the API again
+READ_SPACING_SECONDS = 0.01  # between two status reads of one poll round (kernel responsiveness)
 LIST_TYPES: tuple[tuple[str, str], ...] = (
     ("My images", "DEDICATED"),
     ("Presets", "BUILD_IN"),
@@ -178,6 +179,7 @@ class ListFollower:
         self._wake = threading.Event()
         self._cancel = Cancel()
         self._ids: list[str] = []
+        self._seen: dict[str, tuple[str, Any, Any]] = {}  # id -> what was last passed on
         self._restart = False
         self._thread: threading.Thread | None = None
         self.requests = 0  # status reads so far (for tests and the bench)
@@ -248,7 +250,13 @@ class ListFollower:
                         continue
                     if record.is_terminal:
                         self._drop(image_id)
-                    self._writer.post(lambda r=record: self._on_record(r))  # type: ignore[misc]
+                    seen = (str(record.status), record.update_at, record.status_message)
+                    if self._seen.get(image_id) != seen:  # the kernel loop hears of changes only
+                        self._seen[image_id] = seen
+                        self._writer.post(lambda r=record: self._on_record(r))  # type: ignore[misc]
+                    # a breath between reads, so a long round never holds the GIL for long
+                    if self._cancel.wait(READ_SPACING_SECONDS):
+                        return
                 polls += 1
                 self.rounds += 1
                 delay = poll_delay(
