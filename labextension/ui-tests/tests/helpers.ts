@@ -59,8 +59,9 @@ export class RegisterForm {
 export class Workbench {
   constructor(readonly root: Locator) {}
 
+  /** Its own tabs only (the form's request preview has tabs too). */
   get tabs(): Locator {
-    return this.root.locator('.lm-TabBar-tab');
+    return this.root.locator(':scope > .lm-TabBar .lm-TabBar-tab');
   }
   tab(title: string): Locator {
     return this.tabs.filter({ hasText: title });
