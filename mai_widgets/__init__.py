@@ -12,10 +12,19 @@ from typing import TYPE_CHECKING, Any
 from ._version import __version__
 
 if TYPE_CHECKING:
+    from .browser import ImageBrowser
     from .panel import RegisterPanel
     from .status import StatusView
+    from .workbench import Workbench
 
-__all__ = ["RegisterPanel", "StatusView", "__version__", "load_ipython_extension"]
+__all__ = [
+    "ImageBrowser",
+    "RegisterPanel",
+    "StatusView",
+    "Workbench",
+    "__version__",
+    "load_ipython_extension",
+]
 
 
 def __getattr__(name: str) -> Any:
@@ -28,6 +37,14 @@ def __getattr__(name: str) -> Any:
         from .status import StatusView
 
         return StatusView
+    if name == "ImageBrowser":
+        from .browser import ImageBrowser
+
+        return ImageBrowser
+    if name == "Workbench":
+        from .workbench import Workbench
+
+        return Workbench
     raise AttributeError(f"module 'mai_widgets' has no attribute {name!r}")
 
 

@@ -515,6 +515,7 @@ def load_ipython_extension(ipython: InteractiveShell) -> None:
     ipython.register_magics(magics)
     forget: Callable[..., None] = magics._shown.forget
     ipython.events.register("post_run_cell", forget)
+    __import__("mai_widgets.list_magics", fromlist=["load_list_images"]).load_list_images(ipython)
 
 
 def _parser_of(magics: type[RegisterImageMagics]) -> argparse.ArgumentParser:

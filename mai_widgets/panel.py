@@ -18,10 +18,11 @@ from ipywidgets.widgets.widget_bool import CheckboxStyle
 from ipywidgets.widgets.widget_description import DescriptionStyle
 from ipywidgets.widgets.widget_string import TextStyle
 
+from .background import BackgroundCalls
 from .contract import FORM_FIELDS, field_spec
 from .controller import RegistrationController
 from .errors import MaiWidgetsError
-from .status import SharedLooks, StatusView
+from .status import FAILED_STATUSES, SharedLooks, StatusView, error_html
 
 if TYPE_CHECKING:
     from .client import ImageClient
@@ -204,6 +205,20 @@ class RegisterPanel(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
         )
         self.preview_text = ""
         self.status_view = StatusView(controller, looks=looks)
+        # "Already registered", and that registration failed: registering again needs it deleted.
+        self._calls = BackgroundCalls()
+        self.again_message = looks.html(classes=("mai-register-again-offer-message",))
+        self.again_button = widgets.Button(
+            description="Delete and register again",
+            button_style="warning",
+            icon="redo",
+            _dom_classes=("mai-register-again-offer-button",),
+        )
+        self.again_box = widgets.VBox(
+            [self.again_message, self.again_button],
+            layout=widgets.Layout(display="none"),
+            _dom_classes=("mai-register-again-offer",),
+        )
 
         super().__init__(
             [
@@ -215,6 +230,7 @@ class RegisterPanel(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
                 ),
                 self.reason,
                 self.preview_box,
+                self.again_box,
                 self.status_view,
             ],
             # Stable classes for browser tests, given at construction (each add_class is one more message).
@@ -229,6 +245,8 @@ class RegisterPanel(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
             else:
                 widget.observe(handler, names="value")
         self.register_button.on_click(self._register_clicked)
+        self.again_button.on_click(self._again_clicked)
+        controller.observe(self._offer_changed, names=["record", "busy", "state"])
         self.preview_button.on_click(self._preview_clicked)
         controller.observe(self._fields_changed, names="fields")
         controller.observe(
@@ -277,6 +295,65 @@ class RegisterPanel(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
         self.preview_box.layout.display = "none" if showing else ""
         self.preview_button.description = "Preview request" if showing else "Hide preview"
         self._render_preview()
+
+    # -- delete and register again ---------------------------------------------------------
+
+    def _failed_duplicate(self) -> bool:
+        record = self.controller.record
+        return (
+            record is not None
+            and record.already_registered
+            and record.status in FAILED_STATUSES
+            and not self.controller.busy
+        )
+
+    def _offer_changed(self, _: Mapping[str, Any]) -> None:
+        if self._failed_duplicate():
+            record = self.controller.record
+            assert record is not None
+            reason = f": {record.status_message}" if record.status_message else ""
+            self.again_message.value = (
+                f"This SWR image is already registered, and that registration ended "
+                f"{html.escape(str(record.status))}{html.escape(reason)}. Delete the failed record "
+                f"(id <code>{html.escape(record.id)}</code>) and register it again?"
+            )
+            self.again_button.disabled = False
+            self.again_box.layout.display = ""
+        elif self.controller.busy:
+            self.again_box.layout.display = "none"
+
+    def _again_clicked(self, _: widgets.Button) -> None:
+        self.delete_and_register_again()
+
+    def delete_and_register_again(self) -> bool:
+        """Delete the failed record the last answer named, then register the form again."""
+        if not self._failed_duplicate():
+            return False
+        record = self.controller.record
+        assert record is not None
+        try:
+            client = self.controller.client()
+        except MaiWidgetsError as error:
+            self.again_message.value = error_html(error)
+            return False
+        self.again_button.disabled = True
+        self.again_message.value = f"Deleting the failed record {html.escape(record.id)}…"
+
+        def done(_: object) -> None:
+            self.again_box.layout.display = "none"
+            self.controller.submit()
+
+        def failed(error: MaiWidgetsError) -> None:
+            self.again_button.disabled = False
+            self.again_message.value = error_html(error)
+
+        image_id = record.id
+        self._calls.start(lambda: client.delete(image_id), done, failed, name="mai-widgets-delete-failed")
+        return True
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Block until a "Delete and register again" deletion has ended (scripts and tests)."""
+        return self._calls.wait_idle(timeout)
 
     # -- controller -> widgets -------------------------------------------------------------
 
@@ -366,6 +443,8 @@ class RegisterPanel(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
         if getattr(self, "_panel_closed", True):  # closed already, or never fully built
             return
         self._panel_closed = True
+        self._calls.close()
+        self.controller.unobserve(self._offer_changed, names=["record", "busy", "state"])
         self.controller.unobserve(self._fields_changed, names="fields")
         self.controller.unobserve(
             self._controls_changed,

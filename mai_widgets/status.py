@@ -10,28 +10,33 @@ from __future__ import annotations
 
 import html
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 from ipywidgets.widgets.widget_string import HTMLStyle, LabelStyle
 
-from .contract import REGISTER_FIELD_TABLE, ImageRecord, ImageStatus
-from .controller import RegistrationController
+from .background import BackgroundCalls
+from .contract import REGISTER_FIELD_TABLE, ImageRecord, ImageStatus, WireEnum
+from .controller import CLOSE_JOIN_SECONDS, RegistrationController
 from .errors import ApiError, MaiWidgetsError, ValidationError
 
 if TYPE_CHECKING:
     from .client import ImageClient
 
 __all__ = [
+    "FAILED_STATUSES",
     "STATUS_COLOURS",
+    "ImageActions",
     "SharedLooks",
     "StatusView",
+    "badge_class_html",
     "describe_state",
     "error_html",
     "human_size",
     "record_table_html",
+    "register_again_fields",
 ]
 
 # Badge colours: neutral while waiting, blue while building, green/red when settled.
@@ -51,6 +56,8 @@ _STATE_COLOURS: dict[str, str] = {
     "failed": "#b91c1c",
 }
 _UNKNOWN_COLOUR = "#92400e"
+# The statuses "Register again" (and the panel's "Delete and register again") are offered for.
+FAILED_STATUSES = frozenset({ImageStatus.CREATE_FAILED, ImageStatus.ERROR})
 # Where each non-terminal status sits on the progress bar (there is no real percentage).
 _PROGRESS: dict[str, float] = {"INIT": 0.25, "CREATING": 0.6}
 _WATCHED_TRAITS = [
@@ -167,6 +174,34 @@ def badge_html(text: str, colour: str) -> str:
     )
 
 
+def badge_class_html(status: object) -> str:
+    """A status badge styled by CSS classes (``mai-badge mai-badge-active``), not inline colours."""
+    text = str(status)
+    slug = "".join(c if c.isalnum() else "-" for c in text.lower())
+    return f"<span class='mai-badge mai-badge-{html.escape(slug)}'>{html.escape(text)}</span>"
+
+
+def register_again_fields(record: ImageRecord) -> dict[str, Any]:
+    """The register fields a record came from (the register field table's ``record_attr``s).
+
+    What the record does not carry (an empty description, no workspace) is left out, so the
+    request gets the same defaults the first one had.
+    """
+    fields: dict[str, Any] = {}
+    for spec in REGISTER_FIELD_TABLE:
+        if spec.record_attr is None:
+            continue
+        value = getattr(record, spec.record_attr)
+        if isinstance(value, tuple):
+            if value:
+                fields[spec.name] = [str(v) for v in value]
+        elif isinstance(value, WireEnum):
+            fields[spec.name] = value.value
+        elif isinstance(value, str) and value:
+            fields[spec.name] = value
+    return fields
+
+
 def error_html(error: MaiWidgetsError) -> str:
     """Code, message, request id and hint of an error, escaped (server text is untrusted)."""
     head = [error.code]
@@ -224,7 +259,12 @@ class StatusView(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
     """A registration's live status: badge, progress, elapsed time, message, record, error."""
 
     def __init__(
-        self, controller: RegistrationController, *, looks: SharedLooks | None = None, **kwargs: Any
+        self,
+        controller: RegistrationController,
+        *,
+        looks: SharedLooks | None = None,
+        actions: bool = False,
+        **kwargs: Any,
     ) -> None:
         self.controller = controller
         self._owns_looks = looks is None
@@ -252,6 +292,8 @@ class StatusView(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         self.error_box = html_widget(classes=("mai-status-error",))
         self.endpoint_line = html_widget(classes=("mai-status-endpoint",))
         self._ended_at: float | None = None
+        # Sync, Delete, Copy the SWR path and Register again, for an image that exists.
+        self.actions: ImageActions | None = ImageActions(controller, looks=self._looks) if actions else None
         top = widgets.HBox(
             [self.badge, self.progress, self.elapsed, self.follow_button],
             layout=self._looks.layout(align_items="center", grid_gap="8px"),
@@ -265,6 +307,7 @@ class StatusView(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
                 self.table,
                 self.error_box,
                 self.endpoint_line,
+                *([self.actions] if self.actions is not None else []),
             ],
             **{"_dom_classes": ("mai-status-view",), **kwargs},
         )
@@ -273,10 +316,13 @@ class StatusView(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         self.refresh()
 
     @classmethod
-    def for_image(cls, image_id: str, client: ImageClient | None = None) -> StatusView:
-        """Follow an existing image live (``StatusView.for_image("<image id>")``)."""
+    def for_image(
+        cls, image_id: str, client: ImageClient | None = None, *, actions: bool = False
+    ) -> StatusView:
+        """Follow an existing image live (``StatusView.for_image("<image id>")``); ``actions``
+        adds Sync, Delete, Copy the SWR path and Register again."""
         controller = RegistrationController(client)
-        view = cls(controller)
+        view = cls(controller, actions=actions)
         controller.follow(image_id)
         return view
 
@@ -361,6 +407,8 @@ class StatusView(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
             return
         self._view_closed = True
         self.controller.unobserve(self._changed, names=_WATCHED_TRAITS)
+        if self.actions is not None:
+            self.actions.close()
         self.controller.close()
         for child in (
             self.state_line,
@@ -376,6 +424,338 @@ class StatusView(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
             *self.children,
         ):
             child.close()
+        if self._owns_looks:
+            self._looks.close()
+        super().close()
+
+
+def _confirm_box(*children: widgets.Widget, classes: tuple[str, ...]) -> widgets.VBox:
+    # Its own Layout: it is shown and hidden (display), unlike the shared static looks.
+    return widgets.VBox(list(children), layout=widgets.Layout(display="none"), _dom_classes=classes)
+
+
+class ImageActions(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
+    """What can be done with the image a controller shows: Sync, Delete, Copy the SWR path, and
+    Register again (CREATE_FAILED or ERROR).
+
+    Calls run on worker threads (:class:`~mai_widgets.background.BackgroundCalls`); ``close()``
+    cuts them. Listeners: ``on_deleted`` gets the deleted record, ``on_registered`` the new
+    record of a Register again (the image list updates from these).
+    """
+
+    def __init__(self, controller: RegistrationController, *, looks: SharedLooks | None = None) -> None:
+        self.controller = controller
+        self._looks = looks if looks is not None else SharedLooks()
+        self._owns_looks = looks is None
+        self._calls = BackgroundCalls()
+        self.on_deleted: list[Callable[[ImageRecord], None]] = []
+        self.on_registered: list[Callable[[ImageRecord], None]] = []
+        self._copy_value = ""
+        self.running = ""  # the action in flight ("sync", "delete", "register-again") or ""
+        self.deleted = False
+        button = widgets.Button
+        self.sync_button = button(
+            description="Sync",
+            icon="refresh",
+            _dom_classes=("mai-action-sync",),
+            tooltip="Ask ModelArts to correct the image's status",
+        )
+        self.delete_button = button(description="Delete…", icon="trash", _dom_classes=("mai-action-delete",))
+        self.copy_button = button(description="Copy SWR path", icon="copy", _dom_classes=("mai-action-copy",))
+        self.register_again_button = button(
+            description="Register again…", icon="redo", _dom_classes=("mai-action-register-again",)
+        )
+        self.message = self._looks.html(classes=("mai-action-message",))
+
+        # Copy: the kernel cannot reach the browser's clipboard, so the path is put where a
+        # selection and Ctrl+C (or Cmd+C) take it.
+        self.copy_text = widgets.Textarea(
+            rows=2, layout=widgets.Layout(width="100%"), _dom_classes=("mai-swr-path-copy",)
+        )
+        self.copy_text.observe(self._keep_copy_text, names="value")
+        self.copy_box = _confirm_box(
+            self._looks.html("Select the path and press Ctrl+C (Cmd+C on a Mac) to copy it:"),
+            self.copy_text,
+            classes=("mai-copy-box",),
+        )
+
+        self.delete_question = self._looks.html(classes=("mai-delete-question",))
+        self.force_checkbox = widgets.Checkbox(
+            value=False,
+            description="Also delete the image from SWR",
+            indent=False,
+            _dom_classes=("mai-delete-force",),
+        )
+        self.force_warning = self._looks.html(
+            "<span class='mai-warning'>Destructive: the image itself is deleted from SWR too, for every "
+            "user of that SWR repository, and cannot be restored. Leave this off to remove only the "
+            "ModelArts registration.</span>",
+            classes=("mai-delete-force-warning",),
+        )
+        self.delete_confirm_button = button(
+            description="Delete", button_style="danger", icon="trash", _dom_classes=("mai-delete-confirm",)
+        )
+        self.delete_cancel_button = button(description="Cancel", _dom_classes=("mai-delete-cancel",))
+        self.delete_box = _confirm_box(
+            self.delete_question,
+            self.force_checkbox,
+            self.force_warning,
+            widgets.HBox(
+                [self.delete_confirm_button, self.delete_cancel_button],
+                layout=self._looks.layout(grid_gap="8px", flex_flow="row wrap"),
+            ),
+            classes=("mai-delete-box",),
+        )
+
+        self.register_again_question = self._looks.html(classes=("mai-register-again-question",))
+        self.register_again_confirm_button = button(
+            description="Delete and register again",
+            button_style="warning",
+            icon="redo",
+            _dom_classes=("mai-register-again-confirm",),
+        )
+        self.register_again_cancel_button = button(
+            description="Cancel", _dom_classes=("mai-register-again-cancel",)
+        )
+        self.register_again_box = _confirm_box(
+            self.register_again_question,
+            widgets.HBox(
+                [self.register_again_confirm_button, self.register_again_cancel_button],
+                layout=self._looks.layout(grid_gap="8px", flex_flow="row wrap"),
+            ),
+            classes=("mai-register-again-box",),
+        )
+        self.buttons = widgets.HBox(
+            [self.sync_button, self.delete_button, self.copy_button, self.register_again_button],
+            layout=self._looks.layout(grid_gap="8px", flex_flow="row wrap"),
+            _dom_classes=("mai-action-buttons",),
+        )
+        super().__init__(
+            [self.buttons, self.copy_box, self.delete_box, self.register_again_box, self.message],
+            _dom_classes=("mai-image-actions",),
+        )
+        self.sync_button.on_click(lambda _: self.sync())
+        self.delete_button.on_click(lambda _: self.ask_delete())
+        self.delete_confirm_button.on_click(lambda _: self.delete(force=bool(self.force_checkbox.value)))
+        self.delete_cancel_button.on_click(lambda _: self._hide(self.delete_box))
+        self.copy_button.on_click(lambda _: self.show_copy())
+        self.register_again_button.on_click(lambda _: self.ask_register_again())
+        self.register_again_confirm_button.on_click(lambda _: self.register_again())
+        self.register_again_cancel_button.on_click(lambda _: self._hide(self.register_again_box))
+        controller.observe(self._changed, names=["record", "busy", "closed"])
+        self._closed = False
+        self.render()
+
+    # -- rendering -------------------------------------------------------------------------
+
+    def _changed(self, _: Mapping[str, Any]) -> None:
+        self.render()
+
+    @property
+    def record(self) -> ImageRecord | None:
+        return self.controller.record
+
+    def render(self) -> None:
+        record = self.record
+        exists = record is not None and record.status != ImageStatus.DELETED and not self.deleted
+        idle = not self.running and not self.controller.closed
+        self.layout.display = "" if record is not None else "none"
+        self.sync_button.disabled = not (exists and idle)
+        self.delete_button.disabled = not (exists and idle)
+        self.copy_button.disabled = record is None or not record.swr_path
+        failed = exists and record is not None and record.status in FAILED_STATUSES
+        self.register_again_button.layout.display = "" if failed else "none"
+        self.register_again_button.disabled = not (failed and idle and bool(record and record.swr_path))
+        for box in (self.delete_confirm_button, self.register_again_confirm_button):
+            box.disabled = not (exists and idle)
+
+    def _name(self, record: ImageRecord) -> str:
+        if record.name:
+            return f"{record.name}:{record.tag}" if record.tag else record.name
+        return record.swr_path or record.id
+
+    def _say(self, text: str) -> None:
+        self.message.value = text
+
+    def _fail(self, error: MaiWidgetsError) -> None:
+        self.running = ""
+        self.message.value = error_html(error)
+        self.render()
+
+    @staticmethod
+    def _hide(box: widgets.Widget) -> None:
+        box.layout.display = "none"
+
+    def _client(self) -> ImageClient | None:
+        try:
+            return self.controller.client()
+        except MaiWidgetsError as error:
+            self._fail(error)
+            return None
+
+    # -- copy ------------------------------------------------------------------------------
+
+    def show_copy(self) -> None:
+        """Show the SWR path in a text box, ready to be selected and copied."""
+        record = self.record
+        if record is None or not record.swr_path:
+            return
+        self._copy_value = record.swr_path
+        self.copy_text.value = record.swr_path
+        self.copy_box.layout.display = ""
+
+    def _keep_copy_text(self, change: Mapping[str, Any]) -> None:
+        # read-only in effect: a stray keystroke is undone, so what is copied is the real path
+        if change["new"] != self._copy_value:
+            self.copy_text.value = self._copy_value
+
+    # -- sync ------------------------------------------------------------------------------
+
+    def sync(self) -> bool:
+        """``POST .../sync`` on a worker; the view then shows (and follows) the answer."""
+        record, client = self.record, self._client()
+        if record is None or client is None or self.running:
+            return False
+        self.running = "sync"
+        self._say(f"Asking ModelArts to sync {html.escape(self._name(record))}…")
+        self.render()
+        image_id = record.id
+
+        def done(synced: ImageRecord) -> None:
+            self.running = ""
+            self._say(f"Synced: {html.escape(self._name(synced))} is {html.escape(str(synced.status))}.")
+            c = self.controller
+            if not c.busy and not c.closed:
+                if synced.is_terminal:
+                    c.record = synced
+                else:
+                    c.follow(synced.id)
+            self.render()
+
+        self._calls.start(lambda: client.sync(image_id), done, self._fail, name="mai-widgets-sync")
+        return True
+
+    # -- delete ----------------------------------------------------------------------------
+
+    def ask_delete(self) -> None:
+        """Show the confirmation, naming the image; force (SWR too) starts off."""
+        record = self.record
+        if record is None:
+            return
+        self.force_checkbox.value = False
+        self.delete_question.value = (
+            f"Delete <b>{html.escape(self._name(record))}</b> (id <code>{html.escape(record.id)}</code>) "
+            "from ModelArts?"
+        )
+        self._hide(self.register_again_box)
+        self.delete_box.layout.display = ""
+
+    def delete(self, force: bool = False) -> bool:
+        """Delete the image (``force``: from SWR too, destructive) on a worker thread."""
+        record, client = self.record, self._client()
+        if record is None or client is None or self.running:
+            return False
+        self.running = "delete"
+        self._hide(self.delete_box)
+        self.controller.stop()  # nothing more to follow
+        what = " and from SWR" if force else ""
+        self._say(f"Deleting {html.escape(self._name(record))}{what}…")
+        self.render()
+        image_id = record.id
+
+        def done(deleted: ImageRecord) -> None:
+            self.running = ""
+            self.deleted = True
+            full = deleted if deleted.name else record.with_changes(status=deleted.status)
+            self._say(f"Deleted {html.escape(self._name(record))}{what}.")
+            if not self.controller.closed:
+                self.controller.record = full
+            self.render()
+            for listener in list(self.on_deleted):
+                listener(full)
+
+        self._calls.start(
+            lambda: client.delete(image_id, force=force), done, self._fail, name="mai-widgets-delete"
+        )
+        return True
+
+    # -- register again --------------------------------------------------------------------
+
+    def ask_register_again(self) -> None:
+        record = self.record
+        if record is None or record.status not in FAILED_STATUSES:
+            return
+        reason = f" ({record.status_message})" if record.status_message else ""
+        self.register_again_question.value = (
+            f"<b>{html.escape(self._name(record))}</b> ended {html.escape(str(record.status))}"
+            f"{html.escape(reason)}. Delete this failed record and register "
+            f"<code>{html.escape(record.swr_path or '')}</code> again with the same fields?"
+        )
+        self._hide(self.delete_box)
+        self.register_again_box.layout.display = ""
+
+    def register_again(self) -> bool:
+        """Delete the failed record, register the same fields, and follow the new image."""
+        record, client = self.record, self._client()
+        if record is None or client is None or self.running or record.status not in FAILED_STATUSES:
+            return False
+        fields = register_again_fields(record)
+        self.running = "register-again"
+        self._hide(self.register_again_box)
+        self.controller.stop()
+        self._say(f"Deleting the failed record of {html.escape(self._name(record))} and registering again…")
+        self.render()
+
+        def work() -> ImageRecord:
+            client.delete(record.id)
+            # the controller's follow of the old record ends at once (stopped above)
+            self.controller.wait_settled(CLOSE_JOIN_SECONDS)
+            return client.register(**fields)
+
+        def done(new: ImageRecord) -> None:
+            self.running = ""
+            self._say(
+                f"Registered {html.escape(self._name(new))} again: id <code>{html.escape(new.id)}</code>."
+            )
+            if not self.controller.closed:
+                self.controller.follow(new.id)
+            self.render()
+            for listener in list(self.on_registered):
+                listener(new)
+
+        self._calls.start(work, done, self._fail, name="mai-widgets-register-again")
+        return True
+
+    # -- waiting and closing ---------------------------------------------------------------
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Block until the action in flight has ended (for scripts and tests)."""
+        return self._calls.wait_idle(timeout)
+
+    def close(self) -> None:
+        if getattr(self, "_closed", True):
+            return
+        self._closed = True
+        self.controller.unobserve(self._changed, names=["record", "busy", "closed"])
+        self._calls.close()
+        for child in (self.copy_box, self.delete_box, self.register_again_box):
+            for grandchild in child.children:
+                grandchild.close()
+            child.layout.close()
+            child.close()
+        for widget in (
+            self.sync_button,
+            self.delete_button,
+            self.copy_button,
+            self.register_again_button,
+            self.delete_confirm_button,
+            self.delete_cancel_button,
+            self.register_again_confirm_button,
+            self.register_again_cancel_button,
+            self.buttons,
+            self.message,
+        ):
+            widget.close()
         if self._owns_looks:
             self._looks.close()
         super().close()

@@ -226,11 +226,103 @@ SCRIPT = [
     ),
 ]
 
+
+# -- 04: manage your images (the Images tab's browser) ------------------------------------
+
+MANAGE = [
+    md(
+        "# Manage your images\n\n"
+        "Once images are registered you want to see them, follow the ones still building, and\n"
+        "clean up. `ImageBrowser` (the **Images** tab of the side panel) and `%list_images` do\n"
+        "that: they list your own images a page (200) at a time, filter by name and status, sort,\n"
+        "and show the selected image's live status with its actions.\n\n" + SETUP
+    ),
+    code("from mai_widgets import ImageBrowser\n\nbrowser = ImageBrowser()\nbrowser"),
+    md(
+        "Type in **Name** to filter (the API's fuzzy name match, sent once you pause typing);\n"
+        "**Status** keeps only the loaded rows with that status; **Sort by** is the API's.\n"
+        "**Show** switches to the service's presets, or to both. **Load 200 more** asks for the\n"
+        "next page: a project with 10,000 images opens as fast as one with ten.\n\n"
+        "## An image that fails\n\n"
+        "This SWR path was never pushed, so ModelArts accepts the registration and then ends it\n"
+        "`CREATE_FAILED`, saying why:"
+    ),
+    code(
+        "from mai_widgets.client import ImageClient\n\n"
+        "client = ImageClient()\n"
+        "failed = client.register(\n"
+        f'    swr_path="{SWR}/mai-demo/not-pushed-yet:1.0",\n'
+        '    arch="X86_64",\n'
+        '    resource_category=["CPU"],\n'
+        '    description="pushed later",\n'
+        ")\n"
+        "result = client.wait(failed.id, timeout=120)\n"
+        "print(result.record.status, \"-\", result.record.status_message)"
+    ),
+    md(
+        "## `%list_images`\n\n"
+        "The magic shows the same browser and returns the records it shows (the first page, with\n"
+        "the status filter applied), so a script can use them:"
+    ),
+    code(
+        "%load_ext mai_widgets\n"
+        "failed_images = %list_images --status CREATE_FAILED ERROR\n"
+        "[(image.name, image.tag, str(image.status)) for image in failed_images]"
+    ),
+    md(
+        "## Follow it, and register it again\n\n"
+        "Selecting a row shows the image's status view, live while the image is still building,\n"
+        "with **Sync**, **Delete…**, **Copy SWR path** and, for a failed image, **Register\n"
+        "again…**. The next cell selects the failed image from code, as a click on its row would:"
+    ),
+    code(
+        "browser.refresh()\n"
+        "browser.wait_idle(60)\n"
+        "view = browser.select(failed.id)\n"
+        "view.controller.wait_settled(60)\n"
+        "print(view.controller.record.status)"
+    ),
+    md(
+        "After you push the missing image to SWR, **Register again…** deletes the failed record\n"
+        "and registers the same fields (path, architecture, resources, services, description),\n"
+        "after one confirmation. Here the path is still not pushed, so the new registration fails\n"
+        "the same way; with the image pushed it would reach `ACTIVE`."
+    ),
+    code(
+        "actions = view.actions\n"
+        "actions.register_again_button.click()  # shows the confirmation\n"
+        "actions.register_again_confirm_button.click()\n"
+        "browser.wait_idle(120)\n"
+        "view.controller.wait_settled(120)\n"
+        "again = view.controller.record\n"
+        "print(again.id != failed.id, again.status, again.description)"
+    ),
+    md(
+        "## Delete it\n\n"
+        "**Delete…** asks first, naming the image. Deleting from SWR as well (the image itself,\n"
+        "for everyone who uses it) is a separate checkbox, off by default:"
+    ),
+    code(
+        "actions.delete_button.click()\n"
+        "print(actions.force_checkbox.description, \"->\", actions.force_checkbox.value)\n"
+        "actions.delete_confirm_button.click()\n"
+        "browser.wait_idle(60)\n"
+        "print(again.id in [image.id for image in client.list()])"
+    ),
+    md(
+        "## Both tabs in a cell\n\n"
+        "`Workbench` is what the side panel shows: the **Register** form and this browser, and the\n"
+        "list refreshes when the form registers an image."
+    ),
+    code("from mai_widgets import Workbench\n\nWorkbench()"),
+]
+
 NOTEBOOKS: dict[str, list[NotebookNode]] = {
     "01-register-with-the-panel.ipynb": PANEL,
     "02-register-with-the-magic.ipynb": MAGIC,
     "03-python-api-for-scripts.ipynb": SCRIPT,
 }
+NOTEBOOKS["04-manage-your-images.ipynb"] = MANAGE
 
 
 def build(name: str, cells: list[NotebookNode]) -> NotebookNode:

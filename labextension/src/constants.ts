@@ -1,7 +1,10 @@
 /** Names shared by the plugin, the panel and the tests: each written once. */
 
-/** The Python the panel runs in its own kernel: the whole form is written in Python, once. */
-export const PANEL_CODE = 'from mai_widgets import RegisterPanel; RegisterPanel()';
+/**
+ * The Python the panel runs in its own kernel: the whole workbench (a "Register" tab and an
+ * "Images" tab) is written in Python, once.
+ */
+export const PANEL_CODE = 'from mai_widgets import Workbench; Workbench()';
 
 /** Evaluated after a failure, to say which Python the missing package must go into. */
 export const PYTHON_EXECUTABLE_EXPRESSION = "__import__('sys').executable";

@@ -1,6 +1,7 @@
 /**
  * The side panel: its own kernel session, its own widget manager, and the Python
- * RegisterPanel rendered in it. What it shows for each kernel state comes from ./state.
+ * Workbench (Register and Images tabs) rendered in it. What it shows for each kernel
+ * state comes from ./state.
  */
 import * as widgetsBase from '@jupyter-widgets/base';
 import { JUPYTER_CONTROLS_VERSION } from '@jupyter-widgets/controls/lib/version';

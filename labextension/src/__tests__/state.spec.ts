@@ -28,8 +28,8 @@ const ALL_PHASES: Phase[] = [
 ];
 
 describe('the code the panel runs', () => {
-  it('is the one-line RegisterPanel display', () => {
-    expect(PANEL_CODE).toBe('from mai_widgets import RegisterPanel; RegisterPanel()');
+  it('is the one-line Workbench display', () => {
+    expect(PANEL_CODE).toBe('from mai_widgets import Workbench; Workbench()');
   });
 });
 
@@ -100,10 +100,10 @@ describe('phaseForError', () => {
     expect(describePhase(phase).code).toBe('pip install ipywidgets');
   });
 
-  it('an old mai_widgets without RegisterPanel asks for an upgrade', () => {
+  it('an old mai_widgets without Workbench asks for an upgrade', () => {
     const phase = phaseForError(
       'ImportError',
-      "cannot import name 'RegisterPanel' from 'mai_widgets' (/x/mai_widgets/__init__.py)",
+      "cannot import name 'Workbench' from 'mai_widgets' (/x/mai_widgets/__init__.py)",
       'k',
       '/usr/bin/python3'
     );

@@ -12,6 +12,8 @@ export const ARTIFACTS = path.resolve(__dirname, '..', 'artifacts');
 
 /** In the emulator's demo SWR catalogue (mai_widgets/emulator/defaults.py), so it reaches ACTIVE. */
 export const CATALOGUE_IMAGE = 'swr.cn-north-4.myhuaweicloud.com/mai-demo/mindspore-ascend:2.3.0-aarch64';
+/** Another catalogue image, registered only by the Images tab's test. */
+export const LISTED_IMAGE = 'swr.cn-north-4.myhuaweicloud.com/mai-demo/sklearn:1.5.0';
 
 // Waits are generous: a loaded 2-core CI machine may take long to start a kernel.
 export const KERNEL_TIMEOUT = 120_000;
@@ -51,6 +53,30 @@ export class RegisterForm {
   async typeSwrPath(value: string): Promise<void> {
     await this.swrPath.fill(value);
   }
+}
+
+/** The side panel's Python Workbench: its tabs ("Register", "Images") and the image list. */
+export class Workbench {
+  constructor(readonly root: Locator) {}
+
+  /** Its own tabs only (the form's request preview has tabs too). */
+  get tabs(): Locator {
+    return this.root.locator(':scope > .lm-TabBar .lm-TabBar-tab');
+  }
+  tab(title: string): Locator {
+    return this.tabs.filter({ hasText: title });
+  }
+  get browser(): Locator {
+    return this.root.locator('.mai-image-browser');
+  }
+  /** The name:tag buttons of the listed images. */
+  get rowNames(): Locator {
+    return this.browser.locator('.mai-image-row .mai-image-row-name');
+  }
+}
+
+export function sidePanelWorkbench(page: IJupyterLabPageFixture): Workbench {
+  return new Workbench(page.locator(`${PANEL} .mai-workbench`));
 }
 
 export function sidePanelForm(page: IJupyterLabPageFixture): RegisterForm {

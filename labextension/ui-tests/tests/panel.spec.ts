@@ -10,6 +10,7 @@ import {
   ARTIFACTS,
   CATALOGUE_IMAGE,
   KERNEL_TIMEOUT,
+  LISTED_IMAGE,
   onlyPanelSession,
   openFromPalette,
   openFromSideBar,
@@ -17,6 +18,7 @@ import {
   panelSessions,
   RegisterForm,
   runningKernelIds,
+  sidePanelWorkbench,
   waitForForm,
   waitForPhase,
   widenSideBar
@@ -53,6 +55,37 @@ test.describe('ModelArts images side panel', () => {
     await expect(form.badge).toContainText('ACTIVE', { timeout: KERNEL_TIMEOUT });
     await expect(form.recordId).toContainText(/[0-9a-f]{8}-?[0-9a-f]{4}/i);
     await panel(page).screenshot({ path: path.join(ARTIFACTS, 'side-panel-active.png') });
+  });
+
+  test('has two tabs, Register and Images', async ({ page }) => {
+    await openFromSideBar(page);
+    await waitForForm(page);
+    const bench = sidePanelWorkbench(page);
+    await expect(bench.tabs).toHaveText(['Register', 'Images']);
+    await expect(bench.tab('Register')).toHaveClass(/lm-mod-current/);
+  });
+
+  test('the Images tab lists an image registered from the Register tab', async ({ page }) => {
+    await openFromSideBar(page);
+    await widenSideBar(page);
+    const form = await waitForForm(page);
+    await form.typeSwrPath(LISTED_IMAGE);
+    await expect(form.register).toBeEnabled();
+    await form.register.click();
+    await expect(form.recordId).toContainText(/[0-9a-f]{8}-?[0-9a-f]{4}/i, { timeout: KERNEL_TIMEOUT });
+
+    const bench = sidePanelWorkbench(page);
+    await bench.tab('Images').click();
+    const row = bench.rowNames.filter({ hasText: 'sklearn:1.5.0' });
+    await expect(row).toHaveCount(1, { timeout: KERNEL_TIMEOUT });
+    await expect(bench.browser.locator('.mai-browser-summary')).toContainText('Loaded');
+    // Selecting it shows its live status and actions.
+    await row.click();
+    await expect(bench.browser.locator('.mai-image-detail .mai-status-badge')).toContainText('ACTIVE', {
+      timeout: KERNEL_TIMEOUT
+    });
+    await expect(bench.browser.locator('.mai-action-delete')).toBeVisible();
+    await panel(page).screenshot({ path: path.join(ARTIFACTS, 'side-panel-images-tab.png') });
   });
 
   test('an invalid swr_path shows the field message and disables Register', async ({ page }) => {
