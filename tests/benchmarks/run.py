@@ -373,12 +373,20 @@ def row_swr(bench: Bench) -> list[Row]:
     return _rows_of(swr_bench.run(quick=bench.quick))
 
 
+def row_browser(bench: Bench) -> list[Row]:
+    """The Images tab: first rows of 10,000, a name filter, kernel round trips while following 50."""
+    import browser_bench  # a sibling script, like widgets_bench
+
+    return _rows_of(browser_bench.run())
+
+
 ROWS: list[Callable[[Bench], list[Row]]] = [
     row_import_time,
     row_register_show,
     row_first_page_of_10000,
     row_wait_overshoot,
     row_swr,
+    row_browser,
     row_widgets,
 ]
 
