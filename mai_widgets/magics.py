@@ -52,7 +52,13 @@ if TYPE_CHECKING:
     from .panel import RegisterPanel
     from .status import StatusView
 
-__all__ = ["ProgressLines", "RegisterImageError", "RegisterImageMagics", "load_ipython_extension"]
+__all__ = [
+    "ProgressLines",
+    "RegisterImageError",
+    "RegisterImageMagics",
+    "already_registered_report",
+    "load_ipython_extension",
+]
 
 # IPython's magic_arguments and display are untyped; these typed names keep mypy --strict useful.
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -522,6 +528,9 @@ class RegisterImageMagics(Magics):
             raise RegisterImageError.from_error(error, record)
         if record is None:  # cannot happen: a controller without an error has a record
             raise MaiWidgetsError("the registration ended without an image record")
+        report = already_registered_report(record, request)
+        if report:
+            print(report)
         stopped = interrupted or controller.outcome == "stopped"
         if lines is not None and not wait:
             print(f"not waiting; follow it with StatusView.for_image({record.id!r}) or ImageClient().wait")
@@ -563,6 +572,58 @@ def describe_problems(problems: tuple[FieldProblem, ...] | list[FieldProblem]) -
             text += f" (allowed: {', '.join(allowed)})"
         parts.append(text)
     return "; ".join(parts)
+
+
+# What an existing record calls each request field, and how a message names it.
+_COMPARED: tuple[tuple[str, str, str], ...] = (
+    ("arch", "arch", "Architecture"),
+    ("resource_category", "resource_categories", "Resource categories"),
+    ("services", "services", "Services"),
+    ("service_type", "service_type", "Service type"),
+    ("visibility", "visibility", "Visibility"),
+    ("origin", "origin", "Origin"),
+    ("workspace_id", "workspace_id", "Workspace id"),
+    ("description", "description", "Description"),
+)
+
+
+def _as_text(value: object) -> str:
+    if value is None or value == "":
+        return "(none)"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(str(v) for v in value) or "(none)"
+    return str(value)
+
+
+def already_registered_report(record: ImageRecord, request: RegisterRequest | None) -> str:
+    """Empty unless ``record`` is an image that was registered before; else says so and what differs.
+
+    Registering an SWR path that is already registered returns the existing image as it is
+    (ModelArts changes nothing), so a notebook must not present it as what it asked for.
+    """
+    if not record.already_registered:
+        return ""
+    head = (
+        f"{record.swr_path or record.name} was already registered (image {record.id}, {record.status}): "
+        "ModelArts returned the existing image unchanged"
+    )
+    asked = request.to_body() if request is not None else {}
+    rows = []
+    for wire, attribute, label in _COMPARED:
+        if wire not in asked:
+            continue
+        wanted, existing = _as_text(asked[wire]), _as_text(getattr(record, attribute))  # type: ignore[literal-required]
+        if wanted != existing:
+            rows.append(f"  {label}: the existing image has {existing}; this request asked for {wanted}")
+    if not rows:
+        return f"{head}; it matches this request."
+    return "\n".join(
+        [
+            f"{head}, which differs from this request:",
+            *rows,
+            "  To register it as requested, delete the existing image first (or push a new tag).",
+        ]
+    )
 
 
 def _label(record: ImageRecord) -> str:

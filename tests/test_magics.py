@@ -246,14 +246,22 @@ def test_swr_path_flag_repeated_list_flags_and_assignment(
     assert "ImageRecord(" not in captured.stdout  # an assignment shows no Out
 
 
-def test_registering_again_returns_the_existing_image(
-    shell: InteractiveShell, magics: RegisterImageMagics, emu: EmulatorProcess
+@pytest.mark.parametrize("widgets", [False, True])
+def test_registering_again_returns_the_existing_image_and_says_what_differs(
+    shell: InteractiveShell, magics: RegisterImageMagics, emu: EmulatorProcess, widgets: bool
 ) -> None:
-    first, _ = run(shell, f"%register_image {PATH}")
-    again, captured = run(shell, f"%register_image {PATH}")
+    magics.use_widgets = widgets
+    first, _ = run(shell, f"%register_image {PATH} -a AARCH64 -rs CPU GPU")
+    again, captured = run(shell, f"%register_image {PATH} -a X86_64 -rs CPU -s SSH")
     assert again.id == first.id and again.already_registered
-    assert "already registered" in captured.stdout
+    assert str(again.arch) == "AARCH64"  # the existing record, unchanged
+    assert f"{PATH} was already registered (image {first.id}, ACTIVE)" in captured.stdout
+    assert "Architecture: the existing image has AARCH64; this request asked for X86_64" in captured.stdout
+    assert "Resource categories: the existing image has CPU, GPU; this request asked for CPU" in captured.stdout
+    assert "Services:" in captured.stdout  # the emulator's default services differ from SSH alone
     assert image_count(emu) == 1
+    _, same = run(shell, f"%register_image {PATH} -a AARCH64")
+    assert "it matches this request" in same.stdout
 
 
 def test_no_wait_returns_right_after_registering(

@@ -40,4 +40,9 @@ DEMO_SWR_IMAGES: tuple[str, ...] = (
     f"{DEFAULTS.registry}/mai-demo/mindspore-ascend:2.3.0-aarch64",
     f"{DEFAULTS.registry}/mai-demo/tensorflow:2.15.0",
     f"{DEFAULTS.registry}/mai-demo/sklearn:1.5.0",
+    # one image per example, so no example meets another's registration (README, notebooks/)
+    f"{DEFAULTS.registry}/mai-demo/xgboost:2.1.1",
+    f"{DEFAULTS.registry}/mai-demo/paddlepaddle:2.6.1",
+    f"{DEFAULTS.registry}/mai-demo/lightgbm:4.5.0",
+    f"{DEFAULTS.registry}/mai-demo/onnxruntime:1.18.0",
 )
