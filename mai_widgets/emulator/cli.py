@@ -44,6 +44,7 @@ class EmulatorSettings:
     token_ttl_seconds: float = 24 * 3600.0
     max_clock_skew_seconds: float = 900.0
     seed_images: int = 0
+    print_env: bool = False
 
     def __repr__(self) -> str:
         # The demo secrets are harmless, but real ones may be passed: never print them.
@@ -78,7 +79,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--host", default=DEFAULTS.host, help="address to listen on (default %(default)s)")
     p.add_argument("--port", type=int, default=0, help="port; 0 picks a free one (default)")
-    p.add_argument("--data-dir", required=True, type=Path, help="directory of the sqlite store")
+    p.add_argument("--data-dir", type=Path, help="directory of the sqlite store (required to serve)")
+    p.add_argument(
+        "--print-env",
+        action="store_true",
+        help="print shell export lines for an emulator on --host/--port (default: the demo's "
+        f"{DEFAULTS.demo_port}) with these credentials, then exit",
+    )
     creds = p.add_argument_group("credentials (documented demo defaults)")
     for name in ("ak", "sk", "temp_ak", "temp_sk", "security_token", "project_id", "region"):
         creds.add_argument(f"--{name.replace('_', '-')}", default=getattr(DEFAULTS, name), metavar="VALUE")
@@ -117,8 +124,10 @@ def parse_settings(argv: Sequence[str] | None = None) -> EmulatorSettings:
             parser.error(f"--swr-catalogue: cannot read {args.swr_catalogue}: {exc.strerror}")
     if not 0 <= args.port <= 65535:
         parser.error("--port must be 0..65535")
+    if args.data_dir is None and not args.print_env:
+        parser.error("the following arguments are required: --data-dir")
     return EmulatorSettings(
-        data_dir=args.data_dir,
+        data_dir=args.data_dir if args.data_dir is not None else Path(),
         host=args.host,
         port=args.port,
         ak=args.ak,
@@ -143,4 +152,5 @@ def parse_settings(argv: Sequence[str] | None = None) -> EmulatorSettings:
         token_ttl_seconds=args.token_ttl_seconds,
         max_clock_skew_seconds=args.max_clock_skew_seconds,
         seed_images=args.seed_images,
+        print_env=args.print_env,
     )

@@ -26,6 +26,8 @@ class EmulatorDefaults:
     init_seconds: float = 2.0
     creating_seconds: float = 8.0
     registry: str = "swr.cn-north-4.myhuaweicloud.com"
+    # the port `make demo` runs the emulator on (and --print-env assumes without --port)
+    demo_port: int = 8765
     # an SWR organisation the demo user may not read: registering from it answers 403 ModelArts.2885
     forbidden_namespace: str = "someone-else"
 
