@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -276,3 +276,30 @@ def test_print_env_never_prints_credentials_that_are_not_the_demo_values() -> No
     assert "a-real-looking-secret-key" not in printed
     assert "# HUAWEICLOUD_SDK_SK: not the demo value, so not printed" in printed
     assert "export MAI_WIDGETS_ENDPOINT=http://127.0.0.1:8765" in printed  # the demo's port by default
+
+
+def test_the_readme_python_example_does_what_it_says(
+    emulator_factory: Callable[..., EmulatorProcess], tmp_path: Path
+) -> None:
+    """The README's Python API example, run against the emulator, prints what its text promises."""
+    # The demo's lifecycle in miniature: each status lasts several polls.
+    emulator = emulator_factory(init_seconds=1.0, creating_seconds=2.0)
+    (tmp_path / "mai_widgets_config.py").write_text(
+        "c.MaiConfig.poll_initial = 0.2\nc.MaiConfig.poll_max = 0.4\n", encoding="utf-8"
+    )
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Python API") :]
+    code = section[section.index("```python\n") + len("```python\n") : section.index("```\n", 10)]
+    assert "mai-demo/lightgbm:4.5.0" in code
+    promised = re.search(r"this prints (.+?) then `settled ACTIVE`", " ".join(section.split()))
+    assert promised is not None
+    (tmp_path / "example.py").write_text(code, encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HUAWEICLOUD_", "MAI_WIDGETS_"))}
+    env.update(emulator.env())
+    env["JUPYTER_CONFIG_DIR"] = str(tmp_path)
+    done = subprocess.run(
+        [sys.executable, str(tmp_path / "example.py")], capture_output=True, text=True, timeout=120, env=env
+    )
+    assert done.returncode == 0, done.stderr
+    statuses = re.findall(r"`([A-Z_]+)`", promised.group(1))
+    assert done.stdout.splitlines() == [*statuses, "settled ACTIVE"]
