@@ -37,10 +37,14 @@ ui-test: install
 ui-bench: install
 	labextension/ui-tests/run.sh bench
 
+# pytest includes tests/test_wheel.py: the wheel installed into a fresh venv without Node
+# (its dependencies come from the package index; MAI_SKIP_WHEEL_TEST=1 skips it locally).
 test: lint typecheck pytest jstest ui-test
 
+# Ctrl-C, `kill <make's pid>` (make passes SIGTERM on to the demo) or closing the terminal
+# (SIGHUP) stops JupyterLab, its kernels and the emulator. DEMO_ARGS: e.g. --lab-port 9999.
 demo: install
-	$(PY) -m mai_widgets.demo
+	$(PY) -m mai_widgets.demo $(DEMO_ARGS)
 
 bench: install
 	$(PY) tests/benchmarks/run.py

@@ -1,9 +1,14 @@
 """``%register_image``: register an SWR image with ModelArts from one notebook line.
 
 The magic is a thin shell over the same pieces the panel uses: the contract validates,
-``ImageClient`` registers and waits, ``StatusView`` shows the image's progress and
-``codegen.preview`` renders a dry run. It never lets a traceback reach the user: a bad
-argument, a missing setting or an API error becomes one line (or the status view's error).
+a ``RegistrationController`` registers and follows (in a notebook and in a terminal alike),
+``StatusView`` (or, without a widget frontend, ``ProgressLines``) shows its progress and
+``codegen.preview`` renders a dry run.
+
+A failure fails the cell, as IPython's own magics do, so "Run all", papermill and nbclient
+stop there: a bad argument raises IPython's ``UsageError`` (one line), and an API error, a
+missing setting or an image that ends in anything but ACTIVE raises :class:`RegisterImageError`,
+which IPython renders as one block (code, message, request id, hint) instead of a traceback.
 """
 
 from __future__ import annotations
@@ -24,28 +29,32 @@ from IPython.core.magic import Magics, line_magic, magics_class
 from IPython.display import display as _display
 
 from .contract import (
+    FORM_FIELDS,
     SWR_PATH_HELP,
-    Arch,
     ImageRecord,
     ImageStatus,
-    Origin,
     RegisterRequest,
-    ResourceCategory,
-    Service,
-    ServiceType,
-    Visibility,
+    complete_swr_path,
+    field_spec,
 )
-from .errors import FieldProblem, MaiWidgetsError, ValidationError
+from .errors import ApiError, FieldProblem, MaiWidgetsError, ValidationError
 
 if TYPE_CHECKING:
     from IPython.core.interactiveshell import InteractiveShell
 
-    from .client import ImageClient, WaitResult
+    from .client import ImageClient
     from .config import MaiConfig
+    from .controller import RegistrationController
     from .panel import RegisterPanel
     from .status import StatusView
 
-__all__ = ["RegisterImageMagics", "load_ipython_extension"]
+__all__ = [
+    "ProgressLines",
+    "RegisterImageError",
+    "RegisterImageMagics",
+    "already_registered_report",
+    "load_ipython_extension",
+]
 
 # IPython's magic_arguments and display are untyped; these typed names keep mypy --strict useful.
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -70,32 +79,27 @@ PUMP_SECONDS = 0.2
 # After Ctrl-C: how long to let the worker notice its stop event.
 STOP_SECONDS = 10.0
 
+# Everything below comes from the register field table (contract.REGISTER_FIELD_TABLE).
 # Request field -> the argument that sets it, so messages name what the user typed.
 FIELD_FLAGS: dict[str, str] = {
-    "swr_path": "SWR_PATH",
-    "arch": "--arch",
-    "resource_category": "--resource-category",
-    "services": "--service",
-    "service_type": "--service-type",
-    "visibility": "--visibility",
-    "origin": "--origin",
-    "description": "--description",
-    "workspace_id": "--workspace-id",
+    spec.name: ("SWR_PATH" if spec.name == "swr_path" else spec.flag) for spec in FORM_FIELDS
 }
-ALLOWED_VALUES: dict[str, tuple[str, ...]] = {
-    "--arch": Arch.choices(),
-    "--resource-category": ResourceCategory.choices(),
-    "--service": Service.choices(),
-    "--service-type": ServiceType.choices(),
-    "--visibility": Visibility.choices(),
-    "--origin": Origin.choices(),
-}
+# The short flags of Huawei's `ma-cli image register`, by long flag.
+MA_CLI_SHORT_FLAGS: dict[str, str] = {spec.flag: spec.short_flag for spec in FORM_FIELDS if spec.short_flag}
+ALLOWED_VALUES: dict[str, tuple[str, ...]] = {spec.flag: spec.choices for spec in FORM_FIELDS if spec.enum}
+# What ModelArts uses when --resource-category is left out (the real service's default).
+DEFAULT_RESOURCE_CATEGORIES = tuple(field_spec("resource_category").default or ())
 _VALUE_HINTS: dict[str, str] = {
-    "--swr-path": SWR_PATH_HELP,
-    "--description": "a text of at most 512 characters (quote it if it has spaces)",
-    "--workspace-id": 'a workspace id (default "0")',
+    **{spec.flag: spec.help for spec in FORM_FIELDS if not spec.enum},
+    "--description": f"a text of {field_spec('description').help} (quote it if it has spaces)",
     "--timeout": "a number of seconds",
 }
+
+
+def _flags(long_flag: str, *aliases: str) -> tuple[str, ...]:
+    """A field's option strings: the long flag, its aliases, and ma-cli's short flag if any."""
+    short = MA_CLI_SHORT_FLAGS.get(long_flag)
+    return (long_flag, *aliases, *((short,) if short else ()))
 
 
 def _seconds(text: str) -> float:
@@ -117,6 +121,104 @@ class _ArgumentProblem(Exception):
     """A bad argument, already phrased as the one line the user sees."""
 
 
+class RegisterImageError(Exception):
+    """The magic failed after its arguments were accepted: the cell fails with one clean block.
+
+    IPython renders ``_render_traceback_()`` instead of a traceback, in a terminal and in a
+    kernel alike. ``record`` is the image as last seen (``None`` when nothing was registered);
+    ``error`` the typed error behind it, if there was one.
+    """
+
+    def __init__(
+        self,
+        headline: str,
+        details: list[str],
+        *,
+        error: MaiWidgetsError | None = None,
+        record: ImageRecord | None = None,
+    ) -> None:
+        super().__init__(headline)
+        self.headline = headline
+        self.details = details
+        self.error = error
+        self.record = record
+        self._bug: BaseException | None = None
+
+    @classmethod
+    def from_error(cls, error: MaiWidgetsError, record: ImageRecord | None = None) -> RegisterImageError:
+        head = [error.code]
+        if isinstance(error, ApiError):
+            head.append(f"HTTP {error.status}")
+            if error.error_code:
+                head.append(error.error_code)
+        message = error.error_msg if isinstance(error, ApiError) and error.error_msg else error.message
+        details = [message]
+        if isinstance(error, ApiError) and error.request_id:
+            details.append(f"Request id: {error.request_id}")
+        if error.hint:
+            details.append(f"Hint: {error.hint}")
+        if record is not None:
+            details.append(f"The image {_label(record)} was last {record.status}.")
+        return cls(f"{MAGIC} failed: {' · '.join(head)}", details, error=error, record=record)
+
+    @classmethod
+    def not_active(cls, record: ImageRecord, outcome: str) -> RegisterImageError:
+        if outcome == "timeout":
+            headline = f"{MAGIC} gave up waiting: {_label(record)} is still {record.status}"
+            details = [
+                "ModelArts carries on building it.",
+                f"Hint: follow it with StatusView.for_image({record.id!r}), or give a longer --timeout",
+            ]
+        else:
+            headline = f"{MAGIC} failed: {_label(record)} ended {record.status}"
+            details = [record.status_message] if record.status_message else []
+            details.append(
+                "Hint: check that the image was pushed to SWR at exactly this path and that "
+                "ModelArts may read its organization"
+            )
+        return cls(headline, details, record=record)
+
+    @classmethod
+    def unexpected(cls, bug: Exception) -> RegisterImageError:
+        failure = cls(
+            f"{MAGIC} failed: unexpected {type(bug).__name__} in mai-widgets",
+            ["This is a bug in mai-widgets: %tb shows where; please report it."],
+        )
+        failure._bug = bug
+        return failure
+
+    def _render_traceback_(self) -> list[str]:
+        if self._bug is not None:
+            # IPython stored this error as the last one; %tb should show the bug's traceback.
+            bug = self._bug
+            sys.last_type, sys.last_value, sys.last_traceback = type(bug), bug, bug.__traceback__
+        return [self.headline, *(f"  {line}" for line in self.details)]
+
+
+class ProgressLines:
+    """A controller's progress as printed lines: the status view of terminal IPython and scripts."""
+
+    def __init__(self, controller: RegistrationController) -> None:
+        self.controller = controller
+        self._status: str | None = None
+        controller.observe(self._changed, names=["record"])
+
+    def _changed(self, change: dict[str, Any]) -> None:
+        record: ImageRecord | None = change["new"]
+        if record is None:
+            return
+        status = str(record.status)
+        if self._status is None:
+            again = " (already registered: the existing image)" if record.already_registered else ""
+            print(f"registered {_label(record)} with {self.controller.endpoint}{again}: {status}", flush=True)
+        elif status != self._status:
+            print(f"{record.id}: {status}", flush=True)
+        self._status = status
+
+    def close(self) -> None:
+        self.controller.unobserve(self._changed, names=["record"])
+
+
 @magics_class
 class RegisterImageMagics(Magics):
     """The ``%register_image`` line magic."""
@@ -130,28 +232,31 @@ class RegisterImageMagics(Magics):
         # What the latest call displayed, for code (and tests) that want to look at it.
         self.last_view: StatusView | None = None
         self.last_panel: RegisterPanel | None = None
+        self.last_controller: RegistrationController | None = None
 
     @magic_arguments()
     @argument(
         "swr_path",
         nargs="?",
         metavar="SWR_PATH",
-        help=f"the SWR image to register: {SWR_PATH_HELP}. No arguments at all: open the panel.",
+        help=f"the SWR image to register: {SWR_PATH_HELP}; a path without a registry "
+        "(org/image:tag) is completed with the region's SWR host. No arguments at all: open the panel.",
     )
-    @argument("--swr-path", dest="swr_path_flag", metavar="SWR_PATH", help="same as the positional SWR_PATH")
-    @argument("--arch", metavar="ARCH", help=f"processor architecture: {_choices('--arch')}")
+    @argument(*_flags("--swr-path"), dest="swr_path_flag", metavar="SWR_PATH", help="same as SWR_PATH")
     @argument(
-        "--resource-category",
-        "--resource-categories",
+        *_flags("--arch"), dest="arch", metavar="ARCH", help=f"processor architecture: {_choices('--arch')}"
+    )
+    @argument(
+        *_flags("--resource-category", "--resource-categories"),
         dest="resource_category",
         nargs="+",
         action="extend",
         metavar="CATEGORY",
-        help=f"one or more of {_choices('--resource-category')}",
+        help=f"one or more of {_choices('--resource-category')} "
+        f"(left out: ModelArts uses {' '.join(DEFAULT_RESOURCE_CATEGORIES)})",
     )
     @argument(
-        "--service",
-        "--services",
+        *_flags("--service", "--services"),
         dest="services",
         nargs="+",
         action="extend",
@@ -159,10 +264,20 @@ class RegisterImageMagics(Magics):
         help=f"one or more of {_choices('--service')}",
     )
     @argument("--service-type", metavar="TYPE", help=f"one of {_choices('--service-type')}")
-    @argument("--visibility", metavar="VISIBILITY", help=f"one of {_choices('--visibility')}")
+    @argument(
+        *_flags("--visibility"),
+        dest="visibility",
+        metavar="VISIBILITY",
+        help=f"one of {_choices('--visibility')}",
+    )
     @argument("--origin", metavar="ORIGIN", help=f"one of {_choices('--origin')}")
     @argument("--description", metavar="TEXT", help="at most 512 characters; quote it if it has spaces")
-    @argument("--workspace-id", metavar="ID", help='workspace to register in (default "0")')
+    @argument(
+        *_flags("--workspace-id"),
+        dest="workspace_id",
+        metavar="ID",
+        help='workspace to register in (default "0")',
+    )
     @argument("--panel", action="store_true", help="open the panel filled in from the arguments instead")
     @argument("--dry-run", action="store_true", help="show the request and equivalent code; send nothing")
     @argument("--no-wait", action="store_true", help="return right after registering, without waiting")
@@ -173,16 +288,20 @@ class RegisterImageMagics(Magics):
         """Register a custom SWR image with ModelArts and follow it until it is usable.
 
         ``%register_image`` alone opens the registration panel. With an SWR path it
-        validates, registers, shows a live status view until the image is ACTIVE (or
-        failed), and returns the image record: ``record = %register_image PATH ...``.
+        validates, registers, shows a live status view until the image is ACTIVE, and
+        returns the image record: ``record = %register_image PATH ...``. The short flags of
+        ``ma-cli image register`` work too (``-swr``, ``-a``, ``-rs``, ``-s``, ``-v``, ``-wi``),
+        and a path without a registry (``org/image:tag``) gets the region's SWR host.
         ``--panel`` opens the panel filled in instead, ``--dry-run`` shows the request and
         equivalent Python and curl code without sending anything, ``--no-wait`` returns
         right after registering (the status view keeps following in the background),
         ``--timeout`` bounds the wait. Interrupting the kernel stops the wait, not the image.
 
-        A bad argument prints one line naming the argument and its allowed values (on
-        stderr) and returns None; an API error shows in the status view with its code,
-        message and hint. Credentials come from the environment and never appear in output.
+        A failure fails the cell, so "Run all" stops there: a bad argument raises a one-line
+        ``UsageError`` naming the argument and its allowed values; an API error, a missing
+        setting, an image that ends in anything but ACTIVE, or a wait that times out shows
+        one block (code, message, request id, hint), never a traceback. Credentials come
+        from the environment and never appear in output.
 
         Load it with ``%load_ext mai_widgets``. To load the magic in every new kernel, opt in
         through an IPython kernel config file: add ``c.InteractiveShellApp.extensions =
@@ -192,15 +311,13 @@ class RegisterImageMagics(Magics):
         try:
             return self._run(line)
         except _ArgumentProblem as problem:
-            self._say_error(str(problem))
+            raise UsageError(f"{MAGIC}: {problem}") from None
+        except RegisterImageError:
+            raise
         except MaiWidgetsError as error:
-            self._say_error(error.one_line())
-        except Exception as error:  # a bug: one line here, the traceback kept for %tb
-            sys.last_type, sys.last_value, sys.last_traceback = type(error), error, error.__traceback__
-            self._say_error(
-                f"unexpected {type(error).__name__} in mai-widgets; %tb shows where (please report it)"
-            )
-        return None
+            raise RegisterImageError.from_error(error) from None
+        except Exception as error:  # a bug: one block here, the traceback kept for %tb
+            raise RegisterImageError.unexpected(error) from None
 
     def _run(self, line: str) -> ImageRecord | None:
         args = self._parse(line)
@@ -238,7 +355,8 @@ class RegisterImageMagics(Magics):
         """Rephrase argparse's message so it names the argument and what it accepts."""
         m = re.match(r"argument (?P<opts>[^:]+): (?P<what>.*)$", message)
         if m:
-            flag = m.group("opts").split("/")[0]
+            opts = m.group("opts").split("/")
+            flag = next((o for o in opts if o.startswith("--")), opts[0])
             what = m.group("what")
             if what.startswith("expected"):
                 allowed = ALLOWED_VALUES.get(flag)
@@ -251,8 +369,9 @@ class RegisterImageMagics(Magics):
         if m:
             first = m.group("rest").split()[0]
             if first.startswith("-"):
-                known = [s for a in self._parser()._actions for s in a.option_strings if s.startswith("--")]
-                close = difflib.get_close_matches(first, known, n=1)
+                flags = [s for a in self._parser()._actions for s in a.option_strings]
+                known = [s for s in flags if s.startswith("--")]
+                close = difflib.get_close_matches(first, flags, n=1)
                 suggestion = f"did you mean {close[0]}?" if close else f"known flags: {', '.join(known)}"
                 return f"unknown argument {first} ({suggestion})"
             return (
@@ -284,6 +403,8 @@ class RegisterImageMagics(Magics):
         given = {k: v for k, v in fields.items() if v is not None and not (k == "description" and v == "")}
         if not given and modes and not args.panel:
             raise _ArgumentProblem(f"SWR_PATH is required with {modes[0]}: {SWR_PATH_HELP}")
+        if isinstance(given.get("swr_path"), str):
+            given["swr_path"] = complete_swr_path(given["swr_path"], self._config().region)
         return given
 
     def _request(self, fields: dict[str, Any]) -> RegisterRequest:
@@ -330,37 +451,61 @@ class RegisterImageMagics(Magics):
 
         display(DryRun(preview(request, self._config())))
 
-    def _register(self, client: ImageClient, request: RegisterRequest, *, wait: bool) -> ImageRecord | None:
-        if self._widgets():
-            record = self._register_with_view(client, request, wait=wait)
-            if record is not None:
-                self._shown.mark(record)
-            return record
-        try:
-            return _register_with_lines(client, request, wait=wait)
-        finally:
-            client.close()
-
-    def _register_with_view(
-        self, client: ImageClient, request: RegisterRequest, *, wait: bool
-    ) -> ImageRecord | None:
-        """Register through a controller and its StatusView, pumping its updates meanwhile.
+    def _register(self, client: ImageClient, request: RegisterRequest, *, wait: bool) -> ImageRecord:
+        """Register through a controller, shown as a StatusView (widgets) or printed lines.
 
         The controller registers and polls on its worker thread; this (the kernel's main)
         thread applies the changes it queues every fraction of a second, so the view is live
         while the cell runs. Ctrl-C (interrupt the kernel) stops following, not the image.
         """
         from .controller import RegistrationController
-        from .status import StatusView
 
         # Fields the user did not give stay unset (None is not sent), unlike the panel's defaults.
         fields: dict[str, Any] = {name: None for name in FIELD_FLAGS}
         fields.update(request.to_body())
         controller = RegistrationController(client, **fields)
-        self.last_view = StatusView(controller)
-        display(self.last_view)
+        self.last_controller = controller
+        widgets = self._widgets()
+        lines: ProgressLines | None = None
+        if widgets:
+            from .status import StatusView
+
+            self.last_view = StatusView(controller)
+            display(self.last_view)
+        else:
+            lines = ProgressLines(controller)
+        try:
+            interrupted = self._follow(controller, wait=wait)
+        finally:
+            if lines is not None:  # printed lines: nothing follows once the cell returns
+                lines.close()
+                controller.close()
+                client.close()
+        record: ImageRecord | None = controller.record
+        error: MaiWidgetsError | None = controller.error
+        if error is not None:
+            raise RegisterImageError.from_error(error, record)
+        if record is None:  # cannot happen: a controller without an error has a record
+            raise MaiWidgetsError("the registration ended without an image record")
+        report = already_registered_report(record, request)
+        if report:
+            print(report)
+        stopped = interrupted or controller.outcome == "stopped"
+        if lines is not None and not wait:
+            print(f"not waiting; follow it with StatusView.for_image({record.id!r}) or ImageClient().wait")
+        elif lines is not None and stopped:
+            print(f"stopped following (interrupted); {_label(record)} carries on in ModelArts")
+        if wait and not stopped and record.status != ImageStatus.ACTIVE:
+            raise RegisterImageError.not_active(record, controller.outcome)
+        if widgets:
+            self._shown.mark(record)
+        return record
+
+    @staticmethod
+    def _follow(controller: RegistrationController, *, wait: bool) -> bool:
+        """Pump the controller until it settles (or, without waiting, has a record). True if interrupted."""
         if not controller.submit():
-            return None
+            return False
         try:
             if wait:
                 while not controller.wait_settled(PUMP_SECONDS):
@@ -371,12 +516,8 @@ class RegisterImageMagics(Magics):
         except KeyboardInterrupt:
             controller.stop()
             controller.wait_settled(STOP_SECONDS)
-        record: ImageRecord | None = controller.record
-        return record
-
-    @staticmethod
-    def _say_error(line: str) -> None:
-        print(f"{MAGIC}: {line}", file=sys.stderr)
+            return True
+        return False
 
 
 def describe_problems(problems: tuple[FieldProblem, ...] | list[FieldProblem]) -> str:
@@ -392,52 +533,60 @@ def describe_problems(problems: tuple[FieldProblem, ...] | list[FieldProblem]) -
     return "; ".join(parts)
 
 
+# What an existing record calls each request field, and how a message names it.
+_COMPARED: tuple[tuple[str, str, str], ...] = (
+    ("arch", "arch", "Architecture"),
+    ("resource_category", "resource_categories", "Resource categories"),
+    ("services", "services", "Services"),
+    ("service_type", "service_type", "Service type"),
+    ("visibility", "visibility", "Visibility"),
+    ("origin", "origin", "Origin"),
+    ("workspace_id", "workspace_id", "Workspace id"),
+    ("description", "description", "Description"),
+)
+
+
+def _as_text(value: object) -> str:
+    if value is None or value == "":
+        return "(none)"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(str(v) for v in value) or "(none)"
+    return str(value)
+
+
+def already_registered_report(record: ImageRecord, request: RegisterRequest | None) -> str:
+    """Empty unless ``record`` is an image that was registered before; else says so and what differs.
+
+    Registering an SWR path that is already registered returns the existing image as it is
+    (ModelArts changes nothing), so a notebook must not present it as what it asked for.
+    """
+    if not record.already_registered:
+        return ""
+    head = (
+        f"{record.swr_path or record.name} was already registered (image {record.id}, {record.status}): "
+        "ModelArts returned the existing image unchanged"
+    )
+    asked = request.to_body() if request is not None else {}
+    rows = []
+    for wire, attribute, label in _COMPARED:
+        if wire not in asked:
+            continue
+        wanted, existing = _as_text(asked[wire]), _as_text(getattr(record, attribute))  # type: ignore[literal-required]
+        if wanted != existing:
+            rows.append(f"  {label}: the existing image has {existing}; this request asked for {wanted}")
+    if not rows:
+        return f"{head}; it matches this request."
+    return "\n".join(
+        [
+            f"{head}, which differs from this request:",
+            *rows,
+            "  To register it as requested, delete the existing image first (or push a new tag).",
+        ]
+    )
+
+
 def _label(record: ImageRecord) -> str:
     return f"image {record.id} ({record.swr_path or record.name})"
-
-
-def _register_with_lines(client: ImageClient, request: RegisterRequest, *, wait: bool) -> ImageRecord | None:
-    """Terminal IPython and ``ipython script.ipy``: the same steps, reported as printed lines."""
-    try:
-        record = client.register(request)
-    except MaiWidgetsError as error:
-        print(f"{MAGIC}: {error.one_line()}", file=sys.stderr)
-        return None
-    again = " (already registered: the existing image)" if record.already_registered else ""
-    print(f"registered {_label(record)} with {client.endpoint_description}{again}: {record.status}")
-    if not wait:
-        print(f"not waiting; follow it with ImageClient().wait({record.id!r})")
-        return record
-    if record.is_terminal:
-        return _report_end(record)
-    shown = [record.status]
-
-    def on_update(update: ImageRecord) -> None:
-        if update.status != shown[0]:
-            shown[0] = update.status
-            print(f"{update.id}: {update.status}")
-
-    try:
-        result: WaitResult = client.wait(record.id, timeout=client.config.wait_timeout, on_update=on_update)
-    except KeyboardInterrupt:
-        print(f"stopped following (interrupted); {_label(record)} carries on in ModelArts")
-        return record
-    except MaiWidgetsError as error:
-        print(f"{MAGIC}: {error.one_line()}", file=sys.stderr)
-        return record
-    on_update(result.record)
-    if not result.settled:
-        last = result.record
-        print(f"stopped following ({result.outcome}); {_label(last)} is still {last.status}")
-        return last
-    return _report_end(result.record)
-
-
-def _report_end(record: ImageRecord) -> ImageRecord:
-    if record.status != ImageStatus.ACTIVE:
-        detail = f": {record.status_message}" if record.status_message else ""
-        print(f"{MAGIC}: {_label(record)} ended {record.status}{detail}", file=sys.stderr)
-    return record
 
 
 class DryRun:

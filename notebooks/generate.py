@@ -16,7 +16,20 @@ from nbformat.notebooknode import NotebookNode
 HERE = Path(__file__).resolve().parent
 
 # The emulator's demo SWR catalogue (mai_widgets/emulator/defaults.py): these reach ACTIVE.
+# Each example registers images no other example suggests (the README's side-panel example
+# is pytorch-cpu), so trying one never turns another into "already registered".
 SWR = "swr.cn-north-4.myhuaweicloud.com"
+PANEL_IMAGE = f"{SWR}/mai-demo/xgboost:2.1.1"
+MAGIC_IMAGE = f"{SWR}/mai-demo/tensorflow:2.15.0"
+MAGIC_NO_WAIT_IMAGE = f"{SWR}/mai-demo/sklearn:1.5.0"
+MAGIC_FORM_IMAGE = f"{SWR}/mai-demo/paddlepaddle:2.6.1"
+SCRIPT_IMAGE = f"{SWR}/mai-demo/pytorch-cuda:2.3.0-cuda12.1"
+
+ALREADY_REGISTERED = """\
+If this SWR image was registered before (from the side panel, or an earlier run of this
+notebook), ModelArts does not register it again: it returns the existing image, unchanged.
+The last line then says so and names every setting in which that image differs from this
+request."""
 
 SETUP = """\
 **Where this runs.** By default `make demo` starts a local ModelArts emulator and a JupyterLab
@@ -43,6 +56,13 @@ def code(text: str) -> NotebookNode:
     return nbformat.v4.new_code_cell(text)
 
 
+def failing_code(text: str) -> NotebookNode:
+    """A cell that shows a failure: tagged so "Run all" (and nbclient) carries on past it."""
+    cell = nbformat.v4.new_code_cell(text)
+    cell.metadata["tags"] = ["raises-exception"]
+    return cell
+
+
 PANEL = [
     md(
         "# Register an image with the panel\n\n"
@@ -52,7 +72,7 @@ PANEL = [
     ),
     code("from mai_widgets import RegisterPanel\n\npanel = RegisterPanel()\npanel"),
     md(
-        "Fill in the SWR path (try `" + SWR + "/mai-demo/pytorch-cpu:2.3.0`), pick the\n"
+        "Fill in the SWR path (try `" + PANEL_IMAGE + "`), pick the\n"
         "architecture and resource categories, and press **Register**. A field with a problem is\n"
         "named right under it, and **Register** stays off until the form is valid.\n\n"
         "So that this notebook also runs unattended, the next cells do from code exactly what you\n"
@@ -60,24 +80,26 @@ PANEL = [
     ),
     code(
         "panel = RegisterPanel(\n"
-        f'    swr_path="{SWR}/mai-demo/pytorch-cpu:2.3.0",\n'
+        f'    swr_path="{PANEL_IMAGE}",\n'
         '    arch="X86_64",\n'
         '    resource_category=["CPU"],\n'
         '    services=["NOTEBOOK", "SSH"],\n'
-        '    description="PyTorch 2.3 for CPU notebooks",\n'
+        '    description="XGBoost 2.1 for CPU notebooks",\n'
         ")\n"
         "panel"
     ),
     code("panel.register_button.click()\npanel.controller.wait_settled(timeout=120)"),
     md(
         "The status view inside the panel now shows the image `ACTIVE`. The controller behind the\n"
-        "panel holds the image record, the same object the Python API returns:"
+        "panel holds the image record, the same object the Python API returns.\n\n" + ALREADY_REGISTERED
     ),
     code(
+        "from mai_widgets.magics import already_registered_report\n\n"
         "record = panel.controller.record\n"
         "print(record.id, record.status)\n"
         "print(record.swr_path)\n"
-        'print(record.arch, ", ".join(record.resource_categories), ", ".join(record.services))'
+        'print(record.arch, ", ".join(record.resource_categories), ", ".join(record.services))\n'
+        'print(already_registered_report(record, panel.controller.request) or "Registered by this notebook.")'
     ),
     md(
         "## A bad path is caught before anything is sent\n\n"
@@ -100,7 +122,10 @@ MAGIC = [
     md(
         "# Register an image with `%register_image`\n\n"
         "One line registers an SWR image and follows it until it is usable. The flags follow\n"
-        "Huawei's `ma-cli image register`.\n\n" + SETUP
+        "Huawei's `ma-cli image register`, short forms included (`-swr`, `-a`, `-rs`, `-s`, `-v`, `-wi`).\n\n"
+        "Like IPython's own magics, a failure fails the cell, so \"Run all\" stops there instead of\n"
+        "carrying on with no image. The cells below that show a failure are tagged\n"
+        "`raises-exception`, so this notebook still runs to the end.\n\n" + SETUP
     ),
     code("%load_ext mai_widgets"),
     md(
@@ -110,43 +135,46 @@ MAGIC = [
         "environment-variable names."
     ),
     code(
-        f"%register_image {SWR}/mai-demo/pytorch-cpu:2.3.0 --arch X86_64 --resource-category CPU GPU "
-        '--service NOTEBOOK SSH --description "PyTorch 2.3, CPU and GPU" --dry-run'
+        f"%register_image {MAGIC_IMAGE} --arch X86_64 --resource-category CPU GPU "
+        '--service NOTEBOOK SSH --description "TensorFlow 2.15, CPU and GPU" --dry-run'
     ),
     md(
-        "## A mistake gives one line, not a traceback\n\n"
-        "`ARM64` is not a ModelArts architecture. The magic prints one line naming the argument and\n"
-        "the values it accepts, returns `None`, and the notebook carries on:"
+        "## A mistake fails the cell with one line, not a traceback\n\n"
+        "`ARM64` is not a ModelArts architecture. The magic fails the cell with one `UsageError`\n"
+        "line naming the argument and the values it accepts; nothing is sent:"
     ),
-    code(f"%register_image {SWR}/mai-demo/pytorch-cpu:2.3.0 --arch ARM64"),
+    failing_code(f"%register_image {MAGIC_IMAGE} --arch ARM64"),
     md(
         "## Register and follow\n\n"
         "Without `--dry-run` the magic registers the image and shows a live status view until the\n"
-        "image is `ACTIVE` (or failed). It also returns the image record, so it works in scripts:"
+        "image is `ACTIVE`. It also returns the image record, so it works in scripts. A path without\n"
+        "a registry (`mai-demo/tensorflow:2.15.0`) gets the region's SWR host, as in `ma-cli`.\n\n"
+        "If the image was registered before, the magic says so under the view and names what\n"
+        "differs from this request. If it ends in anything but `ACTIVE`, the cell fails."
     ),
     code(
-        f"record = %register_image {SWR}/mai-demo/pytorch-cpu:2.3.0 --arch X86_64 "
-        '--resource-category CPU --service NOTEBOOK SSH --description "PyTorch 2.3 for CPU notebooks" '
-        "--timeout 120"
+        "record = %register_image mai-demo/tensorflow:2.15.0 -a X86_64 -rs CPU GPU -s NOTEBOOK SSH "
+        '--description "TensorFlow 2.15, CPU and GPU" --timeout 120'
     ),
     code("print(record.id, record.status)"),
     md(
         "`--no-wait` registers and returns at once; the status view keeps following the image in\n"
         "the background while you carry on:"
     ),
-    code(f"later = %register_image {SWR}/mai-demo/sklearn:1.5.0 --resource-category CPU --no-wait"),
+    code(f"later = %register_image {MAGIC_NO_WAIT_IMAGE} --resource-category CPU --no-wait"),
     md(
         "## When ModelArts says no\n\n"
-        "An API error shows in the status view with its code, message and a hint about what to do.\n"
+        "An API error shows in the status view with its code, message and a hint about what to do,\n"
+        "and the cell fails with the same facts in one block (code, message, request id, hint).\n"
         "Here the demo user has no access to the SWR organization `someone-else`:"
     ),
-    code(f"%register_image {SWR}/someone-else/private-model:1.0"),
+    failing_code(f"%register_image {SWR}/someone-else/private-model:1.0"),
     md(
         "## Prefer a form? `--panel`\n\n"
         "`--panel` opens the registration panel filled in from the arguments, to review and submit\n"
         "by hand; `%register_image` with no arguments opens an empty one."
     ),
-    code(f"%register_image {SWR}/mai-demo/tensorflow:2.15.0 --arch X86_64 --resource-category GPU --panel"),
+    code(f"%register_image {MAGIC_FORM_IMAGE} --arch X86_64 --resource-category GPU --panel"),
     md(
         "## Load it in every kernel\n\n"
         "Loading the magic is opt-in. To have it in every new kernel, add this line to\n"
@@ -171,17 +199,21 @@ SCRIPT = [
     md(
         "## Register\n\n"
         "`register` validates first (every bad field named at once), then sends one request. The\n"
-        "record comes back in `INIT`; ModelArts builds the image asynchronously."
+        "record comes back in `INIT`; ModelArts builds the image asynchronously.\n\n" + ALREADY_REGISTERED
     ),
     code(
-        "record = client.register(\n"
-        f'    swr_path="{SWR}/mai-demo/pytorch-cpu:2.3.0",\n'
+        "from mai_widgets.contract import RegisterRequest\n"
+        "from mai_widgets.magics import already_registered_report\n\n"
+        "request = RegisterRequest.create(\n"
+        f'    swr_path="{SCRIPT_IMAGE}",\n'
         '    arch="X86_64",\n'
-        '    resource_category=["CPU"],\n'
+        '    resource_category=["GPU"],\n'
         '    services=["NOTEBOOK", "SSH"],\n'
-        '    description="PyTorch 2.3 for CPU notebooks",\n'
+        '    description="PyTorch 2.3 with CUDA 12.1",\n'
         ")\n"
-        "print(record.id, record.status)"
+        "record = client.register(request)\n"
+        "print(record.id, record.status)\n"
+        'print(already_registered_report(record, request) or "Registered by this script.")'
     ),
     md(
         "## Wait\n\n"
@@ -200,7 +232,7 @@ SCRIPT = [
     code(
         "from mai_widgets.errors import MaiWidgetsError\n\n"
         "try:\n"
-        f'    client.register(swr_path="{SWR}/mai-demo/pytorch-cpu:2.3.0", arch="ARM64", '
+        f'    client.register(swr_path="{SCRIPT_IMAGE}", arch="ARM64", '
         'resource_category=["TPU"])\n'
         "except MaiWidgetsError as error:\n"
         "    print(error.one_line())"
@@ -210,19 +242,25 @@ SCRIPT = [
         "marked as such, so a re-run script is safe."
     ),
     code(
-        f'again = client.register(swr_path="{SWR}/mai-demo/pytorch-cpu:2.3.0")\n'
+        "again = client.register(request)\n"
         "print(again.id == record.id, again.already_registered)"
     ),
     md("## List\n\n`list` handles paging and takes the API's filters:"),
     code(
-        'for image in client.list(name="pytorch-cpu"):\n'
+        'for image in client.list(name="pytorch-cuda"):\n'
         "    print(image.id, image.name, image.tag, image.status)"
     ),
-    md("## Delete\n\nDeleting unregisters the image from ModelArts (the SWR image itself stays):"),
+    md(
+        "## Delete\n\nDeleting unregisters the image from ModelArts (the SWR image itself stays).\n"
+        "The script deletes only an image it registered itself:"
+    ),
     code(
-        "client.delete(record.id)\n"
-        'remaining = [image.id for image in client.list(name="pytorch-cpu")]\n'
-        "print(record.id in remaining)"
+        "if record.already_registered:\n"
+        '    print("kept", record.id, "(registered before this script ran)")\n'
+        "else:\n"
+        "    client.delete(record.id)\n"
+        '    remaining = [image.id for image in client.list(name="pytorch-cuda")]\n'
+        "    print(record.id in remaining)"
     ),
 ]
 
@@ -316,6 +354,13 @@ MANAGE = [
     ),
     code("from mai_widgets import Workbench\n\nWorkbench()"),
 ]
+
+# The first image each notebook registers (tests register it beforehand to meet "already registered").
+FIRST_IMAGES: dict[str, str] = {
+    "01-register-with-the-panel.ipynb": PANEL_IMAGE,
+    "02-register-with-the-magic.ipynb": MAGIC_IMAGE,
+    "03-python-api-for-scripts.ipynb": SCRIPT_IMAGE,
+}
 
 NOTEBOOKS: dict[str, list[NotebookNode]] = {
     "01-register-with-the-panel.ipynb": PANEL,

@@ -6,13 +6,17 @@ its TypeScript logic has jest tests (`make jstest`).
 
 from __future__ import annotations
 
+import ast
+import importlib.metadata
 import json
+import re
 import subprocess
 import sys
-import zipfile
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 import mai_widgets
 
@@ -20,6 +24,14 @@ ROOT = Path(__file__).resolve().parent.parent
 LABEXTENSION = ROOT / "labextension"
 PACKAGE_JSON = json.loads((LABEXTENSION / "package.json").read_text())
 EXTENSION_NAME = "mai-widgets"
+BUILT_PACKAGE_JSON = ROOT / "mai_widgets" / "labextension" / "package.json"
+
+
+def project_dependencies() -> dict[str, Requirement]:
+    tomllib = pytest.importorskip("tomllib")
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    requirements = [Requirement(text) for text in project["dependencies"]]
+    return {canonicalize_name(r.name): r for r in requirements}
 
 
 def test_npm_package_matches_the_python_package() -> None:
@@ -65,25 +77,97 @@ def test_the_extension_is_installed_and_enabled() -> None:
     assert "OK" in line
 
 
-@pytest.mark.slow
-def test_the_wheel_carries_the_built_extension(tmp_path: Path) -> None:
-    """A wheel holds the compiled extension and install.json, so installing it needs no Node."""
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(ROOT)],
-        check=True,
-        timeout=900,
-        capture_output=True,
-    )
-    (wheel,) = tmp_path.glob("mai_widgets-*.whl")
-    names = zipfile.ZipFile(wheel).namelist()
-    data = f"mai_widgets-{mai_widgets.__version__}.data/data/share/jupyter/labextensions/{EXTENSION_NAME}"
-    assert f"{data}/package.json" in names
-    assert f"{data}/install.json" in names
-    assert f"{data}/schemas/{EXTENSION_NAME}/plugin.json" in names
-    assert f"{data}/static/style.js" in names
-    assert any(n.startswith(f"{data}/static/remoteEntry.") and n.endswith(".js") for n in names)
-    install = json.loads(zipfile.ZipFile(wheel).read(f"{data}/install.json"))
-    assert install["packageName"] == EXTENSION_NAME
-    assert install["packageManager"] == "python"
-    # TypeScript sources and node_modules stay out of the wheel.
-    assert not [n for n in names if n.endswith(".ts") or "node_modules" in n]
+# -- the declared dependencies -----------------------------------------------------------------------
+
+
+def imported_top_level_modules() -> set[str]:
+    """Every module mai_widgets imports that is neither the standard library nor itself."""
+    found: set[str] = set()
+    for path in (ROOT / "mai_widgets").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                found.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                found.add(node.module.split(".")[0])
+    return {m for m in found if m not in sys.stdlib_module_names and m != "mai_widgets"}
+
+
+def test_every_imported_package_is_a_declared_dependency() -> None:
+    declared = project_dependencies()
+    by_module = importlib.metadata.packages_distributions()
+    modules = imported_top_level_modules()
+    assert {"tornado", "jupyter_core", "IPython", "ipywidgets", "requests", "traitlets"} <= modules
+    for module in sorted(modules):
+        distributions = {canonicalize_name(d) for d in by_module.get(module, [])}
+        assert distributions & set(declared), f"{module} is imported but none of {distributions} is declared"
+
+
+# -- the JupyterLab range ------------------------------------------------------------------------------
+
+# @jupyterlab/services is versioned three majors ahead of JupyterLab (JupyterLab 4.x ships services 7.x).
+_MAJOR_OFFSET = {"@jupyterlab/services": 3}
+
+
+def _version(text: str) -> tuple[int, int, int]:
+    parts = [int(p) for p in re.fullmatch(r"(\d+)(?:\.(\d+))?(?:\.(\d+))?", text).groups(default="0")]  # type: ignore[union-attr]
+    return (parts[0], parts[1], parts[2])
+
+
+def semver_accepts(npm_range: str, version: tuple[int, int, int]) -> bool:
+    """npm's range grammar, the parts package.json files here use: ^, ~, >=, <, exact, ||."""
+    for alternative in npm_range.split("||"):
+        ok = True
+        for term in alternative.split():
+            m = re.fullmatch(r"(\^|~|>=|<=|>|<|=)?v?(\d+(?:\.\d+){0,2})", term)
+            assert m is not None, f"unsupported range term {term!r} in {npm_range!r}"
+            op, low = m.group(1) or "=", _version(m.group(2))
+            if op == "^":
+                high = (low[0] + 1, 0, 0) if low[0] else (0, low[1] + 1, 0)
+                ok &= low <= version < high
+            elif op == "~":
+                ok &= low <= version < (low[0], low[1] + 1, 0)
+            else:
+                ok &= {
+                    ">=": version >= low,
+                    "<=": version <= low,
+                    ">": version > low,
+                    "<": version < low,
+                    "=": version == low,
+                }[op]
+        if ok:
+            return True
+    return False
+
+
+def test_semver_ranges_are_read_as_npm_reads_them() -> None:
+    assert semver_accepts("^4.6.0", (4, 6, 0)) and semver_accepts("^4.6.0", (4, 99, 1))
+    assert not semver_accepts("^4.6.0", (4, 5, 9)) and not semver_accepts("^4.6.0", (5, 0, 0))
+    assert semver_accepts("~4.2.1", (4, 2, 9)) and not semver_accepts("~4.2.1", (4, 3, 0))
+    assert semver_accepts(">=4.0.0 <5", (4, 0, 0)) and not semver_accepts(">=4.0.0 <5", (5, 0, 0))
+    assert semver_accepts("^3.0.0 || ^4.0.0", (4, 1, 0))
+
+
+def test_the_declared_jupyterlab_range_is_what_the_built_extension_accepts() -> None:
+    """pip lets in every JupyterLab the side panel's shared packages accept, and no other."""
+    jupyterlab = project_dependencies()["jupyterlab"]
+    lower = [s.version for s in jupyterlab.specifier if s.operator == ">="]
+    upper = [s.version for s in jupyterlab.specifier if s.operator == "<"]
+    assert len(lower) == 1 and upper == ["5"], jupyterlab
+    oldest = _version(lower[0])
+    built = json.loads(BUILT_PACKAGE_JSON.read_text(encoding="utf-8"))
+    ranges = {n: r for n, r in built["dependencies"].items() if n.startswith("@jupyterlab/")}
+    assert ranges, built["dependencies"]
+    for name, npm_range in ranges.items():
+        offset = _MAJOR_OFFSET.get(name, 0)
+
+        def shifted(v: tuple[int, int, int], offset: int = offset) -> tuple[int, int, int]:
+            return (v[0] + offset, v[1], v[2])
+
+        # The oldest JupyterLab pip allows provides a version of each package the extension accepts...
+        assert semver_accepts(npm_range, shifted(oldest)), f"{name} {npm_range} refuses JupyterLab {oldest}"
+        # ...and so does every later 4.x, so pip's upper bound (<5) is not a lock-out either.
+        assert semver_accepts(npm_range, shifted((4, 99, 0))), f"{name} {npm_range} refuses later 4.x"
+        # The range is as tight as the extension: one minor older is refused, so pip must refuse it too.
+        if oldest[1] > 0:
+            assert not semver_accepts(npm_range, shifted((oldest[0], oldest[1] - 1, 99)))
+    assert mai_widgets.__version__ == built["version"]

@@ -1,8 +1,8 @@
 """``%register_image`` on a real IPython shell, against the emulator over HTTP.
 
 What the user sees is what is asserted: the printed lines (stdout/stderr), the displayed
-outputs, the cell's ``Out`` and the value returned; and what ModelArts (the emulator's store)
-received. Widget mode runs the StatusView on comm's DummyComm.
+outputs, the cell's ``Out`` and the value returned, whether the cell failed; and what
+ModelArts (the emulator's store) received. Widget mode runs the StatusView on comm's DummyComm.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.testing.globalipapp import get_ipython
 from IPython.utils.capture import CapturedIO, capture_output
@@ -23,7 +24,7 @@ import mai_widgets
 from mai_widgets.contract import ImageRecord, ImageStatus
 from mai_widgets.emulator.defaults import DEFAULTS
 from mai_widgets.emulator.process import EmulatorProcess
-from mai_widgets.magics import RegisterImageMagics, load_ipython_extension
+from mai_widgets.magics import RegisterImageError, RegisterImageMagics, load_ipython_extension
 
 PATH = "swr.cn-north-4.myhuaweicloud.com/mai-demo/pytorch-cpu:2.3.0"
 OTHER_PATH = "swr.cn-north-4.myhuaweicloud.com/mai-demo/sklearn:1.5.0"
@@ -103,6 +104,24 @@ def run(shell: InteractiveShell, cell: str) -> tuple[Any, CapturedIO]:
         result = shell.run_cell(cell, store_history=True)
     assert result.error_before_exec is None and result.error_in_exec is None, captured.stdout
     return result.result, captured
+
+
+def run_failing(shell: InteractiveShell, cell: str) -> tuple[BaseException, CapturedIO]:
+    """Run a cell that must fail; return the error and everything the cell showed."""
+    with capture_output() as captured:
+        result = shell.run_cell(cell, store_history=True)
+    assert not result.success, captured.stdout
+    error = result.error_in_exec or result.error_before_exec
+    assert error is not None
+    return error, captured
+
+
+def assert_clean_block(captured: CapturedIO) -> str:
+    """The failure shows as our block (code, message, hint), not as a traceback's frames."""
+    text = shown_text(captured)
+    assert "Traceback" not in text and 'File "' not in text and "line " not in text
+    assert "%register_image failed" in text or "%register_image gave up" in text
+    return text
 
 
 def image_count(emulator: EmulatorProcess) -> int:
@@ -227,14 +246,22 @@ def test_swr_path_flag_repeated_list_flags_and_assignment(
     assert "ImageRecord(" not in captured.stdout  # an assignment shows no Out
 
 
-def test_registering_again_returns_the_existing_image(
-    shell: InteractiveShell, magics: RegisterImageMagics, emu: EmulatorProcess
+@pytest.mark.parametrize("widgets", [False, True])
+def test_registering_again_returns_the_existing_image_and_says_what_differs(
+    shell: InteractiveShell, magics: RegisterImageMagics, emu: EmulatorProcess, widgets: bool
 ) -> None:
-    first, _ = run(shell, f"%register_image {PATH}")
-    again, captured = run(shell, f"%register_image {PATH}")
+    magics.use_widgets = widgets
+    first, _ = run(shell, f"%register_image {PATH} -a AARCH64 -rs CPU GPU")
+    again, captured = run(shell, f"%register_image {PATH} -a X86_64 -rs CPU -s SSH")
     assert again.id == first.id and again.already_registered
-    assert "already registered" in captured.stdout
+    assert str(again.arch) == "AARCH64"  # the existing record, unchanged
+    assert f"{PATH} was already registered (image {first.id}, ACTIVE)" in captured.stdout
+    assert "Architecture: the existing image has AARCH64; this request asked for X86_64" in captured.stdout
+    assert "Resource categories: the existing image has CPU, GPU; this request asked for CPU" in captured.stdout
+    assert "Services:" in captured.stdout  # the emulator's default services differ from SSH alone
     assert image_count(emu) == 1
+    _, same = run(shell, f"%register_image {PATH} -a AARCH64")
+    assert "it matches this request" in same.stdout
 
 
 def test_no_wait_returns_right_after_registering(
@@ -248,36 +275,59 @@ def test_no_wait_returns_right_after_registering(
     assert "not waiting" in captured.stdout
 
 
-def test_timeout_bounds_the_wait(
+@pytest.mark.parametrize("widgets", [False, True])
+def test_a_timeout_fails_the_cell_saying_the_image_carries_on(
     shell: InteractiveShell,
     magics: RegisterImageMagics,
     slow_emu: EmulatorProcess,
+    widgets: bool,
 ) -> None:
-    result, captured = run(shell, f"%register_image {PATH} --timeout 0.5")
-    assert isinstance(result, ImageRecord) and not result.is_terminal
-    assert "stopped following (timeout)" in captured.stdout
-    assert "Traceback" not in shown_text(captured)
+    magics.use_widgets = widgets
+    for name in ("record", "after"):
+        shell.user_ns.pop(name, None)
+    error, captured = run_failing(shell, f"record = %register_image {PATH} --timeout 0.5\nafter = 1")
+    assert isinstance(error, RegisterImageError)
+    assert error.record is not None and not error.record.is_terminal
+    text = assert_clean_block(captured)
+    assert f"gave up waiting: image {error.record.id}" in text and "is still INIT" in text
+    assert "StatusView.for_image" in text  # how to keep following
+    assert "record" not in shell.user_ns and "after" not in shell.user_ns  # the cell stopped there
+    if widgets:
+        assert magics.last_view is not None and "Gave up waiting" in magics.last_view.state_line.value
 
 
-def test_an_image_that_fails_to_build_is_returned_and_said_on_stderr(
-    shell: InteractiveShell, magics: RegisterImageMagics, emu: EmulatorProcess
+@pytest.mark.parametrize("widgets", [False, True])
+def test_an_image_that_fails_to_build_fails_the_cell(
+    shell: InteractiveShell, magics: RegisterImageMagics, emu: EmulatorProcess, widgets: bool
 ) -> None:
-    result, captured = run(shell, f"%register_image {MISSING_PATH}")
-    assert result.status == ImageStatus.CREATE_FAILED
-    assert "ended CREATE_FAILED" in captured.stderr
-    assert len(captured.stderr.strip().splitlines()) == 1
+    magics.use_widgets = widgets
+    shell.user_ns.pop("record", None)
+    error, captured = run_failing(shell, f"record = %register_image {MISSING_PATH}")
+    assert isinstance(error, RegisterImageError)
+    assert error.record is not None and error.record.status == ImageStatus.CREATE_FAILED
+    text = assert_clean_block(captured)
+    assert f"failed: image {error.record.id} ({MISSING_PATH}) ended CREATE_FAILED" in text
+    assert error.record.status_message and error.record.status_message in text  # ModelArts' reason
+    assert "Hint: check that the image was pushed to SWR" in text
+    assert "record" not in shell.user_ns  # no silent None for the next cell to run on
+    assert_no_secret(emu, text)
 
 
-def test_an_api_error_is_one_line_with_code_and_hint(
-    shell: InteractiveShell, magics: RegisterImageMagics, emu: EmulatorProcess
+@pytest.mark.parametrize("widgets", [False, True])
+def test_an_api_error_fails_the_cell_with_code_request_id_and_hint(
+    shell: InteractiveShell, magics: RegisterImageMagics, emu: EmulatorProcess, widgets: bool
 ) -> None:
-    result, captured = run(shell, f"%register_image {FORBIDDEN_PATH}")
-    assert result is None
-    lines = captured.stderr.strip().splitlines()
-    assert len(lines) == 1
-    assert "ModelArts.2885" in lines[0] and "grant it in SWR" in lines[0]
-    assert "Traceback" not in shown_text(captured)
+    magics.use_widgets = widgets
+    error, captured = run_failing(shell, f"%register_image {FORBIDDEN_PATH}")
+    assert isinstance(error, RegisterImageError) and error.record is None
+    text = assert_clean_block(captured)
+    lines = text.strip().splitlines()
+    assert lines[0] == "%register_image failed: permission-denied · HTTP 403 · ModelArts.2885"
+    assert "Request id: " in text and "Hint: ModelArts has no access" in text
+    assert error.error is not None and error.error.request_id in text  # type: ignore[attr-defined]
+    assert "ModelArts.2885" in str(error)  # the one-line form (a kernel's evalue)
     assert image_count(emu) == 0
+    assert_no_secret(emu, text)
 
 
 def test_missing_credentials_name_the_variables(
@@ -287,10 +337,10 @@ def test_missing_credentials_name_the_variables(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.delenv("HUAWEICLOUD_SDK_SK")
-    result, captured = run(shell, f"%register_image {PATH}")
-    assert result is None
-    lines = captured.stderr.strip().splitlines()
-    assert len(lines) == 1 and "HUAWEICLOUD_SDK_SK" in lines[0]
+    error, captured = run_failing(shell, f"%register_image {PATH}")
+    assert isinstance(error, RegisterImageError)
+    text = assert_clean_block(captured)
+    assert text.startswith("%register_image failed: config") and "HUAWEICLOUD_SDK_SK" in text
     assert_no_secret(emu, shown_text(captured))
     assert image_count(emu) == 0
 
@@ -348,7 +398,7 @@ BAD_ARGUMENTS: list[tuple[str, list[str]]] = [
     (f"{PATH} --workspace-id a/b", ["--workspace-id", "letters, digits"]),
     (f"{PATH} --description {'x' * 513}", ["--description must be at most 512 characters"]),
     ("swr.cn-north-4.myhuaweicloud.com/Upper/Case:1", ["SWR_PATH must look like", "registry[:port]"]),
-    ("short/x:1", ["SWR_PATH must be 16 to 2048 characters"]),
+    ("r.io/ns/x:1", ["SWR_PATH must be 16 to 2048 characters"]),
     (f"{PATH} --timeout soon", ["--timeout must be a number of seconds", "'soon'"]),
     (f"{PATH} --timeout 0", ["--timeout must be a positive number of seconds"]),
     (f"{PATH} --timeout", ["--timeout needs a value", "seconds"]),
@@ -384,25 +434,87 @@ def test_a_bad_argument_is_one_line_naming_it(
 ) -> None:
     emu = use_emulator(quiet_emulator)
     magics.use_widgets = widgets
-    result, captured = run(shell, f"%register_image {arguments}")
-    assert result is None
+    error, captured = run_failing(shell, f"%register_image {arguments}")
+    assert isinstance(error, UsageError)
     assert captured.stdout == "" and captured.outputs == []
     lines = captured.stderr.splitlines()
     assert len(lines) == 1, captured.stderr
-    assert lines[0].startswith("%register_image: ")
+    assert lines[0].startswith("UsageError: %register_image: ")
     for text in expected:
         assert text in lines[0]
     assert "Traceback" not in lines[0]
     assert image_count(emu) == 0
 
 
-def test_a_bad_argument_does_not_fail_the_cell(
+def test_a_bad_argument_fails_the_cell(
     shell: InteractiveShell, magics: RegisterImageMagics, emu: EmulatorProcess
 ) -> None:
-    with capture_output():
-        result = shell.run_cell(f"%register_image {PATH} --arch ARM64\nafter = 'the cell carried on'")
-    assert result.success
-    assert shell.user_ns["after"] == "the cell carried on"
+    shell.user_ns.pop("after", None)
+    run_failing(shell, f"%register_image {PATH} --arch ARM64\nafter = 'the cell carried on'")
+    assert "after" not in shell.user_ns
+
+
+# -- ma-cli's short flags and host-less SWR paths -------------------------------------------------
+
+SHORT_FLAG_CASES: list[tuple[str, dict[str, Any]]] = [
+    ("-s NOTEBOOK", {"services": ["NOTEBOOK"]}),
+    ("-s NOTEBOOK SSH", {"services": ["NOTEBOOK", "SSH"]}),
+    ("-rs CPU GPU", {"resource_category": ["CPU", "GPU"]}),
+    ("-a aarch64", {"arch": "AARCH64"}),
+    ("-v PUBLIC", {"visibility": "PUBLIC"}),
+    ("-wi ws-1", {"workspace_id": "ws-1"}),
+    (
+        "-s SSH -rs ASCEND -a X86_64 -v PRIVATE -wi ws-2",
+        {
+            "services": ["SSH"],
+            "resource_category": ["ASCEND"],
+            "arch": "X86_64",
+            "visibility": "PRIVATE",
+            "workspace_id": "ws-2",
+        },
+    ),
+]
+
+
+@pytest.mark.parametrize(("flags", "sent"), SHORT_FLAG_CASES, ids=[f for f, _ in SHORT_FLAG_CASES])
+def test_ma_cli_short_flags_set_the_same_fields(
+    shell: InteractiveShell,
+    magics: RegisterImageMagics,
+    emu: EmulatorProcess,
+    flags: str,
+    sent: dict[str, Any],
+) -> None:
+    _, captured = run(shell, f"%register_image -swr {PATH} {flags} --dry-run")
+    body = json.loads(captured.outputs[0].data["text/plain"].split("\n", 3)[3].split("\n\n# Python")[0])
+    assert body == {"swr_path": PATH, **sent}
+    assert image_count(emu) == 0
+
+
+def test_a_short_flag_with_a_bad_value_names_the_long_flag(
+    shell: InteractiveShell, magics: RegisterImageMagics, emu: EmulatorProcess
+) -> None:
+    error, captured = run_failing(shell, f"%register_image {PATH} -a")
+    assert isinstance(error, UsageError)
+    assert "--arch needs a value: one of X86_64, AARCH64" in captured.stderr
+
+
+def test_a_host_less_swr_path_gets_the_regions_swr_host(
+    shell: InteractiveShell, magics: RegisterImageMagics, emu: EmulatorProcess
+) -> None:
+    _, captured = run(shell, "%register_image mai-demo/sklearn:1.5.0 --dry-run")
+    text = shown_text(captured)
+    assert f'"swr_path": "swr.{emu.region}.myhuaweicloud.com/mai-demo/sklearn:1.5.0"' in text
+    record, _ = run(shell, "%register_image -swr mai-demo/sklearn:1.5.0")
+    assert record.swr_path == OTHER_PATH and record.status == ImageStatus.ACTIVE
+
+
+def test_help_lists_the_short_flags_and_the_default_categories(
+    shell: InteractiveShell, magics: RegisterImageMagics
+) -> None:
+    _, captured = run(shell, "%register_image --help")
+    for short in ("-swr", "-a", "-s", "-rs", "-wi", "-v"):
+        assert f"{short} " in captured.stdout
+    assert "ModelArts uses CPU GPU" in " ".join(captured.stdout.split())
 
 
 # -- widgets (StatusView, panel) ----------------------------------------------------------------------
@@ -467,26 +579,13 @@ def test_widget_no_wait_returns_init_and_the_view_keeps_following(
     assert view.controller.state in ("submitting", "watching")  # the worker may not have moved on yet
 
 
-def test_widget_timeout_says_it_gave_up(
-    shell: InteractiveShell,
-    magics: RegisterImageMagics,
-    slow_emu: EmulatorProcess,
-) -> None:
-    magics.use_widgets = True
-    result, _ = run(shell, f"%register_image {PATH} --timeout 0.5")
-    assert isinstance(result, ImageRecord) and not result.is_terminal
-    view = magics.last_view
-    assert view is not None and view.controller.outcome == "timeout"
-    assert "Gave up waiting" in view.state_line.value
-
-
-def test_an_api_error_shows_in_the_status_view(
+def test_an_api_error_shows_in_the_status_view_and_fails_the_cell(
     shell: InteractiveShell, magics: RegisterImageMagics, emu: EmulatorProcess
 ) -> None:
     magics.use_widgets = True
-    result, captured = run(shell, f"%register_image {FORBIDDEN_PATH}")
-    assert result is None
-    assert "Traceback" not in shown_text(captured)
+    _, captured = run_failing(shell, f"%register_image {FORBIDDEN_PATH}")
+    assert len(widget_outputs(captured)) == 1
+    assert_clean_block(captured)
     view = magics.last_view
     assert view is not None and view.controller.state == "failed"
     shown = view.error_box.value
@@ -651,27 +750,159 @@ def test_an_unexpected_failure_is_one_line_and_kept_for_tb(
         raise RuntimeError("a bug in the preview")
 
     monkeypatch.setattr(mai_widgets.codegen, "preview", broken)
-    result, captured = run(shell, f"%register_image {PATH} --dry-run")
-    assert result is None
-    lines = captured.stderr.splitlines()
-    assert len(lines) == 1 and "unexpected RuntimeError" in lines[0] and "%tb" in lines[0]
+    error, captured = run_failing(shell, f"%register_image {PATH} --dry-run")
+    assert isinstance(error, RegisterImageError)
+    text = assert_clean_block(captured)
+    assert "unexpected RuntimeError" in text and "%tb" in text
+    assert "a bug in the preview" not in text
     _, details = run(shell, "%tb")
-    assert "a bug in the preview" in details.stdout
+    assert "a bug in the preview" in details.stdout and "Traceback" in details.stdout
 
 
 def test_ctrl_c_in_a_terminal_stops_following_and_returns_the_record(
     shell: InteractiveShell,
     magics: RegisterImageMagics,
-    emu: EmulatorProcess,
+    slow_emu: EmulatorProcess,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from mai_widgets.client import ImageClient
+    from mai_widgets.controller import RegistrationController
 
-    def interrupted(*_: Any, **__: Any) -> None:
-        raise KeyboardInterrupt
+    original = RegistrationController.wait_settled
 
-    monkeypatch.setattr(ImageClient, "wait", interrupted)
+    def interrupted(self: RegistrationController, timeout: float | None = None) -> bool:
+        # Ctrl-C arrives on the main thread while it waits, once the image is registered.
+        if self.record is not None and self.state == "watching" and not self._stop.is_set():
+            raise KeyboardInterrupt
+        return original(self, timeout)
+
+    monkeypatch.setattr(RegistrationController, "wait_settled", interrupted)
     result, captured = run(shell, f"%register_image {PATH}")
     assert isinstance(result, ImageRecord) and result.status == ImageStatus.INIT
     assert "stopped following (interrupted)" in captured.stdout
-    assert image_count(emu) == 1
+    assert image_count(slow_emu) == 1
+    controller = magics.last_controller
+    assert controller is not None and controller.worker is not None
+    assert not controller.worker.is_alive()  # nothing keeps polling behind the terminal's prompt
+
+
+def test_terminal_mode_goes_through_the_controller(
+    shell: InteractiveShell, magics: RegisterImageMagics, emu: EmulatorProcess
+) -> None:
+    """One orchestration: printed lines are a renderer of the same RegistrationController."""
+    import mai_widgets.magics as magics_module
+
+    assert not hasattr(magics_module, "_register_with_lines")
+    record, captured = run(shell, f"%register_image {OTHER_PATH}")
+    controller = magics.last_controller
+    assert controller is not None and controller.record is record
+    assert controller.state == "settled" and controller.outcome == "settled"
+    assert magics.last_view is None  # no widget in a terminal
+    assert f"{record.id}: ACTIVE" in captured.stdout
+
+
+def test_in_a_kernel_a_failure_fails_the_cell_without_a_traceback(
+    emulator: EmulatorProcess, tmp_path: Path
+) -> None:
+    """nbclient ("Run all"): each failure fails its cell with one clean block, and the run stops."""
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    cells = [
+        ("%load_ext mai_widgets", False),
+        (f"%register_image {PATH} --arch ARM64", True),
+        (f"record = %register_image {FORBIDDEN_PATH}", True),
+        (f"record = %register_image {MISSING_PATH}", True),
+        ("print('record defined:', 'record' in globals())", False),
+        ("%register_image -swr mai-demo/tensorflow:2.15.0 -rs GPU -a x86_64\nprint('after')", False),
+        (f"%register_image {FORBIDDEN_PATH}", False),  # untagged: Run all stops here
+        ("print('not reached')", False),
+    ]
+    nb = nbformat.v4.new_notebook()
+    for source, may_fail in cells:
+        cell = nbformat.v4.new_code_cell(source)
+        if may_fail:
+            cell.metadata["tags"] = ["raises-exception"]
+        nb.cells.append(cell)
+    replies: dict[int, str] = {}
+
+    def on_cell_executed(cell: Any, cell_index: int, execute_reply: dict[str, Any]) -> None:
+        replies[cell_index] = execute_reply["content"]["status"]
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HUAWEICLOUD_", "MAI_WIDGETS_"))}
+    config_dir = tmp_path / "jupyter-config"
+    config_dir.mkdir()
+    (config_dir / "mai_widgets_config.py").write_text(
+        "c.MaiConfig.poll_initial = 0.1\nc.MaiConfig.poll_max = 0.3\n", encoding="utf-8"
+    )
+    env.update(emulator.env())
+    env.update({"JUPYTER_CONFIG_DIR": str(config_dir), "IPYTHONDIR": str(tmp_path / "ipython")})
+    client = NotebookClient(
+        nb, timeout=120, startup_timeout=120, kernel_name="python3", on_cell_executed=on_cell_executed
+    )
+    with pytest.raises(CellExecutionError) as stopped:
+        client.execute(env=env)
+    assert "ModelArts.2885" in str(stopped.value) and "Traceback" not in str(stopped.value)
+
+    assert replies == {0: "ok", 1: "error", 2: "error", 3: "error", 4: "ok", 5: "ok", 6: "error"}
+    assert nb.cells[7].outputs == []  # Run all stopped at the failing cell
+
+    def outputs(index: int, kind: str) -> list[Any]:
+        return [o for o in nb.cells[index].outputs if o.output_type == kind]
+
+    (usage,) = outputs(1, "stream")
+    assert usage.name == "stderr"
+    assert usage.text.strip() == ("UsageError: %register_image: --arch 'ARM64' is not one of X86_64, AARCH64")
+    assert outputs(1, "error") == []
+    for index, first_line in (
+        (2, "%register_image failed: permission-denied · HTTP 403 · ModelArts.2885"),
+        (3, "%register_image failed: image "),
+    ):
+        (error,) = outputs(index, "error")
+        assert error.ename == "RegisterImageError"
+        assert error.traceback[0].startswith(first_line)
+        shown = "\n".join(error.traceback)
+        assert "Traceback" not in shown and 'File "' not in shown and "Cell In[" not in shown
+        assert "Hint: " in shown
+    assert "Request id: " in "\n".join(outputs(2, "error")[0].traceback)
+    assert "ended CREATE_FAILED" in outputs(3, "error")[0].traceback[0]
+    assert "record defined: False" in outputs(4, "stream")[0].text
+    assert "after" in "".join(o.text for o in outputs(5, "stream"))
+    text = nbformat.writes(nb)
+    for secret in secrets(emulator):
+        assert secret not in text
+
+
+def test_an_ipython_script_goes_through_the_controller_and_stops_at_a_failure(
+    emulator: EmulatorProcess, tmp_path: Path
+) -> None:
+    """``ipython script.ipy``: printed progress lines, and a failure ends the script with status 1."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "register.ipy"
+    script.write_text(
+        "%load_ext mai_widgets\n"
+        "record = %register_image mai-demo/sklearn:1.5.0 -rs CPU\n"
+        "print('status', record.status)\n"
+        "%register_image mai-demo/not-in-swr:0.1\n"
+        "print('not reached')\n",
+        encoding="utf-8",
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HUAWEICLOUD_", "MAI_WIDGETS_"))}
+    env.update(emulator.env())
+    env["IPYTHONDIR"] = str(tmp_path / "ipython")
+    done = subprocess.run(
+        [sys.executable, "-m", "IPython", "--colors=nocolor", str(script)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    out = done.stdout
+    assert "registered image " in out and f"({OTHER_PATH}) with local ModelArts emulator" in out
+    assert "status ACTIVE" in out
+    assert "ended CREATE_FAILED" in out and "Hint: check that the image was pushed" in out
+    assert "not reached" not in out
+    assert "Traceback" not in out + done.stderr

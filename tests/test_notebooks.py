@@ -81,6 +81,7 @@ def outputs_text(nb: Any) -> str:
             parts.extend(str(v) for v in output.get("data", {}).values())
             if output.get("output_type") == "error":
                 parts.append(f"{output['ename']}: {output['evalue']}")
+                parts.extend(output["traceback"])
     return "\n".join(parts)
 
 
@@ -111,23 +112,39 @@ def test_committed_notebook_is_what_the_generator_writes(path: Path) -> None:
     )
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
-def test_notebook_runs_against_the_emulator_and_leaks_no_secret(
-    path: Path, emulator_factory: Callable[..., EmulatorProcess], tmp_path: Path
-) -> None:
-    emulator = emulator_factory(init_seconds=0.2, creating_seconds=0.4)
+def execute(path: Path, emulator: EmulatorProcess, tmp_path: Path) -> tuple[Any, dict[int, str]]:
+    """Run the notebook as "Run all" does; return it executed and each cell's reply status."""
     nb = nbformat.read(path, as_version=4)
+    statuses: dict[int, str] = {}
+
+    def on_cell_executed(cell: Any, cell_index: int, execute_reply: dict[str, Any]) -> None:
+        statuses[cell_index] = execute_reply["content"]["status"]
+
     client = NotebookClient(
         nb,
         timeout=CELL_TIMEOUT,
         startup_timeout=STARTUP_TIMEOUT,
         kernel_name="python3",
         resources={"metadata": {"path": str(tmp_path)}},
+        on_cell_executed=on_cell_executed,
     )
     try:
-        client.execute(env=kernel_env(emulator, tmp_path))  # raises CellExecutionError if a cell fails
+        # raises CellExecutionError if a cell fails, unless it is tagged raises-exception
+        client.execute(env=kernel_env(emulator, tmp_path))
     finally:  # kept, executed as far as it got, for a look after a failure
         nbformat.write(nb, tmp_path / path.name)
+    return nb, statuses
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_notebook_runs_against_the_emulator_and_leaks_no_secret(
+    path: Path, emulator_factory: Callable[..., EmulatorProcess], tmp_path: Path
+) -> None:
+    emulator = emulator_factory(init_seconds=0.2, creating_seconds=0.4)
+    nb, statuses = execute(path, emulator, tmp_path)
+    # Exactly the cells that show a failure fail (they are tagged so that Run all carries on).
+    failing = {i for i, cell in enumerate(nb.cells) if "raises-exception" in cell.metadata.get("tags", [])}
+    assert {i for i, status in statuses.items() if status != "ok"} == failing
 
     executed = nbformat.writes(nb)
     for name, value in secrets(emulator).items():
@@ -136,7 +153,8 @@ def test_notebook_runs_against_the_emulator_and_leaks_no_secret(
         assert token not in executed, f"an IAM token appears in the executed {path.name}"
 
     text = outputs_text(nb)
-    assert "Traceback" not in text
+    assert "Traceback" not in text and 'File "' not in text
+    assert "already registered" not in text  # each notebook's images are its own
     if "application/vnd.jupyter.widget-view+json" in text_of_outputs(nb):
         # the saved widget state was searched for secrets above; make sure it was there to search
         assert WIDGET_STATE in nb.metadata.get("widgets", {}), "nbclient saved no widget state"
@@ -159,7 +177,8 @@ def _check_story(name: str, nb: Any, text: str) -> None:
         assert "ready to use" in widgets  # the panel's status view reached ACTIVE
     elif name.startswith("02"):
         assert "Dry run: nothing was sent" in text
-        assert "%register_image: --arch 'ARM64' is not one of X86_64, AARCH64" in text
+        assert "UsageError: %register_image: --arch 'ARM64' is not one of X86_64, AARCH64" in text
+        assert "%register_image failed: permission-denied · HTTP 403 · ModelArts.2885" in text
         assert "'ACTIVE'" in text or "ACTIVE" in text
         assert "ModelArts.2885" in widgets and "grant it in SWR" in widgets  # the API error, with hint
         assert "ready to use" in widgets
@@ -168,3 +187,30 @@ def _check_story(name: str, nb: Any, text: str) -> None:
         assert "invalid-request" in text and "arch" in text
         assert "True True" in text  # registering again: same id, already registered
         assert text.rstrip().endswith("False")  # the deleted image is no longer listed
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_a_notebook_that_meets_an_already_registered_image_says_what_differs(
+    path: Path,
+    emulator_factory: Callable[..., EmulatorProcess],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Someone registered the notebook's image first (say from the side panel), as AARCH64 for ASCEND."""
+    from mai_widgets.client import ImageClient
+
+    emulator = emulator_factory(init_seconds=0.2, creating_seconds=0.4)
+    image = _generator().FIRST_IMAGES[path.name]
+    (tmp_path / "setup").mkdir()
+    for name, value in kernel_env(emulator, tmp_path / "setup").items():
+        monkeypatch.setenv(name, value)
+    with ImageClient() as client:
+        first = client.register(swr_path=image, arch="AARCH64", resource_category=["ASCEND"])
+    nb, _ = execute(path, emulator, tmp_path)
+    text = outputs_text(nb)
+    assert f"{image} was already registered (image {first.id}" in text
+    assert "Architecture: the existing image has AARCH64; this request asked for X86_64" in text
+    assert "Resource categories: the existing image has ASCEND; this request asked for" in text
+    assert "Traceback" not in text
+    with ImageClient() as client:  # never deleted by a notebook that did not register it
+        assert str(client.get(first.id).status) == "ACTIVE"

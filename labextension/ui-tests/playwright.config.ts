@@ -1,6 +1,7 @@
 /**
- * Galata in Debian's Chromium (never a downloaded browser). `ui` is the test suite run by
- * `make test`; `bench` holds the timing runs for `make bench`. servers.py sets TARGET_URL.
+ * Galata in Debian's Chromium or $MAI_CHROMIUM (run.sh picks; Playwright's own only where there
+ * is no apt-get). `ui` is the test suite run by `make test`; `bench` holds the timing runs for
+ * `make bench`. servers.py sets TARGET_URL.
  */
 import { defineConfig } from '@playwright/test';
 
@@ -21,7 +22,8 @@ export default defineConfig({
     ...baseConfig.use,
     baseURL: process.env.TARGET_URL ?? 'http://127.0.0.1:8888',
     viewport: { width: 1400, height: 1000 },
-    launchOptions: { executablePath: process.env.MAI_CHROMIUM ?? '/usr/bin/chromium' },
+    // run.sh sets MAI_CHROMIUM; empty means Playwright's own Chromium (where there is no apt-get)
+    launchOptions: { executablePath: (process.env.MAI_CHROMIUM ?? '/usr/bin/chromium') || undefined },
     // Galata's default video needs Playwright's own ffmpeg download
     video: 'off',
     trace: 'retain-on-failure',

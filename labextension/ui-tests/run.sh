@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# Browser tests of the side panel, from a fresh clone: Debian's chromium (installed only if
-# missing), the ui-tests' node packages, then a local ModelArts emulator and a JupyterLab
-# using it (servers.py), the Galata tests, and everything stopped again.
+# Browser tests of the side panel, from a fresh clone: a Chromium (below), the ui-tests' node
+# packages, then a local ModelArts emulator and a JupyterLab using it (servers.py), the Galata
+# tests, and everything stopped again.
 #
 #   labextension/ui-tests/run.sh            # the tests (make ui-test)
 #   labextension/ui-tests/run.sh bench      # the timing rows (make ui-bench)
 #   labextension/ui-tests/run.sh test -g reload   # extra arguments go to playwright
+#
+# Which Chromium: $MAI_CHROMIUM if set (any Chromium or Chrome binary); else Debian's
+# /usr/bin/chromium, installed with apt-get if missing (as root, or through sudo; it needs the
+# package mirror); only where there is no apt-get, Playwright's own Chromium (downloaded once).
 set -euo pipefail
 
 HERE="$(cd "$(dirname "$0")" && pwd)"
@@ -14,7 +18,7 @@ PY="${PYTHON:-$ROOT/.venv/bin/python}"
 BIN="$(dirname "$PY")"
 export PATH="$BIN:$PATH"   # jlpm and jupyter from the project's environment
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
-CHROMIUM="${MAI_CHROMIUM:-/usr/bin/chromium}"
+DEBIAN_CHROMIUM=/usr/bin/chromium
 
 mode="${1:-test}"
 [ $# -gt 0 ] && shift
@@ -24,12 +28,24 @@ case "$mode" in
   *) echo "usage: $0 [test|bench] [playwright args...]" >&2; exit 2 ;;
 esac
 
-if [ ! -x "$CHROMIUM" ]; then
-  echo "== installing Debian's chromium"
+playwright_chromium=0
+if [ -n "${MAI_CHROMIUM:-}" ]; then
+  if [ ! -x "$MAI_CHROMIUM" ]; then
+    echo "MAI_CHROMIUM=$MAI_CHROMIUM is not an executable Chromium" >&2
+    exit 2
+  fi
+elif [ -x "$DEBIAN_CHROMIUM" ]; then
+  export MAI_CHROMIUM="$DEBIAN_CHROMIUM"
+elif command -v apt-get >/dev/null 2>&1; then
+  echo "== installing Debian's chromium (apt-get: needs root or sudo, and the package mirror)"
   SUDO=""
   [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+  export MAI_CHROMIUM="$DEBIAN_CHROMIUM"
+else
+  playwright_chromium=1
+  export MAI_CHROMIUM=""   # empty: playwright.config.ts lets Playwright use its own Chromium
 fi
 
 if ! "$PY" -c "import mai_widgets, jupyterlab" 2>/dev/null; then
@@ -47,6 +63,11 @@ echo "== ui-tests node packages"
 cd "$HERE"
 mkdir -p artifacts
 jlpm install --mode=skip-build >artifacts/jlpm-install.log 2>&1 || { cat artifacts/jlpm-install.log >&2; exit 1; }
+
+if [ "$playwright_chromium" = 1 ]; then
+  echo "== no apt-get here: installing Playwright's own Chromium"
+  PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD= jlpm playwright install chromium
+fi
 
 echo "== Galata ($project)"
 exec "$PY" servers.py --log artifacts/jupyterlab.log -- jlpm playwright test --project="$project" "$@"

@@ -58,6 +58,7 @@ class EmulatorSettings:
     expired_token_answer: str = EXPIRED_TOKEN_ANSWERS[0]
     already_registered_code: str = ALREADY_REGISTERED_CODES[0]
     delete_answer: str = DELETE_ANSWERS[0]
+    print_env: bool = False
 
     def __repr__(self) -> str:
         # The demo secrets are harmless, but real ones may be passed: never print them.
@@ -92,7 +93,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--host", default=DEFAULTS.host, help="address to listen on (default %(default)s)")
     p.add_argument("--port", type=int, default=0, help="port; 0 picks a free one (default)")
-    p.add_argument("--data-dir", required=True, type=Path, help="directory of the sqlite store")
+    p.add_argument("--data-dir", type=Path, help="directory of the sqlite store (required to serve)")
+    p.add_argument(
+        "--print-env",
+        action="store_true",
+        help="print shell export lines for an emulator on --host/--port (default: the demo's "
+        f"{DEFAULTS.demo_port}) with these credentials, then exit",
+    )
     creds = p.add_argument_group("credentials (documented demo defaults)")
     for name in ("ak", "sk", "temp_ak", "temp_sk", "security_token", "project_id", "region"):
         creds.add_argument(f"--{name.replace('_', '-')}", default=getattr(DEFAULTS, name), metavar="VALUE")
@@ -181,8 +188,10 @@ def parse_settings(argv: Sequence[str] | None = None) -> EmulatorSettings:
         parser.error(f"--swr-image/--swr-catalogue: {exc}")
     if not 0 <= args.port <= 65535:
         parser.error("--port must be 0..65535")
+    if args.data_dir is None and not args.print_env:
+        parser.error("the following arguments are required: --data-dir")
     return EmulatorSettings(
-        data_dir=args.data_dir,
+        data_dir=args.data_dir if args.data_dir is not None else Path(),
         host=args.host,
         port=args.port,
         ak=args.ak,
@@ -213,4 +222,5 @@ def parse_settings(argv: Sequence[str] | None = None) -> EmulatorSettings:
         expired_token_answer=args.expired_token_answer,
         already_registered_code=args.already_registered_code,
         delete_answer=args.delete_answer,
+        print_env=args.print_env,
     )

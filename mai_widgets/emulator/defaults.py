@@ -27,6 +27,8 @@ class EmulatorDefaults:
     init_seconds: float = 2.0
     creating_seconds: float = 8.0
     registry: str = "swr.cn-north-4.myhuaweicloud.com"
+    # the port `make demo` runs the emulator on (and --print-env assumes without --port)
+    demo_port: int = 8765
     # an SWR organisation the demo user may not read: registering from it answers 400 ModelArts.2885
     forbidden_namespace: str = "someone-else"
 
@@ -83,6 +85,11 @@ DEMO_SWR_CATALOGUE: tuple[SwrImageSpec, ...] = (
     ),
     # runs as root: fine for training, wrong for a ModelArts notebook
     _demo("mai-demo/sklearn:1.5.0", user="root", size=1_200_000_000, pushed="2024-05-28T07:15:00Z"),
+    # one image per example, so no example meets another's registration (README, notebooks/)
+    _demo("mai-demo/xgboost:2.1.1", size=1_500_000_000, pushed="2024-06-08T08:00:00Z"),
+    _demo("mai-demo/paddlepaddle:2.6.1", size=5_200_000_000, pushed="2024-06-08T09:00:00Z"),
+    _demo("mai-demo/lightgbm:4.5.0", size=1_100_000_000, pushed="2024-06-08T10:00:00Z"),
+    _demo("mai-demo/onnxruntime:1.18.0", size=2_300_000_000, pushed="2024-06-08T11:00:00Z"),
     # older tags of the same repositories, for the picker and "nearest tag" suggestions
     _demo("mai-demo/pytorch-cpu:2.2.0", size=3_300_000_000, pushed="2024-02-10T08:00:00Z"),
     _demo("mai-demo/pytorch-cpu:2.1.0", size=3_100_000_000, pushed="2023-11-02T08:00:00Z"),

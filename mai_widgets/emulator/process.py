@@ -24,6 +24,20 @@ from .cli import READY_PREFIX, EmulatorSettings, parse_settings
 from .store import ImageStore
 
 
+def emulator_env(settings: EmulatorSettings, url: str) -> dict[str, str]:
+    """The variables that point mai-widgets (and Huawei's SDK) at an emulator listening on ``url``."""
+    return {
+        "HUAWEICLOUD_SDK_AK": settings.ak,
+        "HUAWEICLOUD_SDK_SK": settings.sk,
+        "HUAWEICLOUD_SDK_PROJECT_ID": settings.project_id,
+        "MAI_WIDGETS_ENDPOINT": url,
+        "MAI_WIDGETS_IAM_ENDPOINT": url,
+        "MAI_WIDGETS_REGION": settings.region,
+        "MAI_WIDGETS_SWR_ENDPOINT": url,
+        "MAI_WIDGETS_SWR_REGISTRY_ENDPOINT": url,
+    }
+
+
 class EmulatorError(RuntimeError):
     """The emulator did not start (the message carries the tail of its stderr)."""
 
@@ -94,16 +108,7 @@ class EmulatorProcess:
     def env(self) -> dict[str, str]:
         """Environment variables that point mai-widgets (and Huawei's SDK) at this emulator."""
         self._require_running()
-        return {
-            "HUAWEICLOUD_SDK_AK": self.ak,
-            "HUAWEICLOUD_SDK_SK": self.sk,
-            "HUAWEICLOUD_SDK_PROJECT_ID": self.project_id,
-            "MAI_WIDGETS_ENDPOINT": self.url,
-            "MAI_WIDGETS_IAM_ENDPOINT": self.url,
-            "MAI_WIDGETS_REGION": self.region,
-            "MAI_WIDGETS_SWR_ENDPOINT": self.url,
-            "MAI_WIDGETS_SWR_REGISTRY_ENDPOINT": self.url,
-        }
+        return emulator_env(self.settings, self.url)
 
     def store(self) -> ImageStore:
         """Read-only access to the emulator's sqlite store (close it when done)."""
