@@ -207,7 +207,7 @@ def test_every_flag_reaches_modelarts(
     result, captured = run(
         shell,
         f"%register_image {PATH} --arch aarch64 --resource-category CPU GPU --service NOTEBOOK SSH "
-        "--service-type DEV --visibility PUBLIC --origin CUSTOMIZE --workspace-id ws-team_1 "
+        "--service-type DEV --visibility PUBLIC --origin CUSTOMIZE --workspace-id 0123456789abcdef0123456789abcdef "
         "--description 'PyTorch 2.3: CPU and GPU, \"quoted\" words' --timeout 60",
     )
     assert isinstance(result, ImageRecord)
@@ -219,7 +219,7 @@ def test_every_flag_reaches_modelarts(
     assert str(result.service_type) == "DEV"
     assert str(result.visibility) == "PUBLIC"
     assert str(result.origin) == "CUSTOMIZE"
-    assert result.workspace_id == "ws-team_1"
+    assert result.workspace_id == "0123456789abcdef0123456789abcdef"
     assert result.description == 'PyTorch 2.3: CPU and GPU, "quoted" words'
     assert image_count(emu) == 1
     assert f"registered image {result.id}" in captured.stdout
@@ -257,7 +257,9 @@ def test_registering_again_returns_the_existing_image_and_says_what_differs(
     assert str(again.arch) == "AARCH64"  # the existing record, unchanged
     assert f"{PATH} was already registered (image {first.id}, ACTIVE)" in captured.stdout
     assert "Architecture: the existing image has AARCH64; this request asked for X86_64" in captured.stdout
-    assert "Resource categories: the existing image has CPU, GPU; this request asked for CPU" in captured.stdout
+    assert (
+        "Resource categories: the existing image has CPU, GPU; this request asked for CPU" in captured.stdout
+    )
     assert "Services:" in captured.stdout  # the emulator's default services differ from SSH alone
     assert image_count(emu) == 1
     _, same = run(shell, f"%register_image {PATH} -a AARCH64")
@@ -322,7 +324,7 @@ def test_an_api_error_fails_the_cell_with_code_request_id_and_hint(
     assert isinstance(error, RegisterImageError) and error.record is None
     text = assert_clean_block(captured)
     lines = text.strip().splitlines()
-    assert lines[0] == "%register_image failed: permission-denied · HTTP 403 · ModelArts.2885"
+    assert lines[0] == "%register_image failed: permission-denied · HTTP 400 · ModelArts.2885"
     assert "Request id: " in text and "Hint: ModelArts has no access" in text
     assert error.error is not None and error.error.request_id in text  # type: ignore[attr-defined]
     assert "ModelArts.2885" in str(error)  # the one-line form (a kernel's evalue)
@@ -385,7 +387,7 @@ def test_dry_run_needs_no_credentials(
 # -- bad arguments ------------------------------------------------------------------------------------
 
 BAD_ARGUMENTS: list[tuple[str, list[str]]] = [
-    ("--arch X86_64", ["SWR_PATH is required", "registry[:port]/namespace/name:tag"]),
+    ("--arch X86_64", ["SWR_PATH is required", "registry/namespace/name:tag"]),
     ("--dry-run", ["SWR_PATH is required with --dry-run"]),
     (f"{PATH} --arch ARM64", ["--arch", "'ARM64'", "X86_64, AARCH64"]),
     (f"{PATH} --arch", ["--arch needs a value", "X86_64, AARCH64"]),
@@ -395,9 +397,9 @@ BAD_ARGUMENTS: list[tuple[str, list[str]]] = [
     (f"{PATH} --service-type BATCH", ["--service-type", "COMMON, INFERENCE, TRAIN, DEV, UNKNOWN"]),
     (f"{PATH} --visibility SECRET", ["--visibility", "PRIVATE, PUBLIC"]),
     (f"{PATH} --origin DOCKERHUB", ["--origin", "CUSTOMIZE, IMAGE_SAVE"]),
-    (f"{PATH} --workspace-id a/b", ["--workspace-id", "letters, digits"]),
+    (f"{PATH} --workspace-id a/b", ["--workspace-id", "32-character workspace id"]),
     (f"{PATH} --description {'x' * 513}", ["--description must be at most 512 characters"]),
-    ("swr.cn-north-4.myhuaweicloud.com/Upper/Case:1", ["SWR_PATH must look like", "registry[:port]"]),
+    ("swr.cn-north-4.myhuaweicloud.com/Upper/Case:1", ["SWR_PATH", "must be lower case"]),
     ("r.io/ns/x:1", ["SWR_PATH must be 16 to 2048 characters"]),
     (f"{PATH} --timeout soon", ["--timeout must be a number of seconds", "'soon'"]),
     (f"{PATH} --timeout 0", ["--timeout must be a positive number of seconds"]),
@@ -462,15 +464,15 @@ SHORT_FLAG_CASES: list[tuple[str, dict[str, Any]]] = [
     ("-rs CPU GPU", {"resource_category": ["CPU", "GPU"]}),
     ("-a aarch64", {"arch": "AARCH64"}),
     ("-v PUBLIC", {"visibility": "PUBLIC"}),
-    ("-wi ws-1", {"workspace_id": "ws-1"}),
+    ("-wi aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", {"workspace_id": "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"}),
     (
-        "-s SSH -rs ASCEND -a X86_64 -v PRIVATE -wi ws-2",
+        "-s SSH -rs ASCEND -a X86_64 -v PRIVATE -wi bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb",
         {
             "services": ["SSH"],
             "resource_category": ["ASCEND"],
             "arch": "X86_64",
             "visibility": "PRIVATE",
-            "workspace_id": "ws-2",
+            "workspace_id": "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb",
         },
     ),
 ]
@@ -771,7 +773,7 @@ def test_ctrl_c_in_a_terminal_stops_following_and_returns_the_record(
 
     def interrupted(self: RegistrationController, timeout: float | None = None) -> bool:
         # Ctrl-C arrives on the main thread while it waits, once the image is registered.
-        if self.record is not None and self.state == "watching" and not self._stop.is_set():
+        if self.record is not None and self.state == "watching" and not self._stop.cancelled:
             raise KeyboardInterrupt
         return original(self, timeout)
 
@@ -855,7 +857,7 @@ def test_in_a_kernel_a_failure_fails_the_cell_without_a_traceback(
     assert usage.text.strip() == ("UsageError: %register_image: --arch 'ARM64' is not one of X86_64, AARCH64")
     assert outputs(1, "error") == []
     for index, first_line in (
-        (2, "%register_image failed: permission-denied · HTTP 403 · ModelArts.2885"),
+        (2, "%register_image failed: permission-denied · HTTP 400 · ModelArts.2885"),
         (3, "%register_image failed: image "),
     ):
         (error,) = outputs(index, "error")

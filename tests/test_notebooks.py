@@ -178,7 +178,7 @@ def _check_story(name: str, nb: Any, text: str) -> None:
     elif name.startswith("02"):
         assert "Dry run: nothing was sent" in text
         assert "UsageError: %register_image: --arch 'ARM64' is not one of X86_64, AARCH64" in text
-        assert "%register_image failed: permission-denied · HTTP 403 · ModelArts.2885" in text
+        assert "%register_image failed: permission-denied · HTTP 400 · ModelArts.2885" in text
         assert "'ACTIVE'" in text or "ACTIVE" in text
         assert "ModelArts.2885" in widgets and "grant it in SWR" in widgets  # the API error, with hint
         assert "ready to use" in widgets
@@ -189,7 +189,12 @@ def _check_story(name: str, nb: Any, text: str) -> None:
         assert text.rstrip().endswith("False")  # the deleted image is no longer listed
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+# Notebook 04 registers a path that was never pushed, on purpose, to show a failed image; meeting it
+# already registered (and failed) tells the same story, so it has no "what differs" report.
+REGISTERING = [p for p in NOTEBOOKS if not p.name.startswith("04-")]
+
+
+@pytest.mark.parametrize("path", REGISTERING, ids=[p.name for p in REGISTERING])
 def test_a_notebook_that_meets_an_already_registered_image_says_what_differs(
     path: Path,
     emulator_factory: Callable[..., EmulatorProcess],
