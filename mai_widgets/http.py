@@ -168,20 +168,22 @@ class _TrackedMixin:
         super()._put_conn(connection)  # type: ignore[misc]
 
 
-class _CheckedConnection(HTTPConnection):
+class _CheckedMixin:
+    """A connection that shuts itself down when the scope was cancelled while it connected."""
+
     def connect(self) -> None:
-        super().connect()
+        super().connect()  # type: ignore[misc]
         cancel = current_scope().cancel
         if cancel is not None and cancel.cancelled:
             _shut_down(self)
 
 
-class _CheckedHTTPSConnection(HTTPSConnection):
-    def connect(self) -> None:
-        super().connect()
-        cancel = current_scope().cancel
-        if cancel is not None and cancel.cancelled:
-            _shut_down(self)
+class _CheckedConnection(_CheckedMixin, HTTPConnection):
+    pass
+
+
+class _CheckedHTTPSConnection(_CheckedMixin, HTTPSConnection):
+    pass
 
 
 class _Pool(_TrackedMixin, HTTPConnectionPool):
