@@ -13,7 +13,7 @@ import ipywidgets as widgets
 import pytest
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
-from IPython.testing.globalipapp import get_ipython
+from IPython.testing import globalipapp
 from IPython.utils.capture import capture_output
 from widget_support import make_client
 
@@ -153,7 +153,8 @@ def test_no_offer_when_the_existing_image_is_active(emulator: EmulatorProcess) -
 
 @pytest.fixture(scope="module")
 def shell() -> InteractiveShell:
-    ip = get_ipython()
+    # The module attribute: after the first call it is the shell itself (the imported name is not).
+    ip = globalipapp.get_ipython()
     mai_widgets.load_ipython_extension(ip)
     return ip
 
