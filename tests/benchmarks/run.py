@@ -265,16 +265,7 @@ def row_widgets(bench: Bench) -> list[Row]:
     """Panel start-up and following a 60 s CREATING phase (tests/benchmarks/widgets_bench.py)."""
     import widgets_bench  # a sibling script: this directory is on sys.path when run.py runs
 
-    rows = widgets_bench.run(creating_seconds=10.0 if bench.quick else 60.0)
-    return [
-        Row(
-            r["name"],
-            f"{r['value']:.3f} {r['unit']}" if isinstance(r["value"], float) else f"{r['value']} {r['unit']}",
-            ratio_goal=str(r["goal"]).replace("<=", "≤"),
-            met=bool(r["ok"]),
-        )
-        for r in rows
-    ]
+    return _rows_of(widgets_bench.run(creating_seconds=10.0 if bench.quick else 60.0))
 
 
 def _hostile_server(kind: str) -> Any:
