@@ -22,6 +22,7 @@ from .background import BackgroundCalls
 from .contract import FORM_FIELDS, field_spec
 from .controller import RegistrationController
 from .errors import MaiWidgetsError
+from .preflight_view import PreflightView
 from .status import FAILED_STATUSES, SharedLooks, StatusView, error_html
 
 if TYPE_CHECKING:
@@ -98,10 +99,12 @@ class RegisterPanel(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
         client: ImageClient | None = None,
         config: MaiConfig | None = None,
         controller: RegistrationController | None = None,
+        *,
+        preflight: bool = True,
         **initial_fields: Any,
     ) -> None:
         if controller is None:
-            controller = RegistrationController(client, config=config, **initial_fields)
+            controller = RegistrationController(client, config=config, preflight=preflight, **initial_fields)
         elif initial_fields:
             controller.update_fields(**initial_fields)
         self.controller = controller
@@ -183,6 +186,10 @@ class RegisterPanel(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
                 )
             )
 
+        # The preflight checklist sits under the SWR path it is about.
+        self.preflight_view = PreflightView(controller)
+        rows.insert(1, self.preflight_view)
+
         self.register_button = widgets.Button(
             description="Register",
             button_style="primary",
@@ -251,7 +258,16 @@ class RegisterPanel(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
         controller.observe(self._fields_changed, names="fields")
         controller.observe(
             self._controls_changed,
-            names=["problems", "missing", "state", "busy", "closed", "endpoint", "credentials_source"],
+            names=[
+                "problems",
+                "missing",
+                "state",
+                "busy",
+                "closed",
+                "endpoint",
+                "credentials_source",
+                "checks",
+            ],
         )
         self._render_fields()
         self._render_controls()
@@ -288,6 +304,9 @@ class RegisterPanel(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
         return changed
 
     def _register_clicked(self, _: widgets.Button) -> None:
+        if self.controller.needs_confirmation():
+            self.preflight_view.ask()  # a check warns: "Register anyway" registers
+            return
         self.controller.submit()
 
     def _preview_clicked(self, _: widgets.Button) -> None:
@@ -448,7 +467,16 @@ class RegisterPanel(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
         self.controller.unobserve(self._fields_changed, names="fields")
         self.controller.unobserve(
             self._controls_changed,
-            names=["problems", "missing", "state", "busy", "closed", "endpoint", "credentials_source"],
+            names=[
+                "problems",
+                "missing",
+                "state",
+                "busy",
+                "closed",
+                "endpoint",
+                "credentials_source",
+                "checks",
+            ],
         )
         self.controller.close()
         _close_tree(self)
