@@ -24,6 +24,7 @@ from .controller import RegistrationController
 from .errors import MaiWidgetsError
 from .preflight_view import PreflightView
 from .status import FAILED_STATUSES, SharedLooks, StatusView, error_html
+from .swr_picker import SwrPathCombobox
 
 if TYPE_CHECKING:
     from .client import ImageClient
@@ -125,6 +126,8 @@ class RegisterPanel(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
             layout=looks.layout(width="42em", max_width="100%"),
             _dom_classes=("mai-swr-path",),
         )
+        # Typed as before, or picked from SWR's lists; the text field stays the form's field.
+        self.swr_picker = SwrPathCombobox(self.swr_path, self._swr_client)
         self.arch = self._dropdown("arch", values, "mai-arch")
         self.resource_category = _MultiChoice(
             _label("resource_category"),
@@ -180,9 +183,10 @@ class RegisterPanel(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
             self.field_errors[name] = message
             extra = [self.description_counter] if name == "description" else []
             # wrap, so a narrow side bar puts the message under its field instead of clipping it
+            shown = self.swr_picker if name == "swr_path" else widget
             rows.append(
                 widgets.HBox(
-                    [widget, *extra, message], layout=looks.layout(align_items="center", flex_flow="row wrap")
+                    [shown, *extra, message], layout=looks.layout(align_items="center", flex_flow="row wrap")
                 )
             )
 
@@ -291,6 +295,12 @@ class RegisterPanel(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
             style=self._looks.style(DescriptionStyle, description_width=_LABEL_WIDTH),
             layout=self._looks.layout(),
         )
+
+    def _swr_client(self) -> Any:
+        """The SWR client of the picker, sharing the form's configuration and sign-in."""
+        from .swr import SwrClient
+
+        return SwrClient(client=self.controller.client())
 
     # -- widgets -> controller -------------------------------------------------------------
 
