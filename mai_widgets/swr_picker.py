@@ -47,10 +47,10 @@ def _pushed(text: str) -> str:
     return text.replace("T", " ")[:16] if text else "push time unknown"
 
 
-def _column(title: str, cls: str) -> tuple[widgets.Text, widgets.Select, widgets.HTML]:
+def _column(title: str, plural: str, cls: str) -> tuple[widgets.Text, widgets.Select, widgets.HTML]:
     """A list's title, its filter field and the list itself."""
     search = widgets.Text(
-        placeholder=f"filter {title.lower()}s", continuous_update=True, _dom_classes=(f"{cls}-filter",)
+        placeholder=f"filter {plural}", continuous_update=True, _dom_classes=(f"{cls}-filter",)
     )
     listing = widgets.Select(options=[], rows=_LIST_ROWS, _dom_classes=(f"{cls}-list",))
     listing.layout.width = search.layout.width = "100%"
@@ -72,10 +72,14 @@ class SwrPathCombobox(widgets.VBox):  # type: ignore[misc]  # ipywidgets is unty
         )
         self.browse.layout.width = "auto"
         self.message = widgets.HTML(_dom_classes=("mai-swr-picker-message",))
-        unused_filter, self.namespaces, ns_title = _column("Organization", "mai-swr-namespaces")
+        unused_filter, self.namespaces, ns_title = _column(
+            "Organization", "organizations", "mai-swr-namespaces"
+        )
         unused_filter.close()  # an account has few organizations: no filter
-        self.repo_filter, self.repositories, repo_title = _column("Repository", "mai-swr-repositories")
-        self.tag_filter, self.tags, tag_title = _column("Tag", "mai-swr-tags")
+        self.repo_filter, self.repositories, repo_title = _column(
+            "Repository", "repositories", "mai-swr-repositories"
+        )
+        self.tag_filter, self.tags, tag_title = _column("Tag", "tags", "mai-swr-tags")
         self.more_repositories = widgets.Button(
             description="More", _dom_classes=("mai-swr-more-repositories",)
         )
@@ -104,7 +108,13 @@ class SwrPathCombobox(widgets.VBox):  # type: ignore[misc]  # ipywidgets is unty
             _dom_classes=("mai-swr-picker",),
         )
         super().__init__(
-            [widgets.HBox([text, self.browse], layout=widgets.Layout(align_items="center")), self.picker],
+            [
+                # wraps: in a narrow side bar the button goes under the field, which keeps its width
+                widgets.HBox(
+                    [text, self.browse], layout=widgets.Layout(align_items="center", flex_flow="row wrap")
+                ),
+                self.picker,
+            ],
             _dom_classes=("mai-swr-combobox",),
         )
         self._namespaces_loaded = False
