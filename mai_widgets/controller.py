@@ -224,6 +224,7 @@ class RegistrationController(HasTraits):
             self._preflight_calls = BackgroundCalls(self._writer)
             self._preflight_debouncer = Debouncer(preflight_delay, self._start_preflight, self._writer)
             self.observe(self._preflight_input_changed, names="fields")
+            self.observe(self._recheck_after_registering, names="state")
         self.fields = {**default_fields(self._config), **initial_fields}
 
     # -- configuration ---------------------------------------------------------------------
@@ -397,6 +398,12 @@ class RegistrationController(HasTraits):
             self.preflight_state = "off" if key is None else "waiting"
         if key is not None and not self._closed:
             self._preflight_debouncer.trigger()
+
+    def _recheck_after_registering(self, change: Mapping[str, Any]) -> None:
+        """A registration ended: "already registered" has changed, so the checks run again."""
+        if change["new"] in ("settled", "failed") and self._preflight_key is not None:
+            self._preflight_key = None
+            self._preflight_input_changed({"new": self.fields})
 
     def _start_preflight(self) -> None:
         """On the loop, once typing paused: run the checks of the current input on a worker."""

@@ -51,7 +51,10 @@ def test_a_good_image_passes_and_registers_without_a_question(emu: EmulatorProce
     panel.register_button.click()
     assert panel.preflight_view.confirm_box.layout.display == "none"
     assert panel.controller.wait_settled(WAIT)
-    assert panel.controller.record is not None and panel.controller.record.status == ImageStatus.ACTIVE
+    record = panel.controller.record
+    assert record is not None and record.status == ImageStatus.ACTIVE
+    # registered now: the checks run again and say so
+    assert checked(panel)["registered"] == "warn" and record.id in message(panel, "registered")
     panel.close()
 
 
