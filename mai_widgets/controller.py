@@ -38,13 +38,24 @@ from .contract import (
 )
 from .deadline import Cancel, Deadline, call_scope
 from .errors import CancelledError, ConfigError, MaiWidgetsError, TransportError, ValidationError
+from .preflight import Check
 
 if TYPE_CHECKING:
+    from .background import BackgroundCalls, Debouncer
     from .client import ImageClient, WaitResult
     from .codegen import Preview
     from .config import MaiConfig
+    from .swr import SwrClient
 
-__all__ = ["FIELD_LABELS", "STATES", "MainLoopWriter", "RegistrationController", "default_fields"]
+__all__ = [
+    "FIELD_LABELS",
+    "PREFLIGHT_DELAY",
+    "PREFLIGHT_STATES",
+    "STATES",
+    "MainLoopWriter",
+    "RegistrationController",
+    "default_fields",
+]
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +64,9 @@ STATES = ("editing", "submitting", "watching", "settled", "failed")
 FIELD_LABELS: dict[str, str] = {spec.name: spec.label for spec in REGISTER_FIELD_TABLE}
 # How long the background look for instance credentials may take (metadata service, then IAM).
 LEARN_SECONDS = 15.0
+PREFLIGHT_STATES = ("off", "waiting", "running", "done")
+# Typing pauses this long (seconds) before the preflight of a complete path starts.
+PREFLIGHT_DELAY = 0.5
 # How long close() waits for the worker to end: cancelling cuts its HTTP at once, so this is ample.
 CLOSE_JOIN_SECONDS = 1.0
 
@@ -171,9 +185,18 @@ class RegistrationController(HasTraits):
     busy = Bool(False, help="a submission or a follow is in flight (one at a time)")
     closed = Bool(False, help="closed: nothing more will be sent or followed")
     credentials_source = Unicode("", help="where the credentials come from, in words (never a value)")
+    checks = List(Instance(Check), help="the preflight checks of the current path, arch and services")
+    preflight_state = Enum(PREFLIGHT_STATES, default_value="off", help="off: no complete path (or disabled)")
+    warnings_accepted = Bool(False, help='the user answered "Register anyway" to these checks\' warnings')
 
     def __init__(
-        self, client: ImageClient | None = None, *, config: MaiConfig | None = None, **initial_fields: Any
+        self,
+        client: ImageClient | None = None,
+        *,
+        config: MaiConfig | None = None,
+        preflight: bool = False,
+        preflight_delay: float = PREFLIGHT_DELAY,
+        **initial_fields: Any,
     ) -> None:
         super().__init__()
         self._client = client
@@ -189,7 +212,19 @@ class RegistrationController(HasTraits):
         self._setup_error: ConfigError | None = None
         self._learning = Cancel()  # the background look for instance credentials, ended by close()
         self._resolve_setup()
+        self._preflight_key: tuple[str, str, tuple[str, ...]] | None = None
+        self._preflight_token: Cancel | None = None
+        self._preflight_calls: BackgroundCalls | None = None
+        self._preflight_debouncer: Debouncer | None = None
+        self._swr: SwrClient | None = None
         self.observe(self._validate, names="fields")
+        if preflight:
+            from .background import BackgroundCalls, Debouncer
+
+            self._preflight_calls = BackgroundCalls(self._writer)
+            self._preflight_debouncer = Debouncer(preflight_delay, self._start_preflight, self._writer)
+            self.observe(self._preflight_input_changed, names="fields")
+            self.observe(self._recheck_after_registering, names="state")
         self.fields = {**default_fields(self._config), **initial_fields}
 
     # -- configuration ---------------------------------------------------------------------
@@ -315,7 +350,106 @@ class RegistrationController(HasTraits):
             reasons.append(f"{doing} (one registration at a time)")
         for name, message in self.problems.items():
             reasons.append(f"{FIELD_LABELS.get(name, name)} {message}")
+        for failed in self.preflight_failures():
+            reasons.append(failed.message.rstrip("."))
         return reasons
+
+    # -- preflight -------------------------------------------------------------------------
+
+    @property
+    def preflight_enabled(self) -> bool:
+        return self._preflight_debouncer is not None
+
+    def preflight_failures(self) -> list[Check]:
+        return [c for c in self.checks if c.outcome == "fail"]
+
+    def preflight_warnings(self) -> list[Check]:
+        return [c for c in self.checks if c.outcome == "warn"]
+
+    def needs_confirmation(self) -> bool:
+        """Register should ask "Register anyway" first: a check warns and the user has not answered."""
+        return bool(self.preflight_warnings()) and not self.warnings_accepted
+
+    def accept_warnings(self) -> None:
+        self.warnings_accepted = True
+
+    def _preflight_inputs(self, fields: Mapping[str, Any]) -> tuple[str, str, tuple[str, ...]] | None:
+        """What preflight looks at (the completed path, arch, services), or None without a path."""
+        if "swr_path" in self.problems or not isinstance(fields.get("swr_path"), str):
+            return None
+        sendable = self._sendable(fields)
+        services = sendable.get("services")
+        listed = tuple(str(s) for s in services) if isinstance(services, (list, tuple)) else ()
+        return (str(sendable["swr_path"]), str(sendable.get("arch") or ""), listed)
+
+    def _preflight_input_changed(self, change: Mapping[str, Any]) -> None:
+        key = self._preflight_inputs(change["new"])
+        if key == self._preflight_key:
+            return
+        self._preflight_key = key
+        if self._preflight_token is not None:
+            self._preflight_token.cancel()  # its answer is about other input now
+            self._preflight_token = None
+        assert self._preflight_debouncer is not None
+        self._preflight_debouncer.cancel()
+        with self.hold_trait_notifications():
+            self.checks = []
+            self.warnings_accepted = False
+            self.preflight_state = "off" if key is None else "waiting"
+        if key is not None and not self._closed:
+            self._preflight_debouncer.trigger()
+
+    def _recheck_after_registering(self, change: Mapping[str, Any]) -> None:
+        """A registration ended: "already registered" has changed, so the checks run again."""
+        if change["new"] in ("settled", "failed") and self._preflight_key is not None:
+            self._preflight_key = None
+            self._preflight_input_changed({"new": self.fields})
+
+    def _start_preflight(self) -> None:
+        """On the loop, once typing paused: run the checks of the current input on a worker."""
+        key = self._preflight_key
+        calls = self._preflight_calls
+        if key is None or calls is None or self._closed:
+            return
+        self.preflight_state = "running"
+        path, arch, services = key
+        try:
+            client: ImageClient | None = self.client()
+        except MaiWidgetsError:
+            client = None
+
+        def work() -> list[Check]:
+            from .preflight import check
+            from .swr import SwrClient
+
+            if client is None:
+                return check(path, arch=arch or None, services=services)
+            if self._swr is None:
+                self._swr = SwrClient(client=client)
+            return check(path, arch=arch or None, services=services, client=client, swr=self._swr)
+
+        def done(checks: list[Check]) -> None:
+            if key == self._preflight_key:
+                self._apply({"checks": checks, "preflight_state": "done"})
+
+        def failed(error: MaiWidgetsError) -> None:
+            if key == self._preflight_key:
+                trouble = Check("access", "warn", f"Preflight could not run: {error.message.rstrip('.')}.")
+                self._apply({"checks": [trouble], "preflight_state": "done"})
+
+        self._preflight_token = calls.start(work, done, failed, name="mai-widgets-preflight")
+
+    def run_preflight_now(self) -> None:
+        """Start a pending preflight at once (an Enter key, a test), without the typing delay."""
+        if self._preflight_debouncer is not None:
+            self._preflight_debouncer.flush()
+
+    def wait_preflight(self, timeout: float | None = None) -> bool:
+        """Start any pending preflight now and block until it has ended (scripts and tests)."""
+        self.run_preflight_now()
+        if self._preflight_calls is None:
+            return True
+        return self._preflight_calls.wait_idle(timeout)
 
     # -- actions ---------------------------------------------------------------------------
 
@@ -373,6 +507,12 @@ class RegistrationController(HasTraits):
             stop = self._stop
         stop.cancel()
         self._learning.cancel()
+        if self._preflight_debouncer is not None:
+            self._preflight_debouncer.close()
+        if self._preflight_calls is not None:
+            self._preflight_calls.close()
+        if self._swr is not None:
+            self._swr.close()
         self._apply({"closed": True})
         worker = self._worker
         if worker is not None and worker is not threading.current_thread():

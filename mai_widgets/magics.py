@@ -46,9 +46,11 @@ if TYPE_CHECKING:
     from .config import MaiConfig
     from .controller import RegistrationController
     from .panel import RegisterPanel
+    from .preflight import Check
     from .status import StatusView
 
 __all__ = [
+    "Checklist",
     "ProgressLines",
     "RegisterImageError",
     "RegisterImageMagics",
@@ -282,9 +284,15 @@ class RegisterImageMagics(Magics):
     @argument("--dry-run", action="store_true", help="show the request and equivalent code; send nothing")
     @argument("--no-wait", action="store_true", help="return right after registering, without waiting")
     @argument("--timeout", type=_seconds, metavar="SECONDS", help="stop waiting after this many seconds")
+    @argument(
+        "--preflight-only",
+        action="store_true",
+        help="only check the image in SWR (exists, arch, user, registered already); register nothing",
+    )
+    @argument("--no-preflight", action="store_true", help="register without checking the image in SWR first")
     @argument("-h", "--help", action="store_true", help="show this help")
     @line_magic
-    def register_image(self, line: str = "") -> ImageRecord | None:
+    def register_image(self, line: str = "") -> ImageRecord | list[Check] | None:
         """Register a custom SWR image with ModelArts and follow it until it is usable.
 
         ``%register_image`` alone opens the registration panel. With an SWR path it
@@ -295,7 +303,11 @@ class RegisterImageMagics(Magics):
         ``--panel`` opens the panel filled in instead, ``--dry-run`` shows the request and
         equivalent Python and curl code without sending anything, ``--no-wait`` returns
         right after registering (the status view keeps following in the background),
-        ``--timeout`` bounds the wait. Interrupting the kernel stops the wait, not the image.
+        ``--timeout`` bounds the wait. Before registering, the image is checked in SWR (preflight):
+        a failed check stops the cell, a warning is printed and registration goes on;
+        ``--preflight-only`` prints and returns the checks and registers nothing (a failed check
+        fails the cell), ``--no-preflight`` registers without them. Interrupting the kernel stops
+        the wait, not the image.
 
         A failure fails the cell, so "Run all" stops there: a bad argument raises a one-line
         ``UsageError`` naming the argument and its allowed values; an API error, a missing
@@ -319,7 +331,7 @@ class RegisterImageMagics(Magics):
         except Exception as error:  # a bug: one block here, the traceback kept for %tb
             raise RegisterImageError.unexpected(error) from None
 
-    def _run(self, line: str) -> ImageRecord | None:
+    def _run(self, line: str) -> ImageRecord | list[Check] | None:
         args = self._parse(line)
         if args.help:
             print(self._parser().format_help())
@@ -333,6 +345,10 @@ class RegisterImageMagics(Magics):
             self._show_dry_run(request)
             return None
         client = self._client(args.timeout)
+        if args.preflight_only:
+            return self._preflight(client, request, show_all=True)
+        if not args.no_preflight:
+            self._preflight(client, request, show_all=False)
         return self._register(client, request, wait=not args.no_wait)
 
     # -- arguments ------------------------------------------------------------------------
@@ -397,10 +413,25 @@ class RegisterImageMagics(Magics):
             raise _ArgumentProblem(f"--panel opens the form; it cannot be combined with {others}")
         if args.dry_run and others:
             raise _ArgumentProblem(f"--dry-run sends nothing; it cannot be combined with {others}")
+        if args.preflight_only and args.no_preflight:
+            raise _ArgumentProblem(
+                "--preflight-only runs only the checks; it cannot be combined with --no-preflight"
+            )
+        if args.preflight_only and modes:
+            raise _ArgumentProblem(
+                f"--preflight-only registers nothing; it cannot be combined with {modes[0]}"
+            )
         if args.no_wait and args.timeout is not None:
             raise _ArgumentProblem("--timeout bounds the wait; it cannot be combined with --no-wait")
         # An empty --description '' means no description, as in the panel.
         given = {k: v for k, v in fields.items() if v is not None and not (k == "description" and v == "")}
+        checking = [
+            f
+            for f, on in (("--preflight-only", args.preflight_only), ("--no-preflight", args.no_preflight))
+            if on
+        ]
+        if not given and checking:
+            raise _ArgumentProblem(f"SWR_PATH is required with {checking[0]}: {SWR_PATH_HELP}")
         if not given and modes and not args.panel:
             raise _ArgumentProblem(f"SWR_PATH is required with {modes[0]}: {SWR_PATH_HELP}")
         if isinstance(given.get("swr_path"), str):
@@ -450,6 +481,28 @@ class RegisterImageMagics(Magics):
         from .codegen import preview
 
         display(DryRun(preview(request, self._config())))
+
+    def _preflight(self, client: ImageClient, request: RegisterRequest, *, show_all: bool) -> list[Check]:
+        """Check the image in SWR: print the checklist (only its warnings before registering);
+        a failed check fails the cell with one block."""
+        from .preflight import check
+        from .preflight_view import MARKS
+
+        # No --arch: ModelArts registers the field table's default, so check against that.
+        arch = request.arch or str(field_spec("arch").default)
+        checks = check(request.swr_path, arch=arch, services=request.services, client=client)
+        failures = [c for c in checks if c.outcome == "fail"]
+        shown = [c for c in checks if show_all or c.outcome == "warn"]
+        if shown:
+            print("\n".join(f"{MARKS[c.outcome]} {c.message}" for c in shown))
+        if failures:
+            first, *others = failures
+            skip = "" if show_all else ", or register without checking: --no-preflight"
+            raise RegisterImageError(
+                f"{MAGIC} failed: preflight: {first.message.rstrip('.')}",
+                [*(c.message for c in others), f"Hint: fix the SWR path{skip}"],
+            )
+        return Checklist(checks)
 
     def _register(self, client: ImageClient, request: RegisterRequest, *, wait: bool) -> ImageRecord:
         """Register through a controller, shown as a StatusView (widgets) or printed lines.
@@ -518,6 +571,14 @@ class RegisterImageMagics(Magics):
             controller.wait_settled(STOP_SECONDS)
             return True
         return False
+
+
+class Checklist(list["Check"]):
+    """The checks ``--preflight-only`` returns: a list, shown as a one-line count (they were printed)."""
+
+    def __repr__(self) -> str:
+        counts = ", ".join(f"{sum(c.outcome == o for c in self)} {o}" for o in ("pass", "warn", "fail"))
+        return f"<{len(self)} preflight checks: {counts}>"
 
 
 def describe_problems(problems: tuple[FieldProblem, ...] | list[FieldProblem]) -> str:

@@ -22,7 +22,9 @@ from .background import BackgroundCalls
 from .contract import FORM_FIELDS, field_spec
 from .controller import RegistrationController
 from .errors import MaiWidgetsError
+from .preflight_view import PreflightView
 from .status import FAILED_STATUSES, SharedLooks, StatusView, error_html
+from .swr_picker import SwrPathCombobox
 
 if TYPE_CHECKING:
     from .client import ImageClient
@@ -98,10 +100,12 @@ class RegisterPanel(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
         client: ImageClient | None = None,
         config: MaiConfig | None = None,
         controller: RegistrationController | None = None,
+        *,
+        preflight: bool = True,
         **initial_fields: Any,
     ) -> None:
         if controller is None:
-            controller = RegistrationController(client, config=config, **initial_fields)
+            controller = RegistrationController(client, config=config, preflight=preflight, **initial_fields)
         elif initial_fields:
             controller.update_fields(**initial_fields)
         self.controller = controller
@@ -122,6 +126,8 @@ class RegisterPanel(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
             layout=looks.layout(width="42em", max_width="100%"),
             _dom_classes=("mai-swr-path",),
         )
+        # Typed as before, or picked from SWR's lists; the text field stays the form's field.
+        self.swr_picker = SwrPathCombobox(self.swr_path, self._swr_client)
         self.arch = self._dropdown("arch", values, "mai-arch")
         self.resource_category = _MultiChoice(
             _label("resource_category"),
@@ -177,11 +183,16 @@ class RegisterPanel(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
             self.field_errors[name] = message
             extra = [self.description_counter] if name == "description" else []
             # wrap, so a narrow side bar puts the message under its field instead of clipping it
+            shown = self.swr_picker if name == "swr_path" else widget
             rows.append(
                 widgets.HBox(
-                    [widget, *extra, message], layout=looks.layout(align_items="center", flex_flow="row wrap")
+                    [shown, *extra, message], layout=looks.layout(align_items="center", flex_flow="row wrap")
                 )
             )
+
+        # The preflight checklist sits under the SWR path it is about.
+        self.preflight_view = PreflightView(controller)
+        rows.insert(1, self.preflight_view)
 
         self.register_button = widgets.Button(
             description="Register",
@@ -251,7 +262,16 @@ class RegisterPanel(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
         controller.observe(self._fields_changed, names="fields")
         controller.observe(
             self._controls_changed,
-            names=["problems", "missing", "state", "busy", "closed", "endpoint", "credentials_source"],
+            names=[
+                "problems",
+                "missing",
+                "state",
+                "busy",
+                "closed",
+                "endpoint",
+                "credentials_source",
+                "checks",
+            ],
         )
         self._render_fields()
         self._render_controls()
@@ -276,6 +296,12 @@ class RegisterPanel(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
             layout=self._looks.layout(),
         )
 
+    def _swr_client(self) -> Any:
+        """The SWR client of the picker, sharing the form's configuration and sign-in."""
+        from .swr import SwrClient
+
+        return SwrClient(client=self.controller.client())
+
     # -- widgets -> controller -------------------------------------------------------------
 
     def _input_handler(self, name: str) -> Any:
@@ -288,6 +314,9 @@ class RegisterPanel(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
         return changed
 
     def _register_clicked(self, _: widgets.Button) -> None:
+        if self.controller.needs_confirmation():
+            self.preflight_view.ask()  # a check warns: "Register anyway" registers
+            return
         self.controller.submit()
 
     def _preview_clicked(self, _: widgets.Button) -> None:
@@ -448,7 +477,16 @@ class RegisterPanel(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
         self.controller.unobserve(self._fields_changed, names="fields")
         self.controller.unobserve(
             self._controls_changed,
-            names=["problems", "missing", "state", "busy", "closed", "endpoint", "credentials_source"],
+            names=[
+                "problems",
+                "missing",
+                "state",
+                "busy",
+                "closed",
+                "endpoint",
+                "credentials_source",
+                "checks",
+            ],
         )
         self.controller.close()
         _close_tree(self)

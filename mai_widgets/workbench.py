@@ -48,6 +48,7 @@ class Workbench(widgets.Tab):  # type: ignore[misc]  # ipywidgets is untyped
                 browser_client = None
         self.browser = ImageBrowser(browser_client, type=type, config=config, autoload=False)
         self._last_registered: str | None = None
+        self.register_panel.preflight_view.open_image = self.open_image
         super().__init__(
             children=[self.register_panel, self.browser],
             titles=TAB_TITLES,
@@ -61,6 +62,11 @@ class Workbench(widgets.Tab):  # type: ignore[misc]  # ipywidgets is untyped
     def show_images(self) -> None:
         """Open the Images tab (its first page loads now, if it has not yet)."""
         self.selected_index = IMAGES_TAB
+
+    def open_image(self, image_id: str) -> None:
+        """Show one image in the Images tab (preflight's "already registered" offers it)."""
+        self.show_images()
+        self.browser.select(image_id)
 
     def _tab_changed(self, change: Mapping[str, Any]) -> None:
         if change["new"] == IMAGES_TAB and not self.browser.loaded:

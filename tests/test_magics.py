@@ -305,7 +305,7 @@ def test_an_image_that_fails_to_build_fails_the_cell(
 ) -> None:
     magics.use_widgets = widgets
     shell.user_ns.pop("record", None)
-    error, captured = run_failing(shell, f"record = %register_image {MISSING_PATH}")
+    error, captured = run_failing(shell, f"record = %register_image {MISSING_PATH} --no-preflight")
     assert isinstance(error, RegisterImageError)
     assert error.record is not None and error.record.status == ImageStatus.CREATE_FAILED
     text = assert_clean_block(captured)
@@ -321,7 +321,7 @@ def test_an_api_error_fails_the_cell_with_code_request_id_and_hint(
     shell: InteractiveShell, magics: RegisterImageMagics, emu: EmulatorProcess, widgets: bool
 ) -> None:
     magics.use_widgets = widgets
-    error, captured = run_failing(shell, f"%register_image {FORBIDDEN_PATH}")
+    error, captured = run_failing(shell, f"%register_image {FORBIDDEN_PATH} --no-preflight")
     assert isinstance(error, RegisterImageError) and error.record is None
     text = assert_clean_block(captured)
     lines = text.strip().splitlines()
@@ -815,7 +815,7 @@ def test_in_a_kernel_a_failure_fails_the_cell_without_a_traceback(
         ("%load_ext mai_widgets", False),
         (f"%register_image {PATH} --arch ARM64", True),
         (f"record = %register_image {FORBIDDEN_PATH}", True),
-        (f"record = %register_image {MISSING_PATH}", True),
+        (f"record = %register_image {MISSING_PATH} --no-preflight", True),
         ("print('record defined:', 'record' in globals())", False),
         ("%register_image -swr mai-demo/tensorflow:2.15.0 -rs GPU -a x86_64\nprint('after')", False),
         (f"%register_image {FORBIDDEN_PATH}", False),  # untagged: Run all stops here
@@ -888,7 +888,7 @@ def test_an_ipython_script_goes_through_the_controller_and_stops_at_a_failure(
         "%load_ext mai_widgets\n"
         "record = %register_image mai-demo/sklearn:1.5.0 -rs CPU\n"
         "print('status', record.status)\n"
-        "%register_image mai-demo/not-in-swr:0.1\n"
+        "%register_image mai-demo/not-in-swr:0.1 --no-preflight\n"
         "print('not reached')\n",
         encoding="utf-8",
     )
@@ -909,3 +909,83 @@ def test_an_ipython_script_goes_through_the_controller_and_stops_at_a_failure(
     assert "ended CREATE_FAILED" in out and "Hint: check that the image was pushed" in out
     assert "not reached" not in out
     assert "Traceback" not in out + done.stderr
+
+
+# -- preflight ------------------------------------------------------------------------------------
+
+
+def test_preflight_only_prints_and_returns_the_checks_and_registers_nothing(
+    shell: InteractiveShell, magics: RegisterImageMagics, emu: EmulatorProcess
+) -> None:
+    checks, captured = run(
+        shell, "%register_image mai-demo/mindspore-ascend:2.3.0-aarch64 --preflight-only -s NOTEBOOK"
+    )
+    assert [(c.name, c.outcome) for c in checks] == [
+        ("exists", "pass"),
+        ("architecture", "warn"),
+        ("user", "pass"),
+        ("registered", "pass"),
+    ]
+    lines = captured.stdout.strip().splitlines()
+    assert lines[4].endswith("<4 preflight checks: 3 pass, 1 warn, 0 fail>")  # the returned list, shown
+    assert lines[0].startswith("✓ The image exists") and lines[1].startswith("⚠ ")
+    assert "choose AARCH64" in lines[1]
+    assert image_count(emu) == 0
+    assert_no_secret(emu, captured.stdout)
+
+
+def test_preflight_only_fails_the_cell_on_a_failed_check(
+    shell: InteractiveShell, magics: RegisterImageMagics, emu: EmulatorProcess
+) -> None:
+    shell.user_ns.pop("checks", None)
+    error, captured = run_failing(shell, "checks = %register_image mai-demo/pytorch-cpu:2.3 --preflight-only")
+    assert isinstance(error, RegisterImageError)
+    text = assert_clean_block(captured)
+    assert "%register_image failed: preflight: There is no tag 2.3 in mai-demo/pytorch-cpu in SWR" in text
+    assert "Nearest tags: 2.3.0" in text and "✗ There is no tag 2.3" in captured.stdout
+    assert "checks" not in shell.user_ns and image_count(emu) == 0
+
+
+def test_by_default_a_failed_check_stops_the_registration(
+    shell: InteractiveShell, magics: RegisterImageMagics, emu: EmulatorProcess
+) -> None:
+    _, captured = run_failing(shell, f"%register_image {MISSING_PATH}")
+    text = assert_clean_block(captured)
+    assert "failed: preflight: There is no repository mai-demo/not-in-swr in SWR" in text
+    assert "Hint: fix the SWR path, or register without checking: --no-preflight" in text
+    assert image_count(emu) == 0
+
+
+def test_by_default_a_warning_is_printed_and_registration_goes_on(
+    shell: InteractiveShell, magics: RegisterImageMagics, emu: EmulatorProcess
+) -> None:
+    record, captured = run(shell, "%register_image mai-demo/sklearn:1.5.0 -s NOTEBOOK")
+    assert record.status == ImageStatus.ACTIVE
+    assert "⚠ The image runs as root" in captured.stdout and "✓" not in captured.stdout
+    assert image_count(emu) == 1
+
+
+def test_no_preflight_registers_without_looking_in_swr(
+    shell: InteractiveShell, magics: RegisterImageMagics, emu: EmulatorProcess
+) -> None:
+    record, captured = run(shell, "%register_image mai-demo/sklearn:1.5.0 -s NOTEBOOK --no-preflight")
+    assert record.status == ImageStatus.ACTIVE and "⚠" not in captured.stdout
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("--preflight-only --no-preflight mai-demo/a:1", "cannot be combined with --no-preflight"),
+        (
+            "--preflight-only --dry-run mai-demo/a:1",
+            "registers nothing; it cannot be combined with --dry-run",
+        ),
+        ("--preflight-only --no-wait mai-demo/a:1", "--preflight-only registers nothing"),
+        ("--preflight-only", "SWR_PATH is required with --preflight-only"),
+    ],
+)
+def test_preflight_flags_that_contradict_are_one_line(
+    shell: InteractiveShell, magics: RegisterImageMagics, emu: EmulatorProcess, line: str, message: str
+) -> None:
+    error, _ = run_failing(shell, f"%register_image {line}")
+    assert isinstance(error, UsageError) and message in str(error)

@@ -124,7 +124,8 @@ def test_fill_click_register_and_reach_active_with_the_previewed_request(emulato
 
 
 def test_create_failed_shows_its_message(emulator: EmulatorProcess) -> None:
-    panel = RegisterPanel(client=make_client(emulator), swr_path=NOT_IN_SWR)
+    # registering by path (no preflight) reaches the service, which fails it
+    panel = RegisterPanel(client=make_client(emulator), swr_path=NOT_IN_SWR, preflight=False)
     panel.register_button.click()
     settle(panel)
     assert "CREATE_FAILED" in panel.status_view.badge.value

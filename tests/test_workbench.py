@@ -109,7 +109,7 @@ def test_no_secret_in_the_workbench_state(emulator: EmulatorProcess) -> None:
 def test_register_tab_offers_delete_and_register_again_for_a_failed_duplicate(
     emulator: EmulatorProcess,
 ) -> None:
-    panel = RegisterPanel(client=make_client(emulator), swr_path=NOT_IN_SWR)
+    panel = RegisterPanel(client=make_client(emulator), swr_path=NOT_IN_SWR, preflight=False)
     try:
         panel.register_button.click()
         assert panel.controller.wait_settled(WAIT)
@@ -139,7 +139,9 @@ def test_no_offer_when_the_existing_image_is_active(emulator: EmulatorProcess) -
     try:
         panel.register_button.click()
         assert panel.controller.wait_settled(WAIT)
-        panel.register_button.click()
+        assert panel.controller.wait_preflight(WAIT)
+        panel.register_button.click()  # preflight says it is registered already: asks once
+        panel.preflight_view.confirm.click()
         assert panel.controller.wait_settled(WAIT)
         assert panel.controller.record is not None and panel.controller.record.already_registered
         assert panel.again_box.layout.display == "none"
