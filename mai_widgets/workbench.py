@@ -30,6 +30,22 @@ TAB_TITLES = ("Register", "Images")
 class Workbench(widgets.Tab):  # type: ignore[misc]  # ipywidgets is untyped
     """Register an image, and browse, follow and clean up the images registered."""
 
+    # The kernel's one side-panel workbench (see ``shared``).
+    _shared: Workbench | None = None
+
+    @classmethod
+    def shared(cls) -> Workbench:
+        """The kernel's side-panel workbench: the one already made, unless it was closed.
+
+        A page reload reconnects the side panel to the same kernel and runs its code again;
+        showing the same widget then brings back the registration in progress (or its last
+        result) and the Images tab as they were, not a blank form.
+        """
+        existing = Workbench._shared
+        if existing is None or existing._workbench_closed:
+            existing = Workbench._shared = cls()
+        return existing
+
     def __init__(
         self,
         client: ImageClient | None = None,

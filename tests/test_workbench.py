@@ -224,3 +224,22 @@ def test_browser_and_workbench_are_exported_lazily() -> None:
     assert mai_widgets.ImageBrowser is ImageBrowser
     assert mai_widgets.Workbench is Workbench
     assert {"ImageBrowser", "Workbench"} <= set(mai_widgets.__all__)
+
+
+def test_shared_returns_the_kernels_workbench_until_it_is_closed(
+    emulator: EmulatorProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # What the side panel runs after a page reload: the same workbench, registration and tab.
+    for key, value in emulator.env().items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setattr(Workbench, "_shared", None)
+    first = Workbench.shared()
+    first.register_panel.swr_path.value = DEMO_SWR_IMAGES[0]
+    first.show_images()
+    again = Workbench.shared()
+    assert again is first and again.selected_index == IMAGES_TAB
+    assert again.register_panel.swr_path.value == DEMO_SWR_IMAGES[0]
+    first.close()
+    fresh = Workbench.shared()
+    assert fresh is not first and fresh.register_panel.swr_path.value == ""
+    fresh.close()

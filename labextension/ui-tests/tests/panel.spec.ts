@@ -168,6 +168,25 @@ test.describe('ModelArts images side panel', () => {
     expect(await panelSessions(page.request)).toEqual([before]);
   });
 
+  test('a page reload shows the last registration, not a blank form', async ({ page }) => {
+    await openFromSideBar(page);
+    const form = await waitForForm(page);
+    await form.typeSwrPath(CATALOGUE_IMAGE);
+    await expect(form.register).toBeEnabled();
+    await form.register.click();
+    await expect(form.badge).toContainText('ACTIVE', { timeout: KERNEL_TIMEOUT });
+    const imageId = (await form.recordId.textContent()) ?? '';
+
+    await page.reload({ waitUntil: 'domcontentloaded' });
+    await page.waitForSelector('#jupyterlab-splash', { state: 'detached', timeout: KERNEL_TIMEOUT });
+    await openFromSideBar(page);
+    const again = await waitForForm(page);
+    await expect(again.swrPath).toHaveValue(CATALOGUE_IMAGE);
+    await expect(again.badge).toContainText('ACTIVE');
+    await expect(again.recordId).toHaveText(imageId);
+    await panel(page).screenshot({ path: path.join(ARTIFACTS, 'side-panel-after-reload.png') });
+  });
+
   test('closing the panel shuts its kernel down', async ({ page }) => {
     const kernelsBefore = await runningKernelIds(page.request);
     await openFromSideBar(page);
