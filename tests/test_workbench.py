@@ -243,3 +243,34 @@ def test_shared_returns_the_kernels_workbench_until_it_is_closed(
     fresh = Workbench.shared()
     assert fresh is not first and fresh.register_panel.swr_path.value == ""
     fresh.close()
+
+
+def test_an_image_followed_to_active_or_failed_becomes_one_notice_for_the_host(
+    emulator: EmulatorProcess,
+) -> None:
+    bench = Workbench(make_client(emulator), swr_path=DEMO_SWR_IMAGES[0])
+    try:
+        assert bench.notice == {}
+        bench.register_panel.register_button.click()
+        assert bench.register_panel.controller.wait_settled(WAIT)
+        record = bench.register_panel.controller.record
+        assert record is not None and record.status == ImageStatus.ACTIVE
+        assert bench.notice["text"] == f"{record.name}:{record.tag} is ACTIVE"
+        assert bench.notice["kind"] == "success" and bench.notice["image_id"] == record.id
+        seq = bench.notice["seq"]
+        bench.browser.registered(record)  # the same settling heard again: no second notice
+        assert bench.notice["seq"] == seq
+        # The host's action: open the Images tab on that image.
+        bench.open_image = record.id
+        assert bench.selected_index == IMAGES_TAB and bench.browser.selected_id == record.id
+        assert bench.open_image == ""
+
+        bench.register_panel.swr_path.value = NOT_IN_SWR
+        bench.register_panel.register_button.click()
+        assert bench.register_panel.controller.wait_settled(WAIT)
+        failed = bench.register_panel.controller.record
+        assert failed is not None and failed.status == ImageStatus.CREATE_FAILED
+        assert bench.notice["kind"] == "error"
+        assert bench.notice["text"].startswith(f"{failed.name}:{failed.tag} CREATE_FAILED: ")
+    finally:
+        bench.close()
