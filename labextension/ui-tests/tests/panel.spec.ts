@@ -187,6 +187,29 @@ test.describe('ModelArts images side panel', () => {
     await panel(page).screenshot({ path: path.join(ARTIFACTS, 'side-panel-after-reload.png') });
   });
 
+  test('a notification says the image is ACTIVE while the side bar is collapsed', async ({ page }) => {
+    await openFromSideBar(page);
+    const form = await waitForForm(page);
+    await form.typeSwrPath(CATALOGUE_IMAGE);
+    await expect(form.register).toBeEnabled();
+    await form.register.click();
+    await page.evaluate(() => (window as any).jupyterapp.shell.collapseLeft());
+    await expect(panel(page)).toBeHidden();
+
+    const name = CATALOGUE_IMAGE.split('/').pop()!;
+    const toast = page.locator('.Toastify__toast').filter({ hasText: `${name} is ACTIVE` });
+    await expect(toast).toBeVisible({ timeout: KERNEL_TIMEOUT });
+    await page.screenshot({ path: path.join(ARTIFACTS, 'notification-active.png') });
+    // Its action opens the panel on that image, in the Images tab.
+    await toast.getByRole('button', { name: 'Show image' }).click();
+    await expect(panel(page)).toBeVisible();
+    const bench = sidePanelWorkbench(page);
+    await expect(bench.tab('Images')).toHaveClass(/lm-mod-current/);
+    await expect(bench.browser.locator('.mai-image-detail .mai-status-badge')).toContainText('ACTIVE', {
+      timeout: KERNEL_TIMEOUT
+    });
+  });
+
   test('closing the panel shuts its kernel down', async ({ page }) => {
     const kernelsBefore = await runningKernelIds(page.request);
     await openFromSideBar(page);
