@@ -497,7 +497,9 @@ export class ModelArtsPanel extends Panel {
 
   private _updateKernelLabel(): void {
     const kernel = this._session?.session?.kernel;
-    this._kernelLabel.textContent = kernel ? `${this._kernelDisplayName()} · ${kernel.status}` : this._trans.__('no kernel');
+    this._kernelLabel.textContent = kernel
+      ? `${this._kernelDisplayName()} · ${kernel.status}`
+      : this._trans.__('no kernel');
   }
 
   private _clearOutput(): void {

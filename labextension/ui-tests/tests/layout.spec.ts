@@ -31,7 +31,9 @@ async function overflowing(page: IJupyterLabPageFixture): Promise<string[]> {
         continue;
       }
       if (el.clientWidth > 0 && el.scrollWidth > el.clientWidth + 1) {
-        found.push(`${el.tagName}.${el.className} ${el.scrollWidth}>${el.clientWidth} "${(el.textContent ?? '').slice(0, 40)}"`);
+        found.push(
+          `${el.tagName}.${el.className} ${el.scrollWidth}>${el.clientWidth} "${(el.textContent ?? '').slice(0, 40)}"`
+        );
       }
     }
     return found;
@@ -46,7 +48,10 @@ async function contrasts(page: IJupyterLabPageFixture): Promise<{ text: string; 
       if (!m) {
         return [0, 0, 0, 0];
       }
-      const p = m[1].split(/[ ,/]+/).filter(Boolean).map(Number);
+      const p = m[1]
+        .split(/[ ,/]+/)
+        .filter(Boolean)
+        .map(Number);
       return [p[0], p[1], p[2], p.length > 3 ? p[3] : 1];
     };
     const over = (top: number[], under: number[]): number[] => {
