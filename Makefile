@@ -24,9 +24,10 @@ typecheck: install
 pytest: install
 	$(VENV)/bin/pytest
 
-# The side panel's TypeScript unit tests (jest); node_modules come from the install's build.
+# The side panel's TypeScript: prettier and eslint (as jupyterlab/extension-template; `jlpm lint`
+# in labextension/ fixes), then its unit tests (jest). node_modules come from the install's build.
 jstest: install
-	cd labextension && PATH="$(CURDIR)/$(VENV)/bin:$$PATH" jlpm install --mode=skip-build && PATH="$(CURDIR)/$(VENV)/bin:$$PATH" jlpm test
+	cd labextension && PATH="$(CURDIR)/$(VENV)/bin:$$PATH" jlpm install --mode=skip-build && PATH="$(CURDIR)/$(VENV)/bin:$$PATH" jlpm lint:check && PATH="$(CURDIR)/$(VENV)/bin:$$PATH" jlpm test
 
 # Browser tests of the side panel: Galata in Debian's chromium (installed if missing),
 # against a local emulator and JupyterLab that the script starts and stops.

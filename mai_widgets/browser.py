@@ -393,6 +393,8 @@ class ImageBrowser(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         self.detail: StatusView | None = None
         self._pool: list[_Row] = []
         self._closed = False
+        # Called with a followed image's record when it reaches a terminal status.
+        self.on_settled: list[Callable[[ImageRecord], None]] = []
 
         looks = self._looks = SharedLooks()
         describe = looks.style(DescriptionStyle, description_width="initial")
@@ -684,6 +686,9 @@ class ImageBrowser(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         if record.name is None:  # a short record (a 204 delete): keep what the list knew
             record = old.with_changes(status=record.status)
         self._records[index] = record
+        if record.is_terminal and not old.is_terminal:
+            for handler in list(self.on_settled):
+                handler(record)
         if record.status == ImageStatus.DELETED:
             self._forget(record.id)
             return

@@ -16,11 +16,12 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets
 from ipywidgets.widgets.widget_bool import CheckboxStyle
 from ipywidgets.widgets.widget_description import DescriptionStyle
+from ipywidgets.widgets.widget_selection import ToggleButtonsStyle
 from ipywidgets.widgets.widget_string import TextStyle
 
 from .background import BackgroundCalls
 from .contract import FORM_FIELDS, field_spec
-from .controller import RegistrationController
+from .controller import FIELD_LABELS, RegistrationController
 from .errors import MaiWidgetsError
 from .preflight_view import PreflightView
 from .status import FAILED_STATUSES, SharedLooks, StatusView, error_html
@@ -33,14 +34,15 @@ if TYPE_CHECKING:
 
 __all__ = ["RegisterPanel"]
 
-_LABEL_WIDTH = "11em"
-_STYLE = {"description_width": _LABEL_WIDTH}
+# Widths, label placement and colours live in labextension/style/base.css (container queries:
+# labels above their fields in a narrow side bar, on the left when wide), not in Python.
 # The form's choices and labels come from the register field table.
 _CHOICE_FIELDS: dict[str, tuple[str, ...]] = {
     s.name: s.choices for s in FORM_FIELDS if s.enum and not s.multiple
 }
 _MULTI_FIELDS: dict[str, tuple[str, ...]] = {s.name: s.choices for s in FORM_FIELDS if s.enum and s.multiple}
 _TEXT_FIELDS = tuple(s.name for s in FORM_FIELDS if s.enum is None)
+FIELD_NAMES = frozenset(s.name for s in FORM_FIELDS)
 
 
 def _label(name: str) -> str:
@@ -48,7 +50,7 @@ def _label(name: str) -> str:
 
 
 def _pre(text: str) -> str:
-    return f"<pre style='white-space:pre-wrap;word-break:break-all;margin:0'>{html.escape(text)}</pre>"
+    return f"<pre class='mai-pre'>{html.escape(text)}</pre>"
 
 
 class _MultiChoice(widgets.HBox):  # type: ignore[misc]  # ipywidgets is untyped
@@ -61,16 +63,16 @@ class _MultiChoice(widgets.HBox):  # type: ignore[misc]  # ipywidgets is untyped
                 value=choice in chosen,
                 description=choice,
                 indent=False,
-                layout=looks.layout(width="auto"),
+                layout=looks.layout(),
                 style=looks.style(CheckboxStyle),
             )
             for choice in choices
         }
-        caption = looks.label(label, classes=("mai-field-label",), width=_LABEL_WIDTH)
+        caption = looks.label(label, classes=("mai-field-label",))
         super().__init__(
             [caption, *self.boxes.values()],
-            layout=looks.layout(grid_gap="12px"),
-            _dom_classes=(f"mai-{label.lower().replace(' ', '-')}",),
+            layout=looks.layout(),
+            _dom_classes=("mai-multi-choice", f"mai-{label.lower().replace(' ', '-')}"),
         )
 
     @property
@@ -112,9 +114,13 @@ class RegisterPanel(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
         self._syncing = False
         values = controller.fields
         looks = self._looks = SharedLooks()
-        text_style = looks.style(TextStyle, description_width=_LABEL_WIDTH)
+        text_style = looks.style(TextStyle)
+        # A field's message shows once the user changed it (or code gave it a value), or after
+        # an attempt to register: never on an empty new form.
+        self._touched: set[str] = {name for name in initial_fields if name in FIELD_NAMES}
+        self._attempted = False
 
-        self.title = looks.html("<h3 style='margin:4px 0'>Register a custom image with ModelArts</h3>")
+        self.title = looks.html("<h3>Register a custom image with ModelArts</h3>", classes=("mai-title",))
         self.endpoint_line = looks.html(classes=("mai-endpoint",))
 
         self.swr_path = widgets.Text(
@@ -123,7 +129,7 @@ class RegisterPanel(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
             placeholder=field_spec("swr_path").help,
             continuous_update=True,
             style=text_style,
-            layout=looks.layout(width="42em", max_width="100%"),
+            layout=looks.layout(),
             _dom_classes=("mai-swr-path",),
         )
         # Typed as before, or picked from SWR's lists; the text field stays the form's field.
@@ -144,7 +150,8 @@ class RegisterPanel(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
             options=_CHOICE_FIELDS["visibility"],
             value=self._choice("visibility", values),
             description=_label("visibility"),
-            style=_STYLE,
+            style=looks.style(ToggleButtonsStyle),
+            _dom_classes=("mai-visibility",),
         )
         self.workspace_id = widgets.Text(
             value=str(values.get("workspace_id") or ""),
@@ -159,7 +166,7 @@ class RegisterPanel(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
             placeholder=f"optional, {field_spec('description').help}",
             continuous_update=True,
             style=text_style,
-            layout=looks.layout(width="42em", max_width="100%", height="5em"),
+            layout=looks.layout(height="5em"),
         )
         self.description_counter = looks.label(classes=("mai-description-counter",))
 
@@ -177,16 +184,14 @@ class RegisterPanel(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
         self.field_errors: dict[str, widgets.HTML] = {}
         rows: list[widgets.Widget] = []
         for name, widget in self.inputs.items():
-            message = looks.html(
-                classes=("mai-field-error", f"mai-field-error-{name.replace('_', '-')}"), margin="0 0 0 8px"
-            )
+            message = looks.html(classes=("mai-field-error", f"mai-field-error-{name.replace('_', '-')}"))
             self.field_errors[name] = message
             extra = [self.description_counter] if name == "description" else []
-            # wrap, so a narrow side bar puts the message under its field instead of clipping it
+            # The CSS puts the counter and the message under the field, aligned with its input.
             shown = self.swr_picker if name == "swr_path" else widget
             rows.append(
-                widgets.HBox(
-                    [shown, *extra, message], layout=looks.layout(align_items="center", flex_flow="row wrap")
+                widgets.VBox(
+                    [shown, *extra, message], layout=looks.layout(), _dom_classes=("mai-field-row",)
                 )
             )
 
@@ -237,12 +242,15 @@ class RegisterPanel(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
                 self.endpoint_line,
                 *rows,
                 widgets.HBox(
-                    [self.register_button, self.preview_button], layout=looks.layout(grid_gap="8px")
+                    [self.register_button, self.preview_button],
+                    layout=looks.layout(),
+                    _dom_classes=("mai-actions",),
                 ),
                 self.reason,
-                self.preview_box,
+                # Right under Register, so its result shows where the user just clicked.
                 self.again_box,
                 self.status_view,
+                self.preview_box,
             ],
             # Stable classes for browser tests, given at construction (each add_class is one more message).
             _dom_classes=("mai-register-panel",),
@@ -292,7 +300,7 @@ class RegisterPanel(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
             options=_CHOICE_FIELDS[name],
             value=self._choice(name, values),
             description=_label(name),
-            style=self._looks.style(DescriptionStyle, description_width=_LABEL_WIDTH),
+            style=self._looks.style(DescriptionStyle),
             layout=self._looks.layout(),
         )
 
@@ -309,11 +317,15 @@ class RegisterPanel(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
             if self._syncing:
                 return
             widget = self.inputs[name]
+            self._touched.add(name)
             self.controller.set_field(name, widget.value)
 
         return changed
 
     def _register_clicked(self, _: widgets.Button) -> None:
+        if not self._attempted:
+            self._attempted = True
+            self._render_controls()
         if self.controller.needs_confirmation():
             self.preflight_view.ask()  # a check warns: "Register anyway" registers
             return
@@ -417,18 +429,37 @@ class RegisterPanel(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
 
     def _render_controls(self) -> None:
         c = self.controller
+        shown: list[str] = []
+        hidden: list[str] = []
         for name, message in self.field_errors.items():
             problem = c.problems.get(name)
-            message.value = f"<span style='color:#b91c1c'>⚠ {html.escape(problem)}</span>" if problem else ""
+            visible = problem is not None and (self._attempted or name in self._touched)
+            message.value = (
+                f"<span class='mai-message mai-message-error'><span class='mai-message-icon'>⚠</span> "
+                f"{html.escape(FIELD_LABELS.get(name, name))} {html.escape(problem)}</span>"
+                if visible and problem is not None
+                else ""
+            )
+            if problem is not None:
+                (shown if visible else hidden).append(_label(name))
         blockers = c.blockers()
         self.register_button.disabled = bool(blockers)
         if blockers:
-            text = "; ".join(blockers)
+            # Each field's problem is said once, next to its field; this line only names the fields.
+            said = {f"{FIELD_LABELS.get(n, n)} {m}" for n, m in c.problems.items()}
+            reasons = [b for b in blockers if b not in said]
+            if shown:
+                reasons.append(f"check {' and '.join(shown)}")
+            if hidden:
+                reasons.append(f"fill in {' and '.join(hidden)}")
+            text = "; ".join(reasons)
             self.reason.value = (
-                f"<span style='color:#92400e'>Register is disabled: {html.escape(text)}.</span>"
+                "<span class='mai-message mai-message-warn'>"
+                f"Register is disabled: {html.escape(text)}.</span>"
             )
         else:
-            self.reason.value = f"Ready: Register sends this request to {html.escape(c.endpoint)}."
+            ready = f"Ready: Register sends this request to {html.escape(c.endpoint)}."
+            self.reason.value = f"<span class='mai-message'>{ready}</span>"
         submitting = c.state == "submitting" or c.closed
         for widget in self.inputs.values():
             if isinstance(widget, _MultiChoice):
@@ -442,13 +473,13 @@ class RegisterPanel(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
         if not endpoint:
             return ""
         local = endpoint.startswith("local ")
-        colour = "#92400e" if local else "#1d4ed8"
+        look = "mai-endpoint-local" if local else "mai-endpoint-cloud"
         note = " (a demo: nothing reaches Huawei Cloud)" if local else ""
         source = self.controller.credentials_source
         credentials = f"<br><small>Credentials: {html.escape(source)}</small>" if source else ""
         return (
-            f"<span style='border-left:4px solid {colour};padding-left:6px'>"
-            f"Talking to <b>{html.escape(endpoint)}</b>{html.escape(note)}{credentials}</span>"
+            f"<div class='mai-endpoint-line {look}'>"
+            f"Talking to <b>{html.escape(endpoint)}</b>{html.escape(note)}{credentials}</div>"
         )
 
     def _render_preview(self) -> None:

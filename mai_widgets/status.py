@@ -39,23 +39,24 @@ __all__ = [
     "register_again_fields",
 ]
 
-# Badge colours: neutral while waiting, blue while building, green/red when settled.
+# Badge looks: CSS classes (labextension/style/base.css) coloured by JupyterLab's --jp-* theme
+# variables, so both themes keep their contrast; Python names no colour.
 STATUS_COLOURS: dict[str, str] = {
-    "INIT": "#6b7280",
-    "CREATING": "#1d4ed8",
-    "ACTIVE": "#15803d",
-    "CREATE_FAILED": "#b91c1c",
-    "ERROR": "#b91c1c",
-    "DELETED": "#4b5563",
+    "INIT": "mai-badge-init",
+    "CREATING": "mai-badge-creating",
+    "ACTIVE": "mai-badge-active",
+    "CREATE_FAILED": "mai-badge-create-failed",
+    "ERROR": "mai-badge-error",
+    "DELETED": "mai-badge-deleted",
 }
 _STATE_COLOURS: dict[str, str] = {
-    "editing": "#6b7280",
-    "submitting": "#1d4ed8",
-    "watching": "#1d4ed8",
-    "settled": "#15803d",
-    "failed": "#b91c1c",
+    "editing": "mai-badge-init",
+    "submitting": "mai-badge-creating",
+    "watching": "mai-badge-creating",
+    "settled": "mai-badge-active",
+    "failed": "mai-badge-error",
 }
-_UNKNOWN_COLOUR = "#92400e"
+_UNKNOWN_COLOUR = "mai-badge-unknown"
 # The statuses "Register again" (and the panel's "Delete and register again") are offered for.
 FAILED_STATUSES = frozenset({ImageStatus.CREATE_FAILED, ImageStatus.ERROR})
 # Where each non-terminal status sits on the progress bar (there is no real percentage).
@@ -160,18 +161,15 @@ def record_rows(record: ImageRecord) -> list[tuple[str, str]]:
 
 def record_table_html(record: ImageRecord) -> str:
     cells = "".join(
-        f"<tr><th style='text-align:left;padding-right:1em;font-weight:600'>{html.escape(label)}</th>"
-        f"<td style='word-break:break-all'>{html.escape(text)}</td></tr>"
+        f"<tr><th>{html.escape(label)}</th><td>{html.escape(text)}</td></tr>"
         for label, text in record_rows(record)
     )
     return f"<table class='mai-record-table'>{cells}</table>"
 
 
-def badge_html(text: str, colour: str) -> str:
-    return (
-        f"<span style='background:{colour};color:#fff;border-radius:10px;padding:2px 10px;"
-        f"font-weight:600;font-size:90%'>{html.escape(text)}</span>"
-    )
+def badge_html(text: str, look: str) -> str:
+    """A badge whose look is a CSS class (one of ``STATUS_COLOURS``' values)."""
+    return f"<span class='mai-badge {html.escape(look)}'>{html.escape(text)}</span>"
 
 
 def badge_class_html(status: object) -> str:
@@ -212,7 +210,7 @@ def error_html(error: MaiWidgetsError) -> str:
     lines = [f"<b>{html.escape(' · '.join(head))}</b>"]
     if isinstance(error, ValidationError):
         items = "".join(f"<li>{html.escape(str(p))}</li>" for p in error.problems)
-        lines.append(f"<ul style='margin:0'>{items}</ul>")
+        lines.append(f"<ul>{items}</ul>")
     else:
         message = error.error_msg if isinstance(error, ApiError) and error.error_msg else error.message
         lines.append(html.escape(message))
@@ -221,10 +219,7 @@ def error_html(error: MaiWidgetsError) -> str:
     if error.hint:
         lines.append(f"Hint: {html.escape(error.hint)}")
     body = "<br>".join(lines)
-    return (
-        "<div style='border-left:4px solid #b91c1c;background:rgba(185,28,28,0.08);"
-        f"padding:4px 8px'>{body}</div>"
-    )
+    return f"<div class='mai-error-block'>{body}</div>"
 
 
 def describe_state(controller: RegistrationController) -> str:
@@ -278,7 +273,7 @@ class StatusView(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
             min=0.0,
             max=1.0,
             bar_style="info",
-            layout=widgets.Layout(width="12em"),
+            layout=widgets.Layout(width="12em", max_width="100%"),
             _dom_classes=("mai-status-progress",),
         )
         self.elapsed = self._looks.label(classes=("mai-status-elapsed",))
@@ -296,7 +291,7 @@ class StatusView(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         self.actions: ImageActions | None = ImageActions(controller, looks=self._looks) if actions else None
         top = widgets.HBox(
             [self.badge, self.progress, self.elapsed, self.follow_button],
-            layout=self._looks.layout(align_items="center", grid_gap="8px"),
+            layout=self._looks.layout(align_items="center", flex_flow="row wrap", grid_gap="4px 8px"),
         )
         super().__init__(
             [
@@ -356,7 +351,7 @@ class StatusView(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         self.table.value = record_table_html(record) if record is not None else ""
         self.error_box.value = error_html(c.error) if c.error is not None else ""
         self.endpoint_line.value = (
-            f"<small>Talking to {html.escape(c.endpoint)}</small>" if c.endpoint else ""
+            f"<small class='mai-muted'>Talking to {html.escape(c.endpoint)}</small>" if c.endpoint else ""
         )
 
     def _message_html(self, record: ImageRecord | None) -> str:

@@ -194,14 +194,21 @@ def test_double_click_registers_once(emulator: EmulatorProcess) -> None:
 def test_invalid_input_keeps_register_disabled_and_says_why(emulator: EmulatorProcess) -> None:
     panel = RegisterPanel(client=make_client(emulator))
     assert panel.register_button.disabled
-    assert "SWR path is required" in panel.reason.value
+    # An empty new form shows no field message; the reason only names the field to fill in.
+    assert all(message.value == "" for message in panel.field_errors.values())
+    assert "fill in SWR path" in panel.reason.value and "required" not in panel.reason.value
     panel.swr_path.value = "swr.example.com/Upper/Case:tag"
     assert "must be lower case" in panel.field_errors["swr_path"].value
+    # The problem is said once, next to its field; the reason line points at the field.
+    assert "lower case" not in panel.reason.value and "check SWR path" in panel.reason.value
     panel.swr_path.value = GOOD
     for box in panel.resource_category.boxes.values():
         box.value = False
     assert "must name at least one" in panel.field_errors["resource_category"].value
-    assert "Resource categories must name at least one" in html.unescape(panel.reason.value)
+    assert "Resource categories must name at least one" in html.unescape(
+        panel.field_errors["resource_category"].value
+    )
+    assert "check Resource categories" in html.unescape(panel.reason.value)
     panel.resource_category.boxes["GPU"].value = True
     panel.description.value = "d" * 513
     assert panel.description_counter.value == "513 / 512"
@@ -214,6 +221,22 @@ def test_invalid_input_keeps_register_disabled_and_says_why(emulator: EmulatorPr
     panel.workspace_id.value = "../1"
     assert panel.field_errors["workspace_id"].value != "" and panel.register_button.disabled
     assert stored_count(emulator) == 0
+    panel.close()
+
+
+def test_an_attempt_to_register_shows_the_untouched_fields_messages(emulator: EmulatorProcess) -> None:
+    panel = RegisterPanel(client=make_client(emulator))
+    assert panel.field_errors["swr_path"].value == ""
+    panel.register_button.click()
+    assert "SWR path is required" in panel.field_errors["swr_path"].value
+    assert stored_count(emulator) == 0
+    panel.close()
+
+
+def test_a_field_given_by_code_shows_its_message_at_once(emulator: EmulatorProcess) -> None:
+    panel = RegisterPanel(client=make_client(emulator), swr_path="no-tag")
+    assert panel.field_errors["swr_path"].value != ""
+    assert all(m.value == "" for n, m in panel.field_errors.items() if n != "swr_path")
     panel.close()
 
 

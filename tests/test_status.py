@@ -117,6 +117,8 @@ def test_each_status_has_its_colour_and_progress_shows_until_terminal() -> None:
         c.record = record(status=status)
         assert STATUS_COLOURS[status.value] in view.badge.value and status.value in view.badge.value
     assert len({STATUS_COLOURS[s] for s in ("INIT", "CREATING", "ACTIVE", "CREATE_FAILED")}) == 4
+    # Colours come from CSS classes (JupyterLab's theme variables), never from Python.
+    assert "style=" not in view.badge.value and "class='mai-badge mai-badge-" in view.badge.value
     c.record = record(status=ImageStatus.CREATING)
     assert view.progress.layout.display == ""
     assert view.follow_button.layout.display == "" and view.follow_button.description == "Stop following"

@@ -227,3 +227,53 @@ def test_browser_and_workbench_are_exported_lazily() -> None:
     assert mai_widgets.ImageBrowser is ImageBrowser
     assert mai_widgets.Workbench is Workbench
     assert {"ImageBrowser", "Workbench"} <= set(mai_widgets.__all__)
+
+
+def test_shared_returns_the_kernels_workbench_until_it_is_closed(
+    emulator: EmulatorProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # What the side panel runs after a page reload: the same workbench, registration and tab.
+    for key, value in emulator.env().items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setattr(Workbench, "_shared", None)
+    first = Workbench.shared()
+    first.register_panel.swr_path.value = DEMO_SWR_IMAGES[0]
+    first.show_images()
+    again = Workbench.shared()
+    assert again is first and again.selected_index == IMAGES_TAB
+    assert again.register_panel.swr_path.value == DEMO_SWR_IMAGES[0]
+    first.close()
+    fresh = Workbench.shared()
+    assert fresh is not first and fresh.register_panel.swr_path.value == ""
+    fresh.close()
+
+
+def test_an_image_followed_to_active_or_failed_becomes_one_notice_for_the_host(
+    emulator: EmulatorProcess,
+) -> None:
+    bench = Workbench(make_client(emulator), swr_path=DEMO_SWR_IMAGES[0])
+    try:
+        assert bench.notice == {}
+        bench.register_panel.register_button.click()
+        assert bench.register_panel.controller.wait_settled(WAIT)
+        record = bench.register_panel.controller.record
+        assert record is not None and record.status == ImageStatus.ACTIVE
+        assert bench.notice["text"] == f"{record.name}:{record.tag} is ACTIVE"
+        assert bench.notice["kind"] == "success" and bench.notice["image_id"] == record.id
+        seq = bench.notice["seq"]
+        bench.browser.registered(record)  # the same settling heard again: no second notice
+        assert bench.notice["seq"] == seq
+        # The host's action: open the Images tab on that image.
+        bench.open_image = record.id
+        assert bench.selected_index == IMAGES_TAB and bench.browser.selected_id == record.id
+        assert bench.open_image == ""
+
+        bench.register_panel.swr_path.value = NOT_IN_SWR
+        bench.register_panel.register_button.click()
+        assert bench.register_panel.controller.wait_settled(WAIT)
+        failed = bench.register_panel.controller.record
+        assert failed is not None and failed.status == ImageStatus.CREATE_FAILED
+        assert bench.notice["kind"] == "error"
+        assert bench.notice["text"].startswith(f"{failed.name}:{failed.tag} CREATE_FAILED: ")
+    finally:
+        bench.close()

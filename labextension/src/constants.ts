@@ -2,9 +2,10 @@
 
 /**
  * The Python the panel runs in its own kernel: the whole workbench (a "Register" tab and an
- * "Images" tab) is written in Python, once.
+ * "Images" tab) is written in Python, once. `shared()` returns the kernel's workbench when it
+ * has one, so a page reload shows the registration and the Images tab as they were.
  */
-export const PANEL_CODE = 'from mai_widgets import Workbench; Workbench()';
+export const PANEL_CODE = 'from mai_widgets import Workbench; Workbench.shared()';
 
 /** Evaluated after a failure, to say which Python the missing package must go into. */
 export const PYTHON_EXECUTABLE_EXPRESSION = "__import__('sys').executable";

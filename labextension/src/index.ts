@@ -1,7 +1,8 @@
 import { ILabShell, ILayoutRestorer, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
-import { ICommandPalette } from '@jupyterlab/apputils';
+import { ICommandPalette, Notification } from '@jupyterlab/apputils';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
+import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 
 import { COMMAND_CATEGORY, CommandIDs, OPEN_LABEL, PANEL_ID, PANEL_TITLE, PLUGIN_ID, SESSION_PATH } from './constants';
 import { modelartsIcon } from './icon';
@@ -12,29 +13,49 @@ const plugin: JupyterFrontEndPlugin<void> = {
   description: 'A side panel that registers custom images with Huawei Cloud ModelArts.',
   autoStart: true,
   requires: [IRenderMimeRegistry],
-  optional: [ICommandPalette, ISettingRegistry, ILayoutRestorer, ILabShell],
+  optional: [ICommandPalette, ISettingRegistry, ILayoutRestorer, ILabShell, ITranslator],
   activate: (
     app: JupyterFrontEnd,
     rendermime: IRenderMimeRegistry,
     palette: ICommandPalette | null,
     settingRegistry: ISettingRegistry | null,
     restorer: ILayoutRestorer | null,
-    labShell: ILabShell | null
+    labShell: ILabShell | null,
+    translator: ITranslator | null
   ): void => {
+    const trans = (translator ?? nullTranslator).load('mai_widgets');
     let kernelName = '';
     const panel = new ModelArtsPanel({
       services: app.serviceManager,
       rendermime,
-      kernelSetting: () => kernelName
+      kernelSetting: () => kernelName,
+      translator
     });
     panel.title.icon = modelartsIcon;
-    panel.title.caption = PANEL_TITLE;
+    panel.title.caption = trans.__(PANEL_TITLE);
+
+    // A followed image settled: say so even when the side bar is collapsed, with a way to it.
+    panel.imageSettled.connect((_, notice) => {
+      Notification.emit(notice.text, notice.kind, {
+        autoClose: notice.kind === 'success' ? 8000 : false,
+        actions: [
+          {
+            label: trans.__('Show image'),
+            caption: trans.__('Open the ModelArts images panel on this image'),
+            callback: () => {
+              app.shell.activateById(PANEL_ID);
+              panel.openImage(notice.image_id);
+            }
+          }
+        ]
+      });
+    });
     app.shell.add(panel, 'left', { rank: 900 });
     restorer?.add(panel, PANEL_ID);
 
     app.commands.addCommand(CommandIDs.open, {
-      label: OPEN_LABEL,
-      caption: 'Open the ModelArts images side panel',
+      label: trans.__(OPEN_LABEL),
+      caption: trans.__('Open the ModelArts images side panel'),
       icon: args => (args['isPalette'] ? undefined : modelartsIcon),
       execute: async () => {
         app.shell.activateById(PANEL_ID);
@@ -42,11 +63,11 @@ const plugin: JupyterFrontEndPlugin<void> = {
       }
     });
     app.commands.addCommand(CommandIDs.restart, {
-      label: 'ModelArts: Restart the image panel’s kernel',
+      label: trans.__('ModelArts: Restart the image panel’s kernel'),
       execute: () => panel.restartKernel()
     });
     app.commands.addCommand(CommandIDs.close, {
-      label: 'ModelArts: Close the image panel (shut down its kernel)',
+      label: trans.__('ModelArts: Close the image panel (shut down its kernel)'),
       execute: async () => {
         await panel.shutdown();
         labShell?.collapseLeft();

@@ -11,6 +11,8 @@ import { OutputAreaModel, SimplifiedOutputArea } from '@jupyterlab/outputarea';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { CommsOverSubshells, Event, Kernel, KernelMessage, ServiceManager } from '@jupyterlab/services';
 import { refreshIcon, stopIcon, ToolbarButton } from '@jupyterlab/ui-components';
+import { ITranslator, nullTranslator, TranslationBundle } from '@jupyterlab/translation';
+import { ISignal, Signal } from '@lumino/signaling';
 import { Panel, Widget } from '@lumino/widgets';
 
 import {
@@ -37,11 +39,21 @@ import {
 
 const WIDGET_VIEW_MIMETYPE = 'application/vnd.jupyter.widget-view+json';
 
+/** What the Python Workbench says (its `notice` trait) when an image it follows settles. */
+export interface IImageNotice {
+  image_id: string;
+  status: string;
+  text: string;
+  kind: 'success' | 'error' | 'info';
+  seq: string;
+}
+
 export interface IModelArtsPanelOptions {
   services: ServiceManager.IManager;
   rendermime: IRenderMimeRegistry;
   /** The kernel setting, read at each start ('' = the default Python kernel). */
   kernelSetting: () => string;
+  translator?: ITranslator | null;
 }
 
 export class ModelArtsPanel extends Panel {
@@ -51,6 +63,7 @@ export class ModelArtsPanel extends Panel {
     this.addClass('mai-panel');
     this._services = options.services;
     this._kernelSetting = options.kernelSetting;
+    const trans = (this._trans = (options.translator ?? nullTranslator).load('mai_widgets'));
 
     // A private rendermime: the app's widget renderer belongs to notebooks' managers.
     this._rendermime = options.rendermime.clone();
@@ -67,7 +80,7 @@ export class ModelArtsPanel extends Panel {
     this._header.addClass('mai-panel-header');
     const title = new Widget({ node: document.createElement('h2') });
     title.addClass('mai-panel-title');
-    title.node.textContent = PANEL_TITLE;
+    title.node.textContent = trans.__(PANEL_TITLE);
     const kernelLabel = new Widget({ node: document.createElement('span') });
     kernelLabel.addClass('mai-panel-kernel');
     this._kernelLabel = kernelLabel.node;
@@ -75,13 +88,13 @@ export class ModelArtsPanel extends Panel {
     this._header.addWidget(kernelLabel);
     const restart = new ToolbarButton({
       icon: refreshIcon,
-      tooltip: 'Restart the panel’s kernel',
+      tooltip: trans.__('Restart the panel’s kernel'),
       className: 'mai-panel-restart',
       onClick: () => void this.restartKernel()
     });
     const stop = new ToolbarButton({
       icon: stopIcon,
-      tooltip: 'Close the panel: shut down its kernel',
+      tooltip: trans.__('Close the panel: shut down its kernel'),
       className: 'mai-panel-shutdown',
       onClick: () => void this.shutdown()
     });
@@ -103,6 +116,47 @@ export class ModelArtsPanel extends Panel {
     this.addWidget(this._output);
     this._show({ kind: 'closed' });
     this._services.events.stream.connect(this._onServerEvent, this);
+  }
+
+  /** An image the Python Workbench follows reached a terminal status (also while collapsed). */
+  get imageSettled(): ISignal<this, IImageNotice> {
+    return this._imageSettled;
+  }
+
+  /** Ask the Python Workbench to open its Images tab on an image (a notification's action). */
+  openImage(imageId: string): void {
+    const model = this._workbenchModel;
+    if (model) {
+      model.set('open_image', imageId);
+      model.save_changes();
+    }
+  }
+
+  /** Listen to the displayed Workbench's `notice`: the host says it with a notification. */
+  private async _watchWorkbench(modelId: string): Promise<void> {
+    const manager = this._manager;
+    if (!manager) {
+      return;
+    }
+    let model: widgetsBase.WidgetModel;
+    try {
+      model = await manager.get_model(modelId);
+    } catch {
+      return; // not a model of this kernel's manager (any more): nothing to listen to
+    }
+    if (this._manager !== manager || !model.get || model.get('notice') === undefined) {
+      return;
+    }
+    this._workbenchModel?.off('change:notice', this._onNotice, this);
+    this._workbenchModel = model;
+    model.on('change:notice', this._onNotice, this);
+  }
+
+  private _onNotice(model: widgetsBase.WidgetModel): void {
+    const notice = model.get('notice') as IImageNotice | undefined;
+    if (notice && notice.text && notice.image_id) {
+      this._imageSettled.emit(notice);
+    }
   }
 
   get phase(): Phase {
@@ -368,7 +422,14 @@ export class ModelArtsPanel extends Panel {
     const model = this._output.model;
     switch (type) {
       case 'execute_result':
-      case 'display_data':
+      case 'display_data': {
+        model.add({ ...(msg.content as object), output_type: type } as any);
+        const view = (msg.content as any).data?.[WIDGET_VIEW_MIMETYPE];
+        if (view && typeof view.model_id === 'string') {
+          void this._watchWorkbench(view.model_id);
+        }
+        break;
+      }
       case 'stream':
         model.add({ ...(msg.content as object), output_type: type } as any);
         break;
@@ -397,6 +458,8 @@ export class ModelArtsPanel extends Panel {
   }
 
   private _setManager(kernel: Kernel.IKernelConnection | null): void {
+    this._workbenchModel?.off('change:notice', this._onNotice, this);
+    this._workbenchModel = null;
     this._manager?.dispose();
     this._manager = null;
     if (!kernel) {
@@ -434,7 +497,9 @@ export class ModelArtsPanel extends Panel {
 
   private _updateKernelLabel(): void {
     const kernel = this._session?.session?.kernel;
-    this._kernelLabel.textContent = kernel ? `${this._kernelDisplayName()} · ${kernel.status}` : 'no kernel';
+    this._kernelLabel.textContent = kernel
+      ? `${this._kernelDisplayName()} · ${kernel.status}`
+      : this._trans.__('no kernel');
   }
 
   private _clearOutput(): void {
@@ -468,7 +533,7 @@ export class ModelArtsPanel extends Panel {
       const button = document.createElement('button');
       button.className = 'jp-mod-styled jp-mod-accept mai-panel-action';
       button.dataset.action = action.id;
-      button.textContent = action.label;
+      button.textContent = this._trans.__(action.label);
       button.onclick = () => void this._act(action.id);
       node.appendChild(button);
     }
@@ -479,6 +544,9 @@ export class ModelArtsPanel extends Panel {
   private _kernelSetting: () => string;
   private _rendermime: IRenderMimeRegistry;
   private _manager: KernelWidgetManager | null = null;
+  private _workbenchModel: widgetsBase.WidgetModel | null = null;
+  private _imageSettled = new Signal<this, IImageNotice>(this);
+  private _trans: TranslationBundle;
   private _session: SessionContext | null = null;
   private _phase: Phase = { kind: 'closed' };
   private _generation = 0;

@@ -5,14 +5,7 @@
 
 /** Kernel execution states as JupyterLab reports them (a subset of Kernel.Status). */
 export type KernelStatus =
-  | 'unknown'
-  | 'starting'
-  | 'idle'
-  | 'busy'
-  | 'terminating'
-  | 'restarting'
-  | 'autorestarting'
-  | 'dead';
+  'unknown' | 'starting' | 'idle' | 'busy' | 'terminating' | 'restarting' | 'autorestarting' | 'dead';
 
 /** Where the panel is in its life, one of a closed set. */
 export type Phase =
@@ -38,7 +31,7 @@ export type PhaseKind = Phase['kind'];
 /** The one button a phase may offer, and what pressing it does. */
 export type Action = 'start' | 'restart' | 'retry';
 
-export interface PhaseView {
+export interface IPhaseView {
   text: string;
   /** A command the user can copy (an install command), or null. */
   code: string | null;
@@ -51,10 +44,7 @@ export interface PhaseView {
  * Next phase after a kernel status change, and whether the form must be rendered again
  * (the kernel-side widgets are gone after any restart, whoever started it).
  */
-export function afterKernelStatus(
-  phase: Phase,
-  status: KernelStatus
-): { phase: Phase; render: boolean } {
+export function afterKernelStatus(phase: Phase, status: KernelStatus): { phase: Phase; render: boolean } {
   if (phase.kind === 'closed' || phase.kind === 'no-kernelspec') {
     return { phase, render: false };
   }
@@ -89,12 +79,7 @@ export function packageForModule(module: string): string {
  * Phase for a failed run of the panel code, from the error's name and value as the kernel
  * sent them. An import failure names the package and the Python to install it into.
  */
-export function phaseForError(
-  ename: string,
-  evalue: string,
-  kernel: string,
-  python: string | null
-): Phase {
+export function phaseForError(ename: string, evalue: string, kernel: string, python: string | null): Phase {
   if (ename === 'ModuleNotFoundError') {
     const match = /No module named '([^']+)'/.exec(evalue);
     if (match) {
@@ -114,7 +99,7 @@ export function installCommand(pkg: string, python: string | null, upgrade = fal
   if (!python) {
     return `pip ${flags} ${pkg}`;
   }
-  const exe = /^[\w@%+=:,./-]+$/.test(python) ? python : `'${python.replace(/'/g, `'\\''`)}'`;
+  const exe = /^[\w@%+=:,./-]+$/.test(python) ? python : `'${python.replace(/'/g, "'\\''")}'`;
   return `${exe} -m pip ${flags} ${pkg}`;
 }
 
@@ -123,7 +108,7 @@ function inEnvironment(kernel: string, python: string | null): string {
 }
 
 /** Words, an optional command and an optional button for each phase. */
-export function describePhase(phase: Phase): PhaseView {
+export function describePhase(phase: Phase): IPhaseView {
   switch (phase.kind) {
     case 'closed':
       return {

@@ -29,7 +29,7 @@ const ALL_PHASES: Phase[] = [
 
 describe('the code the panel runs', () => {
   it('is the one-line Workbench display', () => {
-    expect(PANEL_CODE).toBe('from mai_widgets import Workbench; Workbench()');
+    expect(PANEL_CODE).toBe('from mai_widgets import Workbench; Workbench.shared()');
   });
 });
 

@@ -83,7 +83,11 @@ export function sidePanelForm(page: IJupyterLabPageFixture): RegisterForm {
   return new RegisterForm(page.locator(`${PANEL} .mai-register-panel`));
 }
 
-export async function waitForPhase(page: IJupyterLabPageFixture, phase: string, timeout = KERNEL_TIMEOUT): Promise<void> {
+export async function waitForPhase(
+  page: IJupyterLabPageFixture,
+  phase: string,
+  timeout = KERNEL_TIMEOUT
+): Promise<void> {
   await expect(page.locator(`${PANEL}[data-mai-phase="${phase}"]`)).toBeAttached({ timeout });
 }
 
@@ -146,8 +150,6 @@ export async function runningKernelIds(request: APIRequestContext): Promise<stri
 
 export async function onlyPanelSession(request: APIRequestContext): Promise<PanelSession> {
   let sessions: PanelSession[] = [];
-  await expect
-    .poll(async () => (sessions = await panelSessions(request)).length, { timeout: KERNEL_TIMEOUT })
-    .toBe(1);
+  await expect.poll(async () => (sessions = await panelSessions(request)).length, { timeout: KERNEL_TIMEOUT }).toBe(1);
   return sessions[0];
 }

@@ -45,8 +45,10 @@ test.describe('SWR picker and preflight', () => {
     const arch = checks.locator('.mai-check-warn[data-check="architecture"]');
     await expect(arch).toContainText('exec format error', { timeout: KERNEL_TIMEOUT });
     await expect(checks.locator('.mai-check-pass[data-check="exists"]')).toBeVisible();
-    // coloured by the theme (--jp-warn-color1 in the light theme), not by a fixed colour
-    await expect(arch).toHaveCSS('color', 'rgb(245, 124, 0)');
+    // the mark and the bar are coloured by the theme (--jp-warn-color1 in the light theme), not by a
+    // fixed colour; the sentence keeps the theme's text colour, for contrast
+    await expect(arch.locator('.mai-check-mark')).toHaveCSS('color', 'rgb(245, 124, 0)');
+    await expect(arch).toHaveCSS('border-left-color', 'rgb(245, 124, 0)');
     await panel(page).screenshot({ path: path.join(ARTIFACTS, 'side-panel-swr-arch-warning.png') });
 
     const useArch = root.locator('.mai-preflight-use-arch');
