@@ -19,9 +19,7 @@ async function pick(list: Locator, name: string): Promise<void> {
 }
 
 test.describe('SWR picker and preflight', () => {
-  test('pick organization, repository and tag; fix the arch in one click; register until ACTIVE', async ({
-    page
-  }) => {
+  test('pick organization, repository and tag; fix the arch in one click; register until ACTIVE', async ({ page }) => {
     await openFromSideBar(page);
     const form = await waitForForm(page);
     const root = form.root;
