@@ -45,6 +45,19 @@ _TEXT_FIELDS = tuple(s.name for s in FORM_FIELDS if s.enum is None)
 FIELD_NAMES = frozenset(s.name for s in FORM_FIELDS)
 
 
+# The controller's traits that change what the buttons, the reason line and the endpoint show.
+_CONTROL_TRAITS = [
+    "problems",
+    "missing",
+    "state",
+    "busy",
+    "closed",
+    "endpoint",
+    "credentials_source",
+    "checks",
+]
+
+
 def _label(name: str) -> str:
     return field_spec(name).label
 
@@ -190,9 +203,7 @@ class RegisterPanel(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
             # The CSS puts the counter and the message under the field, aligned with its input.
             shown = self.swr_picker if name == "swr_path" else widget
             rows.append(
-                widgets.VBox(
-                    [shown, *extra, message], layout=looks.layout(), _dom_classes=("mai-field-row",)
-                )
+                widgets.VBox([shown, *extra, message], layout=looks.layout(), _dom_classes=("mai-field-row",))
             )
 
         # The preflight checklist sits under the SWR path it is about.
@@ -270,16 +281,7 @@ class RegisterPanel(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
         controller.observe(self._fields_changed, names="fields")
         controller.observe(
             self._controls_changed,
-            names=[
-                "problems",
-                "missing",
-                "state",
-                "busy",
-                "closed",
-                "endpoint",
-                "credentials_source",
-                "checks",
-            ],
+            names=_CONTROL_TRAITS,
         )
         self._render_fields()
         self._render_controls()
@@ -508,16 +510,7 @@ class RegisterPanel(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
         self.controller.unobserve(self._fields_changed, names="fields")
         self.controller.unobserve(
             self._controls_changed,
-            names=[
-                "problems",
-                "missing",
-                "state",
-                "busy",
-                "closed",
-                "endpoint",
-                "credentials_source",
-                "checks",
-            ],
+            names=_CONTROL_TRAITS,
         )
         self.controller.close()
         _close_tree(self)
