@@ -74,7 +74,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
       }
     });
     for (const command of [CommandIDs.open, CommandIDs.restart, CommandIDs.close]) {
-      palette?.addItem({ command, category: COMMAND_CATEGORY });
+      palette?.addItem({ command, category: trans.__(COMMAND_CATEGORY) });
     }
 
     if (settingRegistry) {

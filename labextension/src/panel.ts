@@ -6,7 +6,7 @@
 import * as widgetsBase from '@jupyter-widgets/base';
 import { JUPYTER_CONTROLS_VERSION } from '@jupyter-widgets/controls/lib/version';
 import { KernelWidgetManager, output as labOutput, WidgetRenderer } from '@jupyter-widgets/jupyterlab-manager';
-import { SessionContext } from '@jupyterlab/apputils';
+import { SessionContext, translateKernelStatuses } from '@jupyterlab/apputils';
 import { OutputAreaModel, SimplifiedOutputArea } from '@jupyterlab/outputarea';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { CommsOverSubshells, Event, Kernel, KernelMessage, ServiceManager } from '@jupyterlab/services';
@@ -63,7 +63,9 @@ export class ModelArtsPanel extends Panel {
     this.addClass('mai-panel');
     this._services = options.services;
     this._kernelSetting = options.kernelSetting;
-    const trans = (this._trans = (options.translator ?? nullTranslator).load('mai_widgets'));
+    const translator = options.translator ?? nullTranslator;
+    const trans = (this._trans = translator.load('mai_widgets'));
+    this._kernelStatuses = translateKernelStatuses(translator);
 
     // A private rendermime: the app's widget renderer belongs to notebooks' managers.
     this._rendermime = options.rendermime.clone();
@@ -228,7 +230,7 @@ export class ModelArtsPanel extends Panel {
       await session.ready;
     } catch (reason) {
       if (this._session === session) {
-        this._show({ kind: 'failed', ename: 'Kernel start failed', evalue: String(reason) });
+        this._show({ kind: 'failed', ename: this._trans.__('Kernel start failed'), evalue: String(reason) });
       }
       return;
     }
@@ -408,8 +410,8 @@ export class ModelArtsPanel extends Panel {
       this._show({ kind: 'ready' });
       return;
     }
-    const ename = content.status === 'error' ? content.ename : 'Aborted';
-    const evalue = content.status === 'error' ? content.evalue : 'the kernel aborted the request';
+    const ename = content.status === 'error' ? content.ename : this._trans.__('Aborted');
+    const evalue = content.status === 'error' ? content.evalue : this._trans.__('the kernel aborted the request');
     const python = await this._pythonExecutable(kernel);
     if (generation === this._generation) {
       this._show(phaseForError(ename, evalue, this._kernelDisplayName(), python));
@@ -498,7 +500,7 @@ export class ModelArtsPanel extends Panel {
   private _updateKernelLabel(): void {
     const kernel = this._session?.session?.kernel;
     this._kernelLabel.textContent = kernel
-      ? `${this._kernelDisplayName()} · ${kernel.status}`
+      ? `${this._kernelDisplayName()} · ${this._kernelStatuses[kernel.status] ?? kernel.status}`
       : this._trans.__('no kernel');
   }
 
@@ -511,7 +513,7 @@ export class ModelArtsPanel extends Panel {
     this._phase = phase;
     this.node.dataset.maiPhase = phase.kind;
     this._updateKernelLabel();
-    const view = describePhase(phase);
+    const view = describePhase(phase, this._trans);
     const node = this._message.node;
     node.replaceChildren();
     node.classList.toggle('mai-panel-busy', view.busy);
@@ -533,7 +535,7 @@ export class ModelArtsPanel extends Panel {
       const button = document.createElement('button');
       button.className = 'jp-mod-styled jp-mod-accept mai-panel-action';
       button.dataset.action = action.id;
-      button.textContent = this._trans.__(action.label);
+      button.textContent = action.label;
       button.onclick = () => void this._act(action.id);
       node.appendChild(button);
     }
@@ -547,6 +549,8 @@ export class ModelArtsPanel extends Panel {
   private _workbenchModel: widgetsBase.WidgetModel | null = null;
   private _imageSettled = new Signal<this, IImageNotice>(this);
   private _trans: TranslationBundle;
+  /** JupyterLab's own words for kernel states ('idle', 'busy'…), in the user's language. */
+  private _kernelStatuses: Record<string, string>;
   private _session: SessionContext | null = null;
   private _phase: Phase = { kind: 'closed' };
   private _generation = 0;

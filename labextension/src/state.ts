@@ -103,80 +103,107 @@ export function installCommand(pkg: string, python: string | null, upgrade = fal
   return `${exe} -m pip ${flags} ${pkg}`;
 }
 
-function inEnvironment(kernel: string, python: string | null): string {
-  return python ? `the environment of kernel "${kernel}" (${python})` : `the environment of kernel "${kernel}"`;
+/**
+ * The part of JupyterLab's TranslationBundle the words need: `__(msgid, ...args)`, where `%1`,
+ * `%2`… in the msgid stand for the arguments. Every msgid below is a whole sentence written out
+ * literally, so translation tools find it and translators see the sentence, not fragments.
+ */
+export interface ITranslate {
+  __(msgid: string, ...args: unknown[]): string;
 }
 
-/** Words, an optional command and an optional button for each phase. */
-export function describePhase(phase: Phase): IPhaseView {
+/** Words, an optional command and an optional button for each phase, in the user's language. */
+export function describePhase(phase: Phase, trans: ITranslate): IPhaseView {
+  const retry = { id: 'retry' as const, label: trans.__('Try again') };
   switch (phase.kind) {
     case 'closed':
       return {
-        text: 'The panel is closed and its kernel is shut down.',
+        text: trans.__('The panel is closed and its kernel is shut down.'),
         code: null,
-        action: { id: 'start', label: 'Start' },
+        action: { id: 'start', label: trans.__('Start') },
         busy: false
       };
     case 'starting':
       return {
-        text: `Starting the kernel (${phase.kernel})…`,
+        text: trans.__('Starting the kernel (%1)…', phase.kernel),
         code: null,
         action: null,
         busy: true
       };
     case 'loading':
-      return { text: 'Loading the registration form…', code: null, action: null, busy: true };
+      return { text: trans.__('Loading the registration form…'), code: null, action: null, busy: true };
     case 'ready':
       return { text: '', code: null, action: null, busy: false };
     case 'restarting':
       return {
-        text: 'The kernel is restarting; the form comes back by itself.',
+        text: trans.__('The kernel is restarting; the form comes back by itself.'),
         code: null,
         action: null,
         busy: true
       };
     case 'dead':
       return {
-        text: 'The panel’s kernel has died.',
+        text: trans.__('The panel’s kernel has died.'),
         code: null,
-        action: { id: 'restart', label: 'Start a new kernel' },
+        action: { id: 'restart', label: trans.__('Start a new kernel') },
         busy: false
       };
     case 'no-kernelspec':
       return {
-        text:
-          `No kernel named "${phase.requested}" is installed. ` +
-          (phase.available.length
-            ? `Set "kernelName" in Settings › ModelArts images to one of: ${phase.available.join(', ')}, ` +
-              'or leave it empty for the default Python kernel.'
-            : 'No kernels are installed at all.'),
+        text: phase.available.length
+          ? trans.__(
+              'No kernel named "%1" is installed. Set "kernelName" in Settings › ModelArts images to one of: %2, or leave it empty for the default Python kernel.',
+              phase.requested,
+              phase.available.join(', ')
+            )
+          : trans.__('No kernel named "%1" is installed. No kernels are installed at all.', phase.requested),
         code: null,
-        action: { id: 'retry', label: 'Try again' },
+        action: retry,
         busy: false
       };
     case 'missing-package':
       return {
-        text:
-          `The Python package "${phase.pkg}" is not installed in ${inEnvironment(phase.kernel, phase.python)} ` +
-          `("No module named '${phase.module}'"). Install it there, then try again:`,
+        text: phase.python
+          ? trans.__(
+              'The Python package "%1" is not installed in the environment of kernel "%2" (%3) ("No module named \'%4\'"). Install it there, then try again:',
+              phase.pkg,
+              phase.kernel,
+              phase.python,
+              phase.module
+            )
+          : trans.__(
+              'The Python package "%1" is not installed in the environment of kernel "%2" ("No module named \'%3\'"). Install it there, then try again:',
+              phase.pkg,
+              phase.kernel,
+              phase.module
+            ),
         code: installCommand(phase.pkg, phase.python),
-        action: { id: 'retry', label: 'Try again' },
+        action: retry,
         busy: false
       };
     case 'outdated-package':
       return {
-        text:
-          `The "mai-widgets" package in ${inEnvironment(phase.kernel, phase.python)} is too old for this ` +
-          `panel (${phase.detail}). Upgrade it there, then try again:`,
+        text: phase.python
+          ? trans.__(
+              'The "mai-widgets" package in the environment of kernel "%1" (%2) is too old for this panel (%3). Upgrade it there, then try again:',
+              phase.kernel,
+              phase.python,
+              phase.detail
+            )
+          : trans.__(
+              'The "mai-widgets" package in the environment of kernel "%1" is too old for this panel (%2). Upgrade it there, then try again:',
+              phase.kernel,
+              phase.detail
+            ),
         code: installCommand('mai-widgets', phase.python, true),
-        action: { id: 'retry', label: 'Try again' },
+        action: retry,
         busy: false
       };
     case 'failed':
       return {
-        text: `The form could not be loaded: ${phase.ename}: ${phase.evalue}`,
+        text: trans.__('The form could not be loaded: %1: %2', phase.ename, phase.evalue),
         code: null,
-        action: { id: 'retry', label: 'Try again' },
+        action: retry,
         busy: false
       };
   }

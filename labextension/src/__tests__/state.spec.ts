@@ -11,8 +11,26 @@ import {
   Phase,
   PhaseKind,
   phaseForError,
+  ITranslate,
   trackKernelProcess
 } from '../state';
+
+/** %1, %2… filled in, as JupyterLab's null translator does. */
+function fill(msgid: string, args: unknown[]): string {
+  return msgid.replace(/%(\d+)/g, (match, n) => (Number(n) <= args.length ? String(args[Number(n) - 1]) : match));
+}
+
+/** English, as a user without a language pack reads it. */
+const english: ITranslate = { __: (msgid, ...args) => fill(msgid, args) };
+
+/** A pseudo-language that marks each translated sentence and records the msgids asked for. */
+class PseudoLanguage implements ITranslate {
+  msgids: string[] = [];
+  __(msgid: string, ...args: unknown[]): string {
+    this.msgids.push(msgid);
+    return `⟦${fill(msgid, args)}⟧`;
+  }
+}
 
 const ALL_PHASES: Phase[] = [
   { kind: 'closed' },
@@ -55,7 +73,7 @@ describe('afterKernelStatus', () => {
     for (const phase of ALL_PHASES.filter(p => p.kind !== 'closed' && p.kind !== 'no-kernelspec')) {
       expect(afterKernelStatus(phase, 'dead').phase.kind).toBe('dead');
     }
-    expect(describePhase({ kind: 'dead' }).action?.id).toBe('restart');
+    expect(describePhase({ kind: 'dead' }, english).action?.id).toBe('restart');
   });
 
   it('a closed panel ignores the status of a kernel it no longer owns', () => {
@@ -87,7 +105,7 @@ describe('phaseForError', () => {
       kernel: 'Python 3 (ipykernel)',
       python: '/opt/env/bin/python'
     });
-    const view = describePhase(phase);
+    const view = describePhase(phase, english);
     expect(view.text).toContain('"mai-widgets" is not installed');
     expect(view.text).toContain('kernel "Python 3 (ipykernel)" (/opt/env/bin/python)');
     expect(view.code).toBe('/opt/env/bin/python -m pip install mai-widgets');
@@ -97,7 +115,7 @@ describe('phaseForError', () => {
   it('names a missing dependency by its own package, top-level module only', () => {
     const phase = phaseForError('ModuleNotFoundError', "No module named 'ipywidgets.widgets'", 'k', null);
     expect(phase).toMatchObject({ kind: 'missing-package', module: 'ipywidgets', pkg: 'ipywidgets' });
-    expect(describePhase(phase).code).toBe('pip install ipywidgets');
+    expect(describePhase(phase, english).code).toBe('pip install ipywidgets');
   });
 
   it('an old mai_widgets without Workbench asks for an upgrade', () => {
@@ -108,13 +126,13 @@ describe('phaseForError', () => {
       '/usr/bin/python3'
     );
     expect(phase.kind).toBe('outdated-package');
-    expect(describePhase(phase).code).toBe('/usr/bin/python3 -m pip install --upgrade mai-widgets');
+    expect(describePhase(phase, english).code).toBe('/usr/bin/python3 -m pip install --upgrade mai-widgets');
   });
 
   it('any other error is shown by name and value, without a traceback', () => {
     const phase = phaseForError('ConfigError', 'bad region', 'k', null);
     expect(phase).toEqual({ kind: 'failed', ename: 'ConfigError', evalue: 'bad region' });
-    expect(describePhase(phase).text).toBe('The form could not be loaded: ConfigError: bad region');
+    expect(describePhase(phase, english).text).toBe('The form could not be loaded: ConfigError: bad region');
   });
 });
 
@@ -137,7 +155,7 @@ describe('describePhase', () => {
     const seen = new Set<PhaseKind>();
     for (const phase of ALL_PHASES) {
       seen.add(phase.kind);
-      const view = describePhase(phase);
+      const view = describePhase(phase, english);
       if (phase.kind === 'ready') {
         expect(view).toEqual({ text: '', code: null, action: null, busy: false });
         continue;
@@ -148,8 +166,39 @@ describe('describePhase', () => {
     expect(seen.size).toBe(ALL_PHASES.length);
   });
 
+  it('passes every word a user reads through the translator, as whole sentences', () => {
+    for (const phase of ALL_PHASES.filter(p => p.kind !== 'ready')) {
+      const pseudo = new PseudoLanguage();
+      const view = describePhase(phase, pseudo);
+      expect(view.text).toMatch(/^⟦[^⟦⟧]+⟧$/);
+      if (view.action) {
+        expect(view.action.label).toMatch(/^⟦[^⟦⟧]+⟧$/);
+      }
+      // The command to copy is shell, not prose: never translated.
+      expect(view.code ?? '').not.toContain('⟦');
+      // Values go in through %N, so a msgid is the same whatever the kernel or package.
+      for (const msgid of pseudo.msgids) {
+        expect(msgid).not.toMatch(/Python 3|mai_widgets'|\/e\/bin|julia|boom/);
+      }
+    }
+  });
+
+  it('fills every placeholder, with and without the Python path', () => {
+    for (const phase of [
+      ...ALL_PHASES,
+      { kind: 'missing-package', module: 'x', pkg: 'x', kernel: 'k', python: null } as Phase,
+      { kind: 'outdated-package', detail: 'd', kernel: 'k', python: '/p' } as Phase,
+      { kind: 'no-kernelspec', requested: 'julia', available: [] } as Phase
+    ]) {
+      expect(describePhase(phase, english).text).not.toMatch(/%\d/);
+    }
+    expect(describePhase({ kind: 'no-kernelspec', requested: 'julia', available: [] }, english).text).toBe(
+      'No kernel named "julia" is installed. No kernels are installed at all.'
+    );
+  });
+
   it('says the kernel is starting, with its name', () => {
-    expect(describePhase({ kind: 'starting', kernel: 'Python 3 (ipykernel)' }).text).toBe(
+    expect(describePhase({ kind: 'starting', kernel: 'Python 3 (ipykernel)' }, english).text).toBe(
       'Starting the kernel (Python 3 (ipykernel))…'
     );
   });
