@@ -86,7 +86,7 @@ class Repository:
     name: str
     registry: str
     tags: dict[str, TagEntry] = field(default_factory=dict)
-    blobs: dict[str, Blob] = field(default_factory=dict)  # manifests and configs, by digest
+    blobs: dict[str, Blob] = field(default_factory=dict)  # manifests, configs, pushed layers; by digest
 
 
 def digest_of(content: bytes) -> str:
