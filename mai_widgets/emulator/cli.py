@@ -42,6 +42,7 @@ class EmulatorSettings:
     iam_domain: str = DEFAULTS.iam_domain
     init_seconds: float = DEFAULTS.init_seconds
     creating_seconds: float = DEFAULTS.creating_seconds
+    # the paths at start; registration asks the live catalogue (EmulatorState.swr_catalogue)
     swr_catalogue: frozenset[str] = field(default_factory=lambda: frozenset(DEMO_SWR_IMAGES))
     swr_images: tuple[SwrImageSpec, ...] = DEMO_SWR_CATALOGUE  # what the SWR routes serve
     forbidden_namespace: str = DEFAULTS.forbidden_namespace

@@ -61,7 +61,8 @@ def _demo(path: str, **spec: Any) -> SwrImageSpec:
 
 
 # The demo SWR catalogue: images that "exist" in SWR, so registering them reaches ACTIVE.
-# Anything else goes to CREATE_FAILED with a status_message saying the image was not found.
+# Anything else goes to CREATE_FAILED with a status_message saying the image was not found,
+# until it is pushed (python -m mai_widgets.emulator.push).
 # The first five paths are the original demo images (notebooks and the README use them).
 DEMO_SWR_CATALOGUE: tuple[SwrImageSpec, ...] = (
     _demo(

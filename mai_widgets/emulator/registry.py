@@ -3,28 +3,38 @@
 Free of tornado (the command line parses catalogues with it). Each image becomes real Docker v2
 or OCI JSON: a config blob per platform, an image manifest per platform and, for several
 platforms, a manifest list / image index; every digest is the sha256 of the exact bytes served.
-Layer blobs are described (digest, size) but their content is not served.
+Layer blobs of catalogue entries are described (digest, size) but their content is not served.
+
+Pushed images (the registry's upload and manifest routes) are checked here as a registry does
+(:func:`check_manifest`) and kept in memory with every blob they reference, served byte for byte.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..contract import split_swr_path, swr_registry
-from .defaults import DEMO_SWR_CATALOGUE, SwrImageSpec
+from .defaults import DEFAULTS, DEMO_SWR_CATALOGUE, SwrImageSpec
 
 __all__ = [
+    "INDEX_MEDIA_TYPES",
+    "MANIFEST_MEDIA_TYPES",
+    "MAX_UPLOAD_BYTES",
     "MEDIA_TYPES",
     "Blob",
+    "ManifestRejected",
     "Repository",
     "SwrCatalogue",
     "TagEntry",
     "build_catalogue",
+    "check_manifest",
     "read_catalogue_lines",
     "seed_specs",
 ]
@@ -43,6 +53,12 @@ MEDIA_TYPES = {
         "layer": "application/vnd.oci.image.layer.v1.tar+gzip",
     },
 }
+INDEX_MEDIA_TYPES = frozenset(kinds["list"] for kinds in MEDIA_TYPES.values())
+IMAGE_MEDIA_TYPES = frozenset(kinds["manifest"] for kinds in MEDIA_TYPES.values())
+MANIFEST_MEDIA_TYPES = INDEX_MEDIA_TYPES | IMAGE_MEDIA_TYPES
+# The emulator keeps pushed blobs in memory: one upload may hold at most this many bytes.
+MAX_UPLOAD_BYTES = 64 << 20
+DIGEST_RE = re.compile(r"^sha256:[a-f0-9]{64}$")
 _SPEC_KEYS = frozenset({"path", "platforms", "user", "size", "pushed", "ports", "entrypoint", "media"})
 _LAYER_SHARES = (0.55, 0.3, 0.15)  # a base, a framework and an application layer
 
@@ -58,9 +74,10 @@ class Blob:
 
 @dataclass(frozen=True)
 class TagEntry:
-    spec: SwrImageSpec
     tag: str
     top: Blob  # the manifest the tag points to (an image manifest, or a list / index)
+    size: int  # bytes, as SWR lists it
+    pushed: str  # ISO 8601, UTC
 
 
 @dataclass
@@ -69,10 +86,10 @@ class Repository:
     name: str
     registry: str
     tags: dict[str, TagEntry] = field(default_factory=dict)
-    blobs: dict[str, Blob] = field(default_factory=dict)  # manifests and configs, by digest
+    blobs: dict[str, Blob] = field(default_factory=dict)  # manifests, configs, pushed layers; by digest
 
 
-def _digest(content: bytes) -> str:
+def digest_of(content: bytes) -> str:
     return "sha256:" + hashlib.sha256(content).hexdigest()
 
 
@@ -95,7 +112,7 @@ def _platform_image(spec: SwrImageSpec, platform_text: str, kinds: dict[str, str
     """The config blob and the image manifest of one platform."""
     platform = parse_platform(platform_text)
     layer_sizes = [max(1, int(spec.size * share)) for share in _LAYER_SHARES]
-    layer_digests = [_digest(f"{spec.path}|{platform_text}|layer {i}".encode()) for i in range(3)]
+    layer_digests = [digest_of(f"{spec.path}|{platform_text}|layer {i}".encode()) for i in range(3)]
     container: dict[str, Any] = {
         "Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
         "User": spec.user,
@@ -111,14 +128,14 @@ def _platform_image(spec: SwrImageSpec, platform_text: str, kinds: dict[str, str
         "config": container,
         "rootfs": {
             "type": "layers",
-            "diff_ids": [_digest(f"{d}|uncompressed".encode()) for d in layer_digests],
+            "diff_ids": [digest_of(f"{d}|uncompressed".encode()) for d in layer_digests],
         },
         "history": [
             {"created": spec.pushed, "created_by": f"mai-widgets emulator layer {i}"} for i in range(3)
         ],
     }
     config_bytes = _canonical(config)
-    config_blob = Blob(kinds["config"], config_bytes, _digest(config_bytes))
+    config_blob = Blob(kinds["config"], config_bytes, digest_of(config_bytes))
     manifest = {
         "schemaVersion": 2,
         "mediaType": kinds["manifest"],
@@ -129,14 +146,23 @@ def _platform_image(spec: SwrImageSpec, platform_text: str, kinds: dict[str, str
         ],
     }
     manifest_bytes = json.dumps(manifest, indent=3).encode()  # pretty, as docker pushes them
-    return config_blob, Blob(kinds["manifest"], manifest_bytes, _digest(manifest_bytes))
+    return config_blob, Blob(kinds["manifest"], manifest_bytes, digest_of(manifest_bytes))
 
 
 class SwrCatalogue:
-    """Every repository and tag of the emulator's SWR, with the blobs the registry serves."""
+    """Every repository and tag of the emulator's SWR, with the blobs the registry serves.
 
-    def __init__(self, specs: Iterable[SwrImageSpec]) -> None:
+    Live: pushes add to it, a forced delete of a ModelArts image takes its tag away, and
+    registration asks :meth:`has` (one lock, as handlers and tests may share it across threads).
+    Pushed repositories live on ``registry`` (the region's SWR host).
+    """
+
+    def __init__(self, specs: Iterable[SwrImageSpec], *, registry: str = DEFAULTS.registry) -> None:
+        self.registry = registry
         self.repositories: dict[tuple[str, str], Repository] = {}
+        self.organizations: set[str] = set()  # outlive their repositories, as SWR's do
+        self.untagged: set[str] = set()  # catalogue paths given by digest: registrable, not served
+        self.lock = threading.RLock()
         for spec in specs:
             self.add(spec)
 
@@ -144,8 +170,10 @@ class SwrCatalogue:
         parts = split_swr_path(spec.path)
         if parts is None or "registry" not in parts:
             raise ValueError(f"{spec.path!r} is not a registry/namespace/name:tag path")
+        self.organizations.add(parts["namespace"])
         if "tag" not in parts:
-            return  # registrable by digest, but a registry keeps tags: nothing to list or serve
+            self.untagged.add(spec.path)  # registrable by digest, but a registry keeps tags: nothing to serve
+            return
         kinds = MEDIA_TYPES.get(spec.media)
         if kinds is None:
             raise ValueError(f"media must be docker or oci, not {spec.media!r}")
@@ -176,15 +204,162 @@ class SwrCatalogue:
                 ],
             }
             content = json.dumps(index, indent=3).encode()
-            top = Blob(kinds["list"], content, _digest(content))
+            top = Blob(kinds["list"], content, digest_of(content))
             repo.blobs[top.digest] = top
-        repo.tags[parts["tag"]] = TagEntry(spec, parts["tag"], top)
+        repo.tags[parts["tag"]] = TagEntry(parts["tag"], top, spec.size, spec.pushed)
 
     def namespaces(self) -> list[str]:
-        return sorted({ns for ns, _ in self.repositories})
+        return sorted(self.organizations)
 
     def repository(self, namespace: str, name: str) -> Repository | None:
         return self.repositories.get((namespace, name))
+
+    def listed(self) -> list[Repository]:
+        """The repositories the manage API lists: those with a tag (uploaded blobs alone make none)."""
+        with self.lock:
+            return [repo for _, repo in sorted(self.repositories.items()) if repo.tags]
+
+    def _find(self, swr_path: str) -> tuple[Repository, dict[str, str]] | None:
+        parts = split_swr_path(swr_path)
+        if parts is None or "registry" not in parts:
+            return None
+        repo = self.repositories.get((parts["namespace"], parts["name"]))
+        if repo is None or repo.registry != parts["registry"]:
+            return None
+        return repo, parts
+
+    def has(self, swr_path: str) -> bool:
+        """Whether SWR has this image now: its tag, or a manifest with its digest."""
+        with self.lock:
+            if swr_path in self.untagged:
+                return True
+            found = self._find(swr_path)
+            if found is None:
+                return False
+            repo, parts = found
+            if "tag" in parts:
+                return parts["tag"] in repo.tags
+            blob = repo.blobs.get(parts["digest"])
+            return blob is not None and blob.media_type in MANIFEST_MEDIA_TYPES
+
+    def remove(self, swr_path: str) -> None:
+        """A forced delete took the image out of SWR: its tag, or every tag on that digest."""
+        with self.lock:
+            self.untagged.discard(swr_path)
+            found = self._find(swr_path)
+            if found is None:
+                return
+            repo, parts = found
+            if "tag" in parts:
+                repo.tags.pop(parts["tag"], None)
+                return
+            for tag in [t for t, entry in repo.tags.items() if entry.top.digest == parts["digest"]]:
+                del repo.tags[tag]
+
+    def push_blob(self, namespace: str, name: str, blob: Blob) -> None:
+        """An uploaded blob (the repository is made on the first one, listed once tagged)."""
+        with self.lock:
+            key = (namespace, name)
+            repo = self.repositories.setdefault(key, Repository(namespace, name, self.registry))
+            repo.blobs[blob.digest] = blob
+
+    def push_manifest(
+        self, namespace: str, name: str, reference: str, blob: Blob, size: int, pushed: str
+    ) -> str:
+        """Store a checked manifest under its digest and, for a tag, point the tag at it; its path."""
+        with self.lock:
+            key = (namespace, name)
+            repo = self.repositories.setdefault(key, Repository(namespace, name, self.registry))
+            repo.blobs[blob.digest] = blob
+            if DIGEST_RE.match(reference):
+                return f"{repo.registry}/{repo.namespace}/{repo.name}@{reference}"
+            repo.tags[reference] = TagEntry(reference, blob, size, pushed)
+            return f"{repo.registry}/{repo.namespace}/{repo.name}:{reference}"
+
+
+class ManifestRejected(ValueError):
+    """A pushed manifest a registry refuses: its error code (``MANIFEST_INVALID``...) and why."""
+
+    def __init__(self, code: str, message: str, detail: Any = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.detail = detail
+
+
+def _descriptor(value: Any, where: str) -> tuple[str, int]:
+    if not isinstance(value, dict):
+        raise ManifestRejected("MANIFEST_INVALID", f"{where} must be a descriptor object")
+    digest, size = value.get("digest"), value.get("size")
+    if not isinstance(digest, str) or not DIGEST_RE.match(digest):
+        raise ManifestRejected("MANIFEST_INVALID", f"{where}.digest must be sha256:<64 hex digits>")
+    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+        raise ManifestRejected("MANIFEST_INVALID", f"{where}.size must be a number of bytes")
+    return digest, size
+
+
+def _referenced(repo: Repository, digest: str, size: int, *, manifest: bool) -> Blob:
+    blob = repo.blobs.get(digest)
+    if blob is None or (manifest and blob.media_type not in MANIFEST_MEDIA_TYPES):
+        kind = "manifest" if manifest else "blob"
+        raise ManifestRejected("MANIFEST_BLOB_UNKNOWN", f"{kind} unknown to registry: {digest}", digest)
+    if len(blob.content) != size:
+        raise ManifestRejected(
+            "MANIFEST_INVALID",
+            f"the descriptor of {digest} says {size} bytes, the blob has {len(blob.content)}",
+        )
+    return blob
+
+
+def check_manifest(repo: Repository, content: bytes, content_type: str) -> tuple[str, int]:
+    """Check a pushed manifest as a registry does: its media type and, for the size SWR lists,
+    the bytes of its layers (an index: of its child manifests' layers). Every blob or child
+    manifest it names must be in ``repo``. Raises :class:`ManifestRejected`."""
+    try:
+        document = json.loads(content.decode("utf-8"))
+    except (UnicodeError, ValueError, RecursionError):
+        raise ManifestRejected("MANIFEST_INVALID", "the manifest is not valid JSON (UTF-8)") from None
+    if not isinstance(document, dict):
+        raise ManifestRejected("MANIFEST_INVALID", "the manifest must be a JSON object")
+    declared = document.get("mediaType")
+    media_type = content_type.split(";")[0].strip().lower()
+    if media_type not in MANIFEST_MEDIA_TYPES:
+        media_type = declared if isinstance(declared, str) else ""
+    if media_type not in MANIFEST_MEDIA_TYPES:
+        raise ManifestRejected(
+            "MANIFEST_INVALID",
+            f"unsupported manifest media type; send one of {', '.join(sorted(MANIFEST_MEDIA_TYPES))}",
+        )
+    if declared is not None and declared != media_type:
+        raise ManifestRejected("MANIFEST_INVALID", "the manifest's mediaType is not its Content-Type")
+    if document.get("schemaVersion") != 2:
+        raise ManifestRejected("MANIFEST_INVALID", "schemaVersion must be 2")
+    if media_type in INDEX_MEDIA_TYPES:
+        children = document.get("manifests")
+        if not isinstance(children, list):
+            raise ManifestRejected("MANIFEST_INVALID", "an index must have a manifests list")
+        size = 0
+        for i, entry in enumerate(children):
+            child = _referenced(repo, *_descriptor(entry, f"manifests[{i}]"), manifest=True)
+            if child.media_type in IMAGE_MEDIA_TYPES:
+                size += _layer_bytes(json.loads(child.content))
+        return media_type, size
+    layers = document.get("layers")
+    if not isinstance(layers, list):
+        raise ManifestRejected("MANIFEST_INVALID", "an image manifest must have a layers list")
+    _referenced(repo, *_descriptor(document.get("config"), "config"), manifest=False)
+    for i, layer in enumerate(layers):
+        _referenced(repo, *_descriptor(layer, f"layers[{i}]"), manifest=False)
+    return media_type, _layer_bytes(document)
+
+
+def _layer_bytes(document: Any) -> int:
+    layers = document.get("layers") if isinstance(document, dict) else None
+    if not isinstance(layers, list):
+        return 0
+    return sum(
+        layer["size"] for layer in layers if isinstance(layer, dict) and isinstance(layer.get("size"), int)
+    )
 
 
 # -- catalogue sources --------------------------------------------------------------------------

@@ -43,17 +43,21 @@ from ..contract import (
     ValidationError,
     WireEnum,
     split_swr_path,
+    swr_registry,
 )
 from ..contract import RegisterRequest as _RegisterRequest
 from ..signer import AccessKeySecret, SignatureError, verify_signature
 from .cli import READY_PREFIX, EmulatorSettings
 from .faults import Fault, FaultInjector
 from .metadata import MetadataIssuer, metadata_routes
+from .registry import MAX_UPLOAD_BYTES, SwrCatalogue
 from .store import SORT_COLUMNS, AlreadyRegistered, ImageStore, ListQuery
 
 log = logging.getLogger("mai_widgets.emulator")
 
 MAX_BODY_BYTES = 1 << 20
+# Registry blob uploads (PATCH/PUT/POST .../blobs/uploads/...) may carry up to this in one request.
+_UPLOAD_PATH_RE = re.compile(r"^/v2/.+/blobs/uploads/")
 # tornado's own default header limit; the emulator answers larger headers itself (JSON 400).
 MAX_HEADER_BYTES = 64 << 10
 # What tornado reads at most: a body up to this is read and thrown away so the client gets our
@@ -144,7 +148,7 @@ def parse_json_body(raw: bytes) -> Any:
 
 
 class EmulatorState:
-    """What the handlers share: settings, the store and the fault injector."""
+    """What the handlers share: settings, the store, the fault injector and the live SWR catalogue."""
 
     def __init__(self, settings: EmulatorSettings, store: ImageStore) -> None:
         self.settings = settings
@@ -160,6 +164,10 @@ class EmulatorState:
             no_agency=settings.metadata_no_agency,
             clock=lambda: self.clock(),
         )
+        # Pushed images live in memory; forced deletes are kept in the store, so they outlast a restart.
+        self.swr_catalogue = SwrCatalogue(settings.swr_images, registry=swr_registry(settings.region))
+        for path in store.swr_deleted_paths():
+            self.swr_catalogue.remove(path)
 
     def secret_for_ak(self, ak: str) -> AccessKeySecret | None:
         s = self.settings
@@ -460,8 +468,7 @@ class ImagesHandler(ImageRouteHandler):
                 f"ModelArts has no permission to access the SWR organization {namespace}.",
             )
         fail_reason = None
-        store = self.state.store
-        if request.swr_path not in settings.swr_catalogue or store.swr_image_deleted(request.swr_path):
+        if not self.state.swr_catalogue.has(request.swr_path):  # the live SWR: pushes and forced deletes
             fail_reason = (
                 f"SWR image {request.swr_path} was not found: check the path and that the image was pushed."
             )
@@ -555,6 +562,7 @@ class ImageHandler(ImageRouteHandler):
         if force:
             # The real forced delete also deletes the image's content in SWR.
             store.forget_swr_image(record["swr_path"], now)
+            self.state.swr_catalogue.remove(record["swr_path"])
         if self.state.settings.delete_answer == "204":
             return Reply(204, None)
         return Reply(200, record)
@@ -716,6 +724,7 @@ class RequestGuard(httputil.HTTPMessageDelegate):
         self.connection = connection
         self.problem: str | None = None
         self.received = 0
+        self.max_body = MAX_BODY_BYTES
 
     def headers_received(
         self,
@@ -726,10 +735,16 @@ class RequestGuard(httputil.HTTPMessageDelegate):
         header_bytes += sum(len(k) + len(v) + 4 for k, v in headers.get_all())
         declared = headers.get("Content-Length", "")
         length = int(declared) if declared.isascii() and declared.isdigit() else 0
+        path = start_line.path if isinstance(start_line, httputil.RequestStartLine) else ""
+        if _UPLOAD_PATH_RE.match(path):
+            # a layer in one request, as docker sends it; the upload handler caps the total
+            self.max_body = MAX_UPLOAD_BYTES
+            if isinstance(self.connection, HTTP1Connection):
+                self.connection.set_max_body_size(MAX_UPLOAD_BYTES)
         if header_bytes > MAX_HEADER_BYTES:
             self.problem = f"the request headers are larger than {MAX_HEADER_BYTES} bytes"
-        elif length > MAX_BODY_BYTES:
-            self.problem = f"the request body is larger than {MAX_BODY_BYTES} bytes"
+        elif length > self.max_body:
+            self.problem = f"the request body is larger than {self.max_body} bytes"
         if self.problem is None:
             return self.inner.headers_received(start_line, headers)
         if length > DRAIN_BODY_BYTES and isinstance(self.connection, HTTP1Connection):
@@ -746,9 +761,9 @@ class RequestGuard(httputil.HTTPMessageDelegate):
 
     def data_received(self, chunk: bytes) -> Awaitable[None] | None:
         self.received += len(chunk)
-        if self.problem is None and self.received > MAX_BODY_BYTES:
+        if self.problem is None and self.received > self.max_body:
             # A chunked body has no Content-Length to refuse up front.
-            self.problem = f"the request body is larger than {MAX_BODY_BYTES} bytes"
+            self.problem = f"the request body is larger than {self.max_body} bytes"
             self.inner.on_connection_close()  # it will never see the rest of this request
         if self.problem is not None:
             return None

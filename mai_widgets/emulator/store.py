@@ -372,6 +372,14 @@ class ImageStore:
                 "INSERT OR REPLACE INTO swr_deleted (swr_path, deleted_at) VALUES (?, ?)", (swr_path, now_ms)
             )
 
+    def remember_swr_image(self, swr_path: str) -> None:
+        """The image was pushed again: it exists in SWR once more."""
+        with self._db:
+            self._db.execute("DELETE FROM swr_deleted WHERE swr_path = ?", (swr_path,))
+
+    def swr_deleted_paths(self) -> list[str]:
+        return [row[0] for row in self._db.execute("SELECT swr_path FROM swr_deleted ORDER BY swr_path")]
+
     def swr_image_deleted(self, swr_path: str) -> bool:
         row = self._db.execute("SELECT 1 FROM swr_deleted WHERE swr_path = ?", (swr_path,)).fetchone()
         return row is not None

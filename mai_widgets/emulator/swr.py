@@ -4,7 +4,12 @@ Manage routes authenticate as the API gateway does (the handlers' ``authenticate
 AK/SK signature) and answer errors as SWR does, ``{"errorCode", "errorMessage"}``. The registry
 routes follow the registry token protocol: ``GET /v2/`` and unauthenticated reads answer 401 with a
 ``WWW-Authenticate: Bearer`` challenge; the realm takes the temporary login issued by
-``POST /v2/manage/utils/secret`` (Basic) and issues a short-lived bearer token for the scope.
+``POST /v2/manage/utils/secret`` (Basic) and issues a short-lived bearer token for the scope,
+granting ``pull`` and, where these credentials may write, ``push``.
+
+Pushes follow the Docker Registry HTTP API V2 (OCI distribution spec): blob uploads (monolithic,
+or started with POST, sent in PATCH chunks and closed by PUT with the digest), then the manifest
+by PUT. They change the live catalogue that registration reads (``EmulatorState.swr_catalogue``).
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ import json
 import re
 import secrets
 import time
+import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -24,7 +31,17 @@ from tornado.web import RequestHandler
 
 from ..contract import split_swr_path, swr_registry
 from .defaults import DEMO_SWR_READ_ONLY
-from .registry import Blob, Repository, SwrCatalogue
+from .registry import (
+    DIGEST_RE,
+    MANIFEST_MEDIA_TYPES,
+    MAX_UPLOAD_BYTES,
+    Blob,
+    ManifestRejected,
+    Repository,
+    SwrCatalogue,
+    check_manifest,
+    digest_of,
+)
 from .server import ApiFailure, BaseHandler, EmulatorState, Reply
 
 __all__ = ["SWR_TOKEN_PATH", "SwrState", "swr_routes"]
@@ -38,6 +55,20 @@ TOKEN_TTL_S = 300
 _PAGE_MAX = 1000
 _SCOPE_RE = re.compile(r"^repository:(?P<name>[a-z0-9._/-]+):(?P<actions>[a-z,*]+)$")
 _MANIFEST_ACCEPT_ALL = frozenset({"*/*", ""})
+# SWR auth levels (manage API): 7 manage, 3 edit (push), 1 read.
+_AUTH_EDIT = 3
+_MAX_OPEN_UPLOADS = 64  # blob uploads started and not finished, all repositories together
+_UPLOAD_TTL_MS = 3600 * 1000  # an upload left open this long is dropped
+_BLOB_TYPE = "application/octet-stream"  # as registries serve blobs
+
+
+@dataclass
+class Upload:
+    """A blob upload in progress: the repository it is for and the bytes received so far."""
+
+    name: str
+    started_ms: int
+    data: bytearray = field(default_factory=bytearray)
 
 
 def _swr_failure(status: int, code: str, message: str) -> ApiFailure:
@@ -51,7 +82,9 @@ class SwrState:
     state: EmulatorState
     catalogue: SwrCatalogue
     logins: dict[str, tuple[str, int]] = field(default_factory=dict)  # user -> (password, expires ms)
-    tokens: dict[str, tuple[int, frozenset[str]]] = field(default_factory=dict)  # token -> (expiry, names)
+    # token -> (expiry, repository name -> the actions granted on it)
+    tokens: dict[str, tuple[int, Mapping[str, frozenset[str]]]] = field(default_factory=dict)
+    uploads: dict[str, Upload] = field(default_factory=dict)  # upload id -> upload
 
     @property
     def forbidden(self) -> str:
@@ -59,6 +92,39 @@ class SwrState:
 
     def auth_level(self, namespace: str) -> int:
         return 1 if namespace in DEMO_SWR_READ_ONLY else 7
+
+    def push_refusal(self, namespace: str) -> str | None:
+        """Why these credentials may not push into ``namespace`` (``None``: they may)."""
+        if namespace == self.forbidden:
+            return "requested access to the resource is denied"
+        if namespace not in self.catalogue.organizations:
+            # SWR makes no organization on push: it must be created first (SWR user guide,
+            # "Creating an Organization", before "Uploading an Image Through a Container Engine").
+            return f"the SWR organization {namespace} does not exist: create it first"
+        if self.auth_level(namespace) < _AUTH_EDIT:
+            return f"read-only access to the SWR organization {namespace}: pushing needs edit rights"
+        return None
+
+    def grant(self, name: str, wanted: frozenset[str]) -> frozenset[str]:
+        """The actions of ``wanted`` (pull, push, ``*``) a token may hold on repository ``name``."""
+        namespace = name.split("/", 1)[0]
+        if namespace == self.forbidden:
+            return frozenset()  # a namespace these credentials cannot read: nothing
+        granted = {"pull"} if wanted & {"pull", "*"} else set()
+        if wanted & {"push", "*"} and self.push_refusal(namespace) is None:
+            granted.add("push")
+        return frozenset(granted)
+
+    def open_upload(self, name: str) -> str | None:
+        """A new upload's id, or ``None`` when too many are open."""
+        now = self.state.clock()
+        for upload_id in [u for u, up in self.uploads.items() if up.started_ms + _UPLOAD_TTL_MS <= now]:
+            del self.uploads[upload_id]
+        if len(self.uploads) >= _MAX_OPEN_UPLOADS:
+            return None
+        upload_id = str(uuid.uuid4())
+        self.uploads[upload_id] = Upload(name, now)
+        return upload_id
 
     def issue_login(self) -> tuple[str, str]:
         # SWR's login user is "{region}@{access key}"; a fresh id here, not the caller's AK
@@ -75,12 +141,15 @@ class SwrState:
             and found[1] > self.state.clock()
         )
 
-    def issue_token(self, names: frozenset[str]) -> str:
+    def issue_token(self, access: Mapping[str, frozenset[str]]) -> str:
         token = "swr" + secrets.token_urlsafe(40)
-        self.tokens[token] = (self.state.clock() + TOKEN_TTL_S * 1000, names)
+        now = self.state.clock()
+        for old in [t for t, (expiry, _) in self.tokens.items() if expiry <= now]:
+            del self.tokens[old]
+        self.tokens[token] = (now + TOKEN_TTL_S * 1000, dict(access))
         return token
 
-    def token_names(self, token: str) -> frozenset[str] | None:
+    def token_access(self, token: str) -> Mapping[str, frozenset[str]] | None:
         found = self.tokens.get(token)
         if found is None or found[0] <= self.state.clock():
             return None
@@ -156,13 +225,13 @@ class NamespacesHandler(_ManageHandler):
 
 
 def _repo_row(repo: Repository) -> dict[str, Any]:
-    pushed = sorted(entry.spec.pushed for entry in repo.tags.values())
+    pushed = sorted(entry.pushed for entry in repo.tags.values())
     return {
         "name": repo.name,
         "namespace": repo.namespace,
         "category": "other",
         "description": "",
-        "size": sum(entry.spec.size for entry in repo.tags.values()),
+        "size": sum(entry.size for entry in repo.tags.values()),
         "is_public": False,
         "num_images": len(repo.tags),
         "num_download": 0,
@@ -202,8 +271,10 @@ class ReposHandler(_ManageHandler):
             self.readable(namespace)
         rows = [
             _repo_row(repo)
-            for (ns, repo_name), repo in sorted(self.swr.catalogue.repositories.items())
-            if ns != self.swr.forbidden and (not namespace or ns == namespace) and name in repo_name
+            for repo in self.swr.catalogue.listed()
+            if repo.namespace != self.swr.forbidden
+            and (not namespace or repo.namespace == namespace)
+            and name in repo.name
         ]
         return self.paged(rows)
 
@@ -217,11 +288,11 @@ class TagsHandler(_ManageHandler):
     def tags(self, namespace: str, repository: str) -> Reply:
         self.readable(namespace)
         repo = self.swr.catalogue.repository(namespace, repository)
-        if repo is None:
+        if repo is None or not repo.tags:
             raise _swr_failure(404, "SVCSTG.SWR.4040009", f"Repository {namespace}/{repository} not found")
         rows = []
         for i, (tag, entry) in enumerate(
-            sorted(repo.tags.items(), key=lambda kv: kv[1].spec.pushed, reverse=True)
+            sorted(list(repo.tags.items()), key=lambda kv: kv[1].pushed, reverse=True)
         ):
             path = f"{repo.registry}/{namespace}/{repository}:{tag}"
             rows.append(
@@ -234,10 +305,10 @@ class TagsHandler(_ManageHandler):
                     "schema": 2,
                     "path": path,
                     "internal_path": path,
-                    "size": entry.spec.size,
+                    "size": entry.size,
                     "is_trusted": False,
-                    "created": entry.spec.pushed,
-                    "updated": entry.spec.pushed,
+                    "created": entry.pushed,
+                    "updated": entry.pushed,
                     "deleted": None,
                     "domain_id": "",
                     "tag_type": 1 if "manifests" in json.loads(entry.top.content) else 0,
@@ -264,6 +335,11 @@ class SecretHandler(_ManageHandler):
 # -- registry v2 --------------------------------------------------------------------------------
 
 
+def _split_name(name: str) -> tuple[str, str]:
+    namespace, _, rest = name.partition("/")
+    return namespace, rest
+
+
 class _RegistryHandler(RequestHandler):
     swr: SwrState
 
@@ -280,37 +356,59 @@ class _RegistryHandler(RequestHandler):
     def check_xsrf_cookie(self) -> None:
         return None
 
-    def fail(self, status: int, code: str, message: str, challenge_scope: str | None = None) -> None:
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        # tornado's own errors (a method a route does not have, a bad argument) in the registry's shape
+        code = "UNSUPPORTED" if status_code == 405 else "UNKNOWN"
+        self.finish(json.dumps({"errors": [{"code": code, "message": self._reason, "detail": None}]}))
+
+    def fail(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        challenge_scope: str | None = None,
+        *,
+        detail: Any = None,
+        insufficient_scope: bool = False,
+    ) -> None:
         self.set_status(status)
         if status == 401:
             realm = f"{self.request.protocol}://{self.request.host}{SWR_TOKEN_PATH}"
             value = f'Bearer realm="{realm}",service="{SWR_REGISTRY_SERVICE}"'
             if challenge_scope:
                 value += f',scope="{challenge_scope}"'
+            if insufficient_scope:
+                value += ',error="insufficient_scope"'
             self.set_header("WWW-Authenticate", value)
-        self.finish(json.dumps({"errors": [{"code": code, "message": message, "detail": None}]}))
+        self.finish(json.dumps({"errors": [{"code": code, "message": message, "detail": detail}]}))
 
-    def bearer_names(self) -> frozenset[str] | None:
+    def bearer_access(self) -> Mapping[str, frozenset[str]] | None:
         header = self.request.headers.get("Authorization", "")
         if not header.startswith("Bearer "):
             return None
-        return self.swr.token_names(header[len("Bearer ") :].strip())
+        return self.swr.token_access(header[len("Bearer ") :].strip())
 
-    def authorized(self, name: str) -> bool:
+    def authorized(self, name: str, action: str = "pull") -> bool:
         """True to go on; otherwise the 401 challenge or the 403 has been sent."""
-        names = self.bearer_names()
-        scope = f"repository:{name}:pull"
-        if names is None:
+        access = self.bearer_access()
+        scope = f"repository:{name}:pull,push" if action == "push" else f"repository:{name}:pull"
+        if access is None:
             self.fail(401, "UNAUTHORIZED", "authentication required", scope)
             return False
-        if name not in names:
-            self.fail(403, "DENIED", "requested access to the resource is denied")
+        if action in access.get(name, frozenset()):
+            return True
+        if action == "push":
+            refusal = self.swr.push_refusal(_split_name(name)[0])
+            if refusal is None:  # allowed, but this token was issued for pulling: ask for a new one
+                self.fail(401, "UNAUTHORIZED", "authentication required", scope, insufficient_scope=True)
+            else:
+                self.fail(403, "DENIED", refusal)
             return False
-        return True
+        self.fail(403, "DENIED", "requested access to the resource is denied")
+        return False
 
     def repository(self, name: str) -> Repository | None:
-        namespace, _, rest = name.partition("/")
-        repo = self.swr.catalogue.repository(namespace, rest)
+        repo = self.swr.catalogue.repository(*_split_name(name))
         if repo is None:
             self.fail(404, "NAME_UNKNOWN", "repository name not known to registry")
         return repo
@@ -324,12 +422,19 @@ class _RegistryHandler(RequestHandler):
         else:
             self.finish(blob.content)
 
+    def created(self, location: str, digest: str) -> None:
+        self.set_status(201)
+        self.set_header("Location", location)
+        self.set_header("Docker-Content-Digest", digest)
+        self.set_header("Content-Length", "0")
+        self.finish()
+
 
 class PingHandler(_RegistryHandler):
     """``GET /v2/``: 200 with a valid bearer token, else the challenge."""
 
     def get(self) -> None:
-        if self.bearer_names() is None:
+        if self.bearer_access() is None:
             self.fail(401, "UNAUTHORIZED", "authentication required")
             return
         self.finish("{}")
@@ -341,7 +446,7 @@ def _accepts(accept_header: str, media_type: str) -> bool:
 
 
 class ManifestHandler(_RegistryHandler):
-    """``GET/HEAD /v2/{name}/manifests/{tag or digest}``."""
+    """``GET/HEAD /v2/{name}/manifests/{tag or digest}``, and ``PUT`` to push one."""
 
     def get(self, name: str, reference: str) -> None:
         self.serve(name, reference, head=False)
@@ -357,8 +462,8 @@ class ManifestHandler(_RegistryHandler):
             return
         if reference.startswith("sha256:"):
             blob = repo.blobs.get(reference)
-            if blob is not None and "manifest" not in blob.media_type:
-                blob = None  # a config blob is not a manifest
+            if blob is not None and blob.media_type not in MANIFEST_MEDIA_TYPES:
+                blob = None  # a config or layer blob is not a manifest
         else:
             entry = repo.tags.get(reference)
             blob = entry.top if entry is not None else None
@@ -371,9 +476,33 @@ class ManifestHandler(_RegistryHandler):
             return
         self.send_blob(blob, head)
 
+    def put(self, name: str, reference: str) -> None:
+        if not self.authorized(name, "push"):
+            return
+        namespace, rest = _split_name(name)
+        catalogue = self.swr.catalogue
+        content = bytes(self.request.body)
+        digest = digest_of(content)
+        if reference.startswith("sha256:") and reference != digest:
+            self.fail(400, "DIGEST_INVALID", "the manifest's sha256 is not the digest in the URL")
+            return
+        with catalogue.lock:
+            repo = catalogue.repository(namespace, rest) or Repository(namespace, rest, catalogue.registry)
+            try:
+                media_type, size = check_manifest(repo, content, self.request.headers.get("Content-Type", ""))
+            except ManifestRejected as exc:
+                self.fail(400, exc.code, exc.message, detail=exc.detail)
+                return
+            blob = Blob(media_type, content, digest)
+            path = catalogue.push_manifest(
+                namespace, rest, reference, blob, size, _iso(self.swr.state.clock())
+            )
+        self.swr.state.store.remember_swr_image(path)  # pushed again after a forced delete
+        self.created(f"/v2/{name}/manifests/{digest}", digest)
+
 
 class BlobHandler(_RegistryHandler):
-    """``GET/HEAD /v2/{name}/blobs/{digest}`` (config blobs; layer content is not emulated)."""
+    """``GET/HEAD /v2/{name}/blobs/{digest}`` (catalogue entries' configs; pushed images' every blob)."""
 
     def get(self, name: str, digest: str) -> None:
         self.serve(name, digest, head=False)
@@ -394,8 +523,116 @@ class BlobHandler(_RegistryHandler):
         self.send_blob(blob, head)
 
 
+class _UploadBase(_RegistryHandler):
+    def upload_answer(self, status: int, name: str, upload_id: str, size: int) -> None:
+        """202 (or 204) with where to send the rest and what has arrived (``Range: 0-0`` for nothing)."""
+        self.set_status(status)
+        self.set_header("Location", f"/v2/{name}/blobs/uploads/{upload_id}")
+        self.set_header("Docker-Upload-UUID", upload_id)
+        self.set_header("Range", f"0-{max(0, size - 1)}")
+        self.set_header("Content-Length", "0")
+        self.finish()
+
+    def too_large(self) -> None:
+        self.fail(
+            413, "SIZE_INVALID", f"the emulator keeps blobs in memory: at most {MAX_UPLOAD_BYTES} bytes"
+        )
+
+    def complete(self, name: str, data: bytes, digest: str | None) -> None:
+        """Verify the blob against ``digest`` and keep it: 201, or 400 ``DIGEST_INVALID``."""
+        if digest is None or not DIGEST_RE.match(digest):
+            self.fail(400, "DIGEST_INVALID", "the digest parameter must be sha256:<64 hex digits>")
+            return
+        if digest_of(data) != digest:
+            self.fail(400, "DIGEST_INVALID", "the uploaded content does not match the digest", detail=digest)
+            return
+        namespace, rest = _split_name(name)
+        self.swr.catalogue.push_blob(namespace, rest, Blob(_BLOB_TYPE, data, digest))
+        self.created(f"/v2/{name}/blobs/{digest}", digest)
+
+
+class UploadStartHandler(_UploadBase):
+    """``POST /v2/{name}/blobs/uploads/``: start an upload (202); with ``?digest=`` and the blob as
+    the body, a monolithic upload (201). A ``mount`` is not done: a plain upload starts (the spec's
+    fallback)."""
+
+    def post(self, name: str) -> None:
+        if not self.authorized(name, "push"):
+            return
+        digest = self.get_query_argument("digest", None)
+        if digest is not None:
+            self.complete(name, bytes(self.request.body), digest)
+            return
+        upload_id = self.swr.open_upload(name)
+        if upload_id is None:
+            self.fail(429, "TOOMANYREQUESTS", "too many blob uploads in progress: finish or cancel one")
+            return
+        self.upload_answer(202, name, upload_id, 0)
+
+
+_CONTENT_RANGE_RE = re.compile(r"^(?:bytes[ =])?([0-9]{1,19})-([0-9]{1,19})$")
+
+
+class UploadHandler(_UploadBase):
+    """``/v2/{name}/blobs/uploads/{id}``: ``PATCH`` a chunk, ``PUT ?digest=`` (with an optional last
+    chunk) to finish, ``GET`` the progress, ``DELETE`` to cancel."""
+
+    def upload(self, name: str, upload_id: str) -> Upload | None:
+        if not self.authorized(name, "push"):
+            return None
+        upload = self.swr.uploads.get(upload_id)
+        if upload is None or upload.name != name:
+            self.fail(404, "BLOB_UPLOAD_UNKNOWN", "blob upload unknown to registry")
+            return None
+        return upload
+
+    def get(self, name: str, upload_id: str) -> None:
+        upload = self.upload(name, upload_id)
+        if upload is not None:
+            self.upload_answer(204, name, upload_id, len(upload.data))
+
+    def patch(self, name: str, upload_id: str) -> None:
+        upload = self.upload(name, upload_id)
+        if upload is None:
+            return
+        chunk = self.request.body
+        declared = self.request.headers.get("Content-Range")
+        if declared is not None:
+            m = _CONTENT_RANGE_RE.match(declared.strip())
+            if m is None:
+                self.fail(400, "BLOB_UPLOAD_INVALID", "Content-Range must be <start>-<end>")
+                return
+            if int(m[1]) != len(upload.data):  # chunks come in order, each after the last
+                self.set_header("Range", f"0-{max(0, len(upload.data) - 1)}")
+                self.fail(416, "BLOB_UPLOAD_INVALID", f"the next chunk starts at byte {len(upload.data)}")
+                return
+        if len(upload.data) + len(chunk) > MAX_UPLOAD_BYTES:
+            del self.swr.uploads[upload_id]
+            self.too_large()
+            return
+        upload.data += chunk
+        self.upload_answer(202, name, upload_id, len(upload.data))
+
+    def put(self, name: str, upload_id: str) -> None:
+        upload = self.upload(name, upload_id)
+        if upload is None:
+            return
+        del self.swr.uploads[upload_id]  # finished, well or not: a failed one is started again
+        if len(upload.data) + len(self.request.body) > MAX_UPLOAD_BYTES:
+            self.too_large()
+            return
+        upload.data += self.request.body
+        self.complete(name, bytes(upload.data), self.get_query_argument("digest", None))
+
+    def delete(self, name: str, upload_id: str) -> None:
+        if self.upload(name, upload_id) is not None:
+            self.swr.uploads.pop(upload_id, None)
+            self.set_status(204)
+            self.finish()
+
+
 class TokenHandler(_RegistryHandler):
-    """The realm: ``GET ?service=&scope=repository:{name}:pull`` with the temporary login (Basic)."""
+    """The realm: ``GET ?service=&scope=repository:{name}:pull[,push]`` with the temporary login (Basic)."""
 
     def get(self) -> None:
         header = self.request.headers.get("Authorization", "")
@@ -410,15 +647,14 @@ class TokenHandler(_RegistryHandler):
         if not self.swr.login_valid(user, password):
             self.fail(401, "UNAUTHORIZED", "the temporary login is wrong or has expired")
             return
-        names: set[str] = set()
+        access: dict[str, frozenset[str]] = {}
         for scope in self.get_query_arguments("scope"):
             for item in scope.split(" "):
                 m = _SCOPE_RE.match(item)
-                # a namespace these credentials cannot read: the token grants nothing
-                readable = m is not None and m["name"].split("/", 1)[0] != self.swr.forbidden
-                if m and readable and split_swr_path(m["name"] + ":x") is not None:
-                    names.add(m["name"])
-        token = self.swr.issue_token(frozenset(names))
+                if m and split_swr_path(m["name"] + ":x") is not None:
+                    granted = self.swr.grant(m["name"], frozenset(m["actions"].split(",")))
+                    access[m["name"]] = access.get(m["name"], frozenset()) | granted
+        token = self.swr.issue_token(access)
         issued = _iso(int(time.time() * 1000))
         self.finish(
             json.dumps(
@@ -429,7 +665,7 @@ class TokenHandler(_RegistryHandler):
 
 def swr_routes(state: EmulatorState) -> list[tuple[str, type[RequestHandler], dict[str, Any]]]:
     """The SWR manage and registry routes, for the emulator's tornado application."""
-    swr = SwrState(state, SwrCatalogue(state.settings.swr_images))
+    swr = SwrState(state, state.swr_catalogue)
     manage: dict[str, Any] = {"state": state, "swr": swr}
     registry: dict[str, Any] = {"swr": swr}
     name = r"([a-z0-9._-]+(?:/[a-z0-9._-]+)+)"
@@ -446,4 +682,6 @@ def swr_routes(state: EmulatorState) -> list[tuple[str, type[RequestHandler], di
             registry,
         ),
         (rf"/v2/{name}/blobs/(sha256:[a-f0-9]{{64}})", BlobHandler, registry),
+        (rf"/v2/{name}/blobs/uploads/?", UploadStartHandler, registry),
+        (rf"/v2/{name}/blobs/uploads/([A-Za-z0-9-]{{1,64}})", UploadHandler, registry),
     ]
