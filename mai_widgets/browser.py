@@ -378,7 +378,7 @@ class ImageBrowser(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         self._writer = MainLoopWriter()
         self._calls = BackgroundCalls(self._writer)
         self._follower: ListFollower | None = (
-            ListFollower(self._client, self._followed, self._writer) if self._client is not None else None
+            ListFollower(self._client, self._poll_answer, self._writer) if self._client is not None else None
         )
         self.debouncer = Debouncer(NAME_DEBOUNCE_SECONDS, self._name_settled, self._writer)
         self._streams: list[_Stream] = []
@@ -675,29 +675,38 @@ class ImageBrowser(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         if self._follower is not None:
             self._follower.follow(r.id for r in self._records if not r.is_terminal)
 
-    def _followed(self, record: ImageRecord) -> None:
-        """A fresh record from the poll loop or the detail view: update its row in place."""
+    def _poll_answer(self, record: ImageRecord) -> None:
+        self._followed(record)
+
+    def _tell_settled(self, record: ImageRecord) -> None:
+        for handler in list(self.on_settled):
+            handler(record)
+
+    def _followed(self, record: ImageRecord) -> bool:
+        """A fresh record from the poll loop or the detail view: update its row in place.
+        True when this is where the list saw it settle (``on_settled`` was told)."""
         if self._closed:
-            return
+            return False
         index = next((i for i, known in enumerate(self._records) if known.id == record.id), None)
         if index is None:
-            return
+            return False
         old = self._records[index]
         if record.name is None:  # a short record (a 204 delete): keep what the list knew
             record = old.with_changes(status=record.status)
         self._records[index] = record
-        if record.is_terminal and not old.is_terminal:
-            for handler in list(self.on_settled):
-                handler(record)
+        settled = record.is_terminal and not old.is_terminal
+        if settled:
+            self._tell_settled(record)
         if record.status == ImageStatus.DELETED:
             self._forget(record.id)
-            return
+            return settled
         if self.statuses and str(old.status) != str(record.status):
             self._render()  # it may enter or leave the filter
-            return
+            return settled
         position = self._positions.get(record.id)
         if position is not None:
             self._pool[position].show(record, record.id == self.selected_id)
+        return settled
 
     def _forget(self, image_id: str) -> None:
         """A deleted image leaves the list; the next page starts one record earlier."""
@@ -742,9 +751,14 @@ class ImageBrowser(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         self.refresh()
 
     def _detail_record(self, change: Mapping[str, Any]) -> None:
-        record = change["new"]
+        record, old = change["new"], change["old"]
         if isinstance(record, ImageRecord):
-            self._followed(record)
+            told = self._followed(record)
+            # The detail view saw it settle (a "Register again" is followed there from its first
+            # answer), even when the list, reloaded later, only ever saw it terminal.
+            settled_here = isinstance(old, ImageRecord) and old.id == record.id and not old.is_terminal
+            if not told and settled_here and record.is_terminal:
+                self._tell_settled(record)
 
     def _deleted(self, record: ImageRecord) -> None:
         self._forget(record.id)

@@ -18,6 +18,7 @@ from typing import Any, TypedDict, TypeVar
 from .errors import FieldProblem, ValidationError
 
 __all__ = [
+    "FAILED_STATUSES",
     "TERMINAL_STATUSES",
     "Arch",
     "FieldProblem",
@@ -130,6 +131,9 @@ class ImageStatus(WireEnum):
 TERMINAL_STATUSES: frozenset[ImageStatus] = frozenset(
     {ImageStatus.ACTIVE, ImageStatus.CREATE_FAILED, ImageStatus.ERROR, ImageStatus.DELETED}
 )
+# Registrations that ended badly: "Register again" (delete the record, register the same fields)
+# is offered for these, and preflight says so when the path is one of them.
+FAILED_STATUSES: frozenset[ImageStatus] = frozenset({ImageStatus.CREATE_FAILED, ImageStatus.ERROR})
 
 DESCRIPTION_MAX = 512
 READ_ME_MAX = 3000  # SDK ImageRegRequest.read_me

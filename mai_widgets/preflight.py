@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from .contract import Arch, Service, complete_swr_path, split_swr_path, swr_path_problem
+from .contract import FAILED_STATUSES, Arch, Service, complete_swr_path, split_swr_path, swr_path_problem
 from .deadline import Deadline, call_scope
 from .errors import (
     AuthenticationError,
@@ -147,13 +147,17 @@ def _registered(client: ImageClient, path: str) -> Check:
         return Check("registered", "warn", f"Cannot tell whether it is registered already ({error.message}).")
     if record is None:
         return Check("registered", "pass", "It is not registered in ModelArts yet.")
-    return Check(
-        "registered",
-        "warn",
-        f"It is already registered as image {record.id} ({record.status or 'status unknown'}); "
-        "registering again returns that image.",
-        {"image_id": record.id},
-    )
+    if record.status in FAILED_STATUSES:
+        message = (
+            f"It is already registered as image {record.id}, which ended {record.status}; "
+            "Register offers to delete that record and register it again."
+        )
+    else:
+        message = (
+            f"It is already registered as image {record.id} ({record.status or 'status unknown'}); "
+            "registering again returns that image."
+        )
+    return Check("registered", "warn", message, {"image_id": record.id})
 
 
 def _missing_tag(path: str, namespace: str, name: str, tag: str, tags: list[SwrTag]) -> Check:

@@ -18,7 +18,7 @@ import ipywidgets as widgets
 from ipywidgets.widgets.widget_string import HTMLStyle, LabelStyle
 
 from .background import BackgroundCalls
-from .contract import REGISTER_FIELD_TABLE, ImageRecord, ImageStatus, WireEnum
+from .contract import FAILED_STATUSES, REGISTER_FIELD_TABLE, ImageRecord, ImageStatus, WireEnum
 from .controller import CLOSE_JOIN_SECONDS, RegistrationController
 from .errors import ApiError, MaiWidgetsError, ValidationError
 
@@ -57,8 +57,6 @@ _STATE_COLOURS: dict[str, str] = {
     "failed": "mai-badge-error",
 }
 _UNKNOWN_COLOUR = "mai-badge-unknown"
-# The statuses "Register again" (and the panel's "Delete and register again") are offered for.
-FAILED_STATUSES = frozenset({ImageStatus.CREATE_FAILED, ImageStatus.ERROR})
 # Where each non-terminal status sits on the progress bar (there is no real percentage).
 _PROGRESS: dict[str, float] = {"INIT": 0.25, "CREATING": 0.6}
 _WATCHED_TRAITS = [
@@ -713,6 +711,8 @@ class ImageActions(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
                 f"Registered {html.escape(self._name(new))} again: id <code>{html.escape(new.id)}</code>."
             )
             if not self.controller.closed:
+                # shown from the first answer, so the view (and the list's host) sees it settle
+                self.controller.record = new
                 self.controller.follow(new.id)
             self.render()
             for listener in list(self.on_registered):

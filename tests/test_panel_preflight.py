@@ -208,3 +208,25 @@ def test_preflight_off_leaves_the_form_as_before(emu: EmulatorProcess) -> None:
     assert panel.controller.preflight_state == "off" and not panel.controller.preflight_enabled
     assert not panel.register_button.disabled
     panel.close()
+
+
+def test_a_failed_registration_of_the_path_is_named_with_the_way_out(
+    emu: EmulatorProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = f"{REG}/mai-demo/failed-then-pushed:1.0"
+    client = make_client(emu)
+    failed = client.register(swr_path=path)
+    assert client.wait(failed.id, timeout=WAIT).record.status == ImageStatus.CREATE_FAILED
+    for name, value in emu.env().items():
+        monkeypatch.setenv(name, value)
+    from mai_widgets.emulator.push import push_image
+
+    push_image(path)
+    panel = RegisterPanel(client=client)
+    panel.swr_path.value = path
+    assert checked(panel) == {"exists": "pass", "architecture": "pass", "user": "pass", "registered": "warn"}
+    assert message(panel, "registered") == (
+        f"It is already registered as image {failed.id}, which ended CREATE_FAILED; "
+        "Register offers to delete that record and register it again."
+    )
+    panel.close()

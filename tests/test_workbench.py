@@ -277,3 +277,48 @@ def test_an_image_followed_to_active_or_failed_becomes_one_notice_for_the_host(
         assert bench.notice["text"].startswith(f"{failed.name}:{failed.tag} CREATE_FAILED: ")
     finally:
         bench.close()
+
+
+def test_register_again_in_the_images_tab_tells_the_host_each_time_it_settles(
+    emulator_factory: Callable[..., EmulatorProcess], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A failed image registered by a script: Register again (still not pushed) fails and the
+    host hears it; pushed, Register again reaches ACTIVE and the host hears that too."""
+    emulator = emulator_factory(init_seconds=0.2, creating_seconds=0.3)
+    path = f"{DEFAULTS.registry}/mai-demo/pushed-late:1.0"
+    client = make_client(emulator)
+    first = client.register(swr_path=path, arch="X86_64", resource_category=["CPU"])
+    assert client.wait(first.id, timeout=WAIT).record.status == ImageStatus.CREATE_FAILED
+    bench = Workbench(client)
+    try:
+        bench.show_image(first.id)
+        view = bench.browser.detail
+        assert view is not None and view.actions is not None and view.controller.wait_settled(WAIT)
+        assert bench.notice == {}, "already failed when it was opened: nothing to tell"
+
+        def register_again() -> ImageRecord:
+            assert view.actions is not None
+            view.actions.register_again_button.click()
+            view.actions.register_again_confirm_button.click()
+            assert view.actions.wait_idle(WAIT) and view.controller.wait_settled(WAIT)
+            record = view.controller.record
+            assert record is not None
+            wait_for(lambda: bench.notice.get("image_id") == record.id)
+            return record
+
+        again = register_again()
+        assert again.id != first.id and again.status == ImageStatus.CREATE_FAILED
+        assert bench.notice["text"].startswith("pushed-late:1.0 CREATE_FAILED: ")
+
+        for name, value in emulator.env().items():
+            monkeypatch.setenv(name, value)
+        from mai_widgets.emulator.push import push_image
+
+        push_image(path)
+        active = register_again()
+        assert active.status == ImageStatus.ACTIVE and bench.notice["text"] == "pushed-late:1.0 is ACTIVE"
+        seq = bench.notice["seq"]
+        wait_for(lambda: [r.id for r in bench.browser.records] == [active.id])
+        assert bench.notice["seq"] == seq, "one notice per image and status"
+    finally:
+        bench.close()
