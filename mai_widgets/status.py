@@ -9,6 +9,7 @@ as a traceback.
 from __future__ import annotations
 
 import html
+import re
 import time
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
@@ -157,9 +158,19 @@ def record_rows(record: ImageRecord) -> list[tuple[str, str]]:
     return rows
 
 
+# Where a long value (an SWR path, a host name) may break in a narrow panel: after a "/" or a "."
+# inside it, rather than in the middle of a word.
+_BREAK_AFTER = re.compile(r"(/(?=\S)|\.(?=[A-Za-z]))")
+
+
+def breakable_html(text: str) -> str:
+    """``text`` escaped, with line-break opportunities after each "/" and each "." before a letter."""
+    return _BREAK_AFTER.sub(r"\1<wbr>", html.escape(text))
+
+
 def record_table_html(record: ImageRecord) -> str:
     cells = "".join(
-        f"<tr><th>{html.escape(label)}</th><td>{html.escape(text)}</td></tr>"
+        f"<tr><th>{html.escape(label)}</th><td>{breakable_html(text)}</td></tr>"
         for label, text in record_rows(record)
     )
     return f"<table class='mai-record-table'>{cells}</table>"

@@ -5,8 +5,8 @@
 JupyterLab gets the emulator's variables (credentials, endpoints, region), so every kernel it
 starts, the side panel's included, talks to the emulator. Everything lives in a temporary
 directory that is removed afterwards; JupyterLab and its kernels are stopped, then killed
-as a process group if they linger. The command gets TARGET_URL (JupyterLab's URL) and
-MAI_EMULATOR_URL.
+as a process group if they linger. The command gets TARGET_URL (JupyterLab's URL),
+MAI_EMULATOR_URL, and MAI_PYTHON (this Python, for the scripts the tests run).
 """
 
 from __future__ import annotations
@@ -119,7 +119,13 @@ def main(argv: list[str] | None = None) -> int:
                 try:
                     wait_for_http(f"{lab_url}/lab", lab, timeout=180)
                     print(f"emulator {emulator.url}, JupyterLab {lab_url} (log: {args.log})", flush=True)
-                    run_env = {**env, "TARGET_URL": lab_url, "MAI_EMULATOR_URL": emulator.url}
+                    # MAI_PYTHON: the tests run scripts (push an image, register one) with this Python
+                    run_env = {
+                        **env,
+                        "TARGET_URL": lab_url,
+                        "MAI_EMULATOR_URL": emulator.url,
+                        "MAI_PYTHON": sys.executable,
+                    }
                     return subprocess.call(command, env=run_env)
                 finally:
                     stop(lab)

@@ -1,6 +1,7 @@
 /** What the browser tests and benchmarks share: selectors, waits and REST look-ups. */
 import { expect, IJupyterLabPageFixture } from '@jupyterlab/galata';
 import { APIRequestContext, Locator } from '@playwright/test';
+import { execFileSync } from 'child_process';
 import * as path from 'path';
 
 export const PANEL_ID = 'mai-widgets-panel';
@@ -152,4 +153,68 @@ export async function onlyPanelSession(request: APIRequestContext): Promise<Pane
   let sessions: PanelSession[] = [];
   await expect.poll(async () => (sessions = await panelSessions(request)).length, { timeout: KERNEL_TIMEOUT }).toBe(1);
   return sessions[0];
+}
+
+/** Run Python with the emulator's settings (servers.py passes them on, with MAI_PYTHON). */
+function python(args: string[]): string {
+  return execFileSync(process.env.MAI_PYTHON ?? 'python', args, {
+    encoding: 'utf-8',
+    timeout: KERNEL_TIMEOUT
+  }).trim();
+}
+
+/** Register an image as a user's script would (not through the panel); waits until it settles. */
+export function registerByScript(swrPath: string): { id: string; status: string } {
+  const [id, status] = python([path.resolve(__dirname, '..', 'fixtures', 'register_by_script.py'), swrPath]).split(' ');
+  return { id, status };
+}
+
+/** Push a small image to the emulator's SWR, as `docker push` would to SWR. */
+export function pushImage(swrPath: string): void {
+  expect(python(['-m', 'mai_widgets.emulator.push', swrPath])).toMatch(/^pushed /);
+}
+
+/**
+ * An SWR path no earlier test used (each test leaves its images in the emulator), not pushed;
+ * with `register`, a script registers it first (ModelArts ends it CREATE_FAILED).
+ */
+export function freshSwrPath(name: string, options: { register?: boolean } = {}): { swrPath: string; nameTag: string } {
+  const nameTag = `${name}-${Date.now()}:1.0`;
+  const swrPath = `swr.cn-north-4.myhuaweicloud.com/mai-demo/${nameTag}`;
+  if (options.register) {
+    expect(registerByScript(swrPath).status).toBe('CREATE_FAILED');
+  }
+  return { swrPath, nameTag };
+}
+
+/**
+ * Words (two or more letters) that the layout cut across two lines, in text people read: none
+ * expected. Text boxes and code are left out; a long value breaks after its "/" and "." instead.
+ */
+export async function brokenWords(root: Locator): Promise<string[]> {
+  return root.evaluate(element => {
+    const found: string[] = [];
+    const walker = document.createTreeWalker(element, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      const parent = node.parentElement;
+      if (!parent || parent.offsetParent === null || parent.closest('input, textarea, select, pre, code')) {
+        continue;
+      }
+      const text = node.textContent ?? '';
+      for (const match of text.matchAll(/\p{L}{2,}/gu)) {
+        const range = document.createRange();
+        range.setStart(node, match.index ?? 0);
+        range.setEnd(node, (match.index ?? 0) + match[0].length);
+        const lines = new Set(
+          Array.from(range.getClientRects())
+            .filter(r => r.width > 0)
+            .map(r => Math.round(r.top))
+        );
+        if (lines.size > 1) {
+          found.push(`"${match[0]}" in "${text.trim().slice(0, 60)}"`);
+        }
+      }
+    }
+    return found;
+  });
 }

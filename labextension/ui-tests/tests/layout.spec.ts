@@ -10,6 +10,8 @@ import * as path from 'path';
 
 import {
   ARTIFACTS,
+  brokenWords,
+  freshSwrPath,
   KERNEL_TIMEOUT,
   openFromSideBar,
   panel,
@@ -154,6 +156,7 @@ async function checkForm(root: Locator, form: RegisterForm, name: string): Promi
   await root.page().waitForTimeout(300); // let the layout settle after the messages appear
   await root.screenshot({ path: path.join(ARTIFACTS, `${name}.png`) });
   expect(await overflowing(root)).toEqual([]);
+  expect(await brokenWords(root)).toEqual([]);
   const measured = await contrasts(root);
   console.log(`${name} contrast: ${JSON.stringify(measured)}`);
   expect(measured.length).toBeGreaterThan(2);
@@ -162,14 +165,24 @@ async function checkForm(root: Locator, form: RegisterForm, name: string): Promi
   }
 }
 
-/** The Images tab at the same width: it opens, and nothing overflows there either. */
+/**
+ * The Images tab at the same width, with a long-named image in it (a script registered it), and
+ * that image's record opened: it opens, nothing overflows, no word is cut in two.
+ */
 async function checkImagesTab(root: Locator, bench: Workbench, name: string): Promise<void> {
+  const { nameTag } = freshSwrPath('an-image-with-a-rather-long-name', { register: true });
   await bench.tab('Images').click();
   await expect(bench.browser).toBeVisible();
-  await expect(bench.browser.locator('.mai-browser-summary')).toContainText('Loaded', { timeout: KERNEL_TIMEOUT });
+  const row = bench.rowNames.filter({ hasText: nameTag });
+  await expect(row).toHaveCount(1, { timeout: KERNEL_TIMEOUT });
+  await row.click();
+  await expect(bench.browser.locator('.mai-image-detail .mai-status-badge')).toContainText('CREATE_FAILED', {
+    timeout: KERNEL_TIMEOUT
+  });
   await root.page().waitForTimeout(500);
   await root.screenshot({ path: path.join(ARTIFACTS, `${name}-images.png`) });
   expect(await overflowing(root)).toEqual([]);
+  expect(await brokenWords(root)).toEqual([]);
   await bench.tab('Register').click();
 }
 

@@ -190,31 +190,6 @@ test.describe('ModelArts images side panel', () => {
     await panel(page).screenshot({ path: path.join(ARTIFACTS, 'side-panel-after-reload.png') });
   });
 
-  test('a notification says the image failed while the side bar is collapsed', async ({ page }) => {
-    // A name no earlier test registered (an image already registered would not change status).
-    const name = `never-pushed-${Date.now()}`;
-    await openFromSideBar(page);
-    const form = await waitForForm(page);
-    await form.typeSwrPath(`swr.cn-north-4.myhuaweicloud.com/mai-demo/${name}:1.0`);
-    await expect(form.register).toBeEnabled();
-    await form.register.click();
-    await page.evaluate(() => (window as any).jupyterapp.shell.collapseLeft());
-    await expect(panel(page)).toBeHidden();
-
-    const toast = page.locator('.Toastify__toast').filter({ hasText: `${name}:1.0 CREATE_FAILED: ` });
-    await expect(toast).toBeVisible({ timeout: KERNEL_TIMEOUT });
-    await page.waitForTimeout(500); // the toast slides in
-    await page.screenshot({ path: path.join(ARTIFACTS, 'notification-create-failed.png') });
-    // Its action opens the panel on that image, in the Images tab.
-    await toast.getByRole('button', { name: 'Show image' }).click();
-    await expect(panel(page)).toBeVisible();
-    const bench = sidePanelWorkbench(page);
-    await expect(bench.tab('Images')).toHaveClass(/lm-mod-current/);
-    await expect(bench.browser.locator('.mai-image-detail .mai-status-badge')).toContainText('CREATE_FAILED', {
-      timeout: KERNEL_TIMEOUT
-    });
-  });
-
   test('closing the panel shuts its kernel down', async ({ page }) => {
     const kernelsBefore = await runningKernelIds(page.request);
     await openFromSideBar(page);
