@@ -188,6 +188,9 @@ class RegistrationController(HasTraits):
     checks = List(Instance(Check), help="the preflight checks of the current path, arch and services")
     preflight_state = Enum(PREFLIGHT_STATES, default_value="off", help="off: no complete path (or disabled)")
     warnings_accepted = Bool(False, help='the user answered "Register anyway" to these checks\' warnings')
+    register_waiting = Bool(
+        False, help="Register was pressed before the path's checks ended: it goes on once they pass"
+    )
 
     def __init__(
         self,
@@ -352,6 +355,8 @@ class RegistrationController(HasTraits):
             reasons.append(f"{FIELD_LABELS.get(name, name)} {message}")
         for failed in self.preflight_failures():
             reasons.append(failed.message.rstrip("."))
+        if self.register_waiting:
+            reasons.append("the image is being checked first; it registers as soon as the checks pass")
         return reasons
 
     # -- preflight -------------------------------------------------------------------------
@@ -387,6 +392,7 @@ class RegistrationController(HasTraits):
         if key == self._preflight_key:
             return
         self._preflight_key = key
+        self.register_waiting = False  # Register waited for the checks of what was clicked, not of this
         if self._preflight_token is not None:
             self._preflight_token.cancel()  # its answer is about other input now
             self._preflight_token = None
@@ -524,7 +530,15 @@ class RegistrationController(HasTraits):
 
         Safe to call on the kernel's main thread: pending trait changes are applied here.
         """
-        ended = self._done.wait(timeout)
+        end = None if timeout is None else time.monotonic() + timeout
+        # Register waits for the path's checks: they end (and it starts, or is refused) first. A
+        # loop, as their start may itself have been queued behind this very call.
+        while self.register_waiting and self.preflight_state in ("waiting", "running"):
+            left = None if end is None else end - time.monotonic()
+            if left is not None and left <= 0:
+                return False
+            self.wait_preflight(left)
+        ended = self._done.wait(None if end is None else max(0.0, end - time.monotonic()))
         self._writer.drain_here()
         return ended
 

@@ -55,6 +55,8 @@ _CONTROL_TRAITS = [
     "endpoint",
     "credentials_source",
     "checks",
+    "preflight_state",
+    "register_waiting",
 ]
 
 
@@ -328,10 +330,30 @@ class RegisterPanel(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
         if not self._attempted:
             self._attempted = True
             self._render_controls()
-        if self.controller.needs_confirmation():
+        c = self.controller
+        if c.blockers():
+            return  # a click on a disabled button (from code, or sent before the browser saw it)
+        if c.preflight_state in ("waiting", "running"):
+            # A paste and a quick click: the checks still come first (_checks_ended goes on).
+            c.register_waiting = True
+            c.run_preflight_now()
+            return
+        self._register_checked()
+
+    def _register_checked(self) -> None:
+        c = self.controller
+        if c.blockers():
+            return  # a check failed while Register waited for it
+        if c.needs_confirmation():
             self.preflight_view.ask()  # a check warns: "Register anyway" registers
             return
-        self.controller.submit()
+        c.submit()
+
+    def _checks_ended(self) -> None:
+        c = self.controller
+        if c.register_waiting and c.preflight_state == "done":
+            c.register_waiting = False
+            self._register_checked()
 
     def _preview_clicked(self, _: widgets.Button) -> None:
         showing = self.preview_box.layout.display != "none"
@@ -405,6 +427,7 @@ class RegisterPanel(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
 
     def _controls_changed(self, _: Mapping[str, Any]) -> None:
         self._render_controls()
+        self._checks_ended()
 
     def _render_fields(self) -> None:
         """Show the controller's fields (they may also be set from code) and their messages."""

@@ -76,7 +76,10 @@ PANEL = [
         "architecture and resource categories, and press **Register**. A field with a problem is\n"
         "named right under it, and **Register** stays off until the form is valid.\n\n"
         "So that this notebook also runs unattended, the next cells do from code exactly what you\n"
-        "would do by hand: open a panel filled in, then press its button."
+        "would do by hand: open a panel filled in, then press its button. **Register** first waits\n"
+        "for the checklist under the path (does the image exist in SWR, for this architecture, is it\n"
+        "registered already); where a check warns, the panel asks once, and the cell answers\n"
+        "**Register anyway**, as you would after reading it."
     ),
     code(
         "panel = RegisterPanel(\n"
@@ -88,7 +91,14 @@ PANEL = [
         ")\n"
         "panel"
     ),
-    code("panel.register_button.click()\npanel.controller.wait_settled(timeout=120)"),
+    code(
+        "panel.register_button.click()\n"
+        "panel.controller.wait_settled(timeout=120)\n"
+        "if panel.controller.needs_confirmation():  # a check warned: the panel asks once\n"
+        "    print(*(c.message for c in panel.controller.preflight_warnings()), sep=\"\\n\")\n"
+        "    panel.preflight_view.confirm.click()  # Register anyway\n"
+        "    panel.controller.wait_settled(timeout=120)"
+    ),
     md(
         "The status view inside the panel now shows the image `ACTIVE`. The controller behind the\n"
         "panel holds the image record, the same object the Python API returns.\n\n" + ALREADY_REGISTERED

@@ -111,10 +111,12 @@ def test_a_panel_opens_at_once_and_learns_the_instance_credentials_later(
 ) -> None:
     from mai_widgets.panel import RegisterPanel
 
+    swr = {k: v for k, v in emulator.env().items() if k.startswith("MAI_WIDGETS_SWR_")}  # Register checks
     for name, value in {
         "MAI_WIDGETS_ENDPOINT": emulator.url,
         "MAI_WIDGETS_IAM_ENDPOINT": emulator.url,
         "MAI_WIDGETS_METADATA_ENDPOINT": emulator.url,
+        **swr,
     }.items():
         monkeypatch.setenv(name, value)
     started = time.monotonic()

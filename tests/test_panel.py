@@ -147,7 +147,8 @@ def test_api_errors_are_shown_with_code_request_id_and_hint(
 ) -> None:
     emu = emulator_factory(**({"fault_rate": 1, "faults": "500"} if case == "500" else {}))
     client = make_client(emu, sk="a-wrong-secret-key" if case == "401" else None, max_retries=0)
-    panel = RegisterPanel(client=client, swr_path=FORBIDDEN if case == "403" else GOOD)
+    # The checks are off: this is about what the register call's own errors look like.
+    panel = RegisterPanel(client=client, swr_path=FORBIDDEN if case == "403" else GOOD, preflight=False)
     panel.register_button.click()
     settle(panel)
     box = panel.status_view.error_box.value
@@ -181,7 +182,7 @@ def test_server_side_validation_error_is_shown(emulator: EmulatorProcess) -> Non
 
 
 def test_double_click_registers_once(emulator: EmulatorProcess) -> None:
-    panel = RegisterPanel(client=make_client(emulator), swr_path=GOOD)
+    panel = RegisterPanel(client=make_client(emulator), swr_path=GOOD, preflight=False)
     panel.register_button.click()
     panel.register_button.click()
     assert panel.register_button.disabled  # busy: the second click was refused
@@ -253,7 +254,7 @@ def test_missing_credentials_disable_register_with_the_variables_to_set(
 
 def test_closing_the_panel_stops_its_polling(emulator_factory: Callable[..., EmulatorProcess]) -> None:
     emu = emulator_factory(creating_seconds=60)
-    panel = RegisterPanel(client=make_client(emu), swr_path=GOOD)
+    panel = RegisterPanel(client=make_client(emu), swr_path=GOOD, preflight=False)
     panel.register_button.click()
     deadline = time.monotonic() + SETTLE
     following_worker(panel.controller, deadline)
@@ -283,8 +284,11 @@ def test_no_secret_reaches_widget_state_or_the_preview(
     panel.controller.config.poll_initial = 0.1
     panel.description.value = "secrets never leave the kernel"
     panel.preview_button.click()
-    panel.register_button.click()
+    panel.register_button.click()  # the checks run first, through SWR, with the same secrets
     settle(panel)
+    if panel.controller.needs_confirmation():  # registered by an earlier test: "Register anyway"
+        panel.preflight_view.confirm.click()
+        settle(panel)
     assert panel.controller.record is not None and panel.controller.record.status == ImageStatus.ACTIVE
     state = json.dumps(widgets.Widget.get_manager_state(drop_defaults=False))
     every_widget = json.dumps([w.get_state() for w in descendants(panel)], default=str)
@@ -298,6 +302,9 @@ def test_no_secret_reaches_widget_state_or_the_preview(
     monkeypatch.setenv("HUAWEICLOUD_SDK_SK", "a-wrong-secret-key-value")
     failing = mai_widgets.RegisterPanel(swr_path=DEMO_SWR_IMAGES[4])
     failing.register_button.click()
+    settle(failing)
+    assert failing.controller.needs_confirmation()  # the checks could not sign in either: a warning
+    failing.preflight_view.confirm.click()  # "Register anyway"
     settle(failing)
     assert "HTTP 401" in failing.status_view.error_box.value
     state = json.dumps(widgets.Widget.get_manager_state(drop_defaults=False))

@@ -230,3 +230,44 @@ def test_a_failed_registration_of_the_path_is_named_with_the_way_out(
         "Register offers to delete that record and register it again."
     )
     panel.close()
+
+
+def test_register_clicked_before_the_checks_ended_waits_for_them(emu: EmulatorProcess) -> None:
+    """A paste and a quick click: the checks still come first, and a failing one stops it."""
+    before = stored_count(emu)
+    panel = RegisterPanel(client=make_client(emu))
+    c = panel.controller
+    panel.swr_path.value = f"{REG}/mai-demo/never-pushed-quick-click:1.0"
+    assert c.preflight_state == "waiting" and not panel.register_button.disabled
+    panel.register_button.click()
+    # Nothing is sent yet; the button says why it waits, and a second click adds nothing.
+    assert c.state == "editing" and c.record is None
+    assert panel.register_button.disabled and "checked first" in panel.reason.value
+    assert c.wait_settled(WAIT)  # waits for the checks, then for what they allowed
+    assert {check.name: check.outcome for check in c.checks}["exists"] == "fail"
+    assert panel.register_button.disabled and "There is no repository" in panel.reason.value
+    assert c.record is None and stored_count(emu) == before  # nothing was registered
+    # A click the browser sent before it saw the button disabled registers nothing either.
+    panel.register_button.click()
+    assert c.wait_settled(WAIT) and c.record is None and stored_count(emu) == before
+
+    # A good image clicked as quickly registers once its checks pass, with no second click.
+    good = f"{REG}/mai-demo/pytorch-cpu:2.3.0"
+    panel.swr_path.value = good
+    panel.register_button.click()
+    assert c.wait_settled(WAIT)
+    assert c.record is not None and c.record.swr_path == good and c.record.status == ImageStatus.ACTIVE
+    assert stored_count(emu) == before + 1
+    panel.close()
+
+
+def test_typing_after_register_was_clicked_cancels_the_wait(emu: EmulatorProcess) -> None:
+    panel = RegisterPanel(client=make_client(emu))
+    c = panel.controller
+    panel.swr_path.value = f"{REG}/mai-demo/lightgbm:4.5.0"
+    panel.register_button.click()
+    assert c.register_waiting
+    panel.swr_path.value = f"{REG}/mai-demo/lightgbm:4.5"  # changed after the click
+    assert not c.register_waiting
+    assert c.wait_preflight(WAIT) and c.record is None and c.state == "editing"
+    panel.close()

@@ -54,6 +54,21 @@ export class RegisterForm {
   async typeSwrPath(value: string): Promise<void> {
     await this.swrPath.fill(value);
   }
+
+  /**
+   * Press Register, which waits for the path's checks; where one warns (the image is registered
+   * already, or runs as root), answer "Register anyway", as a user who read it would.
+   */
+  async pressRegister(): Promise<void> {
+    await this.register.click();
+    // (the confirm box is always in the page, hidden until a check warns)
+    const confirm = this.root.locator('.mai-preflight-confirm:visible');
+    const sent = this.root.locator('.mai-status-badge:visible').filter({ hasNotText: 'EDITING' });
+    await expect(confirm.or(sent).first()).toBeVisible({ timeout: KERNEL_TIMEOUT });
+    if (await confirm.isVisible()) {
+      await confirm.click();
+    }
+  }
 }
 
 /** The side panel's Python Workbench: its tabs ("Register", "Images") and the image list. */

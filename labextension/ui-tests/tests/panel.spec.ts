@@ -50,7 +50,7 @@ test.describe('ModelArts images side panel', () => {
     await form.checkbox('SSH').check();
     await form.typeSwrPath(CATALOGUE_IMAGE);
     await expect(form.register).toBeEnabled();
-    await form.register.click();
+    await form.pressRegister();
 
     await expect(form.badge).toContainText('ACTIVE', { timeout: KERNEL_TIMEOUT });
     await expect(form.recordId).toContainText(/[0-9a-f]{8}-?[0-9a-f]{4}/i);
@@ -71,7 +71,7 @@ test.describe('ModelArts images side panel', () => {
     const form = await waitForForm(page);
     await form.typeSwrPath(LISTED_IMAGE);
     await expect(form.register).toBeEnabled();
-    await form.register.click();
+    await form.pressRegister();
     await expect(form.recordId).toContainText(/[0-9a-f]{8}-?[0-9a-f]{4}/i, { timeout: KERNEL_TIMEOUT });
 
     const bench = sidePanelWorkbench(page);
@@ -173,7 +173,7 @@ test.describe('ModelArts images side panel', () => {
     const form = await waitForForm(page);
     await form.typeSwrPath(CATALOGUE_IMAGE);
     await expect(form.register).toBeEnabled();
-    await form.register.click();
+    await form.pressRegister();
     await expect(form.badge).toContainText('ACTIVE', { timeout: KERNEL_TIMEOUT });
     // At the default side-bar width, the result shows right under the Register button clicked.
     await expect(form.badge).toBeInViewport();
