@@ -692,17 +692,27 @@ class SwrClient:
             response.status_code, first["code"][:64], message, response.headers.get("X-Request-Id")
         )
 
-    def _registry_get(
-        self, host: str, name: str, path: str, accept: str | None
+    def _registry_request(
+        self,
+        host: str,
+        method: str,
+        path: str,
+        *,
+        scope: str,
+        params: Mapping[str, str] | None = None,
+        body: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> tuple[requests.Response, HttpService]:
-        """GET from the registry, answering its Bearer challenge (and following a blob redirect)."""
+        """One call to the registry, answering its Bearer (or Basic) challenge for ``scope``."""
         registry = self._registry(host)
-        scope = f"repository:{name}:pull"
-        headers: dict[str, str] = {"Accept": accept} if accept else {}
+        plain = dict(headers or {})
+        idempotent = method in ("GET", "HEAD")
         for attempt in range(3):
             token = self._tokens.get((registry.base_url, scope))
-            sent = {**headers, "Authorization": f"Bearer {token}"} if token else headers
-            response = registry.request("GET", path, headers=sent)
+            sent = {**plain, "Authorization": f"Bearer {token}"} if token else plain
+            response = registry.request(
+                method, path, params=params, body=body, headers=sent, idempotent=idempotent
+            )
             challenge = response.headers.get("WWW-Authenticate", "")
             if response.status_code == 401 and attempt < 2:
                 self._tokens.pop((registry.base_url, scope), None)
@@ -712,12 +722,31 @@ class SwrClient:
                 if challenge.lower().startswith("basic"):
                     login = self._temporary_login(host, renew=attempt > 0)
                     response = registry.request(
-                        "GET", path, headers=headers, auth=(login.user, login.password)
+                        method,
+                        path,
+                        params=params,
+                        body=body,
+                        headers=plain,
+                        auth=(login.user, login.password),
+                        idempotent=idempotent,
                     )
-            if response.status_code in _REDIRECTS and response.headers.get("Location"):
-                return self._follow(response, host), registry
             return response, registry
         raise AssertionError("unreachable")
+
+    def _registry_get(
+        self, host: str, name: str, path: str, accept: str | None
+    ) -> tuple[requests.Response, HttpService]:
+        """GET from the registry with a pull token (and following a blob redirect)."""
+        response, registry = self._registry_request(
+            host,
+            "GET",
+            path,
+            scope=f"repository:{name}:pull",
+            headers={"Accept": accept} if accept else None,
+        )
+        if response.status_code in _REDIRECTS and response.headers.get("Location"):
+            return self._follow(response, host), registry
+        return response, registry
 
     def _follow(self, response: requests.Response, host: str) -> requests.Response:
         # Blobs may be served from object storage: one redirect, followed without the registry's

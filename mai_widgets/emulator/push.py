@@ -128,8 +128,8 @@ def build_image(swr_path: str, *, platform: str = "linux/amd64", user: str = "ma
 class _Pusher:
     """Registry v2 calls for one repository, authenticated by an :class:`SwrClient`.
 
-    The sign-in is the client's own (its ``_registry``, ``_temporary_login``, ``_bearer_token``
-    and ``_registry_error`` serve :meth:`SwrClient.inspect`): only the scope differs, ``pull,push``.
+    The sign-in is the client's own (its ``_registry_request`` and ``_registry_error`` serve
+    :meth:`SwrClient.inspect`): only the scope differs, ``pull,push``.
     """
 
     def __init__(self, swr: SwrClient, host: str, name: str) -> None:
@@ -138,8 +138,6 @@ class _Pusher:
         self.name = name
         self.scope = f"repository:{name}:pull,push"
         self.registry: HttpService = swr._registry(host)
-        self.token: str | None = None
-        self.basic: tuple[str, str] | None = None
 
     def sign_in(self) -> None:
         """``GET /v2/``, then answer its challenge for the push scope (as docker login + push do)."""
@@ -154,31 +152,11 @@ class _Pusher:
         body: bytes | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> requests.Response:
-        for attempt in range(3):
-            sent = dict(headers or {})
-            if self.token:
-                sent["Authorization"] = f"Bearer {self.token}"
-            response = self.registry.request(
-                method,
-                path,
-                params=params,
-                body=body,
-                headers=sent,
-                auth=self.basic,
-                idempotent=method in ("GET", "HEAD"),
-            )
-            challenge = response.headers.get("WWW-Authenticate", "")
-            if response.status_code != 401 or attempt == 2:
-                return response
-            if challenge.lower().startswith("bearer"):
-                # the challenge's scope when it names one (pull,push for a push), else pull,push
-                self.token = self.swr._bearer_token(self.host, self.registry, challenge, self.scope)
-            elif challenge.lower().startswith("basic"):
-                login = self.swr._temporary_login(self.host, renew=attempt > 0)
-                self.basic = (login.user, login.password)
-            else:
-                return response
-        raise AssertionError("unreachable")
+        # the product's own challenge answering (SWR's temporary login, a pull,push token)
+        response, _ = self.swr._registry_request(
+            self.host, method, path, scope=self.scope, params=params, body=body, headers=headers
+        )
+        return response
 
     def checked(self, response: requests.Response) -> requests.Response:
         if not 200 <= response.status_code < 300:
