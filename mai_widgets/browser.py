@@ -694,7 +694,7 @@ class ImageBrowser(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         if record.name is None:  # a short record (a 204 delete): keep what the list knew
             record = old.with_changes(status=record.status)
         self._records[index] = record
-        settled = record.is_terminal and not old.is_terminal
+        settled = record.settles(old)
         if settled:
             self._tell_settled(record)
         if record.status == ImageStatus.DELETED:
@@ -756,8 +756,7 @@ class ImageBrowser(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
             told = self._followed(record)
             # The detail view saw it settle (a "Register again" is followed there from its first
             # answer), even when the list, reloaded later, only ever saw it terminal.
-            settled_here = isinstance(old, ImageRecord) and old.id == record.id and not old.is_terminal
-            if not told and settled_here and record.is_terminal:
+            if not told and record.settles(old):
                 self._tell_settled(record)
 
     def _deleted(self, record: ImageRecord) -> None:

@@ -743,6 +743,15 @@ class ImageRecord:
     def is_terminal(self) -> bool:
         return isinstance(self.status, ImageStatus) and self.status.is_terminal
 
+    def settles(self, before: object) -> bool:
+        """This answer is where the image ``before`` described settled: same id, terminal now, not then."""
+        return (
+            self.is_terminal
+            and isinstance(before, ImageRecord)
+            and before.id == self.id
+            and not before.is_terminal
+        )
+
     @property
     def size_bytes(self) -> int | None:
         return None if self.size is None else self.size * 1024

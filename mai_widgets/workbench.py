@@ -118,12 +118,7 @@ class Workbench(widgets.Tab):  # type: ignore[misc]  # ipywidgets is untyped
     def _registered(self, change: Mapping[str, Any]) -> None:
         record, old = change["new"], change["old"]
         if isinstance(record, ImageRecord):
-            if (
-                record.is_terminal
-                and isinstance(old, ImageRecord)
-                and old.id == record.id
-                and not old.is_terminal
-            ):
+            if record.settles(old):
                 self._settled(record)
             self.browser.registered(record)
 

@@ -58,6 +58,15 @@ def test_terminal_statuses() -> None:
     assert terminal == {ImageStatus.ACTIVE, ImageStatus.CREATE_FAILED, ImageStatus.ERROR, ImageStatus.DELETED}
 
 
+def test_a_record_settles_only_from_the_same_image_not_yet_terminal() -> None:
+    creating = ImageRecord.from_wire({"id": "a", "status": "CREATING"})
+    active = ImageRecord.from_wire({"id": "a", "status": "ACTIVE"})
+    assert active.settles(creating)
+    assert not active.settles(active)  # already settled before
+    assert not active.settles(ImageRecord.from_wire({"id": "b", "status": "CREATING"}))  # another image
+    assert not active.settles(None) and not creating.settles(creating)
+
+
 def test_seed_example_request_is_valid_and_round_trips() -> None:
     body = {
         "description": "",
