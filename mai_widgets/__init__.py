@@ -1,55 +1,74 @@
 """mai-widgets: register custom images with Huawei Cloud ModelArts from JupyterLab.
 
-The core (``contract``, ``errors``, ``auth``, ``config``, ``client``) imports neither
-ipywidgets nor IPython, so scripts get a fast import; the widget names below are loaded
-on first use.
+The package is cut by layer, each importing only the ones below it:
+
+- ``errors`` and ``wire``: typed errors and the wire format;
+- ``transport``: deadlines, the one HTTP layer, the signer;
+- ``auth``: configuration, credentials, IAM sign-in;
+- ``services``: images, SWR, preflight checks, generated code;
+- ``kernel``: work off the kernel's main thread, the registration controller;
+- ``widgets`` and ``magics``: what a notebook shows;
+- ``emulator``: the local ModelArts.
+
+Everything a user imports is named here and loaded on first use, so ``import mai_widgets``
+stays as fast as the core: no ipywidgets, IPython or requests until a name needs them.
 """
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
 
 if TYPE_CHECKING:
-    from .browser import ImageBrowser
-    from .panel import RegisterPanel
-    from .status import StatusView
-    from .workbench import Workbench
+    from .services import preflight
+    from .services.images import ImageClient
+    from .services.swr import SwrClient
+    from .widgets.browser import ImageBrowser
+    from .widgets.panel import RegisterPanel
+    from .widgets.status import StatusView
+    from .widgets.workbench import Workbench
+
+# name -> (module, attribute); an empty attribute means the module itself
+_PUBLIC: dict[str, tuple[str, str]] = {
+    "ImageClient": (".services.images", "ImageClient"),
+    "SwrClient": (".services.swr", "SwrClient"),
+    "preflight": (".services.preflight", ""),
+    "RegisterPanel": (".widgets.panel", "RegisterPanel"),
+    "StatusView": (".widgets.status", "StatusView"),
+    "ImageBrowser": (".widgets.browser", "ImageBrowser"),
+    "Workbench": (".widgets.workbench", "Workbench"),
+}
 
 __all__ = [
     "ImageBrowser",
+    "ImageClient",
     "RegisterPanel",
     "StatusView",
+    "SwrClient",
     "Workbench",
     "__version__",
     "load_ipython_extension",
+    "preflight",
 ]
 
 
 def __getattr__(name: str) -> Any:
-    # Lazy so that ``import mai_widgets.client`` never pays for ipywidgets.
-    if name == "RegisterPanel":
-        from .panel import RegisterPanel
+    try:
+        module_name, attribute = _PUBLIC[name]
+    except KeyError:
+        raise AttributeError(f"module 'mai_widgets' has no attribute {name!r}") from None
+    module = importlib.import_module(module_name, __name__)
+    return getattr(module, attribute) if attribute else module
 
-        return RegisterPanel
-    if name == "StatusView":
-        from .status import StatusView
 
-        return StatusView
-    if name == "ImageBrowser":
-        from .browser import ImageBrowser
-
-        return ImageBrowser
-    if name == "Workbench":
-        from .workbench import Workbench
-
-        return Workbench
-    raise AttributeError(f"module 'mai_widgets' has no attribute {name!r}")
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_PUBLIC))
 
 
 def load_ipython_extension(ipython: Any) -> None:
-    """``%load_ext mai_widgets``: registers ``%register_image``."""
+    """``%load_ext mai_widgets``: registers ``%register_image`` and ``%list_images``."""
     from .magics import load_ipython_extension as _load
 
     _load(ipython)

@@ -104,7 +104,7 @@ PANEL = [
         "panel holds the image record, the same object the Python API returns.\n\n" + ALREADY_REGISTERED
     ),
     code(
-        "from mai_widgets.magics import already_registered_report\n\n"
+        "from mai_widgets.magics.register import already_registered_report\n\n"
         "record = panel.controller.record\n"
         "print(record.id, record.status)\n"
         "print(record.swr_path)\n"
@@ -202,7 +202,7 @@ SCRIPT = [
         "job or a CI pipeline.\n\n" + SETUP
     ),
     code(
-        "from mai_widgets.client import ImageClient\n\n"
+        "from mai_widgets.services.images import ImageClient\n\n"
         "client = ImageClient()  # reads Jupyter config files and the environment\n"
         "client.endpoint_description"
     ),
@@ -212,8 +212,8 @@ SCRIPT = [
         "record comes back in `INIT`; ModelArts builds the image asynchronously.\n\n" + ALREADY_REGISTERED
     ),
     code(
-        "from mai_widgets.contract import RegisterRequest\n"
-        "from mai_widgets.magics import already_registered_report\n\n"
+        "from mai_widgets.wire.contract import RegisterRequest\n"
+        "from mai_widgets.magics.register import already_registered_report\n\n"
         "request = RegisterRequest.create(\n"
         f'    swr_path="{SCRIPT_IMAGE}",\n'
         '    arch="X86_64",\n'
@@ -296,7 +296,7 @@ MANAGE = [
         "`CREATE_FAILED`, saying why:"
     ),
     code(
-        "from mai_widgets.client import ImageClient\n\n"
+        "from mai_widgets.services.images import ImageClient\n\n"
         "client = ImageClient()\n"
         "failed = client.register(\n"
         f'    swr_path="{SWR}/mai-demo/not-pushed-yet:1.0",\n'

@@ -24,7 +24,7 @@ import pytest
 
 from mai_widgets.emulator.process import EmulatorProcess
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[1]
 START_TIMEOUT = 180.0
 STOP_TIMEOUT = 60.0
 
@@ -248,7 +248,7 @@ def test_print_env_points_a_shell_at_the_running_emulator(emulator: EmulatorProc
     exports = [line for line in printed.splitlines() if line.startswith("export ")]
     assert {line.split("=", 1)[0][len("export ") :] for line in exports} == set(emulator.env())
     (tmp_path / "register.py").write_text(
-        "from mai_widgets.client import ImageClient\n"
+        "from mai_widgets.services.images import ImageClient\n"
         "client = ImageClient()\n"
         "print(client.endpoint_description)\n"
         "print(client.register(swr_path='swr.cn-north-4.myhuaweicloud.com/mai-demo/sklearn:1.5.0').status)\n",

@@ -202,7 +202,7 @@ def test_a_notebook_that_meets_an_already_registered_image_says_what_differs(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Someone registered the notebook's image first (say from the side panel), as AARCH64 for ASCEND."""
-    from mai_widgets.client import ImageClient
+    from mai_widgets.services.images import ImageClient
 
     emulator = emulator_factory(init_seconds=0.2, creating_seconds=0.4)
     image = _generator().FIRST_IMAGES[path.name]

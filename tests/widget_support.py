@@ -6,11 +6,11 @@ import threading
 import time
 from typing import Any
 
-from mai_widgets.client import ImageClient
-from mai_widgets.config import Credentials, load_config
-from mai_widgets.contract import RegisterRequest
-from mai_widgets.controller import RegistrationController
+from mai_widgets.auth.config import Credentials, load_config
 from mai_widgets.emulator.process import EmulatorProcess
+from mai_widgets.kernel.controller import RegistrationController
+from mai_widgets.services.images import ImageClient
+from mai_widgets.wire.contract import RegisterRequest
 
 # Every variable that could give a client credentials (or an IAM sign-in) from the environment.
 CREDENTIAL_VARS = (

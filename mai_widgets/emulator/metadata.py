@@ -21,7 +21,7 @@ from typing import Any
 
 from tornado.web import RequestHandler
 
-from ..signer import AccessKeySecret
+from ..transport.signer import AccessKeySecret
 
 __all__ = ["MetadataIssuer", "metadata_routes"]
 

@@ -4,7 +4,7 @@ For demos and tests of "push the missing image, then register again" with the lo
 The image is built here: a config blob (architecture, os, ``User``) and one gzip tar layer of a
 few KB. It is pushed the way docker does (HEAD each blob, POST an upload, PATCH the bytes, PUT
 with the digest, then PUT the Docker v2 manifest), signed in by the product's own
-:class:`~mai_widgets.swr.SwrClient`: SWR's temporary login, then the registry's bearer token for
+:class:`~mai_widgets.services.swr.SwrClient`: SWR's temporary login, then the registry's bearer token for
 ``pull,push``. The endpoints and credentials come from the same configuration as everything else
 (``python -m mai_widgets.emulator --print-env``).
 """
@@ -25,7 +25,6 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlsplit
 
-from ..contract import complete_swr_path, split_swr_path, swr_path_problem
 from ..errors import (
     ConfigError,
     FieldProblem,
@@ -34,14 +33,15 @@ from ..errors import (
     PermissionDeniedError,
     ValidationError,
 )
+from ..wire.contract import complete_swr_path, split_swr_path, swr_path_problem
 from .registry import MEDIA_TYPES, digest_of, parse_platform
 
 if TYPE_CHECKING:
     import requests
 
-    from ..config import MaiConfig
-    from ..http import HttpService
-    from ..swr import SwrClient
+    from ..auth.config import MaiConfig
+    from ..services.swr import SwrClient
+    from ..transport.http import HttpService
 
 __all__ = ["PushedImage", "build_image", "main", "push_image"]
 
@@ -234,11 +234,11 @@ def push_image(
     timeout: float = 30,
 ) -> str:
     """Push a small valid image to ``swr_path`` (``org/image:tag`` takes the region's registry) and
-    return its manifest digest. ``config`` defaults to :func:`mai_widgets.config.load_config`
-    (the environment); the credentials are found as :class:`~mai_widgets.client.ImageClient` finds
+    return its manifest digest. ``config`` defaults to :func:`mai_widgets.auth.config.load_config`
+    (the environment); the credentials are found as :class:`~mai_widgets.services.images.ImageClient` finds
     them. Raises :class:`~mai_widgets.errors.MaiWidgetsError` subclasses (typed, secret-free)."""
-    from ..config import load_config
-    from ..swr import SwrClient
+    from ..auth.config import load_config
+    from ..services.swr import SwrClient
 
     config = config if config is not None else load_config()
     path, parts = _checked_path(swr_path, config.region)
@@ -271,7 +271,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--user", default="ma-user", help="the image's User (default %(default)s)")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds for the whole push (default 30)")
     args = parser.parse_args(argv)
-    from ..config import load_config
+    from ..auth.config import load_config
 
     try:
         config = load_config()

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..contract import split_swr_path, swr_registry
+from ..wire.contract import split_swr_path, swr_registry
 from .defaults import DEFAULTS, DEMO_SWR_CATALOGUE, SwrImageSpec
 
 __all__ = [

@@ -20,7 +20,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from ..contract import ImageWire, RegisterRequest, split_swr_path
+from ..wire.contract import ImageWire, RegisterRequest, split_swr_path
 from .defaults import PRESET_IMAGES, PRESET_NAMESPACE
 
 DB_FILE = "modelarts-emulator.sqlite3"

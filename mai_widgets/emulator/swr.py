@@ -29,7 +29,8 @@ from typing import Any
 
 from tornado.web import RequestHandler
 
-from ..contract import split_swr_path, swr_registry
+from ..wire.contract import split_swr_path, swr_registry
+from .base import ApiFailure, BaseHandler, EmulatorState, Reply
 from .defaults import DEMO_SWR_READ_ONLY
 from .registry import (
     DIGEST_RE,
@@ -42,7 +43,6 @@ from .registry import (
     check_manifest,
     digest_of,
 )
-from .server import ApiFailure, BaseHandler, EmulatorState, Reply
 
 __all__ = ["SWR_TOKEN_PATH", "SwrState", "swr_routes"]
 

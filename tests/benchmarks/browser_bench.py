@@ -40,9 +40,9 @@ def _p95(values: list[float]) -> float:
 def first_rows_and_filter(repeats: int = 5) -> list[Row]:
     """Open the Images tab of a Workbench over 10,000 images; then filter by name."""
     from mai_widgets import Workbench
-    from mai_widgets.client import ImageClient
-    from mai_widgets.config import Credentials, load_config
-    from mai_widgets.workbench import IMAGES_TAB
+    from mai_widgets.auth.config import Credentials, load_config
+    from mai_widgets.services.images import ImageClient
+    from mai_widgets.widgets.workbench import IMAGES_TAB
 
     with (
         tempfile.TemporaryDirectory() as data_dir,
@@ -153,8 +153,8 @@ def kernel_responsiveness(cells: int = 300, pause: float = 0.05) -> list[Row]:
         tempfile.TemporaryDirectory() as data_dir,
         EmulatorProcess(Path(data_dir) / "emu", init_seconds=3600, creating_seconds=3600) as emu,
     ):
-        from mai_widgets.client import ImageClient
-        from mai_widgets.config import Credentials, load_config
+        from mai_widgets.auth.config import Credentials, load_config
+        from mai_widgets.services.images import ImageClient
 
         client = ImageClient(load_config(env=emu.env(), config_dirs=[]), Credentials(ak=emu.ak, sk=emu.sk))
         for i in range(FOLLOWED):  # not in the SWR catalogue: INIT for an hour, then CREATE_FAILED

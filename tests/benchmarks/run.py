@@ -71,8 +71,8 @@ _IMPORT_SNIPPET = "import time; t = time.perf_counter(); import {module}; print(
 _BUILD_SNIPPETS = {
     "mai-widgets": (
         "import time; t = time.perf_counter()\n"
-        "from mai_widgets.client import ImageClient\n"
-        "from mai_widgets.config import Credentials, load_config\n"
+        "from mai_widgets.services.images import ImageClient\n"
+        "from mai_widgets.auth.config import Credentials, load_config\n"
         "env = {'HUAWEICLOUD_SDK_AK': 'a', 'HUAWEICLOUD_SDK_SK': 's', 'HUAWEICLOUD_SDK_PROJECT_ID': 'p',\n"
         "       'MAI_WIDGETS_ENDPOINT': 'http://127.0.0.1:9'}\n"
         "c = ImageClient(load_config(env=env, config_dirs=[]), Credentials.from_env(env)); c._ensure_auth()\n"
@@ -99,13 +99,13 @@ def _fresh_process_seconds(code: str, runs: int) -> float:
 
 def row_import_time(bench: Bench) -> list[Row]:
     runs = 3 if bench.quick else 9
-    ours = _fresh_process_seconds(_IMPORT_SNIPPET.format(module="mai_widgets.client"), runs)
+    ours = _fresh_process_seconds(_IMPORT_SNIPPET.format(module="mai_widgets.services.images"), runs)
     ref = _fresh_process_seconds(_IMPORT_SNIPPET.format(module="huaweicloudsdkmodelarts.v1"), runs)
     ratio = _ratio(ours, ref)
     rows = [
         Row(
             f"import time, median of {runs} fresh processes",
-            f"{_fmt_ms(ours)} (mai_widgets.client)",
+            f"{_fmt_ms(ours)} (mai_widgets.services.images)",
             f"{_fmt_ms(ref)} (huaweicloudsdkmodelarts.v1)",
             f"{ratio:.3f}× / ≤ 0.15×",
             ratio <= 0.15,
@@ -125,8 +125,8 @@ def row_import_time(bench: Bench) -> list[Row]:
 
 
 def _ours_client(emu: EmulatorProcess) -> Any:
-    from mai_widgets.client import ImageClient
-    from mai_widgets.config import Credentials, load_config
+    from mai_widgets.auth.config import Credentials, load_config
+    from mai_widgets.services.images import ImageClient
 
     env = emu.env()
     return ImageClient(load_config(env=env, config_dirs=[]), Credentials.from_env(env))
@@ -304,9 +304,9 @@ def row_wait_overshoot(bench: Bench) -> list[Row]:
     """How far ``wait(timeout=3)`` runs past its 3 s against a hostile server (goal ≤ 1 s)."""
     from requests.auth import AuthBase
 
-    from mai_widgets.client import ImageClient
-    from mai_widgets.config import load_config
+    from mai_widgets.auth.config import load_config
     from mai_widgets.errors import MaiWidgetsError
+    from mai_widgets.services.images import ImageClient
 
     class Token(AuthBase):
         def __call__(self, r: Any) -> Any:

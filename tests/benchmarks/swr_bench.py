@@ -14,11 +14,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from mai_widgets.client import ImageClient
-from mai_widgets.config import Credentials, load_config
+from mai_widgets.auth.config import Credentials, load_config
 from mai_widgets.emulator.process import EmulatorProcess
-from mai_widgets.preflight import check
-from mai_widgets.swr import SwrClient
+from mai_widgets.services.images import ImageClient
+from mai_widgets.services.preflight import check
+from mai_widgets.services.swr import SwrClient
 
 Row = dict[str, Any]
 REPOS, TAGS = 1000, 200

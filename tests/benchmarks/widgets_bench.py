@@ -26,7 +26,7 @@ _COLD_START = """
 import time
 t0 = time.perf_counter()
 from mai_widgets import RegisterPanel
-from mai_widgets.config import load_config
+from mai_widgets.auth.config import load_config
 panel = RegisterPanel(config=load_config(env={}, config_dirs=[]))
 assert panel.register_button.disabled is not None and panel.reason.value
 print(time.perf_counter() - t0)
@@ -63,7 +63,7 @@ def panel_startup(repeats: int = 20) -> list[Row]:
     kernel = _fresh_kernels()
     bare = _bare_python()
     from mai_widgets import RegisterPanel
-    from mai_widgets.config import load_config
+    from mai_widgets.auth.config import load_config
 
     config = load_config(env={}, config_dirs=[])
     warm = []
@@ -85,8 +85,8 @@ def panel_startup(repeats: int = 20) -> list[Row]:
 def follow_long_creating(creating_seconds: float = 60.0, init_seconds: float = 2.0) -> list[Row]:
     """Register through the panel; count status requests and time how late the view shows changes."""
     from mai_widgets import RegisterPanel
-    from mai_widgets.client import ImageClient
-    from mai_widgets.config import Credentials, load_config
+    from mai_widgets.auth.config import Credentials, load_config
+    from mai_widgets.services.images import ImageClient
 
     with (
         tempfile.TemporaryDirectory() as data_dir,

@@ -145,7 +145,7 @@ describe('installCommand', () => {
   });
 
   it('maps module names to package names', () => {
-    expect(packageForModule('mai_widgets.panel')).toBe('mai-widgets');
+    expect(packageForModule('mai_widgets.widgets.panel')).toBe('mai-widgets');
     expect(packageForModule('some_pkg')).toBe('some-pkg');
   });
 });

@@ -1,0 +1,364 @@
+"""Authentication for ModelArts calls: IAM tokens, project discovery, and the AK/SK signer.
+
+The SDK-HMAC-SHA256 signer and its server-side verifier live in :mod:`mai_widgets.transport.signer`;
+they are re-exported here because ``mai_widgets.auth.iam.AKSKAuth`` is the documented name.
+
+No secret (AK, SK, security token, IAM token or password) ever appears in a repr, a log line
+or an exception message built here.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import re
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import requests
+from requests.auth import AuthBase
+
+from ..errors import ApiError, ConfigError, TransportError, api_error
+from ..errors import says_token_expired as token_expired
+from ..transport.signer import (
+    _BAD_HEADER_CHARS,
+    ALGORITHM,
+    DATE_FORMAT,
+    DEFAULT_MAX_SKEW_SECONDS,
+    AccessKeySecret,
+    AKSKAuth,
+    SignatureError,
+    _check_header_safe,
+    _host_of,
+    sign_request,
+    verify_signature,
+)
+
+__all__ = [
+    "ALGORITHM",
+    "DATE_FORMAT",
+    "DEFAULT_MAX_SKEW_SECONDS",
+    "AKSKAuth",
+    "AccessKeySecret",
+    "IAMPasswordAuth",
+    "SignatureError",
+    "TokenAuth",
+    "auth_secret_values",
+    "discover_project_id",
+    "redact",
+    "sign_request",
+    "verify_signature",
+]
+
+log = logging.getLogger(__name__)
+_Timeout = tuple[float, float]
+
+# Shorter strings would blank out ordinary words of a message; no credential is that short.
+_REDACT_MIN_LENGTH = 4
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with every secret of at least 4 characters replaced by ``***`` (longest first)."""
+    for secret in sorted({s for s in secrets if len(s) >= _REDACT_MIN_LENGTH}, key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
+
+
+def auth_secret_values(auth: object) -> tuple[str, ...]:
+    """What an auth object holds now (configured and obtained at run time), for redaction.
+
+    Every auth class of mai-widgets has ``secret_values()``; a caller's own auth may not.
+    """
+    method = getattr(auth, "secret_values", None)
+    if not callable(method):
+        return ()
+    return tuple(str(value) for value in method() if value)
+
+
+# -- IAM tokens ------------------------------------------------------------------------------
+
+
+class TokenAuth(AuthBase):
+    """Send a fixed IAM token as ``X-Auth-Token`` (and ``X-Project-Id`` when given)."""
+
+    def __init__(self, token: str, project_id: str | None = None) -> None:
+        _check_header_safe(token, "IAM token", "MAI_WIDGETS_TOKEN")
+        self._token = token
+        self.project_id = project_id
+
+    def __repr__(self) -> str:
+        return f"TokenAuth(token=<set>, project_id={self.project_id!r})"
+
+    def secret_values(self) -> tuple[str, ...]:
+        return (self._token,)
+
+    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
+        r.headers["X-Auth-Token"] = self._token
+        if self.project_id:
+            r.headers["X-Project-Id"] = self.project_id
+        return r
+
+
+def _error_fields(response: requests.Response) -> tuple[str | None, str]:
+    """``error_code``/``error_msg`` of a ModelArts/APIG answer, or IAM's ``{"error": {...}}``."""
+    try:
+        body = response.json()
+    except ValueError:
+        return None, (response.reason or "")
+    if not isinstance(body, dict):
+        return None, ""
+    code, message = body.get("error_code"), body.get("error_msg")
+    nested = body.get("error")
+    if code is None and isinstance(nested, dict):
+        code, message = nested.get("code"), nested.get("message")
+    return (str(code) if code not in (None, "") else None), str(message or "")
+
+
+def says_token_expired(response: requests.Response) -> bool:
+    """An answer that says the token expired (see :func:`mai_widgets.errors.says_token_expired`)."""
+    if response.status_code not in (400, 401, 403):
+        return False
+    code, message = _error_fields(response)
+    return token_expired(response.status_code, code, message)
+
+
+def parse_iam_time(text: str) -> datetime:
+    """IAM's ISO 8601 time (``2026-11-28T06:20:29.123000Z``) as an aware UTC datetime."""
+    match = re.fullmatch(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:?\d\d)?", text.strip())
+    if match is None:
+        raise ValueError("not an ISO 8601 time")
+    stamp, fraction, zone = match.groups()
+    micros = (fraction or "0")[:6].ljust(6, "0")
+    offset = "+00:00" if zone in (None, "Z") else zone
+    return datetime.fromisoformat(f"{stamp}.{micros}{offset}").astimezone(timezone.utc)
+
+
+def _request_id(response: requests.Response) -> str | None:
+    return response.headers.get("X-Request-Id") or response.headers.get("X-IAM-Trace-Id")
+
+
+def _transport_error(what: str, url: str, exc: requests.RequestException) -> TransportError:
+    # only the host and the exception type: a requests message can quote the whole request
+    return TransportError(
+        f"{what}: could not reach {_host_of(url)} ({type(exc).__name__})",
+        hint="check the IAM endpoint, the network/proxy and TLS settings",
+    )
+
+
+class IAMPasswordAuth(AuthBase):
+    """Sign in to IAM with user, password and domain; send the token as ``X-Auth-Token``.
+
+    The token is cached and fetched again ``refresh_margin_seconds`` before it expires (at most
+    half its lifetime before), and once more when a response is a 401 saying it expired: the
+    request is then resent once with the new token. Thread-safe: the lock is held during the
+    sign-in, so concurrent callers wait for one sign-in rather than starting their own.
+    ``clock`` (aware UTC "now") exists for tests; ``project_id`` is read from the token's scope.
+    """
+
+    def __init__(
+        self,
+        iam_endpoint: str,
+        user: str,
+        password: str,
+        domain: str,
+        project_name: str,
+        *,
+        verify: bool | str = True,
+        timeout: _Timeout = (5.0, 30.0),
+        session: requests.Session | None = None,
+        refresh_margin_seconds: float = 300.0,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        for value, what, env in (
+            (iam_endpoint, "IAM endpoint", "MAI_WIDGETS_IAM_ENDPOINT"),
+            (user, "IAM user name", "MAI_WIDGETS_IAM_USER"),
+            (password, "IAM password", "MAI_WIDGETS_IAM_PASSWORD"),
+            (domain, "IAM domain (account) name", "MAI_WIDGETS_IAM_DOMAIN"),
+            (project_name, "IAM project name (the region)", "MAI_WIDGETS_REGION"),
+        ):
+            if not value:
+                raise ConfigError(f"the {what} is empty", missing=(env,), hint=f"set {env}")
+        self.iam_endpoint = iam_endpoint.rstrip("/")
+        self.user = user
+        self._password = password
+        self.domain = domain
+        self.project_name = project_name
+        self.verify = verify
+        self.timeout = timeout
+        self._session = session
+        self._margin = timedelta(seconds=refresh_margin_seconds)
+        self._clock = clock or (lambda: datetime.now(timezone.utc))
+        self._lock = threading.Lock()
+        self._token: str | None = None
+        self._refresh_at: datetime | None = None
+        self.expires_at: datetime | None = None
+        self.project_id: str | None = None  # from the token's scope, once signed in
+        self.fetch_count = 0
+        self._issued: deque[str] = deque(maxlen=4)  # recent tokens, for redaction
+
+    def __repr__(self) -> str:
+        expires = self.expires_at
+        state = f"token valid until {expires.isoformat()}" if self._token and expires else "no token"
+        return (
+            f"IAMPasswordAuth(iam_endpoint={self.iam_endpoint!r}, user={self.user!r}, "
+            f"domain={self.domain!r}, project_name={self.project_name!r}, password=<hidden>, {state})"
+        )
+
+    def secret_values(self) -> tuple[str, ...]:
+        """The password and the tokens signed in with (a late answer may echo an old one)."""
+        with self._lock:
+            return (self._password, *self._issued)
+
+    def token(self) -> str:
+        """A token valid for at least the refresh margin: the cached one, or a fresh one."""
+        with self._lock:
+            now = self._clock()
+            if self._token is None or self._refresh_at is None or now >= self._refresh_at:
+                self._fetch(now)
+            assert self._token is not None
+            return self._token
+
+    def invalidate(self, token: str | None = None) -> None:
+        """Forget the cached token (only if it is still ``token``, when given)."""
+        with self._lock:
+            current = self._token
+            if token is None or (
+                current is not None and hmac.compare_digest(token.encode(), current.encode())
+            ):
+                self._token = self._refresh_at = None
+
+    def _fetch(self, now: datetime) -> None:
+        url = f"{self.iam_endpoint}/v3/auth/tokens"
+        user = {"name": self.user, "password": self._password, "domain": {"name": self.domain}}
+        body = {
+            "auth": {
+                "identity": {"methods": ["password"], "password": {"user": user}},
+                "scope": {"project": {"name": self.project_name}},
+            }
+        }
+        session = self._session or requests.Session()
+        try:
+            response = session.post(
+                url,
+                data=json.dumps(body).encode("utf-8"),
+                headers={"Content-Type": "application/json;charset=UTF-8"},
+                verify=self.verify,
+                timeout=self.timeout,
+                allow_redirects=False,
+            )
+        except requests.RequestException as exc:
+            raise _transport_error("IAM sign-in failed", url, exc) from None
+        finally:
+            if self._session is None:
+                session.close()
+        if response.status_code not in (200, 201):
+            code, message = _error_fields(response)
+            raise api_error(
+                response.status_code, code, redact(message, (self._password,)), _request_id(response)
+            )
+        token = response.headers.get("X-Subject-Token", "")
+        if not token or _BAD_HEADER_CHARS.search(token):
+            raise ApiError(response.status_code, None, "IAM answered without a usable X-Subject-Token header")
+        try:
+            info = response.json()["token"]
+            expires_at = parse_iam_time(str(info["expires_at"]))
+        except (ValueError, KeyError, TypeError):
+            raise ApiError(
+                response.status_code, None, "IAM's token answer has no valid token.expires_at"
+            ) from None
+        project = info.get("project") if isinstance(info, dict) else None
+        if isinstance(project, dict) and project.get("id"):
+            self.project_id = str(project["id"])
+        lifetime = max(expires_at - now, timedelta(0))
+        self._token = token
+        self._issued.append(token)
+        self.expires_at = expires_at
+        self._refresh_at = expires_at - min(self._margin, lifetime / 2)
+        self.fetch_count += 1
+        log.debug("IAM token fetched; valid until %s", expires_at.isoformat())
+
+    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
+        r.headers["X-Auth-Token"] = self.token()
+        r.hooks.setdefault("response", []).append(self._resend_if_expired)
+        return r
+
+    def _resend_if_expired(self, response: requests.Response, **kwargs: Any) -> requests.Response:
+        if not says_token_expired(response):
+            return response
+        request = response.request
+        self.invalidate(str(request.headers.get("X-Auth-Token", "")))
+        token = self.token()
+        log.debug("token expired before its time; resending once with a fresh one")
+        _ = response.content  # drain, so the connection can be reused
+        response.close()
+        again = request.copy()
+        again.headers["X-Auth-Token"] = token
+        # once only: the copy must not come back here
+        again.hooks["response"] = [h for h in again.hooks["response"] if h != self._resend_if_expired]
+        connection: Any = getattr(response, "connection", None)
+        if connection is None:
+            return response
+        resent: requests.Response = connection.send(again, **kwargs)
+        resent.history.append(response)
+        resent.request = again
+        return resent
+
+
+def discover_project_id(
+    iam_endpoint: str,
+    region: str,
+    auth: AuthBase,
+    *,
+    session: requests.Session | None = None,
+    verify: bool | str = True,
+    timeout: _Timeout = (5.0, 30.0),
+) -> str:
+    """The id of the IAM project named ``region`` (``GET /v3/projects?name=...``).
+
+    Zero or several matches raise :class:`ConfigError` naming ``HUAWEICLOUD_SDK_PROJECT_ID``.
+    """
+    if not region:
+        raise ConfigError(
+            "the region is empty", missing=("MAI_WIDGETS_REGION",), hint="set MAI_WIDGETS_REGION"
+        )
+    url = f"{iam_endpoint.rstrip('/')}/v3/projects"
+    own = session or requests.Session()
+    try:
+        response = own.get(
+            url, params={"name": region}, auth=auth, verify=verify, timeout=timeout, allow_redirects=False
+        )
+    except requests.RequestException as exc:
+        raise _transport_error("project id discovery failed", url, exc) from None
+    finally:
+        if session is None:
+            own.close()
+    if response.status_code != 200:
+        code, message = _error_fields(response)
+        # a server may echo the token or security token it was sent
+        message = redact(message, auth_secret_values(auth))
+        raise api_error(response.status_code, code, message, _request_id(response))
+    try:
+        projects = response.json()["projects"]
+        listed = [(str(p["id"]), p.get("name")) for p in projects]
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise ApiError(200, None, "IAM's project list answer is not the expected JSON") from None
+    # the server filters by name; filter again in case it ignored the query
+    ids = [pid for pid, name in listed if name in (None, region)]
+    missing = ("HUAWEICLOUD_SDK_PROJECT_ID",)
+    if not ids:
+        raise ConfigError(
+            f"IAM has no project named {region!r} for these credentials",
+            missing=missing,
+            hint="check the region, or set HUAWEICLOUD_SDK_PROJECT_ID (console: My Credentials > Projects)",
+        )
+    if len(ids) > 1:
+        raise ConfigError(
+            f"IAM has {len(ids)} projects named {region!r} ({', '.join(ids)}); cannot choose one",
+            missing=missing,
+            hint="set HUAWEICLOUD_SDK_PROJECT_ID to the project to use",
+        )
+    return ids[0]

@@ -1,0 +1,663 @@
+"""One registration, as observable state: the request being edited, its problems, its progress.
+
+``RegistrationController`` is plain traitlets (no ipywidgets), so scripts and tests drive it
+directly (``submit()``, ``record``, ``state``) and the panel, the status view and the magic
+only observe it.
+
+Threads: HTTP calls run on a worker thread so the kernel never freezes. The worker never
+writes a trait itself: it hands each change to a :class:`MainLoopWriter`, which applies it on
+the kernel's event loop when there is one (ipykernel) and directly, under a lock, when there
+is none (pytest, scripts). A stop event ends the worker's wait early; ``close()`` (the panel's
+close), ``stop()`` and interpreter exit all set it, so no poll thread outlives its panel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import logging
+import sys
+import threading
+import time
+import weakref
+from collections import deque
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from traitlets import Bool, Dict, Enum, Float, HasTraits, Instance, Int, List, Unicode
+
+from ..errors import CancelledError, ConfigError, MaiWidgetsError, TransportError, ValidationError
+from ..services.preflight import Check
+from ..transport.deadline import Cancel, Deadline, call_scope
+from ..wire.contract import (
+    FIELDS_BY_NAME,
+    REGISTER_FIELD_TABLE,
+    ImageRecord,
+    RegisterRequest,
+    complete_swr_path,
+    form_defaults,
+    parse_register_fields,
+    validate_image_id,
+)
+
+if TYPE_CHECKING:
+    from ..auth.config import MaiConfig
+    from ..services.codegen import Preview
+    from ..services.images import ImageClient, WaitResult
+    from ..services.swr import SwrClient
+    from .threads import BackgroundCalls, Debouncer
+
+__all__ = [
+    "FIELD_LABELS",
+    "PREFLIGHT_DELAY",
+    "PREFLIGHT_STATES",
+    "STATES",
+    "MainLoopWriter",
+    "RegistrationController",
+    "default_fields",
+]
+
+log = logging.getLogger(__name__)
+
+STATES = ("editing", "submitting", "watching", "settled", "failed")
+# Wire name -> the label the panel shows, so messages name what the user sees.
+FIELD_LABELS: dict[str, str] = {spec.name: spec.label for spec in REGISTER_FIELD_TABLE}
+# How long the background look for instance credentials may take (metadata service, then IAM).
+LEARN_SECONDS = 15.0
+PREFLIGHT_STATES = ("off", "waiting", "running", "done")
+# Typing pauses this long (seconds) before the preflight of a complete path starts.
+PREFLIGHT_DELAY = 0.5
+# How long close() waits for the worker to end: cancelling cuts its HTTP at once, so this is ample.
+CLOSE_JOIN_SECONDS = 1.0
+
+
+def default_fields(config: MaiConfig | None) -> dict[str, Any]:
+    """The form's starting values: the field table's defaults plus the configured workspace."""
+    values = form_defaults()
+    if config is not None and config.workspace_id:
+        values["workspace_id"] = config.workspace_id
+    return values
+
+
+def _sendable(fields: Mapping[str, Any], region: str | None) -> dict[str, Any]:
+    """The fields that go into the request: empty optional texts are not sent, and a host-less
+    SWR path (``org/image:tag``) gets the region's registry."""
+    out: dict[str, Any] = {}
+    for name, value in fields.items():
+        spec = FIELDS_BY_NAME.get(name)
+        if value is None or (value == "" and spec is not None and spec.empty_is_unset):
+            continue
+        out[name] = value
+    path = out.get("swr_path")
+    if isinstance(path, str) and region:
+        out["swr_path"] = complete_swr_path(path, region)
+    return out
+
+
+def _main_thread_loop() -> asyncio.AbstractEventLoop | None:
+    """The event loop running on the main thread (ipykernel's), or ``None`` outside one."""
+    if threading.current_thread() is threading.main_thread():
+        try:
+            return asyncio.get_running_loop()
+        except RuntimeError:
+            pass
+    # Built on another thread (a comm handler on an ipykernel subshell): ask the kernel.
+    kernelbase = sys.modules.get("ipykernel.kernelbase")
+    if kernelbase is not None and kernelbase.Kernel.initialized():
+        io_loop = getattr(kernelbase.Kernel.instance(), "io_loop", None)
+        loop = getattr(io_loop, "asyncio_loop", None)
+        if isinstance(loop, asyncio.AbstractEventLoop) and loop.is_running():
+            return loop
+    return None
+
+
+class MainLoopWriter:
+    """Applies changes on the kernel's event loop, or directly under a lock without one.
+
+    Changes are queued and drained in order, so the loop's own thread (for example
+    ``wait_settled`` blocking a cell) can apply them without waiting for the loop to turn.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        self.loop = loop if loop is not None else _main_thread_loop()
+        # ipykernel's loop (and the one a test runs) turns on the main thread.
+        self.loop_thread = threading.main_thread().ident
+        self._lock = threading.RLock()
+        self._queue: deque[Callable[[], None]] = deque()
+
+    @property
+    def uses_loop(self) -> bool:
+        """Whether changes go through the loop now (it exists and is turning)."""
+        loop = self.loop
+        return loop is not None and loop.is_running() and not loop.is_closed()
+
+    def owns_thread(self) -> bool:
+        """The calling thread may apply changes itself."""
+        return not self.uses_loop or threading.get_ident() == self.loop_thread
+
+    def post(self, change: Callable[[], None]) -> None:
+        with self._lock:
+            self._queue.append(change)
+        if self.owns_thread():
+            self.drain()
+            return
+        try:
+            assert self.loop is not None
+            self.loop.call_soon_threadsafe(self.drain)
+        except RuntimeError:  # the loop closed between the check and the call
+            self.drain()
+
+    def drain_here(self) -> None:
+        """Apply pending changes if this thread may (else the loop will)."""
+        if self.owns_thread():
+            self.drain()
+
+    def drain(self) -> None:
+        with self._lock:
+            while self._queue:
+                self._queue.popleft()()
+
+
+# Controllers that started a worker, so interpreter exit (kernel shutdown) can stop them all.
+_LIVE: weakref.WeakSet[RegistrationController] = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_all() -> None:
+    for controller in list(_LIVE):
+        controller.stop()
+
+
+class RegistrationController(HasTraits):
+    """Owns one registration: its fields, their problems, its state, record and error."""
+
+    fields = Dict(help="raw field values being edited, by wire name")
+    problems = Dict(help="field wire name -> what is wrong with it")
+    missing = List(Unicode(), help="environment variables or settings to provide before registering")
+    state = Enum(STATES, default_value="editing")
+    record = Instance(ImageRecord, allow_none=True)
+    error = Instance(MaiWidgetsError, allow_none=True)
+    outcome = Unicode("", help='how following ended: "settled", "stopped", "timeout" or ""')
+    polls = Int(0, help="status reads while following")
+    started_at = Float(0.0, help="time.time() when the submission (or following) began")
+    updated_at = Float(0.0, help="time.time() of the last answer from the service")
+    endpoint = Unicode("", help="which service this talks to, in words")
+    busy = Bool(False, help="a submission or a follow is in flight (one at a time)")
+    closed = Bool(False, help="closed: nothing more will be sent or followed")
+    credentials_source = Unicode("", help="where the credentials come from, in words (never a value)")
+    checks = List(Instance(Check), help="the preflight checks of the current path, arch and services")
+    preflight_state = Enum(PREFLIGHT_STATES, default_value="off", help="off: no complete path (or disabled)")
+    warnings_accepted = Bool(False, help='the user answered "Register anyway" to these checks\' warnings')
+    register_waiting = Bool(
+        False, help="Register was pressed before the path's checks ended: it goes on once they pass"
+    )
+
+    def __init__(
+        self,
+        client: ImageClient | None = None,
+        *,
+        config: MaiConfig | None = None,
+        preflight: bool = False,
+        preflight_delay: float = PREFLIGHT_DELAY,
+        **initial_fields: Any,
+    ) -> None:
+        super().__init__()
+        self._client = client
+        self._config = client.config if client is not None else config
+        self._writer = MainLoopWriter()
+        self._busy_lock = threading.Lock()
+        self._busy = False
+        self._done = threading.Event()
+        self._done.set()
+        self._stop = Cancel()
+        self._worker: threading.Thread | None = None
+        self._closed = False
+        self._setup_error: ConfigError | None = None
+        self._learning = Cancel()  # the background look for instance credentials, ended by close()
+        self._resolve_setup()
+        self._preflight_key: tuple[str, str, tuple[str, ...]] | None = None
+        self._preflight_token: Cancel | None = None
+        self._preflight_calls: BackgroundCalls | None = None
+        self._preflight_debouncer: Debouncer | None = None
+        self._swr: SwrClient | None = None
+        self.observe(self._validate, names="fields")
+        if preflight:
+            from .threads import BackgroundCalls, Debouncer
+
+            self._preflight_calls = BackgroundCalls(self._writer)
+            self._preflight_debouncer = Debouncer(preflight_delay, self._start_preflight, self._writer)
+            self.observe(self._preflight_input_changed, names="fields")
+            self.observe(self._recheck_after_registering, names="state")
+        self.fields = {**default_fields(self._config), **initial_fields}
+
+    # -- configuration ---------------------------------------------------------------------
+
+    def _resolve_setup(self) -> None:
+        """Read the configuration now, so a missing setting is shown before any click.
+
+        No network I/O here: with nothing configured locally, the instance metadata service is
+        asked in the background (:meth:`_learn_instance_credentials`); the panel opens at once
+        and learns later.
+        """
+        if self._client is not None:
+            self.endpoint = self._client.endpoint_description
+            self.missing = list(self._client.missing_settings())
+            self.credentials_source = self._client.credentials_source
+            return
+        try:
+            from ..auth.config import Credentials, load_config
+            from ..auth.credentials import CredentialChain
+
+            if self._config is None:
+                self._config = load_config()
+            chain = CredentialChain(self._config, Credentials.from_env())
+            self.endpoint = self._config.endpoint_description()
+            self.missing = chain.missing_settings()
+            self.credentials_source = chain.description()
+            if self.missing and chain.local() is None:
+                self._learn_instance_credentials()
+        except ConfigError as error:
+            self._setup_error = error
+            self.missing = list(error.missing) or [error.message]
+
+    def _learn_instance_credentials(self) -> None:
+        """Ask the instance metadata service (ECS/BMS with an agency) on a background thread;
+        when it answers, the missing settings clear and Register can be pressed."""
+        config = self._config
+
+        def learn() -> None:
+            from ..auth.config import Credentials
+            from ..services.images import ImageClient
+
+            client = ImageClient(config, Credentials.from_env())
+            try:
+                with call_scope(Deadline(LEARN_SECONDS), self._learning):
+                    _ = client.project_id  # the first request: metadata service, then IAM
+            except MaiWidgetsError as error:
+                log.debug("no instance credentials: %s", error.message)
+                client.close()
+                return
+            with self._busy_lock:
+                if self._closed or self._client is not None:
+                    client.close()
+                    return
+                self._client = client
+            self._apply({"missing": [], "credentials_source": client.credentials_source})
+
+        threading.Thread(target=learn, name="mai-widgets-instance-credentials", daemon=True).start()
+
+    @property
+    def config(self) -> MaiConfig | None:
+        return self._config
+
+    def client(self) -> ImageClient:
+        """The client to use, made from the configuration on first use."""
+        if self._client is None:
+            if self._setup_error is not None:
+                raise self._setup_error
+            if self.missing:
+                raise ConfigError(
+                    f"set {', '.join(self.missing)} before registering", missing=tuple(self.missing)
+                )
+            from ..auth.config import Credentials
+            from ..services.images import ImageClient
+
+            self._client = ImageClient(self._config, Credentials.from_env())
+        return self._client
+
+    # -- editing ---------------------------------------------------------------------------
+
+    def set_field(self, name: str, value: Any) -> None:
+        self.update_fields(**{name: value})
+
+    def update_fields(self, **values: Any) -> None:
+        self.fields = {**self.fields, **values}
+
+    def _validate(self, change: Mapping[str, Any]) -> None:
+        _, problems = parse_register_fields(self._sendable(change["new"]))
+        by_field: dict[str, str] = {}
+        for p in problems:
+            by_field.setdefault(p.field, p.message)
+        self.problems = by_field
+
+    def _sendable(self, fields: Mapping[str, Any]) -> dict[str, Any]:
+        return _sendable(fields, self._config.region if self._config is not None else None)
+
+    @property
+    def request(self) -> RegisterRequest | None:
+        """The request the current fields make, or ``None`` while any field is invalid."""
+        request, _ = parse_register_fields(self._sendable(self.fields))
+        return request
+
+    def preview(self) -> Preview:
+        """The exact request ``submit()`` would send, and equivalent SDK/curl code."""
+        from ..auth.config import load_config
+        from ..services.codegen import preview
+
+        request = self.request
+        if request is None:
+            raise ValidationError(list(parse_register_fields(self._sendable(self.fields))[1]))
+        return preview(request, self._config if self._config is not None else load_config())
+
+    def blockers(self) -> list[str]:
+        """Why Register cannot be pressed now, in words (empty: it can)."""
+        reasons: list[str] = []
+        if self.closed:
+            reasons.append("this panel was closed")
+        if self.missing:
+            reasons.append(
+                f"set {' and '.join(self.missing)} in the environment of the Jupyter server or kernel"
+            )
+        if self.busy:
+            doing = "a registration is in flight" if self.state == "submitting" else "following the image"
+            reasons.append(f"{doing} (one registration at a time)")
+        for name, message in self.problems.items():
+            reasons.append(f"{FIELD_LABELS.get(name, name)} {message}")
+        for failed in self.preflight_failures():
+            reasons.append(failed.message.rstrip("."))
+        if self.register_waiting:
+            reasons.append("the image is being checked first; it registers as soon as the checks pass")
+        return reasons
+
+    # -- preflight -------------------------------------------------------------------------
+
+    @property
+    def preflight_enabled(self) -> bool:
+        return self._preflight_debouncer is not None
+
+    def preflight_failures(self) -> list[Check]:
+        return [c for c in self.checks if c.outcome == "fail"]
+
+    def preflight_warnings(self) -> list[Check]:
+        return [c for c in self.checks if c.outcome == "warn"]
+
+    def needs_confirmation(self) -> bool:
+        """Register should ask "Register anyway" first: a check warns and the user has not answered."""
+        return bool(self.preflight_warnings()) and not self.warnings_accepted
+
+    def accept_warnings(self) -> None:
+        self.warnings_accepted = True
+
+    def _preflight_inputs(self, fields: Mapping[str, Any]) -> tuple[str, str, tuple[str, ...]] | None:
+        """What preflight looks at (the completed path, arch, services), or None without a path."""
+        if "swr_path" in self.problems or not isinstance(fields.get("swr_path"), str):
+            return None
+        sendable = self._sendable(fields)
+        services = sendable.get("services")
+        listed = tuple(str(s) for s in services) if isinstance(services, (list, tuple)) else ()
+        return (str(sendable["swr_path"]), str(sendable.get("arch") or ""), listed)
+
+    def _preflight_input_changed(self, change: Mapping[str, Any]) -> None:
+        key = self._preflight_inputs(change["new"])
+        if key == self._preflight_key:
+            return
+        self._preflight_key = key
+        self.register_waiting = False  # Register waited for the checks of what was clicked, not of this
+        if self._preflight_token is not None:
+            self._preflight_token.cancel()  # its answer is about other input now
+            self._preflight_token = None
+        assert self._preflight_debouncer is not None
+        self._preflight_debouncer.cancel()
+        with self.hold_trait_notifications():
+            self.checks = []
+            self.warnings_accepted = False
+            self.preflight_state = "off" if key is None else "waiting"
+        if key is not None and not self._closed:
+            self._preflight_debouncer.trigger()
+
+    def _recheck_after_registering(self, change: Mapping[str, Any]) -> None:
+        """A registration ended: "already registered" has changed, so the checks run again."""
+        if change["new"] in ("settled", "failed") and self._preflight_key is not None:
+            self._preflight_key = None
+            self._preflight_input_changed({"new": self.fields})
+
+    def _start_preflight(self) -> None:
+        """On the loop, once typing paused: run the checks of the current input on a worker."""
+        key = self._preflight_key
+        calls = self._preflight_calls
+        if key is None or calls is None or self._closed:
+            return
+        self.preflight_state = "running"
+        path, arch, services = key
+        try:
+            client: ImageClient | None = self.client()
+        except MaiWidgetsError:
+            client = None
+
+        def work() -> list[Check]:
+            from ..services.preflight import check
+            from ..services.swr import SwrClient
+
+            if client is None:
+                return check(path, arch=arch or None, services=services)
+            if self._swr is None:
+                self._swr = SwrClient(client=client)
+            return check(path, arch=arch or None, services=services, client=client, swr=self._swr)
+
+        def done(checks: list[Check]) -> None:
+            if key == self._preflight_key:
+                self._apply({"checks": checks, "preflight_state": "done"})
+
+        def failed(error: MaiWidgetsError) -> None:
+            if key == self._preflight_key:
+                trouble = Check("access", "warn", f"Preflight could not run: {error.message.rstrip('.')}.")
+                self._apply({"checks": [trouble], "preflight_state": "done"})
+
+        self._preflight_token = calls.start(work, done, failed, name="mai-widgets-preflight")
+
+    def run_preflight_now(self) -> None:
+        """Start a pending preflight at once (an Enter key, a test), without the typing delay."""
+        if self._preflight_debouncer is not None:
+            self._preflight_debouncer.flush()
+
+    def wait_preflight(self, timeout: float | None = None) -> bool:
+        """Start any pending preflight now and block until it has ended (scripts and tests)."""
+        self.run_preflight_now()
+        if self._preflight_calls is None:
+            return True
+        return self._preflight_calls.wait_idle(timeout)
+
+    # -- actions ---------------------------------------------------------------------------
+
+    def submit(self) -> bool:
+        """Register the current fields on a worker thread. False when nothing was sent.
+
+        At most one submission runs at a time: a second call while one is in flight (a
+        double click) registers nothing.
+        """
+        if not self._claim():
+            return False
+        try:
+            request = self.request
+            if request is None:
+                problems = parse_register_fields(self._sendable(self.fields))[1]
+                raise ValidationError(problems)
+            client = self.client()
+        except MaiWidgetsError as error:
+            return self._refuse(error)
+        self._begin("submitting", "mai-widgets-register", lambda: self._run_submit(client, request))
+        return True
+
+    def follow(self, image_id: str) -> bool:
+        """Follow an existing image's status until it settles. False when nothing started."""
+        if not self._claim():
+            return False
+        try:
+            validate_image_id(image_id)
+            client = self.client()
+        except MaiWidgetsError as error:
+            return self._refuse(error)
+        self._begin("watching", "mai-widgets-follow", lambda: self._run_follow(client, image_id))
+        return True
+
+    def _refuse(self, error: MaiWidgetsError) -> bool:
+        """Nothing could start: show why and give the claim back (False, for submit/follow)."""
+        self._apply({"error": error, "state": "failed"})
+        self._writer.post(self._release)
+        return False
+
+    def stop(self) -> None:
+        """Stop following (or registering) now: pauses end and HTTP in flight is cut.
+
+        The image itself is unaffected; nothing more is sent.
+        """
+        with self._busy_lock:
+            stop = self._stop
+        stop.cancel()
+
+    def close(self, timeout: float = CLOSE_JOIN_SECONDS) -> None:
+        """Stop and wait (a second at most) for the worker to end; the panel calls this when it
+        closes. Nothing is sent after it returns."""
+        with self._busy_lock:
+            self._closed = True
+            stop = self._stop
+        stop.cancel()
+        self._learning.cancel()
+        if self._preflight_debouncer is not None:
+            self._preflight_debouncer.close()
+        if self._preflight_calls is not None:
+            self._preflight_calls.close()
+        if self._swr is not None:
+            self._swr.close()
+        self._apply({"closed": True})
+        worker = self._worker
+        if worker is not None and worker is not threading.current_thread():
+            worker.join(timeout)
+        self._writer.drain_here()
+
+    def wait_settled(self, timeout: float | None = None) -> bool:
+        """Block until the current submission or follow has ended; True if it did in time.
+
+        Safe to call on the kernel's main thread: pending trait changes are applied here.
+        """
+        end = None if timeout is None else time.monotonic() + timeout
+        # Register waits for the path's checks: they end (and it starts, or is refused) first. A
+        # loop, as their start may itself have been queued behind this very call.
+        while self.register_waiting and self.preflight_state in ("waiting", "running"):
+            left = None if end is None else end - time.monotonic()
+            if left is not None and left <= 0:
+                return False
+            self.wait_preflight(left)
+        ended = self._done.wait(None if end is None else max(0.0, end - time.monotonic()))
+        self._writer.drain_here()
+        return ended
+
+    @property
+    def worker(self) -> threading.Thread | None:
+        return self._worker
+
+    # -- worker plumbing -------------------------------------------------------------------
+
+    def _claim(self) -> bool:
+        self._writer.drain_here()  # a finished worker's release may still be queued
+        with self._busy_lock:
+            if self._busy or self._closed:
+                return False
+            self._busy = True
+            self._done.clear()
+            # A fresh stop token per run, made under the lock that close() takes to read it.
+            self._stop = Cancel()
+        self._apply({"busy": True})
+        return True
+
+    def _release(self) -> None:
+        with self._busy_lock:
+            self._busy = False
+            self._done.set()
+        self.busy = False
+
+    def _begin(self, state: str, name: str, work: Callable[[], None]) -> None:
+        now = time.time()
+        self._apply(
+            {
+                "state": state,
+                "record": None,
+                "error": None,
+                "outcome": "",
+                "polls": 0,
+                "started_at": now,
+                "updated_at": 0.0,
+            }
+        )
+        worker = threading.Thread(target=self._guarded(work), name=name, daemon=True)
+        self._worker = worker
+        _LIVE.add(self)
+        worker.start()
+
+    def _guarded(self, work: Callable[[], None]) -> Callable[[], None]:
+        stop = self._stop
+
+        def run() -> None:
+            try:
+                # Every HTTP call of this run obeys the run's stop token.
+                with call_scope(cancel=stop):
+                    work()
+            except MaiWidgetsError as error:
+                self._apply({"error": error, "state": "failed"})
+            except Exception as error:  # a bug must still end as a visible state, not a dead thread
+                log.debug("registration worker failed", exc_info=True)  # for developers, not the panel
+                self._apply({"error": _unexpected(error), "state": "failed"})
+            finally:
+                # Queued behind the worker's trait changes, so observers see them before busy ends.
+                self._writer.post(self._release)
+                self._done.set()
+
+        return run
+
+    def _apply(self, values: dict[str, Any]) -> None:
+        def change() -> None:
+            with self.hold_trait_notifications():
+                for name, value in values.items():
+                    setattr(self, name, value)
+
+        self._writer.post(change)
+
+    def _run_submit(self, client: ImageClient, request: RegisterRequest) -> None:
+        record = client.register(request)
+        self._apply({"record": record, "updated_at": time.time()})
+        self._watch(client, record)
+
+    def _run_follow(self, client: ImageClient, image_id: str) -> None:
+        record = client.get(image_id)
+        self._apply({"record": record, "updated_at": time.time(), "polls": 1})
+        self._watch(client, record)
+
+    def _watch(self, client: ImageClient, record: ImageRecord) -> None:
+        if record.is_terminal:
+            self._apply({"state": "settled", "outcome": "settled"})
+            return
+        self._apply({"state": "watching"})
+        base = self.polls
+
+        def on_update(update: ImageRecord) -> None:
+            self._apply({"record": update, "updated_at": time.time()})
+
+        def on_poll(polls: int) -> None:
+            self._apply({"polls": base + polls, "updated_at": time.time()})
+
+        timeout = self._config.wait_timeout if self._config is not None else None
+        try:
+            result: WaitResult = client.wait(
+                record.id, timeout=timeout, on_update=on_update, stop=self._stop, on_poll=on_poll
+            )
+        except CancelledError:  # stopped during the first status read: the record is still known
+            self._apply({"state": "settled", "outcome": "stopped"})
+            return
+        self._apply(
+            {
+                "record": result.record,
+                "state": "settled",
+                "outcome": result.outcome,
+                "polls": base + result.polls,
+            }
+        )
+
+
+def _unexpected(error: Exception) -> MaiWidgetsError:
+    """An unexpected failure as a user-facing error: its type only, never a traceback."""
+    if isinstance(error, OSError):
+        return TransportError(f"{type(error).__name__}: {error}", hint="check the network and retry")
+    return MaiWidgetsError(
+        f"unexpected {type(error).__name__} in mai-widgets",
+        hint="this is a bug in mai-widgets; please report it with the steps that led here",
+    )

@@ -1,0 +1,267 @@
+"""Preflight: catch the wrong image before it is registered.
+
+:func:`check` looks at an SWR path the way ModelArts will use it and returns one :class:`Check`
+per question, each a sentence: does the image exist (else the nearest tags), does it run on the
+chosen arch, does a notebook image run as ``ma-user`` (uid 1000, gid 100), is it registered
+already. Credentials that cannot read SWR make one plain warning, never an exception: the user can
+still register by path. A deadline bounds the whole check.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from ..errors import (
+    AuthenticationError,
+    ConfigError,
+    MaiWidgetsError,
+    NotFoundError,
+    PermissionDeniedError,
+    TransportError,
+)
+from ..transport.deadline import Deadline, call_scope
+from ..wire.contract import (
+    FAILED_STATUSES,
+    Arch,
+    Service,
+    complete_swr_path,
+    split_swr_path,
+    swr_path_problem,
+)
+
+if TYPE_CHECKING:
+    from .images import ImageClient
+    from .swr import ImageInspection, SwrClient, SwrTag
+
+__all__ = ["DEFAULT_TIMEOUT", "NOTEBOOK_USER_RULE", "Check", "Outcome", "check", "runs_as_ma_user"]
+
+Outcome = Literal["pass", "warn", "fail"]
+DEFAULT_TIMEOUT = 10.0
+# ModelArts' custom notebook images (its "custom image" specification).
+NOTEBOOK_USER_RULE = "ModelArts notebook images must run as ma-user (uid 1000, gid 100)"
+_MA_USER_NAMES = frozenset({"ma-user", "1000"})
+_MA_GROUP_NAMES = frozenset({"ma-group", "100"})
+
+
+@dataclass(frozen=True)
+class Check:
+    """One preflight question: its ``name``, ``outcome`` and a one-sentence ``message``.
+
+    ``data`` carries what a UI can act on: ``suggestions`` (existing paths), ``matching_arch``,
+    ``platforms``, ``image_id``.
+    """
+
+    name: str
+    outcome: Outcome
+    message: str
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+
+def runs_as_ma_user(user: str) -> bool:
+    """``ma-user``, ``1000``, ``1000:100``, ``ma-user:ma-group``...: uid 1000, gid 100 if given."""
+    name, _, group = user.strip().partition(":")
+    return name in _MA_USER_NAMES and (not group or group in _MA_GROUP_NAMES)
+
+
+def _nearest(wanted: str, choices: Iterable[str], n: int = 3) -> list[str]:
+    pool = list(dict.fromkeys(choices))
+    return difflib.get_close_matches(wanted, pool, n=n, cutoff=0.4) or pool[:n]
+
+
+def _no_access(namespace: str, what: str, error: MaiWidgetsError) -> Check:
+    if isinstance(error, PermissionDeniedError):
+        reason = f"these credentials have no read access to the SWR organization {namespace}"
+    elif isinstance(error, AuthenticationError):
+        reason = "SWR did not accept these credentials"
+    else:  # unreachable, out of time, or not configured: the error says which
+        reason = error.message
+    return Check(
+        "access",
+        "warn",
+        f"Cannot check {what} in SWR: {reason}; you can still register by path.",
+        {"hint": error.hint} if error.hint else {},
+    )
+
+
+def _services(services: Iterable[Service | str] | None) -> set[str]:
+    if services is None:
+        return set()
+    if isinstance(services, (str, Service)):
+        services = [services]
+    return {str(s.value if isinstance(s, Service) else s).strip().upper() for s in services}
+
+
+def _exists(image: ImageInspection, path: str) -> Check:
+    size = f"{image.size / 1e9:.1f} GB" if image.size else "size unknown"
+    pushed = f", pushed {image.pushed}" if image.pushed else ""
+    return Check(
+        "exists",
+        "pass",
+        f"The image exists in SWR ({size}{pushed}).",
+        {"digest": image.digest, "size": image.size, "pushed": image.pushed, "swr_path": path},
+    )
+
+
+def _architecture(image: ImageInspection, arch: Arch | None) -> Check:
+    platforms = [str(p) for p in image.platforms]
+    listed = ", ".join(platforms) or "no platform"
+    data: dict[str, Any] = {"platforms": platforms}
+    kind = f"a manifest list for {listed}" if image.is_multi_arch else f"built for {listed}"
+    if arch is None:
+        return Check("architecture", "pass", f"The image is {kind}.", data)
+    if image.supports(arch):
+        return Check("architecture", "pass", f"The image is {kind}, which runs on {arch.value}.", data)
+    matching = image.arches[0] if image.arches else None
+    if matching is None:
+        return Check(
+            "architecture",
+            "warn",
+            f"The image is {kind}, which ModelArts cannot run as {arch.value} or any other arch.",
+            data,
+        )
+    data["matching_arch"] = matching.value
+    return Check(
+        "architecture",
+        "warn",
+        f"The image is {kind}, not {arch.value}: choose {matching.value}, "
+        "or it will fail at launch with 'exec format error'.",
+        data,
+    )
+
+
+def _user(image: ImageInspection) -> Check:
+    user = image.user or ""
+    if runs_as_ma_user(user):
+        return Check(
+            "user", "pass", f"The image runs as {user}, as ModelArts notebooks require.", {"user": user}
+        )
+    shown = user or "root (no USER set)"
+    return Check(
+        "user",
+        "warn",
+        f"The image runs as {shown}, but {NOTEBOOK_USER_RULE}.",
+        {"user": user, "required": "ma-user (uid 1000, gid 100)"},
+    )
+
+
+def _registered(client: ImageClient, path: str) -> Check:
+    try:
+        record = client.find_registered(path)
+    except MaiWidgetsError as error:
+        return Check("registered", "warn", f"Cannot tell whether it is registered already ({error.message}).")
+    if record is None:
+        return Check("registered", "pass", "It is not registered in ModelArts yet.")
+    if record.status in FAILED_STATUSES:
+        message = (
+            f"It is already registered as image {record.id}, which ended {record.status}; "
+            "Register offers to delete that record and register it again."
+        )
+    else:
+        message = (
+            f"It is already registered as image {record.id} ({record.status or 'status unknown'}); "
+            "registering again returns that image."
+        )
+    return Check("registered", "warn", message, {"image_id": record.id})
+
+
+def _missing_tag(path: str, namespace: str, name: str, tag: str, tags: list[SwrTag]) -> Check:
+    nearest = _nearest(tag, [t.tag for t in tags])
+    base = path.rsplit(":", 1)[0]
+    hint = f" Nearest tags: {', '.join(nearest)}." if nearest else " The repository has no tags."
+    return Check(
+        "exists",
+        "fail",
+        f"There is no tag {tag} in {namespace}/{name} in SWR.{hint}",
+        {"suggestions": [f"{base}:{t}" for t in nearest]},
+    )
+
+
+def _missing_repository(swr: SwrClient, namespace: str, name: str, tag: str) -> Check:
+    try:
+        repositories = swr.repositories(namespace)
+    except MaiWidgetsError:
+        repositories = []
+    nearest = _nearest(name, [r.name for r in repositories]) if repositories else []
+    by_name = {r.name: r for r in repositories}
+    # each suggestion is a complete path: the repository with its newest-listed tag (or this tag)
+    suggestions = [f"{by_name[n].path}:{by_name[n].tags[0] if by_name[n].tags else tag}" for n in nearest]
+    hint = f" Nearest: {', '.join(f'{namespace}/{n}' for n in nearest)}." if nearest else ""
+    return Check(
+        "exists",
+        "fail",
+        f"There is no repository {namespace}/{name} in SWR.{hint}",
+        {"suggestions": suggestions},
+    )
+
+
+def check(
+    swr_path: str,
+    arch: Arch | str | None = Arch.X86_64,
+    services: Iterable[Service | str] | None = None,
+    client: ImageClient | None = None,
+    swr: SwrClient | None = None,
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> list[Check]:
+    """The preflight checks of ``swr_path`` for registering with ``arch`` and ``services``.
+
+    ``client`` (an ImageClient) and ``swr`` (an SwrClient) default to ones built from the
+    configuration, sharing one sign-in. Never raises for what SWR or ModelArts answer; bad
+    arguments raise :class:`~mai_widgets.errors.ValidationError`.
+    """
+    from ..errors import FieldProblem, ValidationError
+    from .swr import SwrClient
+
+    chosen_arch = Arch(str(arch.value if isinstance(arch, Arch) else arch).upper()) if arch else None
+    wanted_services = _services(services)
+    if swr is None:
+        swr = SwrClient(client=client) if client is not None else SwrClient()
+    client = client if client is not None else swr.image_client
+    text = swr_path.strip() if isinstance(swr_path, str) else ""
+    path = complete_swr_path(text, swr.config.region)
+    parts = split_swr_path(path) if text else None
+    if parts is None:
+        raise ValidationError([FieldProblem("swr_path", swr_path_problem(text) if text else "is required")])
+    namespace, name = parts["namespace"], parts["name"]
+    reference = parts.get("tag") or parts.get("digest", "")
+
+    checks: list[Check] = []
+    with call_scope(Deadline(timeout)):
+        image: ImageInspection | None = None
+        no_access = (PermissionDeniedError, AuthenticationError, ConfigError, TransportError)
+        try:
+            tags: list[SwrTag] | None = swr.tags(namespace, name)
+        except no_access as error:
+            checks.append(_no_access(namespace, f"{namespace}/{name}", error))
+            tags = None
+        except NotFoundError:
+            checks.append(_missing_repository(swr, namespace, name, reference))
+            tags = None
+        except MaiWidgetsError as error:
+            checks.append(
+                Check("exists", "warn", f"Cannot list the tags of {namespace}/{name} ({error.message}).")
+            )
+            tags = None
+        if tags is not None and "tag" in parts and not any(t.tag == reference for t in tags):
+            checks.append(_missing_tag(path, namespace, name, reference, tags))
+        elif tags is not None:
+            try:
+                image = swr.inspect(path, arch=chosen_arch, tag_list=tags)
+            except no_access as error:
+                checks.append(_no_access(namespace, f"the manifest of {namespace}/{name}", error))
+            except NotFoundError:
+                checks.append(
+                    Check("exists", "fail", f"There is no image {reference} in {namespace}/{name}.")
+                )
+            except MaiWidgetsError as error:
+                checks.append(Check("exists", "warn", f"Cannot read the image's manifest ({error.message})."))
+        if image is not None:
+            checks.append(_exists(image, path))
+            checks.append(_architecture(image, chosen_arch))
+            if Service.NOTEBOOK.value in wanted_services:
+                checks.append(_user(image))
+        checks.append(_registered(client, path))
+    return checks

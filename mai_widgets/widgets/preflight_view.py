@@ -1,0 +1,143 @@
+"""``PreflightView``: the preflight checklist under the SWR path, and what it offers in one click.
+
+It renders the :class:`~mai_widgets.kernel.controller.RegistrationController`'s ``checks`` (one sentence a
+line, ✓ / ⚠ / ✗ with CSS classes ``mai-check-pass|warn|fail``), and acts through the controller
+only: "Use AARCH64" sets the arch field, a suggestion sets the path, "Register anyway" accepts the
+warnings and registers.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import ipywidgets as widgets
+
+from ..kernel.controller import RegistrationController
+from ..services.preflight import Check
+
+__all__ = ["MARKS", "PreflightView"]
+
+MARKS = {"pass": "✓", "warn": "⚠", "fail": "✗"}
+_WAITING = "Checking the image in SWR…"
+
+
+def checklist_html(checks: list[Check]) -> str:
+    """The checks as lines of HTML, one sentence each, marked by outcome."""
+    return "".join(
+        f"<div class='mai-check mai-check-{c.outcome}' data-check='{html.escape(c.name)}'>"
+        f"<span class='mai-check-mark'>{MARKS[c.outcome]}</span> {html.escape(c.message)}</div>"
+        for c in checks
+    )
+
+
+def _button(description: str, cls: str, style: str = "") -> widgets.Button:
+    button = widgets.Button(description=description, button_style=style, _dom_classes=(cls,))
+    button.layout.display = "none"
+    button.layout.width = "auto"
+    return button
+
+
+class PreflightView(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
+    """The checklist, its one-click actions, and the "Register anyway" question."""
+
+    def __init__(self, controller: RegistrationController) -> None:
+        self.controller = controller
+        self.open_image: Callable[[str], None] | None = None  # set by a Workbench: show it in Images
+        self.list = widgets.HTML(_dom_classes=("mai-preflight-list",))
+        self.use_arch = _button("", "mai-preflight-use-arch", "warning")
+        self.use_suggestion = _button("", "mai-preflight-use-suggestion")
+        self.open_registered = _button("Open in the Images tab", "mai-preflight-open-image")
+        self.question = widgets.HTML(_dom_classes=("mai-preflight-question",))
+        self.confirm = widgets.Button(
+            description="Register anyway", button_style="warning", _dom_classes=("mai-preflight-confirm",)
+        )
+        self.cancel = widgets.Button(description="Cancel", _dom_classes=("mai-preflight-cancel",))
+        self.confirm_box = widgets.VBox(
+            [self.question, widgets.HBox([self.confirm, self.cancel])],
+            layout=widgets.Layout(display="none"),
+            _dom_classes=("mai-preflight-confirm-box",),
+        )
+        actions = widgets.HBox(
+            [self.use_arch, self.use_suggestion, self.open_registered],
+            layout=widgets.Layout(flex_flow="row wrap", grid_gap="4px"),
+        )
+        super().__init__([self.list, actions, self.confirm_box], _dom_classes=("mai-preflight",))
+        self._matching_arch = ""
+        self._suggestion = ""
+        self._image_id = ""
+        self.use_arch.on_click(lambda _: self._use_arch())
+        self.use_suggestion.on_click(lambda _: self._use_suggestion())
+        self.open_registered.on_click(lambda _: self._open_registered())
+        self.confirm.on_click(lambda _: self.register_anyway())
+        self.cancel.on_click(lambda _: self.hide_question())
+        controller.observe(self._changed, names=["checks", "preflight_state"])
+        self._view_closed = False
+        self._render()
+
+    # -- rendering -------------------------------------------------------------------------
+
+    def _changed(self, _: Mapping[str, Any]) -> None:
+        self._render()
+
+    def _render(self) -> None:
+        c = self.controller
+        if c.preflight_state in ("waiting", "running"):
+            self.list.value = f"<div class='mai-check mai-check-waiting'>{_WAITING}</div>"
+        else:
+            self.list.value = checklist_html(list(c.checks))
+        by_name = {check.name: check for check in c.checks}
+        arch = by_name.get("architecture")
+        self._matching_arch = str(arch.data.get("matching_arch", "")) if arch is not None else ""
+        self._show(self.use_arch, bool(self._matching_arch), f"Use {self._matching_arch}")
+        exists = by_name.get("exists")
+        suggestions = list(exists.data.get("suggestions", ())) if exists is not None else []
+        self._suggestion = str(suggestions[0]) if suggestions else ""
+        self._show(self.use_suggestion, bool(self._suggestion), f"Use {self._suggestion.rsplit('/', 1)[-1]}")
+        registered = by_name.get("registered")
+        self._image_id = str(registered.data.get("image_id", "")) if registered is not None else ""
+        self._show(self.open_registered, bool(self._image_id) and self.open_image is not None)
+        if not c.needs_confirmation():
+            self.hide_question()
+
+    @staticmethod
+    def _show(button: widgets.Button, shown: bool, description: str | None = None) -> None:
+        if description is not None and shown:
+            button.description = description
+        button.layout.display = "" if shown else "none"
+
+    # -- actions ---------------------------------------------------------------------------
+
+    def _use_arch(self) -> None:
+        if self._matching_arch:
+            self.controller.set_field("arch", self._matching_arch)
+
+    def _use_suggestion(self) -> None:
+        if self._suggestion:
+            self.controller.set_field("swr_path", self._suggestion)
+
+    def _open_registered(self) -> None:
+        if self._image_id and self.open_image is not None:
+            self.open_image(self._image_id)
+
+    def ask(self) -> None:
+        """Register was pressed while checks warn: ask once, naming the warnings."""
+        warnings = "; ".join(html.escape(w.message.rstrip(".")) for w in self.controller.preflight_warnings())
+        self.question.value = f"<span class='mai-check-warn'>⚠ {warnings}.</span> Register anyway?"
+        self.confirm_box.layout.display = ""
+
+    def hide_question(self) -> None:
+        self.confirm_box.layout.display = "none"
+
+    def register_anyway(self) -> bool:
+        self.controller.accept_warnings()
+        self.hide_question()
+        return self.controller.submit()
+
+    def close(self) -> None:
+        if getattr(self, "_view_closed", True):  # closed already, or never fully built
+            return
+        self._view_closed = True
+        self.controller.unobserve(self._changed, names=["checks", "preflight_state"])
+        super().close()

@@ -1,0 +1,767 @@
+"""``StatusView``: one image's registration, live, as stock ipywidgets.
+
+The view only observes a :class:`~mai_widgets.kernel.controller.RegistrationController`; everything
+it shows is re-rendered from the controller's traits. Server values are HTML-escaped before
+they reach an HTML widget, and errors are shown as code, message, request id and hint, never
+as a traceback.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import time
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import ipywidgets as widgets
+from ipywidgets.widgets.widget_string import HTMLStyle, LabelStyle
+
+from ..errors import ApiError, MaiWidgetsError, ValidationError
+from ..kernel.controller import CLOSE_JOIN_SECONDS, RegistrationController
+from ..kernel.threads import BackgroundCalls
+from ..wire.contract import FAILED_STATUSES, REGISTER_FIELD_TABLE, ImageRecord, ImageStatus, WireEnum
+
+if TYPE_CHECKING:
+    from ..services.images import ImageClient
+
+__all__ = [
+    "FAILED_STATUSES",
+    "STATUS_COLOURS",
+    "ImageActions",
+    "SharedLooks",
+    "StatusView",
+    "badge_class_html",
+    "describe_state",
+    "error_html",
+    "human_size",
+    "record_table_html",
+    "register_again_fields",
+]
+
+# Badge looks: CSS classes (labextension/style/base.css) coloured by JupyterLab's --jp-* theme
+# variables, so both themes keep their contrast; Python names no colour.
+STATUS_COLOURS: dict[str, str] = {
+    "INIT": "mai-badge-init",
+    "CREATING": "mai-badge-creating",
+    "ACTIVE": "mai-badge-active",
+    "CREATE_FAILED": "mai-badge-create-failed",
+    "ERROR": "mai-badge-error",
+    "DELETED": "mai-badge-deleted",
+}
+_STATE_COLOURS: dict[str, str] = {
+    "editing": "mai-badge-init",
+    "submitting": "mai-badge-creating",
+    "watching": "mai-badge-creating",
+    "settled": "mai-badge-active",
+    "failed": "mai-badge-error",
+}
+_UNKNOWN_COLOUR = "mai-badge-unknown"
+# Where each non-terminal status sits on the progress bar (there is no real percentage).
+_PROGRESS: dict[str, float] = {"INIT": 0.25, "CREATING": 0.6}
+_WATCHED_TRAITS = [
+    "state",
+    "record",
+    "error",
+    "polls",
+    "started_at",
+    "updated_at",
+    "outcome",
+    "busy",
+    "endpoint",
+    "closed",
+]
+
+
+class SharedLooks:
+    """One Layout or Style model per look, shared by widgets that never change theirs.
+
+    Every ipywidget brings its own Layout and Style models, each one more comm to open; a
+    panel has dozens of static labels and messages, so sharing halves what a kernel sends.
+    """
+
+    def __init__(self) -> None:
+        self._made: dict[tuple[Any, ...], Any] = {}
+
+    def layout(self, **values: str) -> Any:
+        return self._get(widgets.Layout, values)
+
+    def style(self, kind: type[Any], **values: str) -> Any:
+        return self._get(kind, values)
+
+    def _get(self, kind: type[Any], values: dict[str, str]) -> Any:
+        key = (kind, *sorted(values.items()))
+        if key not in self._made:
+            self._made[key] = kind(**values)
+        return self._made[key]
+
+    def html(self, value: str = "", classes: tuple[str, ...] = (), **layout: str) -> widgets.HTML:
+        return widgets.HTML(
+            value, layout=self.layout(**layout), style=self.style(HTMLStyle), _dom_classes=classes
+        )
+
+    def label(self, value: str = "", classes: tuple[str, ...] = (), **layout: str) -> widgets.Label:
+        return widgets.Label(
+            value, layout=self.layout(**layout), style=self.style(LabelStyle), _dom_classes=classes
+        )
+
+    def close(self) -> None:
+        for model in self._made.values():
+            model.close()
+
+
+def human_size(size_kb: int | None) -> str:
+    """A size given in KB (as ModelArts reports it) in binary units, e.g. ``3.1 GiB``."""
+    if size_kb is None:
+        return "unknown"
+    value = float(size_kb) * 1024
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if value < 1024 or unit == "PiB":
+            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
+
+
+def _when(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S UTC") if value is not None else ""
+
+
+def _join(values: Iterable[object]) -> str:
+    return ", ".join(str(v) for v in values)
+
+
+def record_rows(record: ImageRecord) -> list[tuple[str, str]]:
+    """The record's fields as (label, text) rows, in reading order.
+
+    The request's fields come back under their record names, labelled as the form labels them
+    (the register field table); an empty description is left out.
+    """
+    rows = [
+        ("Id", record.id),
+        ("Name", record.name or ""),
+        ("Tag", record.tag or ""),
+        ("Namespace", record.namespace or ""),
+    ]
+    for spec in REGISTER_FIELD_TABLE:
+        if spec.record_attr is None:
+            continue
+        value = getattr(record, spec.record_attr)
+        text = _join(value) if isinstance(value, tuple) else str(value or "")
+        if spec.name != "description" or text:
+            rows.append((spec.label, text))
+    rows += [
+        ("Size", "" if record.size is None else f"{human_size(record.size)} ({record.size} KB)"),
+        ("Created", _when(record.create_at)),
+        ("Updated", _when(record.update_at)),
+    ]
+    return rows
+
+
+# Where a long value (an SWR path, a host name) may break in a narrow panel: after a "/" or a "."
+# inside it, rather than in the middle of a word.
+_BREAK_AFTER = re.compile(r"(/(?=\S)|\.(?=[A-Za-z]))")
+
+
+def breakable_html(text: str) -> str:
+    """``text`` escaped, with line-break opportunities after each "/" and each "." before a letter."""
+    return _BREAK_AFTER.sub(r"\1<wbr>", html.escape(text))
+
+
+def record_table_html(record: ImageRecord) -> str:
+    cells = "".join(
+        f"<tr><th>{html.escape(label)}</th><td>{breakable_html(text)}</td></tr>"
+        for label, text in record_rows(record)
+    )
+    return f"<table class='mai-record-table'>{cells}</table>"
+
+
+def badge_html(text: str, look: str) -> str:
+    """A badge whose look is a CSS class (one of ``STATUS_COLOURS``' values)."""
+    return f"<span class='mai-badge {html.escape(look)}'>{html.escape(text)}</span>"
+
+
+def badge_class_html(status: object) -> str:
+    """A status badge styled by CSS classes (``mai-badge mai-badge-active``), not inline colours."""
+    text = str(status)
+    slug = "".join(c if c.isalnum() else "-" for c in text.lower())
+    return f"<span class='mai-badge mai-badge-{html.escape(slug)}'>{html.escape(text)}</span>"
+
+
+def register_again_fields(record: ImageRecord) -> dict[str, Any]:
+    """The register fields a record came from (the register field table's ``record_attr``s).
+
+    What the record does not carry (an empty description, no workspace) is left out, so the
+    request gets the same defaults the first one had.
+    """
+    fields: dict[str, Any] = {}
+    for spec in REGISTER_FIELD_TABLE:
+        if spec.record_attr is None:
+            continue
+        value = getattr(record, spec.record_attr)
+        if isinstance(value, tuple):
+            if value:
+                fields[spec.name] = [str(v) for v in value]
+        elif isinstance(value, WireEnum):
+            fields[spec.name] = value.value
+        elif isinstance(value, str) and value:
+            fields[spec.name] = value
+    return fields
+
+
+def error_html(error: MaiWidgetsError) -> str:
+    """Code, message, request id and hint of an error, escaped (server text is untrusted)."""
+    head = [error.code]
+    if isinstance(error, ApiError):
+        head.append(f"HTTP {error.status}")
+        if error.error_code:
+            head.append(error.error_code)
+    lines = [f"<b>{html.escape(' · '.join(head))}</b>"]
+    if isinstance(error, ValidationError):
+        items = "".join(f"<li>{html.escape(str(p))}</li>" for p in error.problems)
+        lines.append(f"<ul>{items}</ul>")
+    else:
+        message = error.error_msg if isinstance(error, ApiError) and error.error_msg else error.message
+        lines.append(html.escape(message))
+    if isinstance(error, ApiError) and error.request_id:
+        lines.append(f"Request id: <code>{html.escape(error.request_id)}</code>")
+    if error.hint:
+        lines.append(f"Hint: {html.escape(error.hint)}")
+    body = "<br>".join(lines)
+    return f"<div class='mai-error-block'>{body}</div>"
+
+
+def describe_state(controller: RegistrationController) -> str:
+    """The controller's state as one sentence (the view always says what is going on)."""
+    record = controller.record
+    state = controller.state
+    if state == "editing":
+        return "Nothing registered yet."
+    if state == "submitting":
+        return "Sending the registration to ModelArts…"
+    if state == "watching":
+        status = record.status if record is not None else "INIT"
+        reads = f", {controller.polls} status reads so far" if controller.polls else ""
+        return f"Registered; following its status ({status}{reads})."
+    if state == "failed":
+        if record is not None:
+            return f"Stopped following after an error; the image was last {record.status}."
+        return "Failed; nothing was registered." if controller.error is not None else "Failed."
+    # settled
+    if record is None:
+        return "Done."
+    if controller.outcome == "stopped":
+        return f"Stopped following; the image was still {record.status} (ModelArts carries on)."
+    if controller.outcome == "timeout":
+        return f"Gave up waiting; the image was still {record.status} (ModelArts carries on)."
+    if record.status == ImageStatus.ACTIVE:
+        return "The image is registered and ACTIVE: ready to use."
+    return f"The image ended {record.status}."
+
+
+class StatusView(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
+    """A registration's live status: badge, progress, elapsed time, message, record, error."""
+
+    def __init__(
+        self,
+        controller: RegistrationController,
+        *,
+        looks: SharedLooks | None = None,
+        actions: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        self.controller = controller
+        self._owns_looks = looks is None
+        self._looks = looks if looks is not None else SharedLooks()
+        html_widget = self._looks.html
+        # Stable classes for browser tests, given at construction (each add_class is one more message).
+        self.state_line = html_widget(classes=("mai-status-state",))
+        self.badge = html_widget(classes=("mai-status-badge",))
+        self.progress = widgets.FloatProgress(
+            value=0.0,
+            min=0.0,
+            max=1.0,
+            bar_style="info",
+            layout=widgets.Layout(width="12em", max_width="100%"),
+            _dom_classes=("mai-status-progress",),
+        )
+        self.elapsed = self._looks.label(classes=("mai-status-elapsed",))
+        self.follow_button = widgets.Button(
+            description="Stop following", icon="stop", _dom_classes=("mai-follow-button",)
+        )
+        self.follow_button.on_click(self._follow_clicked)
+        self.message = html_widget(classes=("mai-status-message",))
+        self.record_id = html_widget(classes=("mai-record-id",))
+        self.table = html_widget(classes=("mai-record-table",))
+        self.error_box = html_widget(classes=("mai-status-error",))
+        self.endpoint_line = html_widget(classes=("mai-status-endpoint",))
+        self._ended_at: float | None = None
+        # Sync, Delete, Copy the SWR path and Register again, for an image that exists.
+        self.actions: ImageActions | None = ImageActions(controller, looks=self._looks) if actions else None
+        top = widgets.HBox(
+            [self.badge, self.progress, self.elapsed, self.follow_button],
+            layout=self._looks.layout(align_items="center", flex_flow="row wrap", grid_gap="4px 8px"),
+        )
+        super().__init__(
+            [
+                self.state_line,
+                top,
+                self.message,
+                self.record_id,
+                self.table,
+                self.error_box,
+                self.endpoint_line,
+                *([self.actions] if self.actions is not None else []),
+            ],
+            **{"_dom_classes": ("mai-status-view",), **kwargs},
+        )
+        controller.observe(self._changed, names=_WATCHED_TRAITS)
+        self._view_closed = False
+        self.refresh()
+
+    @classmethod
+    def for_image(
+        cls, image_id: str, client: ImageClient | None = None, *, actions: bool = False
+    ) -> StatusView:
+        """Follow an existing image live (``StatusView.for_image("<image id>")``); ``actions``
+        adds Sync, Delete, Copy the SWR path and Register again."""
+        controller = RegistrationController(client)
+        view = cls(controller, actions=actions)
+        controller.follow(image_id)
+        return view
+
+    # -- rendering -------------------------------------------------------------------------
+
+    def _changed(self, change: Mapping[str, Any]) -> None:
+        self.refresh()
+
+    def refresh(self) -> None:
+        c = self.controller
+        record, state = c.record, c.state
+        self.state_line.value = f"<b>{html.escape(describe_state(c))}</b>"
+        if record is not None:
+            status = str(record.status)
+            self.badge.value = badge_html(status, STATUS_COLOURS.get(status, _UNKNOWN_COLOUR))
+        else:
+            self.badge.value = badge_html(state.upper(), _STATE_COLOURS[state])
+        following = state in ("submitting", "watching")
+        self.progress.layout.display = "" if following else "none"
+        status_key = str(record.status) if record is not None else "INIT"
+        self.progress.value = _PROGRESS.get(status_key, 0.1 if state == "submitting" else 1.0)
+        self.elapsed.value = self._elapsed_text()
+        self.follow_button.layout.display = "" if self._can_follow_again() or state == "watching" else "none"
+        self.follow_button.description = "Stop following" if state == "watching" else "Follow again"
+        self.follow_button.icon = "stop" if state == "watching" else "refresh"
+        self.follow_button.disabled = c.closed
+        self.message.value = self._message_html(record)
+        self.record_id.value = (
+            f"Image id: <code>{html.escape(record.id)}</code>" if record is not None else ""
+        )
+        self.table.value = record_table_html(record) if record is not None else ""
+        self.error_box.value = error_html(c.error) if c.error is not None else ""
+        self.endpoint_line.value = (
+            f"<small class='mai-muted'>Talking to {html.escape(c.endpoint)}</small>" if c.endpoint else ""
+        )
+
+    def _message_html(self, record: ImageRecord | None) -> str:
+        if record is None:
+            return ""
+        parts = []
+        if record.already_registered:
+            parts.append("This SWR image was already registered: showing the existing image.")
+        if record.status_message:
+            parts.append(f"Status message: {record.status_message}")
+        return "<br>".join(html.escape(p) for p in parts)
+
+    def _elapsed_text(self) -> str:
+        c = self.controller
+        if not c.started_at:
+            return ""
+        if c.state in ("submitting", "watching"):
+            self._ended_at = None
+            end = time.time()
+        else:
+            if self._ended_at is None:
+                self._ended_at = c.updated_at or time.time()
+            end = self._ended_at
+        seconds = max(0.0, end - c.started_at)
+        return f"{int(seconds // 60)} min {int(seconds % 60)} s" if seconds >= 60 else f"{seconds:.0f} s"
+
+    def _can_follow_again(self) -> bool:
+        c = self.controller
+        record = c.record
+        return (
+            not c.busy
+            and not c.closed
+            and record is not None
+            and not record.is_terminal
+            and c.state in ("settled", "failed")
+        )
+
+    def _follow_clicked(self, _: widgets.Button) -> None:
+        c = self.controller
+        if c.state == "watching":
+            c.stop()
+        elif c.record is not None:
+            c.follow(c.record.id)
+
+    def close(self) -> None:
+        """Stop following and close the view (no poll thread outlives it)."""
+        if getattr(self, "_view_closed", True):  # closed already, or never fully built
+            return
+        self._view_closed = True
+        self.controller.unobserve(self._changed, names=_WATCHED_TRAITS)
+        if self.actions is not None:
+            self.actions.close()
+        self.controller.close()
+        for child in (
+            self.state_line,
+            self.badge,
+            self.progress,
+            self.elapsed,
+            self.follow_button,
+            self.message,
+            self.record_id,
+            self.table,
+            self.error_box,
+            self.endpoint_line,
+            *self.children,
+        ):
+            child.close()
+        if self._owns_looks:
+            self._looks.close()
+        super().close()
+
+
+def _confirm_box(*children: widgets.Widget, classes: tuple[str, ...]) -> widgets.VBox:
+    # Its own Layout: it is shown and hidden (display), unlike the shared static looks.
+    return widgets.VBox(list(children), layout=widgets.Layout(display="none"), _dom_classes=classes)
+
+
+class ImageActions(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
+    """What can be done with the image a controller shows: Sync, Delete, Copy the SWR path, and
+    Register again (CREATE_FAILED or ERROR).
+
+    Calls run on worker threads (:class:`~mai_widgets.kernel.threads.BackgroundCalls`); ``close()``
+    cuts them. Listeners: ``on_deleted`` gets the deleted record, ``on_registered`` the new
+    record of a Register again (the image list updates from these).
+    """
+
+    def __init__(self, controller: RegistrationController, *, looks: SharedLooks | None = None) -> None:
+        self.controller = controller
+        self._looks = looks if looks is not None else SharedLooks()
+        self._owns_looks = looks is None
+        self._calls = BackgroundCalls()
+        self.on_deleted: list[Callable[[ImageRecord], None]] = []
+        self.on_registered: list[Callable[[ImageRecord], None]] = []
+        self._copy_value = ""
+        self.running = ""  # the action in flight ("sync", "delete", "register-again") or ""
+        self.deleted = False
+        button = widgets.Button
+        self.sync_button = button(
+            description="Sync",
+            icon="refresh",
+            _dom_classes=("mai-action-sync",),
+            tooltip="Ask ModelArts to correct the image's status",
+        )
+        self.delete_button = button(description="Delete…", icon="trash", _dom_classes=("mai-action-delete",))
+        self.copy_button = button(description="Copy SWR path", icon="copy", _dom_classes=("mai-action-copy",))
+        self.register_again_button = button(
+            description="Register again…", icon="redo", _dom_classes=("mai-action-register-again",)
+        )
+        self.message = self._looks.html(classes=("mai-action-message",))
+
+        # Copy: the kernel cannot reach the browser's clipboard, so the path is put where a
+        # selection and Ctrl+C (or Cmd+C) take it.
+        self.copy_text = widgets.Textarea(
+            rows=2, layout=widgets.Layout(width="100%"), _dom_classes=("mai-swr-path-copy",)
+        )
+        self.copy_text.observe(self._keep_copy_text, names="value")
+        self.copy_box = _confirm_box(
+            self._looks.html("Select the path and press Ctrl+C (Cmd+C on a Mac) to copy it:"),
+            self.copy_text,
+            classes=("mai-copy-box",),
+        )
+
+        self.delete_question = self._looks.html(classes=("mai-delete-question",))
+        self.force_checkbox = widgets.Checkbox(
+            value=False,
+            description="Also delete the image from SWR",
+            indent=False,
+            _dom_classes=("mai-delete-force",),
+        )
+        self.force_warning = self._looks.html(
+            "<span class='mai-warning'>Destructive: the image itself is deleted from SWR too, for every "
+            "user of that SWR repository, and cannot be restored. Leave this off to remove only the "
+            "ModelArts registration.</span>",
+            classes=("mai-delete-force-warning",),
+        )
+        self.delete_confirm_button = button(
+            description="Delete", button_style="danger", icon="trash", _dom_classes=("mai-delete-confirm",)
+        )
+        self.delete_cancel_button = button(description="Cancel", _dom_classes=("mai-delete-cancel",))
+        self.delete_box = _confirm_box(
+            self.delete_question,
+            self.force_checkbox,
+            self.force_warning,
+            widgets.HBox(
+                [self.delete_confirm_button, self.delete_cancel_button],
+                layout=self._looks.layout(grid_gap="8px", flex_flow="row wrap"),
+            ),
+            classes=("mai-delete-box",),
+        )
+
+        self.register_again_question = self._looks.html(classes=("mai-register-again-question",))
+        self.register_again_confirm_button = button(
+            description="Delete and register again",
+            button_style="warning",
+            icon="redo",
+            _dom_classes=("mai-register-again-confirm",),
+        )
+        self.register_again_cancel_button = button(
+            description="Cancel", _dom_classes=("mai-register-again-cancel",)
+        )
+        self.register_again_box = _confirm_box(
+            self.register_again_question,
+            widgets.HBox(
+                [self.register_again_confirm_button, self.register_again_cancel_button],
+                layout=self._looks.layout(grid_gap="8px", flex_flow="row wrap"),
+            ),
+            classes=("mai-register-again-box",),
+        )
+        self.buttons = widgets.HBox(
+            [self.sync_button, self.delete_button, self.copy_button, self.register_again_button],
+            layout=self._looks.layout(grid_gap="8px", flex_flow="row wrap"),
+            _dom_classes=("mai-action-buttons",),
+        )
+        super().__init__(
+            [self.buttons, self.copy_box, self.delete_box, self.register_again_box, self.message],
+            _dom_classes=("mai-image-actions",),
+        )
+        self.sync_button.on_click(lambda _: self.sync())
+        self.delete_button.on_click(lambda _: self.ask_delete())
+        self.delete_confirm_button.on_click(lambda _: self.delete(force=bool(self.force_checkbox.value)))
+        self.delete_cancel_button.on_click(lambda _: self._hide(self.delete_box))
+        self.copy_button.on_click(lambda _: self.show_copy())
+        self.register_again_button.on_click(lambda _: self.ask_register_again())
+        self.register_again_confirm_button.on_click(lambda _: self.register_again())
+        self.register_again_cancel_button.on_click(lambda _: self._hide(self.register_again_box))
+        controller.observe(self._changed, names=["record", "busy", "closed"])
+        self._closed = False
+        self.render()
+
+    # -- rendering -------------------------------------------------------------------------
+
+    def _changed(self, _: Mapping[str, Any]) -> None:
+        self.render()
+
+    @property
+    def record(self) -> ImageRecord | None:
+        return self.controller.record
+
+    def render(self) -> None:
+        record = self.record
+        exists = record is not None and record.status != ImageStatus.DELETED and not self.deleted
+        idle = not self.running and not self.controller.closed
+        self.layout.display = "" if record is not None else "none"
+        self.sync_button.disabled = not (exists and idle)
+        self.delete_button.disabled = not (exists and idle)
+        self.copy_button.disabled = record is None or not record.swr_path
+        failed = exists and record is not None and record.status in FAILED_STATUSES
+        self.register_again_button.layout.display = "" if failed else "none"
+        self.register_again_button.disabled = not (failed and idle and bool(record and record.swr_path))
+        for box in (self.delete_confirm_button, self.register_again_confirm_button):
+            box.disabled = not (exists and idle)
+
+    def _name(self, record: ImageRecord) -> str:
+        if record.name:
+            return f"{record.name}:{record.tag}" if record.tag else record.name
+        return record.swr_path or record.id
+
+    def _say(self, text: str) -> None:
+        self.message.value = text
+
+    def _fail(self, error: MaiWidgetsError) -> None:
+        self.running = ""
+        self.message.value = error_html(error)
+        self.render()
+
+    @staticmethod
+    def _hide(box: widgets.Widget) -> None:
+        box.layout.display = "none"
+
+    def _client(self) -> ImageClient | None:
+        try:
+            return self.controller.client()
+        except MaiWidgetsError as error:
+            self._fail(error)
+            return None
+
+    # -- copy ------------------------------------------------------------------------------
+
+    def show_copy(self) -> None:
+        """Show the SWR path in a text box, ready to be selected and copied."""
+        record = self.record
+        if record is None or not record.swr_path:
+            return
+        self._copy_value = record.swr_path
+        self.copy_text.value = record.swr_path
+        self.copy_box.layout.display = ""
+
+    def _keep_copy_text(self, change: Mapping[str, Any]) -> None:
+        # read-only in effect: a stray keystroke is undone, so what is copied is the real path
+        if change["new"] != self._copy_value:
+            self.copy_text.value = self._copy_value
+
+    # -- sync ------------------------------------------------------------------------------
+
+    def sync(self) -> bool:
+        """``POST .../sync`` on a worker; the view then shows (and follows) the answer."""
+        record, client = self.record, self._client()
+        if record is None or client is None or self.running:
+            return False
+        self.running = "sync"
+        self._say(f"Asking ModelArts to sync {html.escape(self._name(record))}…")
+        self.render()
+        image_id = record.id
+
+        def done(synced: ImageRecord) -> None:
+            self.running = ""
+            self._say(f"Synced: {html.escape(self._name(synced))} is {html.escape(str(synced.status))}.")
+            c = self.controller
+            if not c.busy and not c.closed:
+                if synced.is_terminal:
+                    c.record = synced
+                else:
+                    c.follow(synced.id)
+            self.render()
+
+        self._calls.start(lambda: client.sync(image_id), done, self._fail, name="mai-widgets-sync")
+        return True
+
+    # -- delete ----------------------------------------------------------------------------
+
+    def ask_delete(self) -> None:
+        """Show the confirmation, naming the image; force (SWR too) starts off."""
+        record = self.record
+        if record is None:
+            return
+        self.force_checkbox.value = False
+        self.delete_question.value = (
+            f"Delete <b>{html.escape(self._name(record))}</b> (id <code>{html.escape(record.id)}</code>) "
+            "from ModelArts?"
+        )
+        self._hide(self.register_again_box)
+        self.delete_box.layout.display = ""
+
+    def delete(self, force: bool = False) -> bool:
+        """Delete the image (``force``: from SWR too, destructive) on a worker thread."""
+        record, client = self.record, self._client()
+        if record is None or client is None or self.running:
+            return False
+        self.running = "delete"
+        self._hide(self.delete_box)
+        self.controller.stop()  # nothing more to follow
+        what = " and from SWR" if force else ""
+        self._say(f"Deleting {html.escape(self._name(record))}{what}…")
+        self.render()
+        image_id = record.id
+
+        def done(deleted: ImageRecord) -> None:
+            self.running = ""
+            self.deleted = True
+            full = deleted if deleted.name else record.with_changes(status=deleted.status)
+            self._say(f"Deleted {html.escape(self._name(record))}{what}.")
+            if not self.controller.closed:
+                self.controller.record = full
+            self.render()
+            for listener in list(self.on_deleted):
+                listener(full)
+
+        self._calls.start(
+            lambda: client.delete(image_id, force=force), done, self._fail, name="mai-widgets-delete"
+        )
+        return True
+
+    # -- register again --------------------------------------------------------------------
+
+    def ask_register_again(self) -> None:
+        record = self.record
+        if record is None or record.status not in FAILED_STATUSES:
+            return
+        reason = f" ({record.status_message})" if record.status_message else ""
+        self.register_again_question.value = (
+            f"<b>{html.escape(self._name(record))}</b> ended {html.escape(str(record.status))}"
+            f"{html.escape(reason)}. Delete this failed record and register "
+            f"<code>{html.escape(record.swr_path or '')}</code> again with the same fields?"
+        )
+        self._hide(self.delete_box)
+        self.register_again_box.layout.display = ""
+
+    def register_again(self) -> bool:
+        """Delete the failed record, register the same fields, and follow the new image."""
+        record, client = self.record, self._client()
+        if record is None or client is None or self.running or record.status not in FAILED_STATUSES:
+            return False
+        fields = register_again_fields(record)
+        self.running = "register-again"
+        self._hide(self.register_again_box)
+        self.controller.stop()
+        self._say(f"Deleting the failed record of {html.escape(self._name(record))} and registering again…")
+        self.render()
+
+        def work() -> ImageRecord:
+            client.delete(record.id)
+            # the controller's follow of the old record ends at once (stopped above)
+            self.controller.wait_settled(CLOSE_JOIN_SECONDS)
+            return client.register(**fields)
+
+        def done(new: ImageRecord) -> None:
+            self.running = ""
+            self._say(
+                f"Registered {html.escape(self._name(new))} again: id <code>{html.escape(new.id)}</code>."
+            )
+            if not self.controller.closed:
+                # shown from the first answer, so the view (and the list's host) sees it settle
+                self.controller.record = new
+                self.controller.follow(new.id)
+            self.render()
+            for listener in list(self.on_registered):
+                listener(new)
+
+        self._calls.start(work, done, self._fail, name="mai-widgets-register-again")
+        return True
+
+    # -- waiting and closing ---------------------------------------------------------------
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Block until the action in flight has ended (for scripts and tests)."""
+        return self._calls.wait_idle(timeout)
+
+    def close(self) -> None:
+        if getattr(self, "_closed", True):
+            return
+        self._closed = True
+        self.controller.unobserve(self._changed, names=["record", "busy", "closed"])
+        self._calls.close()
+        for child in (self.copy_box, self.delete_box, self.register_again_box):
+            for grandchild in child.children:
+                grandchild.close()
+            child.layout.close()
+            child.close()
+        for widget in (
+            self.sync_button,
+            self.delete_button,
+            self.copy_button,
+            self.register_again_button,
+            self.delete_confirm_button,
+            self.delete_cancel_button,
+            self.register_again_confirm_button,
+            self.register_again_cancel_button,
+            self.buttons,
+            self.message,
+        ):
+            widget.close()
+        if self._owns_looks:
+            self._looks.close()
+        super().close()
