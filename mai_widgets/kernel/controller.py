@@ -245,8 +245,8 @@ class RegistrationController(HasTraits):
             self.credentials_source = self._client.credentials_source
             return
         try:
-            from ..auth.config import Credentials, load_config
-            from ..auth.credentials import CredentialChain
+            from ..auth.config import load_config
+            from ..auth.credentials import CredentialChain, Credentials
 
             if self._config is None:
                 self._config = load_config()
@@ -266,7 +266,7 @@ class RegistrationController(HasTraits):
         config = self._config
 
         def learn() -> None:
-            from ..auth.config import Credentials
+            from ..auth.credentials import Credentials
             from ..services.images import ImageClient
 
             client = ImageClient(config, Credentials.from_env())
@@ -299,7 +299,7 @@ class RegistrationController(HasTraits):
                 raise ConfigError(
                     f"set {', '.join(self.missing)} before registering", missing=tuple(self.missing)
                 )
-            from ..auth.config import Credentials
+            from ..auth.credentials import Credentials
             from ..services.images import ImageClient
 
             self._client = ImageClient(self._config, Credentials.from_env())

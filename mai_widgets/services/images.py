@@ -61,8 +61,8 @@ if TYPE_CHECKING:
     import requests
     from requests.auth import AuthBase
 
-    from ..auth.config import Credentials, MaiConfig
-    from ..auth.credentials import CredentialChain
+    from ..auth.config import MaiConfig
+    from ..auth.credentials import CredentialChain, Credentials
     from ..transport.http import HttpService
 
 __all__ = [
@@ -180,8 +180,8 @@ class ImageClient:
         # traitlets, requests and urllib3 load with the first client, not with
         # `import mai_widgets.services.images`: scripts and the notebook's first cell import the package
         # long before they call.
-        from ..auth.config import Credentials, load_config
-        from ..auth.credentials import CredentialChain
+        from ..auth.config import load_config
+        from ..auth.credentials import CredentialChain, Credentials
         from ..transport.http import HttpService
 
         self.config: MaiConfig = config if config is not None else load_config()
@@ -262,6 +262,7 @@ class ImageClient:
 
     def _discover(self, auth: AuthBase) -> str:
         from ..auth import iam as mai_auth
+        from ..auth.credentials import redact
 
         return mai_auth.discover_project_id(
             self.config.iam_url(),
@@ -270,6 +271,7 @@ class ImageClient:
             session=self._iam.session,
             verify=self._iam.verify,
             timeout=self._iam.timeouts,
+            redact=redact,
         )
 
     def _build_auth(self) -> AuthBase:
@@ -285,10 +287,10 @@ class ImageClient:
         return built
 
     def _redact(self, text: str) -> str:
-        from ..auth.credentials import redact_all  # loaded with the client already (see __init__)
+        from ..auth.credentials import redact  # loaded with the client already (see __init__)
 
         # configured secrets and what the auth object obtained at run time (tokens, temporary keys)
-        return redact_all(text, self._credentials, self._auth or self._explicit_auth)
+        return redact(text, self._credentials, self._auth or self._explicit_auth)
 
     # -- one request -----------------------------------------------------------------------
 

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 from widget_support import CREDENTIAL_VARS, make_client, stored_count, with_refused_arch
 
-from mai_widgets.auth.config import Credentials, load_config
+from mai_widgets.auth.config import load_config
+from mai_widgets.auth.credentials import Credentials
 from mai_widgets.emulator.defaults import DEFAULTS, DEMO_SWR_IMAGES
 from mai_widgets.emulator.process import EmulatorProcess
 from mai_widgets.errors import (
