@@ -81,7 +81,9 @@ def default_fields(config: MaiConfig | None) -> dict[str, Any]:
 
 def _sendable(fields: Mapping[str, Any], region: str | None) -> dict[str, Any]:
     """The fields that go into the request: empty optional texts are not sent, and a host-less
-    SWR path (``org/image:tag``) gets the region's registry."""
+    SWR path (``org/image:tag``) gets the region's registry. This is where the panel's field
+    (or ``RegistrationController(**fields)``) enters, so the one completion of a path typed
+    there happens here; the client sends the request as it is."""
     out: dict[str, Any] = {}
     for name, value in fields.items():
         spec = FIELDS_BY_NAME.get(name)

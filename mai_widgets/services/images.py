@@ -550,13 +550,19 @@ class ImageClient:
     ) -> RegisterRequest:
         if request is not None and not isinstance(request, RegisterRequest):
             raise ValidationError([FieldProblem("request", "must be a RegisterRequest (or pass fields)")])
+        if isinstance(fields.get("swr_path"), str):
+            # a Python caller's typed path: this is where it enters, so it is completed here
+            fields = {**fields, "swr_path": complete_swr_path(fields["swr_path"], self.config.region)}
         if request is None:
             request = RegisterRequest.create(**fields)
         elif fields:
             request = request.replace(**fields)
-        completed = complete_swr_path(request.swr_path, self.config.region)
-        if completed != request.swr_path:
-            request = request.replace(swr_path=completed)
+        full = complete_swr_path(request.swr_path, self.config.region)
+        if full != request.swr_path:
+            problem = (
+                f"a RegisterRequest needs the registry host ({full}); or pass swr_path= to have it added"
+            )
+            raise ValidationError([FieldProblem("swr_path", problem)])
         if request.workspace_id is None and self.config.workspace_id != "0":
             request = request.replace(workspace_id=self.config.workspace_id)
         return request
@@ -592,6 +598,11 @@ class ImageClient:
 
         Fields are validated here first; nothing is sent for an invalid request. One call
         registers at most one image, whatever the network does.
+
+        A host-less path is completed once, where it enters: an ``swr_path=`` field given here
+        (``my-org/img:tag`` -> ``swr.{region}.myhuaweicloud.com/my-org/img:tag``), the magic's
+        arguments, the panel's field. A :class:`RegisterRequest` comes from such an entry and
+        is sent as it is; one without its registry host is refused, not guessed.
         """
         req = self._register_request(request, fields)
         with call_scope(Deadline(timeout) if timeout is not None else None):
