@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from mai_widgets.auth import credentials as mai_credentials
-from mai_widgets.auth.config import CREDENTIAL_ENV_VARS, CREDENTIALS_FILE_ENV
+from mai_widgets.auth.credentials import CREDENTIAL_ENV_VARS, CREDENTIALS_FILE_ENV
 from mai_widgets.emulator.process import EmulatorProcess
 
 # -- credentials (helper CREDS) -----------------------------------------------------------------

@@ -7,7 +7,8 @@ from typing import Any
 
 import requests
 
-from mai_widgets.auth.config import Credentials, MaiConfig, load_config
+from mai_widgets.auth.config import MaiConfig, load_config
+from mai_widgets.auth.credentials import Credentials
 from mai_widgets.emulator import DEFAULTS, EmulatorProcess
 from mai_widgets.services.images import ImageClient
 from mai_widgets.services.swr import SwrClient

@@ -6,7 +6,8 @@ import threading
 import time
 from typing import Any
 
-from mai_widgets.auth.config import Credentials, load_config
+from mai_widgets.auth.config import load_config
+from mai_widgets.auth.credentials import Credentials
 from mai_widgets.emulator.process import EmulatorProcess
 from mai_widgets.kernel.controller import RegistrationController
 from mai_widgets.services.images import ImageClient

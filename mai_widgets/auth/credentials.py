@@ -1,66 +1,426 @@
-"""Credentials found the way the official SDK finds them, and the auth object built from them.
+"""Credentials, in one place: where they come from, what is missing, and keeping them out of text.
 
-Sources, first found wins (huaweicloudsdkcore.auth.provider.CredentialProviderChain):
+Sources, first found wins, as the official SDK looks
+(huaweicloudsdkcore.auth.provider.CredentialProviderChain):
 
-1. explicit :class:`~mai_widgets.auth.config.Credentials` (or an ``auth`` object given to the client);
+1. explicit :class:`Credentials` (or an ``auth`` object given to the client);
 2. the environment (``HUAWEICLOUD_SDK_AK``/``_SK``/``_SECURITY_TOKEN``, ``MAI_WIDGETS_TOKEN``,
-   ``MAI_WIDGETS_IAM_*``);
+   ``MAI_WIDGETS_IAM_PASSWORD`` with the ``MAI_WIDGETS_IAM_USER``/``_DOMAIN`` settings);
 3. the SDK's credentials file (``HUAWEICLOUD_SDK_CREDENTIALS_FILE``, default
-   ``~/.huaweicloud/credentials``, section ``[basic]``);
+   ``~/.huaweicloud/credentials``, INI section ``[basic]``: ``ak``, ``sk``, ``security_token``,
+   ``project_id``, ``iam_endpoint``);
 4. the temporary credentials of the instance's agency, from the ECS/BMS metadata service.
 
-Sources 1-3 are read without any network I/O (:func:`mai_widgets.auth.config.find_local_credentials`).
+Within one source: AK/SK (with the security token if set), a token, the IAM user and password.
+
+| Variable | Meaning |
+|---|---|
+| `HUAWEICLOUD_SDK_AK` | Access key ID (the official SDK's name) |
+| `HUAWEICLOUD_SDK_SK` | Secret access key |
+| `HUAWEICLOUD_SDK_SECURITY_TOKEN` | Security token of temporary AK/SK (notebooks, ECS) |
+| `MAI_WIDGETS_TOKEN` | A ready IAM token, sent as `X-Auth-Token` |
+| `MAI_WIDGETS_IAM_PASSWORD` | IAM user's password (with the user and domain settings) |
+| `HUAWEICLOUD_SDK_CREDENTIALS_FILE` | The SDK's credentials file, default `~/.huaweicloud/credentials` |
+Sources 1-3 are read without any network I/O (:func:`find_local_credentials`);
+:func:`credentials_problem` is the one answer to "are credentials set, and if not, what to set".
 The metadata service is asked only when they hold nothing, only on the first request (never
 while a panel is built), with a short connect timeout; its credentials are refreshed before
-they expire. Nothing here puts a secret in a repr, a log line or an error message.
+they expire, and once more when a request signed with them is refused (401).
+
+Secrets come only from the environment, the credentials file, the metadata service or an
+explicit :class:`Credentials`, never from a config file. :func:`redact` is the one way a
+secret is taken out of text; nothing here puts one in a repr, a log line or an error message.
+This module loads without ``requests`` (it comes with the first request), so building a
+client stays cheap.
 """
 
 from __future__ import annotations
 
+import configparser
 import json
 import logging
+import os
+import re
+import stat
 import threading
+import warnings
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import requests
-from requests.auth import AuthBase
+from traitlets import TraitError
 
 from ..errors import ApiError, ConfigError, MaiWidgetsError, TransportError
-from ..transport.http import HttpService
-from ..transport.signer import AKSKAuth
-from .config import (
-    CREDENTIAL_ENV_VARS,
-    DEFAULT_METADATA_ENDPOINT,
-    NO_CREDENTIALS_HINT,
-    Credentials,
-    LocalCredentials,
-    MaiConfig,
-    credentials_problem,
-    find_local_credentials,
-    missing_settings,
-)
-from .iam import (
-    IAMPasswordAuth,
-    TokenAuth,
-    auth_secret_values,
-    discover_project_id,
-    parse_iam_time,
-    redact,
-)
+from .config import DEFAULT_METADATA_ENDPOINT, PROJECT_ID_RE, MaiConfig, check_base_url
+
+if TYPE_CHECKING:
+    import requests
+    from requests.auth import AuthBase
+
+    from ..transport.signer import AKSKAuth
+
+    _AuthBase = AuthBase
+else:
+    # requests takes any callable as auth; AuthBase is its base only for the type checker
+    _AuthBase = object
 
 __all__ = [
+    "CREDENTIALS_FILE_ENV",
+    "CREDENTIAL_ENV_VARS",
     "METADATA_SOURCE",
+    "NO_CREDENTIALS_HINT",
     "CredentialChain",
+    "Credentials",
+    "CredentialsFileWarning",
+    "FileCredentials",
+    "LocalCredentials",
     "MetadataAuth",
     "MetadataClient",
+    "MetadataUnreachable",
     "TemporaryCredentials",
+    "credentials_problem",
+    "find_local_credentials",
     "metadata_request",
-    "redact_all",
+    "read_credentials_file",
+    "redact",
 ]
+
+# Credentials field -> environment variable.
+CREDENTIAL_ENV_VARS: dict[str, str] = {
+    "ak": "HUAWEICLOUD_SDK_AK",
+    "sk": "HUAWEICLOUD_SDK_SK",
+    "security_token": "HUAWEICLOUD_SDK_SECURITY_TOKEN",
+    "token": "MAI_WIDGETS_TOKEN",
+    "iam_password": "MAI_WIDGETS_IAM_PASSWORD",
+}
+
+# The official SDK's credentials file (huaweicloudsdkcore.auth.provider.ProfileCredentialProvider).
+CREDENTIALS_FILE_ENV = "HUAWEICLOUD_SDK_CREDENTIALS_FILE"
+_DEFAULT_CREDENTIALS_FILE = Path(".huaweicloud", "credentials")
+_FILE_SECTION = "basic"
+
+
+# Credentials travel in HTTP headers (AK, security token, IAM token) or key an HMAC (SK): real
+# ones are printable ASCII without spaces. Anything else would make requests raise an error
+# quoting the value, so it is refused first, naming where it came from.
+_CREDENTIAL_VALUE_RE = re.compile(r"[\x21-\x7e]+")
+_CONTROL_CHARS_RE = re.compile(r"[\x00-\x1f\x7f]")
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """Secrets, kept out of every repr. Build from the environment or pass explicitly.
+
+    ``origin`` names where the values came from (environment variables, a file); ``None``
+    means they were passed in Python. It never holds a value.
+    """
+
+    ak: str | None = field(default=None, repr=False)
+    sk: str | None = field(default=None, repr=False)
+    security_token: str | None = field(default=None, repr=False)
+    token: str | None = field(default=None, repr=False)
+    iam_password: str | None = field(default=None, repr=False)
+    origin: str | None = field(default=None, repr=False, compare=False)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Credentials:
+        """Read ``HUAWEICLOUD_SDK_AK``/``_SK``/``_SECURITY_TOKEN``, ``MAI_WIDGETS_TOKEN``,
+        ``MAI_WIDGETS_IAM_PASSWORD`` (blank values count as unset)."""
+        source = os.environ if env is None else env
+        values = {name: (source.get(var) or "").strip() or None for name, var in CREDENTIAL_ENV_VARS.items()}
+        return cls(**values, origin="environment")
+
+    def secret_values(self) -> tuple[str, ...]:
+        """Every secret held (for redaction and for tests that search for leaks)."""
+        return tuple(v for v in (self.ak, self.sk, self.security_token, self.token, self.iam_password) if v)
+
+    def label(self, name: str) -> str:
+        """What a user calls field ``name``: its variable, its key in a file, or the argument."""
+        if self.origin == "environment":
+            return CREDENTIAL_ENV_VARS[name]
+        if self.origin is not None:
+            return f"{name} in {self.origin}"
+        return f"Credentials.{name}"
+
+    def description(self) -> str:
+        """Where these credentials came from, in words (never a value)."""
+        kind = next((name for name in CREDENTIAL_ENV_VARS if getattr(self, name)), "ak")
+        if self.origin == "environment":
+            return f"from the environment ({CREDENTIAL_ENV_VARS[kind]})"
+        if self.origin is not None:
+            return f"from {self.origin}"
+        return "given explicitly (Credentials)"
+
+    def check_values(self) -> None:
+        """Raise :class:`ConfigError` naming the first value no request could carry."""
+        for name in CREDENTIAL_ENV_VARS:
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if name == "iam_password":  # travels in a JSON body: any text but control characters
+                bad = _CONTROL_CHARS_RE.search(value) is not None
+                allowed = "no control characters"
+            else:
+                bad = _CREDENTIAL_VALUE_RE.fullmatch(value) is None
+                allowed = "only printable ASCII characters, no spaces"
+            if bad:
+                label = self.label(name)
+                raise ConfigError(
+                    f"{label} is not a valid credential ({allowed})",
+                    missing=(label,),
+                    hint=f"check {label} for a stray character, quote or newline",
+                )
+
+    def __repr__(self) -> str:
+        shown = ", ".join(
+            f"{name}={'<set>' if getattr(self, name) else None}" for name in CREDENTIAL_ENV_VARS
+        )
+        return f"Credentials({shown})"
+
+    __str__ = __repr__
+
+
+# -- the SDK's credentials file --------------------------------------------------------------
+
+
+class CredentialsFileWarning(UserWarning):
+    """The credentials file can be read by other users (as ssh warns of a private key)."""
+
+
+def _shown_path(path: Path) -> str:
+    """``~/...`` for a path under the home directory, as users write it."""
+    try:
+        return "~/" + path.relative_to(Path.home()).as_posix()
+    except (ValueError, RuntimeError):
+        return str(path)
+
+
+def credentials_file_path(env: Mapping[str, str] | None = None) -> tuple[Path | None, bool]:
+    """The credentials file to read and whether ``HUAWEICLOUD_SDK_CREDENTIALS_FILE`` named it."""
+    source = os.environ if env is None else env
+    named = (source.get(CREDENTIALS_FILE_ENV) or "").strip()
+    if named:
+        return Path(named).expanduser(), True
+    try:
+        return Path.home() / _DEFAULT_CREDENTIALS_FILE, False
+    except RuntimeError:  # no home directory: nothing to read
+        return None, False
+
+
+@dataclass(frozen=True)
+class FileCredentials:
+    """The ``[basic]`` section of the credentials file."""
+
+    path: Path
+    credentials: Credentials
+    project_id: str | None = None
+    iam_endpoint: str | None = None
+
+
+def _file_error(shown: str, problem: str, key: str | None = None) -> ConfigError:
+    what = f"{key} in {shown}" if key else shown
+    return ConfigError(
+        f"the credentials file {shown} {problem}",
+        missing=(what,),
+        hint=f"write an INI file with a [{_FILE_SECTION}] section holding ak and sk "
+        f"(and optionally security_token, project_id, iam_endpoint), or unset {CREDENTIALS_FILE_ENV}",
+    )
+
+
+def read_credentials_file(env: Mapping[str, str] | None = None) -> FileCredentials | None:
+    """The credentials of the SDK's credentials file, or ``None`` when the default file is absent.
+
+    A file named by ``HUAWEICLOUD_SDK_CREDENTIALS_FILE`` that is missing, an unreadable or
+    malformed file, a missing ``[basic]`` section, or ``ak`` without ``sk`` (or the reverse)
+    raise one :class:`ConfigError` naming the file and the key. A file others can read gets a
+    :class:`CredentialsFileWarning`.
+    """
+    path, named = credentials_file_path(env)
+    if path is None:
+        return None
+    shown = _shown_path(path)
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        if named:
+            raise _file_error(shown, f"does not exist ({CREDENTIALS_FILE_ENV} names it)") from None
+        return None
+    except OSError as exc:
+        raise _file_error(shown, f"cannot be read ({exc.strerror})") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise _file_error(shown, "is not a regular file")
+    if info.st_mode & 0o077:
+        warnings.warn(
+            f"the credentials file {shown} can be read by other users: run chmod 600 {shown}",
+            CredentialsFileWarning,
+            stacklevel=3,
+        )
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        with path.open(encoding="utf-8") as handle:
+            parser.read_file(handle)
+    except UnicodeDecodeError:
+        raise _file_error(shown, "is not UTF-8 text") from None
+    except configparser.Error as exc:
+        # the parser's message quotes the offending line, which may hold a secret: only its number
+        line = getattr(exc, "lineno", None)
+        where = f" (line {line})" if line else ""
+        raise _file_error(shown, f"is not a valid INI file{where}") from None
+    except OSError as exc:
+        raise _file_error(shown, f"cannot be read ({exc.strerror})") from None
+    if not parser.has_section(_FILE_SECTION):
+        raise _file_error(shown, f"has no [{_FILE_SECTION}] section", f"[{_FILE_SECTION}]")
+    section = parser[_FILE_SECTION]
+    values = {key: (section.get(key) or "").strip() or None for key in section}
+    for present, absent in (("ak", "sk"), ("sk", "ak")):
+        if values.get(present) and not values.get(absent):
+            raise _file_error(shown, f"has {present} but no {absent} in [{_FILE_SECTION}]", absent)
+    if not values.get("ak"):
+        raise _file_error(shown, f"has no ak and sk in [{_FILE_SECTION}]", "ak")
+    credentials = Credentials(
+        ak=values.get("ak"), sk=values.get("sk"), security_token=values.get("security_token"), origin=shown
+    )
+    credentials.check_values()
+    project_id, iam_endpoint = values.get("project_id"), values.get("iam_endpoint")
+    if project_id is not None and not PROJECT_ID_RE.match(project_id):
+        raise _file_error(shown, "has a project_id that is not letters, digits, '-' or '_'", "project_id")
+    if iam_endpoint is not None:
+        try:
+            iam_endpoint = check_base_url(iam_endpoint, "iam_endpoint")
+        except TraitError as exc:
+            raise _file_error(shown, f"has an invalid iam_endpoint: {exc}", "iam_endpoint") from None
+    return FileCredentials(path, credentials, project_id, iam_endpoint)
+
+
+# -- which source supplies the credentials ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LocalCredentials:
+    """Credentials found without asking the network, and where they came from."""
+
+    credentials: Credentials
+    source: str
+    project_id: str | None = None
+    iam_endpoint: str | None = None
+
+
+def find_local_credentials(
+    config: MaiConfig, credentials: Credentials | None = None, *, env: Mapping[str, str] | None = None
+) -> LocalCredentials | None:
+    """The first source that holds credentials: ``credentials``, the environment, the file.
+
+    ``None`` means none of them holds any: only the instance metadata service is left. A source
+    started but incomplete (an AK without SK, an IAM user without password) is still the one
+    chosen, so the user is told what it lacks. Bad values raise :class:`ConfigError`.
+    """
+    candidates = [credentials] if credentials is not None else []
+    candidates.append(Credentials.from_env(env))
+    for candidate in candidates:
+        if candidate.secret_values():
+            candidate.check_values()
+            return LocalCredentials(candidate, candidate.description())
+    if config.iam_user or config.iam_domain:
+        # password sign-in begun in the settings: its password is what is missing
+        started = Credentials(origin="environment")
+        return LocalCredentials(started, "from the environment (MAI_WIDGETS_IAM_USER)")
+    found = read_credentials_file(env)
+    if found is None:
+        return None
+    return LocalCredentials(
+        found.credentials, found.credentials.description(), found.project_id, found.iam_endpoint
+    )
+
+
+def _missing_in(config: MaiConfig, credentials: Credentials) -> list[str]:
+    if credentials.ak or credentials.sk or credentials.security_token:
+        return [CREDENTIAL_ENV_VARS[name] for name in ("ak", "sk") if not getattr(credentials, name)]
+    if credentials.token:
+        return []
+    if credentials.iam_password or config.iam_user or config.iam_domain:
+        missing = []
+        if not config.iam_user:
+            missing.append("MAI_WIDGETS_IAM_USER")
+        if not config.iam_domain:
+            missing.append("MAI_WIDGETS_IAM_DOMAIN")
+        if not credentials.iam_password:
+            missing.append("MAI_WIDGETS_IAM_PASSWORD")
+        return missing
+    return [CREDENTIAL_ENV_VARS["ak"], CREDENTIAL_ENV_VARS["sk"]]
+
+
+NO_CREDENTIALS_HINT = (
+    "set them in the environment of the Jupyter server or kernel (or MAI_WIDGETS_TOKEN, or "
+    "MAI_WIDGETS_IAM_USER, MAI_WIDGETS_IAM_DOMAIN and MAI_WIDGETS_IAM_PASSWORD), or write ak and sk "
+    "to the [basic] section of ~/.huaweicloud/credentials (chmod 600); on an ECS with an agency "
+    "the instance metadata service supplies them"
+)
+
+
+def credentials_problem(
+    config: MaiConfig, credentials: Credentials | None = None, *, env: Mapping[str, str] | None = None
+) -> ConfigError | None:
+    """Are credentials set? ``None`` when a local source holds usable ones; else a
+    :class:`ConfigError` whose ``missing`` names exactly what to set.
+
+    The one answer to that question (the magic, the controller and the client ask it here).
+    It names the variables of the credential kind the user started on (AK/SK, or IAM user and
+    password); a broken credentials file or value is its own error, naming the file, key or
+    variable. With nothing in ``credentials``, the environment or the credentials file, the
+    AK/SK pair is named, although the instance metadata service, asked on the first request,
+    may still supply temporary credentials. Never does network I/O.
+    """
+    try:
+        local = find_local_credentials(config, credentials, env=env)
+    except ConfigError as error:
+        return error
+    missing = _missing_in(config, local.credentials if local is not None else Credentials())
+    if not missing:
+        return None
+    return ConfigError(
+        f"no usable credentials: set {' and '.join(missing)}",
+        missing=tuple(missing),
+        hint=NO_CREDENTIALS_HINT,
+    )
+
+
+# -- keeping secrets out of text ------------------------------------------------------------------
+
+# Shorter strings would blank out ordinary words of a message; no credential is that short.
+_REDACT_MIN_LENGTH = 4
+
+
+def _held(holder: object) -> Iterable[str]:
+    if holder is None:
+        return ()
+    if isinstance(holder, str):
+        return (holder,)
+    method = getattr(holder, "secret_values", None)  # every credential holder of mai-widgets has it
+    if callable(method):
+        return (str(value) for value in method() if value)
+    if isinstance(holder, Iterable):
+        return (str(value) for value in holder if value)
+    return ()  # a caller's own auth object without secret_values(): nothing known to remove
+
+
+def redact(text: str, *holders: object) -> str:
+    """``text`` with every secret the ``holders`` hold replaced by ``***`` (longest first).
+
+    A holder is a secret string, an iterable of them, ``None``, or anything with
+    ``secret_values()`` (:class:`Credentials`, every auth object, the SWR client), which returns
+    what it holds now, including what it obtained at run time (tokens, temporary keys).
+    """
+    secrets = {s for holder in holders for s in _held(holder) if len(s) >= _REDACT_MIN_LENGTH}
+    for secret in sorted(secrets, key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
+
+
+# -- the instance metadata service ----------------------------------------------------------------
 
 log = logging.getLogger(__name__)
 _Timeout = tuple[float, float]
@@ -76,6 +436,9 @@ SECURITY_KEY_PATH = "/openstack/latest/securitykey"
 TOKEN_HEADER = "X-Metadata-Token"  # noqa: S105 (a header name)
 TOKEN_TTL_HEADER = "X-Metadata-Token-Ttl-Seconds"  # noqa: S105 (a header name)
 TOKEN_TTL_SECONDS = 6 * 3600  # the SDK's _DEFAULT_TOKEN_TTL_SECONDS
+# Answers to the token PUT that mean "ask for the security key without a token": an older
+# service (404, 405) or one whose token route is unavailable (503), as the SDK treats them.
+_NO_TOKEN_STATUSES = frozenset({404, 405, 503})
 NO_AGENCY_TEXT = "Please configure Cloud Service Agency first"
 # The SDK refreshes temporary credentials 40 min before they expire (Credentials
 # _DEFAULT_EXPIRATION_THRESHOLD_SECONDS); at most half their lifetime before, for short ones.
@@ -108,6 +471,10 @@ def metadata_request(method: str, url: str, headers: Mapping[str, str], timeout:
     http by design (the service is link-local), with no proxy from the environment (a proxy
     must never see the instance's credentials) and no retries; answers over 64 KiB are refused.
     """
+    import requests  # with the first request, not with this module
+
+    from ..transport.http import HttpService
+
     parts = urlsplit(url)
     template = requests.Session()
     template.trust_env = False
@@ -138,7 +505,8 @@ def metadata_request(method: str, url: str, headers: Mapping[str, str], timeout:
 class MetadataClient:
     """Asks the ECS/BMS metadata service for the temporary credentials of the instance's agency.
 
-    ``PUT /meta-data/latest/api/token`` first (404/405: the service wants no token), then
+    ``PUT /meta-data/latest/api/token`` first (404, 405 or 503: go on without a token, as the
+    SDK does), then
     ``GET /openstack/latest/securitykey``. Not thread-safe on its own: :class:`MetadataAuth`
     serialises calls. ``request`` exists for tests and for a shared HTTP layer.
     """
@@ -182,7 +550,7 @@ class MetadataClient:
         status, body = self._request(
             "PUT", self.endpoint + TOKEN_PATH, {TOKEN_TTL_HEADER: str(TOKEN_TTL_SECONDS)}, self.timeout
         )
-        if status in (404, 405):  # an older service: the security key is served without a token
+        if status in _NO_TOKEN_STATUSES:
             self._token_needed, self._token = False, None
             return None
         token = body.strip()
@@ -231,6 +599,8 @@ class MetadataClient:
         expires = credential.get("expires_at")
         if not all(isinstance(v, str) and v for v in values) or not isinstance(expires, str):
             raise bad
+        from .iam import parse_iam_time
+
         try:
             expires_at = parse_iam_time(expires)
         except ValueError:
@@ -243,12 +613,14 @@ class MetadataClient:
         return TemporaryCredentials(ak, sk, security_token, expires_at)
 
 
-class MetadataAuth(AuthBase):
+class MetadataAuth(_AuthBase):
     """Sign requests with the instance's temporary credentials, refreshed before they expire.
 
     Refreshed ``refresh_margin_seconds`` before ``expires_at`` (at most half their lifetime
-    before). Thread-safe: one refresh at a time, others wait for it. A failed refresh while
-    the current credentials are still valid keeps them (and tries again on the next request).
+    before), and when a request signed with them is refused (401: revoked, or expired early):
+    then the request is resent once, signed with fresh ones, as an expired IAM token is.
+    Thread-safe: one refresh at a time, others wait for it. A failed refresh while the current
+    credentials are still valid keeps them (and tries again on the next request).
     """
 
     def __init__(
@@ -288,10 +660,13 @@ class MetadataAuth(AuthBase):
             held = [value for creds in self._issued for value in creds.secret_values()]
         return (*held, *self._client.secret_values())
 
-    def invalidate(self) -> None:
-        """Fetch new credentials on the next request."""
+    def invalidate(self, ak: str | None = None) -> None:
+        """Fetch new credentials on the next request (only if the current AK is still ``ak``,
+        when given: a refresh by another thread already replaced them)."""
         with self._lock:
-            self._refresh_at = None
+            current = self._current
+            if ak is None or (current is not None and current.ak == ak):
+                self._refresh_at = None
 
     def credentials(self) -> TemporaryCredentials:
         """Credentials valid for at least the refresh margin when the service answers."""
@@ -318,6 +693,8 @@ class MetadataAuth(AuthBase):
         log.debug("temporary credentials fetched; valid until %s", fresh.expires_at.isoformat())
 
     def _current_signer(self) -> AKSKAuth:
+        from ..transport.signer import AKSKAuth
+
         creds = self.credentials()
         with self._lock:
             signer = self._signer
@@ -329,13 +706,40 @@ class MetadataAuth(AuthBase):
             return signer
 
     def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
-        return self._current_signer()(r)
+        signed = self._current_signer()(r)
+        signed.hooks.setdefault("response", []).append(self._resend_if_refused)
+        return signed
+
+    def _resend_if_refused(self, response: requests.Response, **kwargs: Any) -> requests.Response:
+        if response.status_code != 401:
+            return response
+        from .iam import resend_once
+
+        request = response.request
+        used = _access_key_of(str(request.headers.get("Authorization", "")))
+        self.invalidate(used)
+        try:
+            signer = self._current_signer()
+        except MaiWidgetsError as error:  # no fresh credentials: the 401 stands
+            log.debug("could not refresh refused temporary credentials: %s", error.message)
+            return response
+        log.debug("temporary credentials refused; resending once with fresh ones")
+        again = request.copy()
+        for name in ("Authorization", "X-Sdk-Date"):
+            again.headers.pop(name, None)  # signed afresh, at the time of resending
+        return resend_once(response, signer(again), self._resend_if_refused, **kwargs)
+
+
+def _access_key_of(authorization: str) -> str | None:
+    """The ``Access=`` of an SDK-HMAC-SHA256 ``Authorization`` header (not a secret)."""
+    match = re.search(r"Access=([^,\s]+)", authorization)
+    return match.group(1) if match else None
 
 
 class CredentialChain:
     """Finds the credentials of one client and builds its auth object, on demand.
 
-    ``description()`` and ``missing_settings()`` never touch the network; ``build_auth()``
+    ``description()``, ``problem()`` and ``missing_settings()`` never touch the network; ``build_auth()``
     (the first request) may ask the metadata service and IAM.
     """
 
@@ -365,14 +769,19 @@ class CredentialChain:
             return f"not usable: {error.message}"
         return _NOT_FOUND_YET if local is None else local.source
 
-    def missing_settings(self) -> list[str]:
-        """What to set (empty: ready). Never raises: a broken source names its problem."""
+    def problem(self) -> ConfigError | None:
+        """:func:`credentials_problem` for this client; ``None`` once an auth object was built
+        (the metadata service may have supplied what no local source had)."""
         if self._source is not None:
+            return None
+        return credentials_problem(self.config, self._credentials, env=self._env)
+
+    def missing_settings(self) -> list[str]:
+        """What to set (empty: ready): :meth:`problem`'s ``missing``, or its message."""
+        problem = self.problem()
+        if problem is None:
             return []
-        try:
-            return missing_settings(self.config, self._credentials, env=self._env)
-        except ConfigError as error:
-            return list(error.missing) or [error.message]
+        return list(problem.missing) or [problem.message]
 
     def build_auth(
         self,
@@ -386,10 +795,18 @@ class CredentialChain:
 
         ``session`` carries the IAM calls (the client's, which keeps the HTTP layer's promises).
         """
+        from ..transport.signer import AKSKAuth
+        from .iam import IAMPasswordAuth, TokenAuth, discover_project_id
 
         def discover(auth: AuthBase) -> str:
             return discover_project_id(
-                iam_url, config.region, auth, session=session, verify=verify, timeout=timeout
+                iam_url,
+                config.region,
+                auth,
+                session=session,
+                verify=verify,
+                timeout=timeout,
+                redact=redact,
             )
 
         config = self.config
@@ -429,6 +846,7 @@ class CredentialChain:
                     verify=verify,
                     timeout=timeout,
                     session=session,
+                    redact=redact,
                 )
             if not project_id:
                 project_id = discover(built)
@@ -452,8 +870,3 @@ class CredentialChain:
                 hint=NO_CREDENTIALS_HINT,
             ) from None
         return auth
-
-
-def redact_all(text: str, *holders: object) -> str:
-    """``text`` with what every holder's ``secret_values()`` returns replaced by ``***``."""
-    return redact(text, (value for holder in holders for value in auth_secret_values(holder)))

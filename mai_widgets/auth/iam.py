@@ -3,8 +3,9 @@
 The SDK-HMAC-SHA256 signer and its server-side verifier live in :mod:`mai_widgets.transport.signer`;
 they are re-exported here because ``mai_widgets.auth.iam.AKSKAuth`` is the documented name.
 
-No secret (AK, SK, security token, IAM token or password) ever appears in a repr, a log line
-or an exception message built here.
+No secret (AK, SK, security token, IAM token or password) ever appears in a repr or a log line
+built here. Text quoted from IAM's answers goes through the ``redact`` function the caller
+passes (:func:`mai_widgets.auth.credentials.redact`, which sits above this module).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import logging
 import re
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -47,36 +48,41 @@ __all__ = [
     "IAMPasswordAuth",
     "SignatureError",
     "TokenAuth",
-    "auth_secret_values",
     "discover_project_id",
-    "redact",
+    "resend_once",
     "sign_request",
     "verify_signature",
 ]
 
 log = logging.getLogger(__name__)
 _Timeout = tuple[float, float]
+# (text, holder of secrets) -> text without them: mai_widgets.auth.credentials.redact
+Redact = Callable[[str, object], str]
 
-# Shorter strings would blank out ordinary words of a message; no credential is that short.
-_REDACT_MIN_LENGTH = 4
 
-
-def redact(text: str, secrets: Iterable[str]) -> str:
-    """``text`` with every secret of at least 4 characters replaced by ``***`` (longest first)."""
-    for secret in sorted({s for s in secrets if len(s) >= _REDACT_MIN_LENGTH}, key=len, reverse=True):
-        text = text.replace(secret, "***")
+def _unredacted(text: str, holder: object) -> str:
     return text
 
 
-def auth_secret_values(auth: object) -> tuple[str, ...]:
-    """What an auth object holds now (configured and obtained at run time), for redaction.
+def resend_once(
+    response: requests.Response, again: requests.PreparedRequest, hook: Callable[..., Any], **kwargs: Any
+) -> requests.Response:
+    """Send ``again`` (a re-authorised copy of ``response.request``) on the same connection.
 
-    Every auth class of mai-widgets has ``secret_values()``; a caller's own auth may not.
+    For response hooks that renew credentials after a refusal: ``hook`` is taken off the copy so
+    it is resent once only; the refused answer is drained (its connection is reused) and kept
+    in the new answer's ``history``.
     """
-    method = getattr(auth, "secret_values", None)
-    if not callable(method):
-        return ()
-    return tuple(str(value) for value in method() if value)
+    _ = response.content  # drain, so the connection can be reused
+    response.close()
+    again.hooks["response"] = [h for h in again.hooks.get("response", []) if h != hook]
+    connection: Any = getattr(response, "connection", None)
+    if connection is None:
+        return response
+    resent: requests.Response = connection.send(again, **kwargs)
+    resent.history.append(response)
+    resent.request = again
+    return resent
 
 
 # -- IAM tokens ------------------------------------------------------------------------------
@@ -157,6 +163,8 @@ class IAMPasswordAuth(AuthBase):
     request is then resent once with the new token. Thread-safe: the lock is held during the
     sign-in, so concurrent callers wait for one sign-in rather than starting their own.
     ``clock`` (aware UTC "now") exists for tests; ``project_id`` is read from the token's scope.
+    ``redact`` takes secrets out of IAM's error messages (the credential chain passes
+    :func:`mai_widgets.auth.credentials.redact`).
     """
 
     def __init__(
@@ -172,6 +180,7 @@ class IAMPasswordAuth(AuthBase):
         session: requests.Session | None = None,
         refresh_margin_seconds: float = 300.0,
         clock: Callable[[], datetime] | None = None,
+        redact: Redact = _unredacted,
     ) -> None:
         for value, what, env in (
             (iam_endpoint, "IAM endpoint", "MAI_WIDGETS_IAM_ENDPOINT"),
@@ -199,6 +208,7 @@ class IAMPasswordAuth(AuthBase):
         self.project_id: str | None = None  # from the token's scope, once signed in
         self.fetch_count = 0
         self._issued: deque[str] = deque(maxlen=4)  # recent tokens, for redaction
+        self._redact = redact
 
     def __repr__(self) -> str:
         expires = self.expires_at
@@ -257,9 +267,8 @@ class IAMPasswordAuth(AuthBase):
                 session.close()
         if response.status_code not in (200, 201):
             code, message = _error_fields(response)
-            raise api_error(
-                response.status_code, code, redact(message, (self._password,)), _request_id(response)
-            )
+            held = (self._password, *self._issued)  # not secret_values(): the lock is held here
+            raise api_error(response.status_code, code, self._redact(message, held), _request_id(response))
         token = response.headers.get("X-Subject-Token", "")
         if not token or _BAD_HEADER_CHARS.search(token):
             raise ApiError(response.status_code, None, "IAM answered without a usable X-Subject-Token header")
@@ -293,19 +302,9 @@ class IAMPasswordAuth(AuthBase):
         self.invalidate(str(request.headers.get("X-Auth-Token", "")))
         token = self.token()
         log.debug("token expired before its time; resending once with a fresh one")
-        _ = response.content  # drain, so the connection can be reused
-        response.close()
         again = request.copy()
         again.headers["X-Auth-Token"] = token
-        # once only: the copy must not come back here
-        again.hooks["response"] = [h for h in again.hooks["response"] if h != self._resend_if_expired]
-        connection: Any = getattr(response, "connection", None)
-        if connection is None:
-            return response
-        resent: requests.Response = connection.send(again, **kwargs)
-        resent.history.append(response)
-        resent.request = again
-        return resent
+        return resend_once(response, again, self._resend_if_expired, **kwargs)
 
 
 def discover_project_id(
@@ -316,10 +315,13 @@ def discover_project_id(
     session: requests.Session | None = None,
     verify: bool | str = True,
     timeout: _Timeout = (5.0, 30.0),
+    redact: Redact = _unredacted,
 ) -> str:
     """The id of the IAM project named ``region`` (``GET /v3/projects?name=...``).
 
     Zero or several matches raise :class:`ConfigError` naming ``HUAWEICLOUD_SDK_PROJECT_ID``.
+    ``redact`` takes ``auth``'s secrets out of IAM's error message (pass
+    :func:`mai_widgets.auth.credentials.redact`).
     """
     if not region:
         raise ConfigError(
@@ -339,7 +341,7 @@ def discover_project_id(
     if response.status_code != 200:
         code, message = _error_fields(response)
         # a server may echo the token or security token it was sent
-        message = redact(message, auth_secret_values(auth))
+        message = redact(message, auth)
         raise api_error(response.status_code, code, message, _request_id(response))
     try:
         projects = response.json()["projects"]

@@ -81,7 +81,9 @@ def default_fields(config: MaiConfig | None) -> dict[str, Any]:
 
 def _sendable(fields: Mapping[str, Any], region: str | None) -> dict[str, Any]:
     """The fields that go into the request: empty optional texts are not sent, and a host-less
-    SWR path (``org/image:tag``) gets the region's registry."""
+    SWR path (``org/image:tag``) gets the region's registry. This is where the panel's field
+    (or ``RegistrationController(**fields)``) enters, so the one completion of a path typed
+    there happens here; the client sends the request as it is."""
     out: dict[str, Any] = {}
     for name, value in fields.items():
         spec = FIELDS_BY_NAME.get(name)
@@ -245,8 +247,8 @@ class RegistrationController(HasTraits):
             self.credentials_source = self._client.credentials_source
             return
         try:
-            from ..auth.config import Credentials, load_config
-            from ..auth.credentials import CredentialChain
+            from ..auth.config import load_config
+            from ..auth.credentials import CredentialChain, Credentials
 
             if self._config is None:
                 self._config = load_config()
@@ -266,7 +268,7 @@ class RegistrationController(HasTraits):
         config = self._config
 
         def learn() -> None:
-            from ..auth.config import Credentials
+            from ..auth.credentials import Credentials
             from ..services.images import ImageClient
 
             client = ImageClient(config, Credentials.from_env())
@@ -299,7 +301,7 @@ class RegistrationController(HasTraits):
                 raise ConfigError(
                     f"set {', '.join(self.missing)} before registering", missing=tuple(self.missing)
                 )
-            from ..auth.config import Credentials
+            from ..auth.credentials import Credentials
             from ..services.images import ImageClient
 
             self._client = ImageClient(self._config, Credentials.from_env())

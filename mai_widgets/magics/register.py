@@ -453,7 +453,7 @@ class RegisterImageMagics(Magics):
 
     def _client(self, timeout: float | None) -> ImageClient:
         """A client from the Jupyter config files and the environment, read afresh per call."""
-        from ..auth.config import Credentials, credentials_problem
+        from ..auth.credentials import Credentials, credentials_problem
         from ..services.images import ImageClient
 
         config = self._config(**({} if timeout is None else {"wait_timeout": timeout}))

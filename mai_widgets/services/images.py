@@ -61,8 +61,8 @@ if TYPE_CHECKING:
     import requests
     from requests.auth import AuthBase
 
-    from ..auth.config import Credentials, MaiConfig
-    from ..auth.credentials import CredentialChain
+    from ..auth.config import MaiConfig
+    from ..auth.credentials import CredentialChain, Credentials
     from ..transport.http import HttpService
 
 __all__ = [
@@ -180,8 +180,8 @@ class ImageClient:
         # traitlets, requests and urllib3 load with the first client, not with
         # `import mai_widgets.services.images`: scripts and the notebook's first cell import the package
         # long before they call.
-        from ..auth.config import Credentials, load_config
-        from ..auth.credentials import CredentialChain
+        from ..auth.config import load_config
+        from ..auth.credentials import CredentialChain, Credentials
         from ..transport.http import HttpService
 
         self.config: MaiConfig = config if config is not None else load_config()
@@ -262,6 +262,7 @@ class ImageClient:
 
     def _discover(self, auth: AuthBase) -> str:
         from ..auth import iam as mai_auth
+        from ..auth.credentials import redact
 
         return mai_auth.discover_project_id(
             self.config.iam_url(),
@@ -270,6 +271,7 @@ class ImageClient:
             session=self._iam.session,
             verify=self._iam.verify,
             timeout=self._iam.timeouts,
+            redact=redact,
         )
 
     def _build_auth(self) -> AuthBase:
@@ -285,10 +287,10 @@ class ImageClient:
         return built
 
     def _redact(self, text: str) -> str:
-        from ..auth.credentials import redact_all  # loaded with the client already (see __init__)
+        from ..auth.credentials import redact  # loaded with the client already (see __init__)
 
         # configured secrets and what the auth object obtained at run time (tokens, temporary keys)
-        return redact_all(text, self._credentials, self._auth or self._explicit_auth)
+        return redact(text, self._credentials, self._auth or self._explicit_auth)
 
     # -- one request -----------------------------------------------------------------------
 
@@ -548,13 +550,19 @@ class ImageClient:
     ) -> RegisterRequest:
         if request is not None and not isinstance(request, RegisterRequest):
             raise ValidationError([FieldProblem("request", "must be a RegisterRequest (or pass fields)")])
+        if isinstance(fields.get("swr_path"), str):
+            # a Python caller's typed path: this is where it enters, so it is completed here
+            fields = {**fields, "swr_path": complete_swr_path(fields["swr_path"], self.config.region)}
         if request is None:
             request = RegisterRequest.create(**fields)
         elif fields:
             request = request.replace(**fields)
-        completed = complete_swr_path(request.swr_path, self.config.region)
-        if completed != request.swr_path:
-            request = request.replace(swr_path=completed)
+        full = complete_swr_path(request.swr_path, self.config.region)
+        if full != request.swr_path:
+            problem = (
+                f"a RegisterRequest needs the registry host ({full}); or pass swr_path= to have it added"
+            )
+            raise ValidationError([FieldProblem("swr_path", problem)])
         if request.workspace_id is None and self.config.workspace_id != "0":
             request = request.replace(workspace_id=self.config.workspace_id)
         return request
@@ -590,6 +598,11 @@ class ImageClient:
 
         Fields are validated here first; nothing is sent for an invalid request. One call
         registers at most one image, whatever the network does.
+
+        A host-less path is completed once, where it enters: an ``swr_path=`` field given here
+        (``my-org/img:tag`` -> ``swr.{region}.myhuaweicloud.com/my-org/img:tag``), the magic's
+        arguments, the panel's field. A :class:`RegisterRequest` comes from such an entry and
+        is sent as it is; one without its registry host is refused, not guessed.
         """
         req = self._register_request(request, fields)
         with call_scope(Deadline(timeout) if timeout is not None else None):

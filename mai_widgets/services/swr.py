@@ -48,7 +48,8 @@ if TYPE_CHECKING:
     import requests
     from requests.auth import AuthBase
 
-    from ..auth.config import Credentials, MaiConfig
+    from ..auth.config import MaiConfig
+    from ..auth.credentials import Credentials
     from ..transport.http import HttpService
     from .images import ImageClient
 
@@ -404,9 +405,9 @@ class SwrClient:
         return tuple(values)
 
     def _redact(self, text: str) -> str:
-        from ..auth.iam import redact
+        from ..auth.credentials import redact
 
-        return redact(self._client._redact(text), self.secret_values())
+        return redact(self._client._redact(text), self)
 
     # -- the manage API ----------------------------------------------------------------------
 

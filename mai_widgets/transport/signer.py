@@ -238,10 +238,6 @@ class AKSKAuth(AuthBase):
         self.project_id = project_id
         self._security_token = security_token
 
-    @property
-    def is_temporary(self) -> bool:
-        return self._security_token is not None
-
     def __repr__(self) -> str:
         token = ", security_token=<set>" if self._security_token is not None else ""
         return f"AKSKAuth(ak=<set>, sk=<hidden>{token}, project_id={self.project_id!r})"

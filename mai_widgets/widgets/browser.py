@@ -367,7 +367,8 @@ class ImageBrowser(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         self._client: ImageClient | None = client
         if client is None:
             try:
-                from ..auth.config import Credentials, load_config
+                from ..auth.config import load_config
+                from ..auth.credentials import Credentials
                 from ..services.images import ImageClient
 
                 self._client = ImageClient(

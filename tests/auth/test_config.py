@@ -8,14 +8,13 @@ from pathlib import Path
 import pytest
 
 import mai_widgets.auth.config as config_module
-from mai_widgets.auth.config import (
+import mai_widgets.auth.credentials as credentials_module
+from mai_widgets.auth.config import SETTING_ENV_VARS, MaiConfig, load_config
+from mai_widgets.auth.credentials import (
     CREDENTIAL_ENV_VARS,
-    SETTING_ENV_VARS,
+    CREDENTIALS_FILE_ENV,
     Credentials,
-    MaiConfig,
     credentials_problem,
-    load_config,
-    missing_settings,
 )
 from mai_widgets.errors import ConfigError
 
@@ -101,13 +100,18 @@ def test_every_setting_from_the_environment() -> None:
     assert cfg.swr_url() == "https://swr.example.test"
     # only the region's SWR registry host is redirected; another registry is asked directly
     assert cfg.swr_registry_url("swr.cn-east-3.myhuaweicloud.com") == "https://registry.example.test:5000"
-    assert cfg.swr_registry_url("swr.cn-north-4.myhuaweicloud.com") == "https://swr.cn-north-4.myhuaweicloud.com"
+    assert (
+        cfg.swr_registry_url("swr.cn-north-4.myhuaweicloud.com") == "https://swr.cn-north-4.myhuaweicloud.com"
+    )
 
 
 def test_swr_endpoints_default_from_the_region_and_refuse_user_info() -> None:
     cfg = _load({"MAI_WIDGETS_REGION": "ap-southeast-1"})
     assert cfg.swr_url() == "https://swr-api.ap-southeast-1.myhuaweicloud.com"
-    assert cfg.swr_registry_url("swr.ap-southeast-1.myhuaweicloud.com") == "https://swr.ap-southeast-1.myhuaweicloud.com"
+    assert (
+        cfg.swr_registry_url("swr.ap-southeast-1.myhuaweicloud.com")
+        == "https://swr.ap-southeast-1.myhuaweicloud.com"
+    )
     with pytest.raises(ConfigError, match="MAI_WIDGETS_SWR_REGISTRY_ENDPOINT"):
         _load({"MAI_WIDGETS_SWR_REGISTRY_ENDPOINT": "https://user:pw@registry.example.test"})
 
@@ -244,9 +248,13 @@ def test_numeric_bounds(name: str, value: float) -> None:
 
 
 def test_every_environment_variable_is_documented() -> None:
-    doc = config_module.__doc__ or ""
-    for var in [*SETTING_ENV_VARS, *CREDENTIAL_ENV_VARS.values()]:
-        assert f"`{var}`" in doc, var
+    for module, names in (
+        (config_module, list(SETTING_ENV_VARS)),
+        (credentials_module, [*CREDENTIAL_ENV_VARS.values(), CREDENTIALS_FILE_ENV]),
+    ):
+        doc = module.__doc__ or ""
+        for var in names:
+            assert f"`{var}`" in doc, var
 
 
 # -- credentials --------------------------------------------------------------------------------
@@ -301,7 +309,6 @@ def test_config_repr_shows_settings() -> None:
 )
 def test_missing_settings(env: dict[str, str], missing: list[str]) -> None:
     cfg, creds = _load(env), Credentials.from_env(env)
-    assert missing_settings(cfg, creds) == missing
     problem = credentials_problem(cfg, creds)
     if missing:
         assert problem is not None

@@ -20,18 +20,19 @@ from typing import Any
 import pytest
 from local_server import serving
 
-from mai_widgets.auth.config import (
+from mai_widgets.auth.config import MaiConfig, load_config
+from mai_widgets.auth.credentials import (
     CREDENTIALS_FILE_ENV,
+    METADATA_SOURCE,
+    CredentialChain,
     Credentials,
     CredentialsFileWarning,
-    MaiConfig,
+    MetadataAuth,
+    MetadataClient,
     credentials_problem,
     find_local_credentials,
-    load_config,
-    missing_settings,
     read_credentials_file,
 )
-from mai_widgets.auth.credentials import METADATA_SOURCE, CredentialChain, MetadataAuth, MetadataClient
 from mai_widgets.emulator.process import EmulatorProcess
 from mai_widgets.errors import ApiError, ConfigError
 from mai_widgets.services.images import ImageClient
@@ -42,6 +43,12 @@ IMAGE = "8c5a2e0f-6f5e-4d1a-9c55-2f3d9d1b7a10"
 
 def config(**env: str) -> MaiConfig:
     return load_config(env=env, config_dirs=[])
+
+
+def missing(cfg: MaiConfig, credentials: Credentials | None = None) -> list[str]:
+    """What :func:`credentials_problem` says to set (empty: nothing)."""
+    problem = credentials_problem(cfg, credentials)
+    return [] if problem is None else list(problem.missing)
 
 
 def chain_of_errors(exc: BaseException) -> str:
@@ -72,7 +79,7 @@ def home() -> Path:
 def test_default_file_missing_is_skipped_silently() -> None:
     assert read_credentials_file() is None
     assert find_local_credentials(config()) is None
-    assert missing_settings(config()) == ["HUAWEICLOUD_SDK_AK", "HUAWEICLOUD_SDK_SK"]
+    assert missing(config()) == ["HUAWEICLOUD_SDK_AK", "HUAWEICLOUD_SDK_SK"]
 
 
 def test_default_file_is_read_with_project_and_iam_endpoint(home: Path) -> None:
@@ -86,7 +93,7 @@ def test_default_file_is_read_with_project_and_iam_endpoint(home: Path) -> None:
     assert found.source == "from ~/.huaweicloud/credentials"
     assert (found.credentials.ak, found.credentials.sk) == ("FILEAK0000000001", "file-secret-key")
     assert (found.project_id, found.iam_endpoint) == ("p1", "https://iam.example.test")
-    assert missing_settings(config()) == []
+    assert missing(config()) == []
     assert "file-secret-key" not in repr(found)
 
 
@@ -157,7 +164,7 @@ def test_an_incomplete_environment_is_reported_not_skipped(
 ) -> None:
     write_file(home / ".huaweicloud" / "credentials", "[basic]\nak = FILEAK1234\nsk = FILESK1234\n")
     monkeypatch.setenv("HUAWEICLOUD_SDK_AK", "ENVAK1234")
-    assert missing_settings(config(), Credentials.from_env()) == ["HUAWEICLOUD_SDK_SK"]
+    assert missing(config(), Credentials.from_env()) == ["HUAWEICLOUD_SDK_SK"]
 
 
 def test_the_no_credentials_error_mentions_the_file() -> None:
@@ -227,10 +234,11 @@ def test_a_bad_value_in_the_file_names_the_key(tmp_path: Path, monkeypatch: pyte
 
 def test_a_password_may_hold_any_text_but_control_characters(monkeypatch: pytest.MonkeyPatch) -> None:
     env = {"MAI_WIDGETS_IAM_USER": "u", "MAI_WIDGETS_IAM_DOMAIN": "d"}
-    assert missing_settings(config(**env), Credentials(iam_password="pässwörd 密码")) == []
-    with pytest.raises(ConfigError, match=r"Credentials\.iam_password") as info:
-        missing_settings(config(**env), Credentials(iam_password="pass\nword"))
-    assert "pass\nword" not in chain_of_errors(info.value)
+    assert credentials_problem(config(**env), Credentials(iam_password="pässwörd 密码")) is None
+    problem = credentials_problem(config(**env), Credentials(iam_password="pass\nword"))
+    assert isinstance(problem, ConfigError)
+    assert "Credentials.iam_password" in problem.message
+    assert "pass\nword" not in chain_of_errors(problem)
 
 
 # -- the metadata service: asked last, on the first request only --------------------------------
@@ -391,11 +399,12 @@ def test_no_metadata_asked_when_the_file_has_credentials(
     assert cloud.metadata_calls() == 0
 
 
+@pytest.mark.parametrize("status", [404, 405, 503])
 def test_without_the_token_route_the_security_key_is_asked_without_token(
-    fake_cloud: tuple[FakeCloud, str],
+    fake_cloud: tuple[FakeCloud, str], status: int
 ) -> None:
     cloud, url = fake_cloud
-    cloud.token_status = 405
+    cloud.token_status = status  # 503 too: the SDK goes on without a token
     creds = MetadataClient(url).fetch()
     assert creds.ak == "METAAK0000000000"
     methods = [(m, p, h.get("X-Metadata-Token")) for m, p, h in cloud.requests]

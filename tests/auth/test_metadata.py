@@ -150,3 +150,24 @@ def test_a_panel_with_no_instance_credentials_keeps_naming_what_to_set(
     assert panel.controller.missing == ["HUAWEICLOUD_SDK_AK", "HUAWEICLOUD_SDK_SK"]
     assert panel.register_button.disabled and "HUAWEICLOUD_SDK_AK" in panel.reason.value
     panel.close()
+
+
+def test_refused_metadata_credentials_are_refreshed_once_and_the_request_resent(
+    emulator_factory: Callable[..., EmulatorProcess],
+) -> None:
+    from datetime import datetime, timezone
+
+    emu = emulator_factory(metadata_credential_seconds=1)
+    frozen = datetime.now(timezone.utc)  # this side never sees them age: only the 401 says so
+    auth = MetadataAuth(MetadataClient(emu.url), project_id=emu.project_id, clock=lambda: frozen)
+    url = f"{emu.url}/v1/{emu.project_id}/images"
+    assert requests.get(url, auth=auth, timeout=5).status_code == 200
+    first = auth.credentials()
+    time.sleep(1.3)  # the emulator now refuses them
+    answer = requests.get(url, auth=auth, timeout=5)
+    assert answer.status_code == 200
+    assert [r.status_code for r in answer.history] == [401]  # resent once
+    assert auth.fetch_count == 2 and auth.credentials().ak != first.ak
+    # the first credentials really were refused: the resend did not just repeat them
+    old = AKSKAuth(first.ak, first.sk, security_token=first.security_token)
+    assert requests.get(url, auth=old, timeout=5).status_code == 401

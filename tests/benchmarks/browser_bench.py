@@ -40,7 +40,8 @@ def _p95(values: list[float]) -> float:
 def first_rows_and_filter(repeats: int = 5) -> list[Row]:
     """Open the Images tab of a Workbench over 10,000 images; then filter by name."""
     from mai_widgets import Workbench
-    from mai_widgets.auth.config import Credentials, load_config
+    from mai_widgets.auth.config import load_config
+    from mai_widgets.auth.credentials import Credentials
     from mai_widgets.services.images import ImageClient
     from mai_widgets.widgets.workbench import IMAGES_TAB
 
@@ -153,7 +154,8 @@ def kernel_responsiveness(cells: int = 300, pause: float = 0.05) -> list[Row]:
         tempfile.TemporaryDirectory() as data_dir,
         EmulatorProcess(Path(data_dir) / "emu", init_seconds=3600, creating_seconds=3600) as emu,
     ):
-        from mai_widgets.auth.config import Credentials, load_config
+        from mai_widgets.auth.config import load_config
+        from mai_widgets.auth.credentials import Credentials
         from mai_widgets.services.images import ImageClient
 
         client = ImageClient(load_config(env=emu.env(), config_dirs=[]), Credentials(ak=emu.ak, sk=emu.sk))

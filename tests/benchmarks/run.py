@@ -72,7 +72,8 @@ _BUILD_SNIPPETS = {
     "mai-widgets": (
         "import time; t = time.perf_counter()\n"
         "from mai_widgets.services.images import ImageClient\n"
-        "from mai_widgets.auth.config import Credentials, load_config\n"
+        "from mai_widgets.auth.config import load_config\n"
+        "from mai_widgets.auth.credentials import Credentials\n"
         "env = {'HUAWEICLOUD_SDK_AK': 'a', 'HUAWEICLOUD_SDK_SK': 's', 'HUAWEICLOUD_SDK_PROJECT_ID': 'p',\n"
         "       'MAI_WIDGETS_ENDPOINT': 'http://127.0.0.1:9'}\n"
         "c = ImageClient(load_config(env=env, config_dirs=[]), Credentials.from_env(env)); c._ensure_auth()\n"
@@ -125,7 +126,8 @@ def row_import_time(bench: Bench) -> list[Row]:
 
 
 def _ours_client(emu: EmulatorProcess) -> Any:
-    from mai_widgets.auth.config import Credentials, load_config
+    from mai_widgets.auth.config import load_config
+    from mai_widgets.auth.credentials import Credentials
     from mai_widgets.services.images import ImageClient
 
     env = emu.env()

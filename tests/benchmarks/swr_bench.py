@@ -14,7 +14,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from mai_widgets.auth.config import Credentials, load_config
+from mai_widgets.auth.config import load_config
+from mai_widgets.auth.credentials import Credentials
 from mai_widgets.emulator.process import EmulatorProcess
 from mai_widgets.services.images import ImageClient
 from mai_widgets.services.preflight import check

@@ -85,7 +85,8 @@ def panel_startup(repeats: int = 20) -> list[Row]:
 def follow_long_creating(creating_seconds: float = 60.0, init_seconds: float = 2.0) -> list[Row]:
     """Register through the panel; count status requests and time how late the view shows changes."""
     from mai_widgets import RegisterPanel
-    from mai_widgets.auth.config import Credentials, load_config
+    from mai_widgets.auth.config import load_config
+    from mai_widgets.auth.credentials import Credentials
     from mai_widgets.services.images import ImageClient
 
     with (

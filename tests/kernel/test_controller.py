@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 from widget_support import CREDENTIAL_VARS, make_client, stored_count, with_refused_arch
 
-from mai_widgets.auth.config import Credentials, load_config
+from mai_widgets.auth.config import load_config
+from mai_widgets.auth.credentials import Credentials
 from mai_widgets.emulator.defaults import DEFAULTS, DEMO_SWR_IMAGES
 from mai_widgets.emulator.process import EmulatorProcess
 from mai_widgets.errors import (
@@ -298,3 +299,51 @@ def test_an_unexpected_exception_ends_failed_without_a_traceback(emulator: Emula
     # Not stuck busy: another attempt is accepted (and fails the same way).
     assert c.submit() and c.wait_settled(SETTLE) and c.state == "failed"
     assert stored_count(emulator) == 0
+
+
+# -- a host-less SWR path is completed once, where it enters -------------------------------------
+
+
+def counted_completions(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every completion that changed a path, in the controller and the client alike."""
+    from mai_widgets.services import images as images_module
+    from mai_widgets.wire.contract import complete_swr_path
+
+    completed: list[str] = []
+
+    def counting(path: str, region: str) -> str:
+        full = complete_swr_path(path, region)
+        if full != path:
+            completed.append(path)
+        return full
+
+    monkeypatch.setattr(controller_module, "complete_swr_path", counting)
+    monkeypatch.setattr(images_module, "complete_swr_path", counting)
+    return completed
+
+
+def test_a_hostless_path_typed_in_the_form_is_completed_once_and_sent_whole(
+    emulator: EmulatorProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    completed = counted_completions(monkeypatch)
+    hostless = GOOD.split("/", 1)[1]
+    c = RegistrationController(make_client(emulator), swr_path=hostless)
+    completed.clear()  # the form validates as it is filled; count from the press on
+    assert c.submit() is True
+    assert c.wait_settled(SETTLE)
+    assert c.record is not None and c.record.swr_path == GOOD  # what the service stored
+    assert completed == [hostless]  # once, by the controller; the client sent it as it was
+
+
+def test_the_client_completes_a_typed_field_and_refuses_a_hostless_request(
+    emulator: EmulatorProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    completed = counted_completions(monkeypatch)
+    client = make_client(emulator)
+    hostless = GOOD.split("/", 1)[1]
+    with pytest.raises(ValidationError, match="registry host"):
+        client.register(RegisterRequest.create(swr_path=hostless))
+    assert stored_count(emulator) == 0  # nothing sent
+    completed.clear()
+    record = client.register(swr_path=hostless)
+    assert record.swr_path == GOOD and completed == [hostless]

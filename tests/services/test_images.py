@@ -26,7 +26,7 @@ from http_recorder import Recorder
 from requests.auth import AuthBase
 
 from mai_widgets._version import __version__
-from mai_widgets.auth.config import Credentials
+from mai_widgets.auth.credentials import Credentials
 from mai_widgets.emulator import DEFAULTS, DEMO_SWR_IMAGES, EmulatorProcess
 from mai_widgets.errors import (
     AlreadyRegisteredError,
@@ -534,7 +534,8 @@ def test_core_imports_stay_light() -> None:
         "import mai_widgets.services.images\n"
         "assert 'requests' not in sys.modules, 'requests loads when a client is made'\n"
         "from mai_widgets.services.images import ImageClient\n"
-        "from mai_widgets.auth.config import Credentials, load_config\n"
+        "from mai_widgets.auth.config import load_config\n"
+        "from mai_widgets.auth.credentials import Credentials\n"
         "ImageClient(load_config(env={}, config_dirs=[]), Credentials(ak='a', sk='s'))\n"
         "bad = [m for m in ('ipywidgets', 'IPython') if m in sys.modules]\n"
         "assert not bad, bad\n"

@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from mai_widgets.auth.config import Credentials, load_config
+from mai_widgets.auth.config import load_config
+from mai_widgets.auth.credentials import Credentials
 from mai_widgets.emulator import DEMO_SWR_IMAGES, EmulatorProcess
 from mai_widgets.emulator.defaults import PRESET_IMAGES
 from mai_widgets.errors import (

@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 from local_server import serving
 
-from mai_widgets.auth.config import Credentials, load_config
+from mai_widgets.auth.config import load_config
+from mai_widgets.auth.credentials import Credentials
 from mai_widgets.emulator import DEFAULTS, EmulatorProcess
 from mai_widgets.errors import ValidationError
 from mai_widgets.services.images import ImageClient

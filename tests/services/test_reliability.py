@@ -16,7 +16,8 @@ from http_recorder import Recorder
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from mai_widgets.auth.config import Credentials, load_config
+from mai_widgets.auth.config import load_config
+from mai_widgets.auth.credentials import Credentials
 from mai_widgets.emulator import DEFAULTS, DEMO_SWR_IMAGES, EmulatorProcess
 from mai_widgets.errors import MaiWidgetsError, ValidationError
 from mai_widgets.services.images import ImageClient

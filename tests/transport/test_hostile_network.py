@@ -22,7 +22,8 @@ import pytest
 import requests
 from requests.auth import AuthBase
 
-from mai_widgets.auth.config import Credentials, load_config
+from mai_widgets.auth.config import load_config
+from mai_widgets.auth.credentials import Credentials
 from mai_widgets.errors import (
     CancelledError,
     ConfigError,

@@ -20,7 +20,8 @@ import requests
 from widget_support import make_client
 
 from mai_widgets import ImageBrowser
-from mai_widgets.auth.config import Credentials, load_config
+from mai_widgets.auth.config import load_config
+from mai_widgets.auth.credentials import Credentials
 from mai_widgets.emulator.defaults import DEFAULTS, DEMO_SWR_IMAGES
 from mai_widgets.emulator.process import EmulatorProcess
 from mai_widgets.errors import ValidationError

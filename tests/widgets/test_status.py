@@ -11,7 +11,8 @@ import pytest
 from widget_support import following_worker
 
 from mai_widgets import StatusView
-from mai_widgets.auth.config import Credentials, load_config
+from mai_widgets.auth.config import load_config
+from mai_widgets.auth.credentials import Credentials
 from mai_widgets.emulator.defaults import DEMO_SWR_IMAGES
 from mai_widgets.emulator.process import EmulatorProcess
 from mai_widgets.errors import FieldProblem, ValidationError, api_error
