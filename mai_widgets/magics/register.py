@@ -454,14 +454,14 @@ class RegisterImageMagics(Magics):
     def _client(self, timeout: float | None) -> ImageClient:
         """A client from the Jupyter config files and the environment, read afresh per call."""
         from ..auth.config import Credentials, credentials_problem
-        from ..services.images import ImageClient
+        from ..services.session import Session
 
         config = self._config(**({} if timeout is None else {"wait_timeout": timeout}))
         credentials = Credentials.from_env()
         problem = credentials_problem(config, credentials)
         if problem is not None:
             raise problem
-        return ImageClient(config, credentials)
+        return Session.for_config(config, credentials).images
 
     def _widgets(self) -> bool:
         if self.use_widgets is not None:
@@ -532,8 +532,7 @@ class RegisterImageMagics(Magics):
         finally:
             if lines is not None:  # printed lines: nothing follows once the cell returns
                 lines.close()
-                controller.close()
-                client.close()
+                controller.close()  # the client is the kernel session's: it stays signed in
         record: ImageRecord | None = controller.record
         error: MaiWidgetsError | None = controller.error
         if error is not None:
