@@ -52,6 +52,7 @@ class EmulatorSettings:
     slow_seconds: float = 5.0
     retry_after: int = 1
     token_ttl_seconds: float = 24 * 3600.0
+    swr_login_seconds: float = 6 * 3600.0  # SWR's temporary login lives 6 hours (SWR FAQ)
     max_clock_skew_seconds: float = 900.0
     seed_images: int = 0
     metadata_credential_seconds: float = 3600.0
@@ -107,6 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
     for name in ("iam_user", "iam_password", "iam_domain"):
         creds.add_argument(f"--{name.replace('_', '-')}", default=getattr(DEFAULTS, name), metavar="VALUE")
     creds.add_argument("--token-ttl-seconds", type=_seconds, default=24 * 3600.0)
+    creds.add_argument(
+        "--swr-login-seconds", type=_seconds, default=6 * 3600.0, help="SWR temporary login lifetime"
+    )
     creds.add_argument(
         "--max-clock-skew-seconds", type=_seconds, default=900.0, help="X-Sdk-Date tolerance (default 900)"
     )
@@ -216,6 +220,7 @@ def parse_settings(argv: Sequence[str] | None = None) -> EmulatorSettings:
         slow_seconds=args.slow_seconds,
         retry_after=args.retry_after,
         token_ttl_seconds=args.token_ttl_seconds,
+        swr_login_seconds=args.swr_login_seconds,
         max_clock_skew_seconds=args.max_clock_skew_seconds,
         seed_images=args.seed_images,
         metadata_credential_seconds=args.metadata_credential_seconds,

@@ -33,6 +33,7 @@ from ..errors import (
     PermissionDeniedError,
     ValidationError,
 )
+from ..transport.deadline import Deadline, call_scope
 from ..wire.contract import complete_swr_path, split_swr_path, swr_path_problem
 from .registry import MEDIA_TYPES, digest_of, parse_platform
 
@@ -40,8 +41,7 @@ if TYPE_CHECKING:
     import requests
 
     from ..auth.config import MaiConfig
-    from ..services.swr import SwrClient
-    from ..transport.http import HttpService
+    from ..services.swr import RegistryClient
 
 __all__ = ["PushedImage", "build_image", "main", "push_image"]
 
@@ -126,18 +126,16 @@ def build_image(swr_path: str, *, platform: str = "linux/amd64", user: str = "ma
 
 
 class _Pusher:
-    """Registry v2 calls for one repository, authenticated by an :class:`SwrClient`.
+    """Registry v2 calls for one repository, through the product's :class:`RegistryClient`.
 
-    The sign-in is the client's own (its ``_registry_request`` and ``_registry_error`` serve
-    :meth:`SwrClient.inspect`): only the scope differs, ``pull,push``.
+    The sign-in is the one :meth:`SwrClient.inspect` reads with: only the scope differs, ``pull,push``.
     """
 
-    def __init__(self, swr: SwrClient, host: str, name: str) -> None:
-        self.swr = swr
-        self.host = host
+    def __init__(self, registry: RegistryClient, name: str) -> None:
+        self.registry = registry
+        self.host = registry.host
         self.name = name
         self.scope = f"repository:{name}:pull,push"
-        self.registry: HttpService = swr._registry(host)
 
     def sign_in(self) -> None:
         """``GET /v2/``, then answer its challenge for the push scope (as docker login + push do)."""
@@ -153,14 +151,13 @@ class _Pusher:
         headers: Mapping[str, str] | None = None,
     ) -> requests.Response:
         # the product's own challenge answering (SWR's temporary login, a pull,push token)
-        response, _ = self.swr._registry_request(
-            self.host, method, path, scope=self.scope, params=params, body=body, headers=headers
+        return self.registry.request(
+            method, path, scope=self.scope, params=params, body=body, headers=headers
         )
-        return response
 
     def checked(self, response: requests.Response) -> requests.Response:
         if not 200 <= response.status_code < 300:
-            error = self.swr._registry_error(response, self.registry)
+            error = self.registry.error(response)
             if isinstance(error, PermissionDeniedError):  # the generic hint is about reading
                 error.hint = _PUSH_DENIED_HINT
             raise error
@@ -250,8 +247,8 @@ def push_image(
         image = build_image(path, platform=platform, user=user.strip())
     except ValueError as exc:
         raise ValidationError([FieldProblem("platform", str(exc))]) from None
-    with SwrClient(config) as swr, swr._scope(timeout):
-        pusher = _Pusher(swr, parts["registry"], f"{parts['namespace']}/{parts['name']}")
+    with SwrClient(config) as swr, call_scope(Deadline(timeout)):
+        pusher = _Pusher(swr.registry(parts["registry"]), f"{parts['namespace']}/{parts['name']}")
         pusher.sign_in()
         pusher.push_blob(image.config)
         pusher.push_blob(image.layer)

@@ -50,9 +50,9 @@ __all__ = ["SWR_TOKEN_PATH", "SwrState", "swr_routes"]
 # traffic, not documented); the emulator answers on its own host.
 SWR_TOKEN_PATH = "/swr/auth/v2/registry/auth/"  # noqa: S105 (a URL path)
 SWR_REGISTRY_SERVICE = "dockyard"
-LOGIN_TTL_MS = 6 * 3600 * 1000  # the temporary login's lifetime (u: SWR says "temporary")
 TOKEN_TTL_S = 300
 _PAGE_MAX = 1000
+_PAGE_DEFAULT = 100  # SDK ListReposDetails / ListRepositoryTags: limit defaults to 100
 _SCOPE_RE = re.compile(r"^repository:(?P<name>[a-z0-9._/-]+):(?P<actions>[a-z,*]+)$")
 _MANIFEST_ACCEPT_ALL = frozenset({"*/*", ""})
 # SWR auth levels (manage API): 7 manage, 3 edit (push), 1 read.
@@ -126,12 +126,14 @@ class SwrState:
         self.uploads[upload_id] = Upload(name, now)
         return upload_id
 
-    def issue_login(self) -> tuple[str, str]:
+    def issue_login(self) -> tuple[str, str, int]:
+        """A temporary login: user, password and its expiry (ms since the epoch)."""
         # SWR's login user is "{region}@{access key}"; a fresh id here, not the caller's AK
         user = f"{self.state.settings.region}@{secrets.token_hex(10).upper()}"
         password = secrets.token_hex(32)
-        self.logins[password] = (user, self.state.clock() + LOGIN_TTL_MS)
-        return user, password
+        expires = self.state.clock() + int(self.state.settings.swr_login_seconds * 1000)
+        self.logins[password] = (user, expires)
+        return user, password, expires
 
     def login_valid(self, user: str, password: str) -> bool:
         found = self.logins.get(password)
@@ -185,27 +187,29 @@ class _ManageHandler(BaseHandler):
         if namespace == self.swr.forbidden:
             raise _swr_failure(403, "SVCSTG.SWR.4030170", "Insufficient permissions")
 
-    def page_args(self) -> tuple[int, int | None]:
+    def page_args(self) -> tuple[int, int]:
         try:
             offset = int(self.get_query_argument("offset", "0"))
-            raw_limit = self.get_query_argument("limit", "")
-            limit = int(raw_limit) if raw_limit else None
+            limit = int(self.get_query_argument("limit", "") or _PAGE_DEFAULT)
         except ValueError:
             raise _swr_failure(
                 400, "SVCSTG.SWR.4000014", "Invalid parameter: limit and offset are integers"
             ) from None
-        if offset < 0 or (limit is not None and not 1 <= limit <= _PAGE_MAX):
+        if offset < 0 or not 1 <= limit <= _PAGE_MAX:
             raise _swr_failure(
                 400, "SVCSTG.SWR.4000014", f"Invalid parameter: offset >= 0, 1 <= limit <= {_PAGE_MAX}"
             )
         return offset, limit
 
-    def paged(self, rows: list[Any]) -> Reply:
+    def paged(self, rows: list[dict[str, Any]], *, total_range: bool = False) -> Reply:
+        """One page of ``rows`` and ``Content-Range: offset-count/total``; repository rows also
+        carry the total as ``total_range``."""
         offset, limit = self.page_args()
-        chosen = rows[offset:] if limit is None else rows[offset : offset + limit]
+        chosen = rows[offset : offset + limit]
         total = len(rows)
-        end = offset + len(chosen) - 1 if chosen else offset
-        return Reply(200, chosen, {"Content-Range": f"{offset}-{end}/{total}"})
+        if total_range:
+            chosen = [{**row, "total_range": total} for row in chosen]
+        return Reply(200, chosen, {"Content-Range": f"{offset}-{len(chosen)}/{total}"})
 
 
 class NamespacesHandler(_ManageHandler):
@@ -266,7 +270,8 @@ class ReposHandler(_ManageHandler):
     def repos(self) -> Reply:
         terms = _filter_terms(self.get_query_argument("filter", ""))
         namespace = self.get_query_argument("namespace", "") or terms.get("namespace", "")
-        name = self.get_query_argument("name", "") or terms.get("name", "")
+        # a "/" inside a repository name travels as "$", as in the tags path
+        name = (self.get_query_argument("name", "") or terms.get("name", "")).replace("$", "/")
         if namespace:
             self.readable(namespace)
         rows = [
@@ -276,7 +281,7 @@ class ReposHandler(_ManageHandler):
             and (not namespace or repo.namespace == namespace)
             and name in repo.name
         ]
-        return self.paged(rows)
+        return self.paged(rows, total_range=True)
 
 
 class TagsHandler(_ManageHandler):
@@ -327,9 +332,15 @@ class SecretHandler(_ManageHandler):
         region = self.state.settings.region
         if self.get_query_argument("projectname", region) != region:
             raise _swr_failure(400, "SVCSTG.SWR.4000014", "Invalid parameter: projectname must be the region")
-        user, password = self.swr.issue_login()
+        user, password, expires = self.swr.issue_login()
         auth = base64.b64encode(f"{user}:{password}".encode()).decode()
-        return Reply(200, {"auths": {swr_registry(region): {"auth": auth}}})
+        registry = swr_registry(region)
+        expire_at = datetime.fromtimestamp(expires / 1000, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        headers = {
+            "X-Swr-Dockerlogin": f"docker login -u {user} -p {password} {registry}",
+            "X-Swr-Expireat": expire_at,
+        }
+        return Reply(200, {"auths": {registry: {"auth": auth}}}, headers)
 
 
 # -- registry v2 --------------------------------------------------------------------------------

@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from ..auth.config import MaiConfig
     from ..services.codegen import Preview
     from ..services.images import ImageClient, WaitResult
-    from ..services.swr import SwrClient
+    from ..services.session import Session
     from .threads import BackgroundCalls, Debouncer
 
 __all__ = [
@@ -221,7 +221,6 @@ class RegistrationController(HasTraits):
         self._preflight_token: Cancel | None = None
         self._preflight_calls: BackgroundCalls | None = None
         self._preflight_debouncer: Debouncer | None = None
-        self._swr: SwrClient | None = None
         self.observe(self._validate, names="fields")
         if preflight:
             from .threads import BackgroundCalls, Debouncer
@@ -248,40 +247,34 @@ class RegistrationController(HasTraits):
             return
         try:
             from ..auth.config import load_config
-            from ..auth.credentials import CredentialChain, Credentials
+            from ..services.session import Session
 
             if self._config is None:
                 self._config = load_config()
-            chain = CredentialChain(self._config, Credentials.from_env())
+            session = Session.for_config(self._config)
             self.endpoint = self._config.endpoint_description()
-            self.missing = chain.missing_settings()
-            self.credentials_source = chain.description()
-            if self.missing and chain.local() is None:
-                self._learn_instance_credentials()
+            self.missing = session.missing_settings()
+            self.credentials_source = session.credentials_source
+            if self.missing and not session.has_local_credentials():
+                self._learn_instance_credentials(session)
         except ConfigError as error:
             self._setup_error = error
             self.missing = list(error.missing) or [error.message]
 
-    def _learn_instance_credentials(self) -> None:
+    def _learn_instance_credentials(self, session: Session) -> None:
         """Ask the instance metadata service (ECS/BMS with an agency) on a background thread;
         when it answers, the missing settings clear and Register can be pressed."""
-        config = self._config
 
         def learn() -> None:
-            from ..auth.credentials import Credentials
-            from ..services.images import ImageClient
-
-            client = ImageClient(config, Credentials.from_env())
             try:
                 with call_scope(Deadline(LEARN_SECONDS), self._learning):
-                    _ = client.project_id  # the first request: metadata service, then IAM
+                    _ = session.project_id  # the first request: metadata service, then IAM
             except MaiWidgetsError as error:
                 log.debug("no instance credentials: %s", error.message)
-                client.close()
                 return
+            client = session.images
             with self._busy_lock:
                 if self._closed or self._client is not None:
-                    client.close()
                     return
                 self._client = client
             self._apply({"missing": [], "credentials_source": client.credentials_source})
@@ -301,10 +294,9 @@ class RegistrationController(HasTraits):
                 raise ConfigError(
                     f"set {', '.join(self.missing)} before registering", missing=tuple(self.missing)
                 )
-            from ..auth.credentials import Credentials
-            from ..services.images import ImageClient
+            from ..services.session import Session
 
-            self._client = ImageClient(self._config, Credentials.from_env())
+            self._client = Session.for_config(self._config).images
         return self._client
 
     # -- editing ---------------------------------------------------------------------------
@@ -428,13 +420,11 @@ class RegistrationController(HasTraits):
 
         def work() -> list[Check]:
             from ..services.preflight import check
-            from ..services.swr import SwrClient
 
             if client is None:
                 return check(path, arch=arch or None, services=services)
-            if self._swr is None:
-                self._swr = SwrClient(client=client)
-            return check(path, arch=arch or None, services=services, client=client, swr=self._swr)
+            # the session's SWR client: one temporary login for the checks, the picker and more
+            return check(path, arch=arch or None, services=services, client=client, swr=client.shared.swr)
 
         def done(checks: list[Check]) -> None:
             if key == self._preflight_key:
@@ -519,8 +509,6 @@ class RegistrationController(HasTraits):
             self._preflight_debouncer.close()
         if self._preflight_calls is not None:
             self._preflight_calls.close()
-        if self._swr is not None:
-            self._swr.close()
         self._apply({"closed": True})
         worker = self._worker
         if worker is not None and worker is not threading.current_thread():

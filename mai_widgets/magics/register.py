@@ -453,15 +453,21 @@ class RegisterImageMagics(Magics):
 
     def _client(self, timeout: float | None) -> ImageClient:
         """A client from the Jupyter config files and the environment, read afresh per call."""
-        from ..auth.credentials import Credentials, credentials_problem
-        from ..services.images import ImageClient
+        from ..auth.credentials import Credentials, credentials_problem, find_local_credentials
+        from ..services.session import Session
 
         config = self._config(**({} if timeout is None else {"wait_timeout": timeout}))
         credentials = Credentials.from_env()
+        session = Session.for_config(config, credentials)
         problem = credentials_problem(config, credentials)
         if problem is not None:
-            raise problem
-        return ImageClient(config, credentials)
+            if find_local_credentials(config, credentials) is not None:
+                raise problem  # a source is set but incomplete: say what is missing
+            try:  # nothing set here: the instance's agency (metadata service), as the panel asks it
+                session.auth()
+            except MaiWidgetsError:
+                raise problem from None
+        return session.images
 
     def _widgets(self) -> bool:
         if self.use_widgets is not None:
@@ -532,8 +538,7 @@ class RegisterImageMagics(Magics):
         finally:
             if lines is not None:  # printed lines: nothing follows once the cell returns
                 lines.close()
-                controller.close()
-                client.close()
+                controller.close()  # the client is the kernel session's: it stays signed in
         record: ImageRecord | None = controller.record
         error: MaiWidgetsError | None = controller.error
         if error is not None:

@@ -56,18 +56,19 @@ from ..wire.contract import (
     split_swr_path,
     validate_image_id,
 )
+from .paging import Page, read_all
 
 if TYPE_CHECKING:
     import requests
     from requests.auth import AuthBase
 
     from ..auth.config import MaiConfig
-    from ..auth.credentials import CredentialChain, Credentials
+    from ..auth.credentials import Credentials
     from ..transport.http import HttpService
+    from .session import Session
 
 __all__ = [
     "ImageClient",
-    "ImagePage",
     "MalformedResponseError",
     "WaitResult",
     "poll_delay",
@@ -130,19 +131,6 @@ class WaitResult:
         return self.settled and self.record.status == ImageStatus.ACTIVE
 
 
-@dataclass(frozen=True)
-class ImagePage:
-    """One page of a listing: its records and the total the service reported."""
-
-    records: tuple[ImageRecord, ...]
-    offset: int
-    total: int
-
-    @property
-    def has_more(self) -> bool:
-        return self.offset + len(self.records) < self.total
-
-
 def _list_types(kind: str | ImageType | None) -> tuple[ImageType, ...]:
     # The service's own default is BUILD_IN (SDK ListImageRequest.type): never leave it unsaid.
     text = str(kind.value if isinstance(kind, WireEnum) else (kind or "DEDICATED")).strip().upper()
@@ -162,11 +150,15 @@ class ImageClient:
     """ModelArts image management for one project.
 
     ``ImageClient()`` reads :func:`mai_widgets.auth.config.load_config` and
-    :meth:`Credentials.from_env`. Nothing is sent and credentials are not checked until the
-    first call, so a panel can be built first and show :meth:`missing_settings`.
+    :meth:`Credentials.from_env`. Nothing is sent, no HTTP library is loaded and credentials are
+    not checked until the first call, so a panel can be built first and show
+    :meth:`missing_settings`.
 
     ``auth`` replaces the credentials (any ``requests`` auth object). ``session`` lends its
-    hooks, proxies, client certificate and headers to the client's own sessions.
+    hooks, proxies, client certificate and headers to the client's own sessions. ``shared`` is
+    the :class:`~mai_widgets.services.session.Session` whose sign-in this client uses (an
+    :class:`~mai_widgets.services.swr.SwrClient` of the same session shares it); without it the
+    client has a session of its own.
     """
 
     def __init__(
@@ -176,36 +168,23 @@ class ImageClient:
         *,
         auth: AuthBase | None = None,
         session: requests.Session | None = None,
+        shared: Session | None = None,
     ) -> None:
-        # traitlets, requests and urllib3 load with the first client, not with
-        # `import mai_widgets.services.images`: scripts and the notebook's first cell import the package
-        # long before they call.
-        from ..auth.config import load_config
-        from ..auth.credentials import CredentialChain, Credentials
-        from ..transport.http import HttpService
+        from .session import Session
 
-        self.config: MaiConfig = config if config is not None else load_config()
-        self._credentials = credentials if credentials is not None else Credentials.from_env()
-        self._explicit_auth = auth
-        self._credential_chain: CredentialChain = CredentialChain(self.config, self._credentials)
-        self._auth: AuthBase | None = None
-        self._project_id: str = self.config.project_id
-        self._lock = threading.Lock()
-
-        cfg = self.config
-        common: dict[str, Any] = {**cfg.http_options(), "redact": self._redact}
-        self._http: HttpService = HttpService(
-            cfg.modelarts_endpoint(),
-            where=cfg.endpoint_description(),
-            setting="MAI_WIDGETS_ENDPOINT",
-            session=session,
-            **common,
+        if shared is not None and any(x is not None for x in (config, credentials, auth, session)):
+            raise TypeError("pass either shared or config/credentials/auth/session, not both")
+        self._shared: Session = (
+            shared if shared is not None else Session(config, credentials, auth=auth, session=session)
         )
-        self._iam = HttpService(
-            cfg.iam_url(), where=f"IAM ({cfg.iam_url()})", setting="MAI_WIDGETS_IAM_ENDPOINT", **common
-        )
+        self.config: MaiConfig = self._shared.config
 
     # -- settings --------------------------------------------------------------------------
+
+    @property
+    def shared(self) -> Session:
+        """The session (sign-in, project id, HTTP services) this client uses."""
+        return self._shared
 
     @property
     def endpoint_description(self) -> str:
@@ -214,8 +193,7 @@ class ImageClient:
     @property
     def project_id(self) -> str:
         """The project id (found through IAM on first use when not configured)."""
-        self._ensure_auth()
-        return self._project_id
+        return self._shared.project_id
 
     def missing_settings(self) -> list[str]:
         """Environment variables to set before a call can succeed (empty: ready).
@@ -224,21 +202,17 @@ class ImageClient:
         though the instance metadata service may supply credentials on the first request (it is
         not asked before); once it has, this is empty. Never does network I/O.
         """
-        if self._explicit_auth is not None:
-            return []
-        return self._credential_chain.missing_settings()
+        return self._shared.missing_settings()
 
     @property
     def credentials_source(self) -> str:
         """Where the credentials come from ("from ~/.huaweicloud/credentials"); never a value."""
-        if self._explicit_auth is not None:
-            return "the auth object given to ImageClient"
-        return self._credential_chain.description()
+        return self._shared.credentials_source
 
     def close(self) -> None:
-        """Stop this client's calls now (in-flight requests are cut) and release its sockets."""
-        self._http.close()
-        self._iam.close()
+        """Stop the calls of this client's session now (in-flight requests are cut) and release
+        its sockets; an SwrClient sharing the session stops too."""
+        self._shared.close()
 
     def __enter__(self) -> ImageClient:
         return self
@@ -249,48 +223,9 @@ class ImageClient:
     def __repr__(self) -> str:
         return f"ImageClient({self.endpoint_description})"
 
-    # -- auth ------------------------------------------------------------------------------
-
-    def _ensure_auth(self) -> AuthBase:
-        auth = self._auth
-        if auth is not None:
-            return auth
-        with self._lock:
-            if self._auth is None:
-                self._auth = self._build_auth()
-            return self._auth
-
-    def _discover(self, auth: AuthBase) -> str:
-        from ..auth import iam as mai_auth
-        from ..auth.credentials import redact
-
-        return mai_auth.discover_project_id(
-            self.config.iam_url(),
-            self.config.region,
-            auth,
-            session=self._iam.session,
-            verify=self._iam.verify,
-            timeout=self._iam.timeouts,
-            redact=redact,
-        )
-
-    def _build_auth(self) -> AuthBase:
-        # The source chain (explicit, environment, credentials file, metadata service) lives in
-        # mai_widgets.auth.credentials; this only keeps what it found.
-        if self._explicit_auth is not None:
-            if not self._project_id:
-                self._project_id = self._discover(self._explicit_auth)
-            return self._explicit_auth
-        built, self._project_id = self._credential_chain.build_auth(
-            self._project_id, verify=self._iam.verify, timeout=self._iam.timeouts, session=self._iam.session
-        )
-        return built
-
-    def _redact(self, text: str) -> str:
-        from ..auth.credentials import redact  # loaded with the client already (see __init__)
-
-        # configured secrets and what the auth object obtained at run time (tokens, temporary keys)
-        return redact(text, self._credentials, self._auth or self._explicit_auth)
+    @property
+    def _http(self) -> HttpService:
+        return self._shared.modelarts
 
     # -- one request -----------------------------------------------------------------------
 
@@ -303,7 +238,7 @@ class ImageClient:
         body: bytes | None = None,
         idempotent: bool = True,
     ) -> requests.Response:
-        auth = self._ensure_auth()
+        auth = self._shared.auth()
         return self._http.request(method, path, params=params, body=body, auth=auth, idempotent=idempotent)
 
     def _error(self, response: requests.Response) -> ApiError:
@@ -375,8 +310,7 @@ class ImageClient:
         raise AssertionError("unreachable")
 
     def _path(self, suffix: str = "") -> str:
-        self._ensure_auth()
-        return f"/v1/{self._project_id}/images{suffix}"
+        return f"/v1/{self._shared.project_id}/images{suffix}"
 
     # -- the API ---------------------------------------------------------------------------
 
@@ -441,8 +375,7 @@ class ImageClient:
         out: list[ImageRecord] = []
         with call_scope(Deadline(timeout) if timeout is not None else None):
             for kind in _list_types(type if type is not None else chosen.type):
-                query = chosen.replace(type=kind).to_query()
-                out.extend(self._pages("", query, self._parse_record))
+                out.extend(self._pages("", chosen.replace(type=kind).to_query(), self._parse_record))
         return out
 
     def page(
@@ -455,7 +388,7 @@ class ImageClient:
         type: ListType | str | ImageType | None = None,  # the API's name
         timeout: float | None = None,
         **values: Any,
-    ) -> ImagePage:
+    ) -> Page[ImageRecord]:
         """One page of ``GET /v1/{project_id}/images`` (for views that load as the user scrolls).
 
         ``type`` ALL is not one listing on the service: it needs :meth:`list`.
@@ -476,7 +409,7 @@ class ImageClient:
             records, total = self._call(
                 "GET", self._path(), self._page_parser(self._parse_record), params=query
             )
-        return ImagePage(tuple(records), offset, total if total >= 0 else offset + len(records))
+        return Page(tuple(records), offset, limit, total)
 
     def list_groups(
         self,
@@ -484,6 +417,7 @@ class ImageClient:
         /,
         *,
         type: str | None = None,
+        timeout: float | None = None,
         **values: Any,
     ) -> builtins.list[ImageGroup]:
         """One row per image name (``GET /v1/{project_id}/images/group``), all pages; the user's
@@ -499,8 +433,9 @@ class ImageClient:
             return ImageGroup.from_wire(data)
 
         out: list[ImageGroup] = []
-        for kind in _list_types(type if type is not None else chosen.type):
-            out.extend(self._pages("/group", chosen.replace(type=kind).to_query(), parse_group))
+        with call_scope(Deadline(timeout) if timeout is not None else None):
+            for kind in _list_types(type if type is not None else chosen.type):
+                out.extend(self._pages("/group", chosen.replace(type=kind).to_query(), parse_group))
         return out
 
     @staticmethod
@@ -523,25 +458,21 @@ class ImageClient:
         return parse_page
 
     def _pages(
-        self, suffix: str, query: Mapping[str, str], parse: Callable[[Any, requests.Response], T]
+        self,
+        suffix: str,
+        query: Mapping[str, str],
+        parse: Callable[[Any, requests.Response], T],
     ) -> builtins.list[T]:
         path = self._path(suffix)
         parse_page = self._page_parser(parse)
-        out: list[T] = []
-        seen: set[str] = set()
-        offset = 0
-        # The offset counts records; a page shorter than asked for is the last.
-        while True:
+
+        def fetch(offset: int) -> tuple[builtins.list[T], int, int]:
             params = {**query, "limit": str(LIST_LIMIT_MAX), "offset": str(offset)}
             items, total = self._call("GET", path, parse_page, params=params)
-            for item in items:
-                key = getattr(item, "id", None) or repr(item)
-                if key not in seen:  # records shifted by a concurrent insert show up twice
-                    seen.add(key)
-                    out.append(item)
-            offset += len(items)
-            if len(items) < LIST_LIMIT_MAX or (total >= 0 and offset >= total):
-                return out
+            return items, total, len(items)
+
+        # a listing is bounded by LIST_TIMEOUT within the caller's deadline
+        return read_all(fetch, lambda item: getattr(item, "id", None) or repr(item), LIST_LIMIT_MAX)
 
     # -- register --------------------------------------------------------------------------
 

@@ -213,12 +213,12 @@ def check(
     arguments raise :class:`~mai_widgets.errors.ValidationError`.
     """
     from ..errors import FieldProblem, ValidationError
-    from .swr import SwrClient
+    from .session import Session
 
     chosen_arch = Arch(str(arch.value if isinstance(arch, Arch) else arch).upper()) if arch else None
     wanted_services = _services(services)
     if swr is None:
-        swr = SwrClient(client=client) if client is not None else SwrClient()
+        swr = (client.shared if client is not None else Session.for_config()).swr
     client = client if client is not None else swr.image_client
     text = swr_path.strip() if isinstance(swr_path, str) else ""
     path = complete_swr_path(text, swr.config.region)

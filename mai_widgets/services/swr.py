@@ -25,8 +25,10 @@ import binascii
 import hashlib
 import re
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote, urlsplit
 
@@ -43,6 +45,7 @@ from ..errors import (
 )
 from ..transport.deadline import Deadline, call_scope
 from ..wire.contract import Arch, complete_swr_path, split_swr_path, swr_path_problem
+from .paging import LIST_TIMEOUT, Page, read_all
 
 if TYPE_CHECKING:
     import requests
@@ -52,15 +55,16 @@ if TYPE_CHECKING:
     from ..auth.credentials import Credentials
     from ..transport.http import HttpService
     from .images import ImageClient
+    from .session import Session
 
 __all__ = [
     "ACCEPT_MANIFESTS",
     "ImageInspection",
     "ManifestInfo",
     "Platform",
+    "RegistryClient",
     "SwrClient",
     "SwrNamespace",
-    "SwrPage",
     "SwrRepository",
     "SwrTag",
     "arch_of",
@@ -84,11 +88,15 @@ _ARCHES: dict[str, Arch] = {
     "arm64": Arch.AARCH64,
     "aarch64": Arch.AARCH64,
 }
-# Page size of the manage API's lists (u: SWR documents limit/offset, not their maximum).
+# Page size of the manage API's lists: SWR's default (SDK ListReposDetails/ListRepositoryTags:
+# limit defaults to 100, at most 1000).
 PAGE_SIZE = 100
 # The repository filter's query parameter (the SDK's ListReposDetailsRequest has `name`, a fuzzy match).
 REPO_FILTER_PARAM = "name"
-_CONTENT_RANGE_TOTAL = re.compile(r"/\s*(\d+)\s*$")
+# SWR's Content-Range: "offset-count/total" (API-NOTES, SDK 3.1.219); "*" is an unknown total.
+_CONTENT_RANGE = re.compile(r"^\s*(?:\w+\s+)?(\d+)\s*-\s*(\d+)\s*/\s*(\d+|\*)\s*$")
+# Renew the temporary login this long before SWR says it expires (at most a tenth of its life).
+LOGIN_RENEW_MARGIN = 300.0
 _CHALLENGE_PARAM = re.compile(r'(\w+)\s*=\s*"([^"]*)"')
 _COMPONENT = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$")
 _DIGEST = re.compile(r"^sha256:[a-f0-9]{64}$")
@@ -128,19 +136,6 @@ class SwrTag:
     updated: str  # the push time, as SWR gives it
     manifest_list: bool  # a manifest list / image index (several platforms)
     path: str
-
-
-@dataclass(frozen=True)
-class SwrPage:
-    """One page of repositories and the total the service reported (``-1`` when it did not say)."""
-
-    items: tuple[SwrRepository, ...]
-    offset: int
-    total: int
-
-    @property
-    def has_more(self) -> bool:
-        return self.total < 0 or self.offset + len(self.items) < self.total
 
 
 @dataclass(frozen=True)
@@ -310,14 +305,52 @@ def _text(value: Any) -> str:
 
 @dataclass
 class _Login:
-    """SWR's temporary docker login for one registry host (a secret pair)."""
+    """SWR's temporary docker login for one registry host (a secret pair) and when to renew it."""
 
     host: str
     user: str
     password: str = field(repr=False)
+    renew_at: float | None = None  # time.time(); None: SWR did not say (renewed on a 401)
 
     def __repr__(self) -> str:
         return f"_Login({self.host}, ***)"
+
+    @property
+    def fresh(self) -> bool:
+        return self.renew_at is None or time.time() < self.renew_at
+
+
+def parse_expiry(value: str | None) -> float | None:
+    """``X-Swr-Expireat`` (ISO 8601, e.g. ``2026-07-23T08:46:07.811000Z``) as ``time.time()``
+    seconds, or ``None`` when missing or unreadable."""
+    text = (value or "").strip()
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        return None  # SWR sends UTC with its zone; a bare time could be any zone
+    return moment.timestamp()
+
+
+def _renew_at(expires: str | None) -> float | None:
+    """When to renew a login SWR says expires at ``expires`` (a margin before, at most a tenth of
+    its remaining life)."""
+    at = parse_expiry(expires)
+    if at is None:
+        return None
+    life = at - time.time()
+    return at - min(LOGIN_RENEW_MARGIN, max(0.0, life) / 10)
+
+
+def parse_content_range(value: str | None) -> int:
+    """The total of SWR's ``Content-Range: offset-count/total`` (``-1`` when not said)."""
+    match = _CONTENT_RANGE.match(value or "")
+    if match is None or match.group(3) == "*":
+        return -1
+    return int(match.group(3))
 
 
 def _check_component(name: str, value: object, *, nested: bool = False) -> str:
@@ -336,9 +369,9 @@ class SwrClient:
     """SWR organizations, repositories and tags, and image inspection, for one region.
 
     ``SwrClient()`` reads :func:`mai_widgets.auth.config.load_config` and the credentials exactly as
-    :class:`~mai_widgets.services.images.ImageClient` does (it builds one for its sign-in); pass ``client``
-    to share an existing client's configuration, credentials and sign-in. Nothing is sent until
-    the first call.
+    :class:`~mai_widgets.services.images.ImageClient` does; ``client`` (an ImageClient) or ``shared``
+    (a :class:`~mai_widgets.services.session.Session`) shares an existing sign-in instead. Nothing is
+    sent until the first call.
     """
 
     def __init__(
@@ -349,39 +382,43 @@ class SwrClient:
         auth: AuthBase | None = None,
         session: requests.Session | None = None,
         client: ImageClient | None = None,
+        shared: Session | None = None,
     ) -> None:
-        from ..transport.http import HttpService
-        from .images import ImageClient
+        from .session import Session
 
-        if client is not None and (config is not None or credentials is not None or auth is not None):
-            raise TypeError("pass either client or config/credentials/auth, not both")
-        self._client: ImageClient = (
-            client if client is not None else ImageClient(config, credentials, auth=auth, session=session)
+        given = any(x is not None for x in (config, credentials, auth, session))
+        if (client is not None or shared is not None) and given:
+            raise TypeError("pass either client/shared or config/credentials/auth/session, not both")
+        if client is not None and shared is not None and client.shared is not shared:
+            raise TypeError("client and shared name different sessions")
+        self._client = client
+        self._shared: Session = (
+            client.shared
+            if client is not None
+            else shared
+            if shared is not None
+            else Session(config, credentials, auth=auth, session=session)
         )
-        self.config: MaiConfig = self._client.config
-        self._session = session
+        self.config: MaiConfig = self._shared.config
         self._lock = threading.Lock()
         self._login: _Login | None = None
         self._tokens: dict[tuple[str, str], str] = {}  # (registry base URL, scope) -> bearer token
-        self._services: dict[str, HttpService] = {}
-        url = self.config.swr_url()
-        self._manage = HttpService(
-            url,
-            where=f"SWR ({url})",
-            setting="MAI_WIDGETS_SWR_ENDPOINT",
-            session=session,
-            redact=self._redact,
-            **self.config.http_options(),
-        )
+        self._used: list[HttpService] = []  # the services to close with this client
+        self._owns_session = client is None and shared is None
+        self._shared.add_secrets(self.secret_values)
 
     def __repr__(self) -> str:
         return f"SwrClient({self.config.swr_url()})"
 
     def close(self) -> None:
-        """Stop this client's calls now and release its sockets (a shared ImageClient is left open)."""
-        self._manage.close()
-        for service in list(self._services.values()):
+        """Stop this client's SWR calls now and release their sockets (ModelArts calls of the same
+        session go on)."""
+        with self._lock:
+            used, self._used = self._used, []
+        for service in used:
             service.close()
+        if self._owns_session:
+            self._shared.close()
 
     def __enter__(self) -> SwrClient:
         return self
@@ -392,7 +429,12 @@ class SwrClient:
     @property
     def image_client(self) -> ImageClient:
         """The ImageClient whose configuration and sign-in this client uses."""
-        return self._client
+        return self._client if self._client is not None else self._shared.images
+
+    @property
+    def shared(self) -> Session:
+        """The session (sign-in, project id, HTTP services) this client uses."""
+        return self._shared
 
     # -- secrets ---------------------------------------------------------------------------
 
@@ -405,11 +447,14 @@ class SwrClient:
         return tuple(values)
 
     def _redact(self, text: str) -> str:
-        from ..auth.credentials import redact
-
-        return redact(self._client._redact(text), self)
+        return self._shared.redact(text)  # the session's redaction includes this client's secrets
 
     # -- the manage API ----------------------------------------------------------------------
+
+    @property
+    def _manage(self) -> HttpService:
+        url = self.config.swr_url()
+        return self._service(url, setting="MAI_WIDGETS_SWR_ENDPOINT", where=f"SWR ({url})")
 
     def _manage_get(
         self,
@@ -418,10 +463,11 @@ class SwrClient:
         *,
         context: Callable[[ApiError], None] | None = None,
     ) -> requests.Response:
-        auth = self._client._ensure_auth()  # the client's sign-in: one source of credentials
-        response = self._manage.request("GET", path, params=params, auth=auth)
+        auth = self._shared.auth()  # the session's sign-in: one source of credentials
+        manage = self._manage
+        response = manage.request("GET", path, params=params, auth=auth)
         if response.status_code >= 300:
-            error = self._manage.error(response)
+            error = manage.error(response)
             if context is not None:
                 context(error)
             raise error
@@ -432,7 +478,8 @@ class SwrClient:
 
     @staticmethod
     def _scope(timeout: float | None) -> Any:
-        return call_scope(Deadline(timeout) if timeout is not None else None)
+        # every call is bounded: a listing or inspection never hangs a picker or a check
+        return call_scope(Deadline(timeout if timeout is not None else LIST_TIMEOUT))
 
     def namespaces(self, *, timeout: float | None = None) -> list[SwrNamespace]:
         """``GET /v2/manage/namespaces``: the organizations these credentials can see."""
@@ -479,8 +526,9 @@ class SwrClient:
         rows = self._manage_json(response)
         if not isinstance(rows, list):
             raise malformed_answer(response, "the answer is not a list")
-        match = _CONTENT_RANGE_TOTAL.search(response.headers.get("Content-Range", ""))
-        total = int(match.group(1)) if match else -1
+        total = parse_content_range(response.headers.get("Content-Range"))
+        if total < 0 and rows and isinstance(rows[0], Mapping):
+            total = _int(rows[0].get("total_range")) or -1  # repository rows carry the total too
         items = [item for item in (parse(row) for row in rows) if item is not None]
         return items, total, len(rows)
 
@@ -492,15 +540,10 @@ class SwrClient:
         context: Callable[[ApiError], None],
         key: Callable[[T], str],
     ) -> list[T]:
-        out: dict[str, T] = {}
-        offset = 0
-        while True:
-            items, total, count = self._page(path, params, offset, PAGE_SIZE, parse, context)
-            for item in items:
-                out.setdefault(key(item), item)  # rows shifted by a concurrent push show up twice
-            offset += count
-            if count < PAGE_SIZE or (total >= 0 and offset >= total):
-                return list(out.values())
+        def fetch(offset: int) -> tuple[list[T], int, int]:
+            return self._page(path, params, offset, PAGE_SIZE, parse, context)
+
+        return read_all(fetch, key, PAGE_SIZE)
 
     def _repo_query(self, namespace: str | None, filter: str | None) -> dict[str, str]:
         params: dict[str, str] = {}
@@ -509,7 +552,7 @@ class SwrClient:
         if filter:
             if not isinstance(filter, str) or len(filter) > 128:
                 raise ValidationError([FieldProblem("filter", "must be text of at most 128 characters")])
-            params[REPO_FILTER_PARAM] = filter.strip()
+            params[REPO_FILTER_PARAM] = filter.strip().replace("/", "$")  # as the tags path sends it
         return params
 
     def _parse_repo(self, row: Any) -> SwrRepository | None:
@@ -546,7 +589,7 @@ class SwrClient:
         offset: int = 0,
         limit: int = PAGE_SIZE,
         timeout: float | None = None,
-    ) -> SwrPage:
+    ) -> Page[SwrRepository]:
         """One page of :meth:`repositories`, for a picker that loads as the user scrolls."""
         if not (
             isinstance(offset, int) and offset >= 0 and isinstance(limit, int) and 1 <= limit <= PAGE_SIZE
@@ -562,7 +605,7 @@ class SwrClient:
                 self._parse_repo,
                 self._namespace_context(namespace or ""),
             )
-        return SwrPage(tuple(items), offset, total)
+        return Page(tuple(items), offset, limit, total)
 
     def tags(self, namespace: str, repository: str, *, timeout: float | None = None) -> list[SwrTag]:
         """Every tag of ``namespace/repository``, newest push first as SWR sorts them:
@@ -593,21 +636,11 @@ class SwrClient:
     # -- the registry ----------------------------------------------------------------------
 
     def _service(self, base_url: str, *, setting: str, where: str) -> HttpService:
-        from ..transport.http import HttpService
-
+        service = self._shared.service(base_url, where=where, setting=setting)
         with self._lock:
-            service = self._services.get(base_url)
-            if service is None:
-                service = HttpService(
-                    base_url,
-                    where=where,
-                    setting=setting,
-                    session=self._session,
-                    redact=self._redact,
-                    **self.config.http_options(),
-                )
-                self._services[base_url] = service
-            return service
+            if service not in self._used:
+                self._used.append(service)
+        return service
 
     def _registry(self, host: str) -> HttpService:
         base = self.config.swr_registry_url(host)
@@ -615,12 +648,18 @@ class SwrClient:
             base, setting="MAI_WIDGETS_SWR_REGISTRY_ENDPOINT", where=f"the SWR registry {host}"
         )
 
+    def registry(self, host: str) -> RegistryClient:
+        """The Docker Registry v2 API of ``host`` (the region's registry, or another SWR host),
+        signed in with this client's temporary login."""
+        return RegistryClient(self, host)
+
     def _temporary_login(self, host: str, *, renew: bool = False) -> _Login:
         login = self._login
-        if login is not None and login.host == host and not renew:
+        if login is not None and login.host == host and login.fresh and not renew:
             return login
-        auth = self._client._ensure_auth()
-        response = self._manage.request(
+        auth = self._shared.auth()
+        manage = self._manage
+        response = manage.request(
             "POST",
             "/v2/manage/utils/secret",
             params={"projectname": self.config.region},
@@ -628,7 +667,7 @@ class SwrClient:
             idempotent=False,
         )
         if response.status_code >= 300:
-            raise self._manage.error(response)
+            raise manage.error(response)
         data = self._manage_json(response)
         auths = data.get("auths") if isinstance(data, Mapping) else None
         entry = auths.get(host) if isinstance(auths, Mapping) else None
@@ -641,7 +680,7 @@ class SwrClient:
             user, sep, password = "", "", ""
         if not sep or not user or not password:
             raise malformed_answer(response, "SWR's temporary login is not base64 user:password")
-        self._login = _Login(host, user, password)
+        self._login = _Login(host, user, password, _renew_at(response.headers.get("X-Swr-Expireat")))
         return self._login
 
     def _bearer_token(self, host: str, registry: HttpService, challenge: str, scope: str) -> str:
@@ -735,19 +774,15 @@ class SwrClient:
         raise AssertionError("unreachable")
 
     def _registry_get(
-        self, host: str, name: str, path: str, accept: str | None
-    ) -> tuple[requests.Response, HttpService]:
+        self, registry: RegistryClient, name: str, path: str, accept: str | None
+    ) -> requests.Response:
         """GET from the registry with a pull token (and following a blob redirect)."""
-        response, registry = self._registry_request(
-            host,
-            "GET",
-            path,
-            scope=f"repository:{name}:pull",
-            headers={"Accept": accept} if accept else None,
+        response = registry.request(
+            "GET", path, scope=f"repository:{name}:pull", headers={"Accept": accept} if accept else None
         )
         if response.status_code in _REDIRECTS and response.headers.get("Location"):
-            return self._follow(response, host), registry
-        return response, registry
+            return self._follow(response, registry.host)
+        return response
 
     def _follow(self, response: requests.Response, host: str) -> requests.Response:
         # Blobs may be served from object storage: one redirect, followed without the registry's
@@ -777,9 +812,10 @@ class SwrClient:
         self, host: str, name: str, kind: str, reference: str, accept: str | None
     ) -> tuple[bytes, str, str]:
         """(content, media type, digest) of a manifest or blob; errors typed."""
-        response, registry = self._registry_get(host, name, f"/v2/{name}/{kind}/{reference}", accept)
+        registry = self.registry(host)
+        response = self._registry_get(registry, name, f"/v2/{name}/{kind}/{reference}", accept)
         if response.status_code >= 300:
-            raise self._registry_error(response, registry)
+            raise registry.error(response)
         expected = reference if reference.startswith("sha256:") else None
         content = self._verified(response, expected)
         media_type = response.headers.get("Content-Type", "").split(";")[0].strip()
@@ -871,3 +907,41 @@ class SwrClient:
             entrypoint=config.entrypoint,
             config_platform=config.platform,
         )
+
+
+class RegistryClient:
+    """One SWR registry host's Docker Registry v2 API, signed in by an :class:`SwrClient`.
+
+    Each call answers the registry's Bearer (or Basic) challenge for its ``scope`` with SWR's
+    temporary login, as ``docker pull``/``push`` do: :meth:`SwrClient.inspect` reads through it
+    (``repository:NAME:pull``), and the emulator's push tool writes (``repository:NAME:pull,push``).
+    """
+
+    def __init__(self, swr: SwrClient, host: str) -> None:
+        self._swr = swr
+        self.host = host
+        self._service = swr._registry(host)
+
+    @property
+    def base_url(self) -> str:
+        return self._service.base_url
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        scope: str,
+        params: Mapping[str, str] | None = None,
+        body: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> requests.Response:
+        """One call, with a bearer token for ``scope``; an HTTP error status is returned, not raised."""
+        response, _ = self._swr._registry_request(
+            self.host, method, path, scope=scope, params=params, body=body, headers=headers
+        )
+        return response
+
+    def error(self, response: requests.Response) -> ApiError:
+        """The registry's ``{"errors": [{"code", "message"}]}`` answer as a typed, redacted error."""
+        return self._swr._registry_error(response, self._service)

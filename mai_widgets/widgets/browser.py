@@ -43,7 +43,8 @@ from .status import SharedLooks, StatusView, badge_class_html, error_html, human
 
 if TYPE_CHECKING:
     from ..auth.config import MaiConfig
-    from ..services.images import ImageClient, ImagePage
+    from ..services.images import ImageClient
+    from ..services.paging import Page
 
 __all__ = [
     "LIST_TYPES",
@@ -363,17 +364,13 @@ class ImageBrowser(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         kind = _checked_type(type)
         statuses = _checked_statuses(status)
         self._setup_error: MaiWidgetsError | None = None
-        self._owns_client = client is None
         self._client: ImageClient | None = client
         if client is None:
             try:
-                from ..auth.config import load_config
-                from ..auth.credentials import Credentials
-                from ..services.images import ImageClient
+                from ..services.session import Session
 
-                self._client = ImageClient(
-                    config if config is not None else load_config(), Credentials.from_env()
-                )
+                # the kernel's session: closing the browser cuts its own calls, not the session
+                self._client = Session.for_config(config).images
             except MaiWidgetsError as error:
                 self._setup_error = error
         self._writer = MainLoopWriter()
@@ -574,29 +571,31 @@ class ImageBrowser(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         self.error = None
         self._render()
 
-        def fetch() -> list[tuple[str, ImagePage]]:
-            pages: list[tuple[str, ImagePage]] = []
+        def fetch() -> list[tuple[str, Page[ImageRecord]]]:
+            pages: list[tuple[str, Page[ImageRecord]]] = []
             rows = 0
             for kind, offset in wanted:
                 page = client.page(filters, offset=offset, limit=PAGE_SIZE, type=kind)
                 pages.append((kind, page))
-                rows += len(page.records)
+                rows += len(page.items)
                 # ALL: the presets follow the user's images, on the same page once those end
                 if page.has_more or rows >= PAGE_SIZE:
                     break
             return pages
 
-        def done(pages: list[tuple[str, ImagePage]]) -> None:
+        def done(pages: list[tuple[str, Page[ImageRecord]]]) -> None:
             if generation != self._generation or self._closed:
                 return
             self.loading = False
             known = {r.id for r in self._records}
             for kind, page in pages:
                 stream = next(s for s in self._streams if s.kind == kind)
-                stream.offset = page.offset + len(page.records)
-                # a page shorter than the total promised, and empty: the listing ended early
-                stream.total = page.total if page.records else stream.offset
-                for record in page.records:
+                stream.offset = page.offset + len(page.items)
+                # a page shorter than the total promised, and empty: the listing ended early;
+                # without a total, the listing ends at a short page (the one page rule)
+                ended = not page.items or (page.total < 0 and not page.has_more)
+                stream.total = stream.offset if ended else page.total if page.total >= 0 else None
+                for record in page.items:
                     if record.id not in known:  # an insert between pages shifts records by one
                         known.add(record.id)
                         self._records.append(record)
@@ -800,8 +799,6 @@ class ImageBrowser(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         self._calls.wait_idle(max(0.0, end - time.monotonic()))
         if self._follower is not None:
             self._follower.join(max(0.0, end - time.monotonic()))
-        if self._owns_client and self._client is not None:
-            self._client.close()
         for row in self._pool:
             row.close()
         for widget in (

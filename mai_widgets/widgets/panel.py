@@ -309,10 +309,8 @@ class RegisterPanel(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
         )
 
     def _swr_client(self) -> Any:
-        """The SWR client of the picker, sharing the form's configuration and sign-in."""
-        from ..services.swr import SwrClient
-
-        return SwrClient(client=self.controller.client())
+        """The SWR client of the picker: the session's, sharing the form's sign-in and SWR login."""
+        return self.controller.client().shared.swr
 
     # -- widgets -> controller -------------------------------------------------------------
 

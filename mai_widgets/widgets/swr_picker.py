@@ -23,7 +23,8 @@ from ..kernel.threads import BackgroundCalls, Debouncer
 from ..transport.deadline import Cancel
 
 if TYPE_CHECKING:
-    from ..services.swr import SwrClient, SwrNamespace, SwrPage, SwrRepository, SwrTag
+    from ..services.paging import Page
+    from ..services.swr import SwrClient, SwrNamespace, SwrRepository, SwrTag
 
 __all__ = ["FILTER_DELAY", "REPO_PAGE", "TAG_PAGE", "SwrPathCombobox", "human_size"]
 
@@ -119,7 +120,7 @@ class SwrPathCombobox(widgets.VBox):  # type: ignore[misc]  # ipywidgets is unty
         )
         self._namespaces_loaded = False
         self._namespace = ""
-        self._repo_page: SwrPage | None = None
+        self._repo_page: Page[SwrRepository] | None = None
         self._repo_items: list[SwrRepository] = []
         self._all_tags: list[SwrTag] = []
         self._tags_shown = TAG_PAGE
@@ -202,7 +203,7 @@ class SwrPathCombobox(widgets.VBox):  # type: ignore[misc]  # ipywidgets is unty
         wanted = self.repo_filter.value.strip() or None
         offset = len(self._repo_items) if more else 0
 
-        def done(page: SwrPage) -> None:
+        def done(page: Page[SwrRepository]) -> None:
             if namespace != self._namespace:
                 return
             self._repo_items = [*self._repo_items, *page.items] if more else list(page.items)
@@ -287,7 +288,5 @@ class SwrPathCombobox(widgets.VBox):  # type: ignore[misc]  # ipywidgets is unty
             return
         self._closed = True
         self._repo_filter_debouncer.close()
-        self._calls.close()
-        if self._swr is not None:
-            self._swr.close()
+        self._calls.close()  # cuts the calls in flight; the SWR client is the session's, left open
         super().close()

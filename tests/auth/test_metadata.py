@@ -64,7 +64,7 @@ def test_short_lived_credentials_are_refreshed_and_the_old_ones_stop_working(
     emu = emulator_factory(metadata_credential_seconds=2)
     client = metadata_only_client(emu)
     record = client.register(swr_path=DEMO_SWR_IMAGES[1])
-    auth = client._auth
+    auth = client.shared.auth()
     assert isinstance(auth, MetadataAuth)
     first = auth.credentials()
     deadline = time.monotonic() + 4.5  # past two lifetimes

@@ -76,7 +76,7 @@ _BUILD_SNIPPETS = {
         "from mai_widgets.auth.credentials import Credentials\n"
         "env = {'HUAWEICLOUD_SDK_AK': 'a', 'HUAWEICLOUD_SDK_SK': 's', 'HUAWEICLOUD_SDK_PROJECT_ID': 'p',\n"
         "       'MAI_WIDGETS_ENDPOINT': 'http://127.0.0.1:9'}\n"
-        "c = ImageClient(load_config(env=env, config_dirs=[]), Credentials.from_env(env)); c._ensure_auth()\n"
+        "c = ImageClient(load_config(env=env, config_dirs=[]), Credentials.from_env(env)); c.shared.auth()\n"
         "print(time.perf_counter() - t)"
     ),
     "sdk": (

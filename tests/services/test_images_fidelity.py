@@ -65,7 +65,7 @@ def test_listing_defaults_to_the_users_images_with_presets_a_choice_away(emulato
     both = client.list(type="all")
     assert {r.id for r in both} == {mine.id} | {r.id for r in presets}
     page = client.page(limit=1, type="BUILD_IN")
-    assert len(page.records) == 1 and page.total == len(PRESET_IMAGES) and page.has_more
+    assert len(page.items) == 1 and page.total == len(PRESET_IMAGES) and page.has_more
     with pytest.raises(ValidationError) as info:
         client.list(type="EVERYTHING")
     assert info.value.fields == ("type",)
@@ -120,7 +120,7 @@ def test_each_expired_token_answer_signs_in_again_once(
     emu = emulator_factory(expired_token_answer=answer, token_ttl_seconds=2)
     client = client_for(emu, iam_env(emu), only=True)
     assert client.list() == []
-    auth: Any = client._auth
+    auth: Any = client.shared.auth()
     # The client refreshes a token well before it expires; pretend its clock is an hour slow so
     # it keeps the old one and meets the service's "expired" answer.
     auth._refresh_at = auth._clock() + timedelta(hours=1)
