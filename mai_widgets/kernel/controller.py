@@ -4,29 +4,27 @@
 directly (``submit()``, ``record``, ``state``) and the panel, the status view and the magic
 only observe it.
 
-Threads: HTTP calls run on a worker thread so the kernel never freezes. The worker never
-writes a trait itself: it hands each change to a :class:`MainLoopWriter`, which applies it on
-the kernel's event loop when there is one (ipykernel) and directly, under a lock, when there
-is none (pytest, scripts). A stop event ends the worker's wait early; ``close()`` (the panel's
-close), ``stop()`` and interpreter exit all set it, so no poll thread outlives its panel.
+Threads (:mod:`mai_widgets.kernel.threads`): HTTP calls run on a worker thread so the kernel
+never freezes. The worker never writes a trait itself: it hands each change to a
+``MainLoopWriter``, which applies it on the kernel's event loop when there is one (ipykernel)
+and directly, under a lock, when there is none (pytest, scripts). A stop event ends the
+worker's wait early; ``close()`` (the panel's close), ``stop()`` and interpreter exit all set
+it, so no poll thread outlives its panel.
 """
 
 from __future__ import annotations
 
-import asyncio
 import atexit
 import logging
-import sys
 import threading
 import time
 import weakref
-from collections import deque
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from traitlets import Bool, Dict, Enum, Float, HasTraits, Instance, Int, List, Unicode
 
-from ..errors import CancelledError, ConfigError, MaiWidgetsError, TransportError, ValidationError
+from ..errors import CancelledError, ConfigError, MaiWidgetsError, ValidationError
 from ..services.preflight import Check
 from ..transport.deadline import Cancel, Deadline, call_scope
 from ..wire.contract import (
@@ -39,20 +37,19 @@ from ..wire.contract import (
     parse_register_fields,
     validate_image_id,
 )
+from .threads import CLOSE_JOIN_SECONDS, BackgroundCalls, Debouncer, MainLoopWriter, start_thread, unexpected
 
 if TYPE_CHECKING:
     from ..auth.config import MaiConfig
     from ..services.codegen import Preview
     from ..services.images import ImageClient, WaitResult
     from ..services.swr import SwrClient
-    from .threads import BackgroundCalls, Debouncer
 
 __all__ = [
     "FIELD_LABELS",
     "PREFLIGHT_DELAY",
     "PREFLIGHT_STATES",
     "STATES",
-    "MainLoopWriter",
     "RegistrationController",
     "default_fields",
 ]
@@ -67,8 +64,6 @@ LEARN_SECONDS = 15.0
 PREFLIGHT_STATES = ("off", "waiting", "running", "done")
 # Typing pauses this long (seconds) before the preflight of a complete path starts.
 PREFLIGHT_DELAY = 0.5
-# How long close() waits for the worker to end: cancelling cuts its HTTP at once, so this is ample.
-CLOSE_JOIN_SECONDS = 1.0
 
 
 def default_fields(config: MaiConfig | None) -> dict[str, Any]:
@@ -92,70 +87,6 @@ def _sendable(fields: Mapping[str, Any], region: str | None) -> dict[str, Any]:
     if isinstance(path, str) and region:
         out["swr_path"] = complete_swr_path(path, region)
     return out
-
-
-def _main_thread_loop() -> asyncio.AbstractEventLoop | None:
-    """The event loop running on the main thread (ipykernel's), or ``None`` outside one."""
-    if threading.current_thread() is threading.main_thread():
-        try:
-            return asyncio.get_running_loop()
-        except RuntimeError:
-            pass
-    # Built on another thread (a comm handler on an ipykernel subshell): ask the kernel.
-    kernelbase = sys.modules.get("ipykernel.kernelbase")
-    if kernelbase is not None and kernelbase.Kernel.initialized():
-        io_loop = getattr(kernelbase.Kernel.instance(), "io_loop", None)
-        loop = getattr(io_loop, "asyncio_loop", None)
-        if isinstance(loop, asyncio.AbstractEventLoop) and loop.is_running():
-            return loop
-    return None
-
-
-class MainLoopWriter:
-    """Applies changes on the kernel's event loop, or directly under a lock without one.
-
-    Changes are queued and drained in order, so the loop's own thread (for example
-    ``wait_settled`` blocking a cell) can apply them without waiting for the loop to turn.
-    """
-
-    def __init__(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
-        self.loop = loop if loop is not None else _main_thread_loop()
-        # ipykernel's loop (and the one a test runs) turns on the main thread.
-        self.loop_thread = threading.main_thread().ident
-        self._lock = threading.RLock()
-        self._queue: deque[Callable[[], None]] = deque()
-
-    @property
-    def uses_loop(self) -> bool:
-        """Whether changes go through the loop now (it exists and is turning)."""
-        loop = self.loop
-        return loop is not None and loop.is_running() and not loop.is_closed()
-
-    def owns_thread(self) -> bool:
-        """The calling thread may apply changes itself."""
-        return not self.uses_loop or threading.get_ident() == self.loop_thread
-
-    def post(self, change: Callable[[], None]) -> None:
-        with self._lock:
-            self._queue.append(change)
-        if self.owns_thread():
-            self.drain()
-            return
-        try:
-            assert self.loop is not None
-            self.loop.call_soon_threadsafe(self.drain)
-        except RuntimeError:  # the loop closed between the check and the call
-            self.drain()
-
-    def drain_here(self) -> None:
-        """Apply pending changes if this thread may (else the loop will)."""
-        if self.owns_thread():
-            self.drain()
-
-    def drain(self) -> None:
-        with self._lock:
-            while self._queue:
-                self._queue.popleft()()
 
 
 # Controllers that started a worker, so interpreter exit (kernel shutdown) can stop them all.
@@ -222,8 +153,6 @@ class RegistrationController(HasTraits):
         self._swr: SwrClient | None = None
         self.observe(self._validate, names="fields")
         if preflight:
-            from .threads import BackgroundCalls, Debouncer
-
             self._preflight_calls = BackgroundCalls(self._writer)
             self._preflight_debouncer = Debouncer(preflight_delay, self._start_preflight, self._writer)
             self.observe(self._preflight_input_changed, names="fields")
@@ -284,7 +213,7 @@ class RegistrationController(HasTraits):
                 self._client = client
             self._apply({"missing": [], "credentials_source": client.credentials_source})
 
-        threading.Thread(target=learn, name="mai-widgets-instance-credentials", daemon=True).start()
+        start_thread(learn, "mai-widgets-instance-credentials")
 
     @property
     def config(self) -> MaiConfig | None:
@@ -579,10 +508,8 @@ class RegistrationController(HasTraits):
                 "updated_at": 0.0,
             }
         )
-        worker = threading.Thread(target=self._guarded(work), name=name, daemon=True)
-        self._worker = worker
         _LIVE.add(self)
-        worker.start()
+        self._worker = start_thread(self._guarded(work), name)
 
     def _guarded(self, work: Callable[[], None]) -> Callable[[], None]:
         stop = self._stop
@@ -596,7 +523,7 @@ class RegistrationController(HasTraits):
                 self._apply({"error": error, "state": "failed"})
             except Exception as error:  # a bug must still end as a visible state, not a dead thread
                 log.debug("registration worker failed", exc_info=True)  # for developers, not the panel
-                self._apply({"error": _unexpected(error), "state": "failed"})
+                self._apply({"error": unexpected(error), "state": "failed"})
             finally:
                 # Queued behind the worker's trait changes, so observers see them before busy ends.
                 self._writer.post(self._release)
@@ -651,13 +578,3 @@ class RegistrationController(HasTraits):
                 "polls": base + result.polls,
             }
         )
-
-
-def _unexpected(error: Exception) -> MaiWidgetsError:
-    """An unexpected failure as a user-facing error: its type only, never a traceback."""
-    if isinstance(error, OSError):
-        return TransportError(f"{type(error).__name__}: {error}", hint="check the network and retry")
-    return MaiWidgetsError(
-        f"unexpected {type(error).__name__} in mai-widgets",
-        hint="this is a bug in mai-widgets; please report it with the steps that led here",
-    )

@@ -35,8 +35,8 @@ from ..errors import (
     ThrottledError,
     ValidationError,
 )
-from ..kernel.controller import CLOSE_JOIN_SECONDS, FIELD_LABELS, MainLoopWriter, RegistrationController
-from ..kernel.threads import BackgroundCalls, Debouncer
+from ..kernel.controller import FIELD_LABELS, RegistrationController
+from ..kernel.threads import CLOSE_JOIN_SECONDS, BackgroundCalls, Debouncer, MainLoopWriter, start_thread
 from ..transport.deadline import Cancel, call_scope
 from ..wire.contract import LIST_LIMIT_MAX, ImageRecord, ImageStatus, ListFilters
 from .status import SharedLooks, StatusView, badge_class_html, error_html, human_size
@@ -206,8 +206,7 @@ class ListFollower:
                 self._restart = True
                 self._wake.set()
             if wanted and self._thread is None:
-                self._thread = threading.Thread(target=self._run, name=self.THREAD_NAME, daemon=True)
-                self._thread.start()
+                self._thread = start_thread(self._run, self.THREAD_NAME)
 
     def _drop(self, image_id: str) -> None:
         with self._lock:

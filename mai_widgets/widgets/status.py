@@ -19,8 +19,8 @@ import ipywidgets as widgets
 from ipywidgets.widgets.widget_string import HTMLStyle, LabelStyle
 
 from ..errors import ApiError, MaiWidgetsError, ValidationError
-from ..kernel.controller import CLOSE_JOIN_SECONDS, RegistrationController
-from ..kernel.threads import BackgroundCalls
+from ..kernel.controller import RegistrationController
+from ..kernel.threads import CLOSE_JOIN_SECONDS, BackgroundCalls
 from ..wire.contract import FAILED_STATUSES, REGISTER_FIELD_TABLE, ImageRecord, ImageStatus, WireEnum
 
 if TYPE_CHECKING:

@@ -23,7 +23,8 @@ from mai_widgets.errors import (
     ValidationError,
 )
 from mai_widgets.kernel import controller as controller_module
-from mai_widgets.kernel.controller import MainLoopWriter, RegistrationController
+from mai_widgets.kernel.controller import RegistrationController
+from mai_widgets.kernel.threads import MainLoopWriter
 from mai_widgets.services.images import ImageClient
 from mai_widgets.wire.contract import ImageStatus, RegisterRequest
 

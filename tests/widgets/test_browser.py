@@ -24,8 +24,7 @@ from mai_widgets.auth.config import Credentials, load_config
 from mai_widgets.emulator.defaults import DEFAULTS, DEMO_SWR_IMAGES
 from mai_widgets.emulator.process import EmulatorProcess
 from mai_widgets.errors import ValidationError
-from mai_widgets.kernel.controller import MainLoopWriter
-from mai_widgets.kernel.threads import Debouncer
+from mai_widgets.kernel.threads import Debouncer, MainLoopWriter
 from mai_widgets.services.images import ImageClient
 from mai_widgets.widgets.browser import PAGE_SIZE, ListFollower
 from mai_widgets.wire.contract import ImageStatus
