@@ -39,7 +39,8 @@ from ..kernel.controller import FIELD_LABELS, RegistrationController
 from ..kernel.threads import CLOSE_JOIN_SECONDS, BackgroundCalls, Debouncer, MainLoopWriter, start_thread
 from ..transport.deadline import Cancel, call_scope
 from ..wire.contract import LIST_LIMIT_MAX, ImageRecord, ImageStatus, ListFilters
-from .status import SharedLooks, StatusView, badge_class_html, error_html, human_size
+from ..wire.format import image_label, size_text, time_text
+from .status import SharedLooks, StatusView, badge_class_html, error_html
 
 if TYPE_CHECKING:
     from ..auth.config import MaiConfig
@@ -88,17 +89,6 @@ STATUS_CHOICES: tuple[tuple[str, tuple[str, ...]], ...] = (
 _KIND_WORDS = {"DEDICATED": ("image", "images"), "BUILD_IN": ("preset", "presets")}
 
 
-def image_label(record: ImageRecord) -> str:
-    """``name:tag`` (or what the record has instead)."""
-    if record.name:
-        return f"{record.name}:{record.tag}" if record.tag else record.name
-    return record.swr_path or record.id
-
-
-def _when(record_time: Any) -> str:
-    return record_time.strftime("%Y-%m-%d %H:%M UTC") if record_time is not None else "–"
-
-
 def row_html(record: ImageRecord) -> str:
     """One row's details: status badge, arch, resource categories, services, size, times."""
 
@@ -108,7 +98,7 @@ def row_html(record: ImageRecord) -> str:
             f"{html.escape(text)}</span>"
         )
 
-    size = human_size(record.size) if record.size else "–"  # 0 until the image is built
+    size = size_text(record.size_bytes) or "–"  # 0 until the image is built
     return (
         f"{badge_class_html(record.status)}"
         + cell("arch", FIELD_LABELS["arch"], str(record.arch or "–"))
@@ -119,8 +109,8 @@ def row_html(record: ImageRecord) -> str:
         )
         + cell("services", FIELD_LABELS["services"], ", ".join(str(s) for s in record.services) or "–")
         + cell("size", "Size", size)
-        + cell("created", "Created", f"created {_when(record.create_at)}")
-        + cell("updated", "Updated", f"updated {_when(record.update_at)}")
+        + cell("created", "Created", f"created {time_text(record.create_at) or '–'}")
+        + cell("updated", "Updated", f"updated {time_text(record.update_at) or '–'}")
     )
 
 

@@ -12,7 +12,6 @@ import html
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
@@ -22,6 +21,7 @@ from ..errors import ApiError, MaiWidgetsError, ValidationError
 from ..kernel.controller import RegistrationController
 from ..kernel.threads import CLOSE_JOIN_SECONDS, BackgroundCalls
 from ..wire.contract import FAILED_STATUSES, REGISTER_FIELD_TABLE, ImageRecord, ImageStatus, WireEnum
+from ..wire.format import image_label, size_text, time_text
 
 if TYPE_CHECKING:
     from ..services.images import ImageClient
@@ -35,7 +35,6 @@ __all__ = [
     "badge_class_html",
     "describe_state",
     "error_html",
-    "human_size",
     "record_table_html",
     "register_again_fields",
 ]
@@ -111,22 +110,6 @@ class SharedLooks:
             model.close()
 
 
-def human_size(size_kb: int | None) -> str:
-    """A size given in KB (as ModelArts reports it) in binary units, e.g. ``3.1 GiB``."""
-    if size_kb is None:
-        return "unknown"
-    value = float(size_kb) * 1024
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
-        if value < 1024 or unit == "PiB":
-            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    raise AssertionError("unreachable")
-
-
-def _when(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M:%S UTC") if value is not None else ""
-
-
 def _join(values: Iterable[object]) -> str:
     return ", ".join(str(v) for v in values)
 
@@ -150,10 +133,11 @@ def record_rows(record: ImageRecord) -> list[tuple[str, str]]:
         text = _join(value) if isinstance(value, tuple) else str(value or "")
         if spec.name != "description" or text:
             rows.append((spec.label, text))
+    size = size_text(record.size_bytes)
     rows += [
-        ("Size", "" if record.size is None else f"{human_size(record.size)} ({record.size} KB)"),
-        ("Created", _when(record.create_at)),
-        ("Updated", _when(record.update_at)),
+        ("Size", f"{size} ({record.size} KB)" if size else ""),
+        ("Created", time_text(record.create_at)),
+        ("Updated", time_text(record.update_at)),
     ]
     return rows
 
@@ -573,11 +557,6 @@ class ImageActions(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         for box in (self.delete_confirm_button, self.register_again_confirm_button):
             box.disabled = not (exists and idle)
 
-    def _name(self, record: ImageRecord) -> str:
-        if record.name:
-            return f"{record.name}:{record.tag}" if record.tag else record.name
-        return record.swr_path or record.id
-
     def _say(self, text: str) -> None:
         self.message.value = text
 
@@ -621,13 +600,13 @@ class ImageActions(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         if record is None or client is None or self.running:
             return False
         self.running = "sync"
-        self._say(f"Asking ModelArts to sync {html.escape(self._name(record))}…")
+        self._say(f"Asking ModelArts to sync {html.escape(image_label(record))}…")
         self.render()
         image_id = record.id
 
         def done(synced: ImageRecord) -> None:
             self.running = ""
-            self._say(f"Synced: {html.escape(self._name(synced))} is {html.escape(str(synced.status))}.")
+            self._say(f"Synced: {html.escape(image_label(synced))} is {html.escape(str(synced.status))}.")
             c = self.controller
             if not c.busy and not c.closed:
                 if synced.is_terminal:
@@ -648,7 +627,7 @@ class ImageActions(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
             return
         self.force_checkbox.value = False
         self.delete_question.value = (
-            f"Delete <b>{html.escape(self._name(record))}</b> (id <code>{html.escape(record.id)}</code>) "
+            f"Delete <b>{html.escape(image_label(record))}</b> (id <code>{html.escape(record.id)}</code>) "
             "from ModelArts?"
         )
         self._hide(self.register_again_box)
@@ -663,7 +642,7 @@ class ImageActions(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         self._hide(self.delete_box)
         self.controller.stop()  # nothing more to follow
         what = " and from SWR" if force else ""
-        self._say(f"Deleting {html.escape(self._name(record))}{what}…")
+        self._say(f"Deleting {html.escape(image_label(record))}{what}…")
         self.render()
         image_id = record.id
 
@@ -671,7 +650,7 @@ class ImageActions(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
             self.running = ""
             self.deleted = True
             full = deleted if deleted.name else record.with_changes(status=deleted.status)
-            self._say(f"Deleted {html.escape(self._name(record))}{what}.")
+            self._say(f"Deleted {html.escape(image_label(record))}{what}.")
             if not self.controller.closed:
                 self.controller.record = full
             self.render()
@@ -691,7 +670,7 @@ class ImageActions(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
             return
         reason = f" ({record.status_message})" if record.status_message else ""
         self.register_again_question.value = (
-            f"<b>{html.escape(self._name(record))}</b> ended {html.escape(str(record.status))}"
+            f"<b>{html.escape(image_label(record))}</b> ended {html.escape(str(record.status))}"
             f"{html.escape(reason)}. Delete this failed record and register "
             f"<code>{html.escape(record.swr_path or '')}</code> again with the same fields?"
         )
@@ -707,7 +686,7 @@ class ImageActions(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         self.running = "register-again"
         self._hide(self.register_again_box)
         self.controller.stop()
-        self._say(f"Deleting the failed record of {html.escape(self._name(record))} and registering again…")
+        self._say(f"Deleting the failed record of {html.escape(image_label(record))} and registering again…")
         self.render()
 
         def work() -> ImageRecord:
@@ -719,7 +698,7 @@ class ImageActions(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         def done(new: ImageRecord) -> None:
             self.running = ""
             self._say(
-                f"Registered {html.escape(self._name(new))} again: id <code>{html.escape(new.id)}</code>."
+                f"Registered {html.escape(image_label(new))} again: id <code>{html.escape(new.id)}</code>."
             )
             if not self.controller.closed:
                 # shown from the first answer, so the view (and the list's host) sees it settle
