@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from traitlets import Bool, Dict, Enum, Float, HasTraits, Instance, Int, List, Unicode
 
-from ..errors import CancelledError, ConfigError, MaiWidgetsError, ValidationError
+from ..errors import ConfigError, MaiWidgetsError, ValidationError
 from ..services.preflight import Check
 from ..transport.deadline import Cancel, Deadline, call_scope
 from ..wire.contract import (
@@ -563,13 +563,10 @@ class RegistrationController(HasTraits):
             self._apply({"polls": base + polls, "updated_at": time.time()})
 
         timeout = self._config.wait_timeout if self._config is not None else None
-        try:
-            result: WaitResult = client.wait(
-                record.id, timeout=timeout, on_update=on_update, stop=self._stop, on_poll=on_poll
-            )
-        except CancelledError:  # stopped during the first status read: the record is still known
-            self._apply({"state": "settled", "outcome": "stopped"})
-            return
+        # The record in hand counts as the first read: the first GET waits for the first pause.
+        result: WaitResult = client.wait(
+            record.id, timeout=timeout, on_update=on_update, stop=self._stop, on_poll=on_poll, known=record
+        )
         self._apply(
             {
                 "record": result.record,

@@ -356,7 +356,7 @@ def test_poll_loop_updates_rows_until_terminal_then_ends(emulator: EmulatorProce
         assert "mai-badge-active" in browser.rows[0].info.value
         follower = browser.follower
         assert follower is not None
-        wait_for(lambda: follower.thread is None)  # nothing left to follow: the thread ended
+        wait_for(lambda: not follower.running)  # nothing left to follow: the thread ended
         assert follower.ids == () and recorder.count("GET", image.id) >= 2
     finally:
         browser.close()
