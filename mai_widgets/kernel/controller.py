@@ -15,6 +15,7 @@ it, so no poll thread outlives its panel.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import threading
 import time
@@ -24,14 +25,16 @@ from typing import TYPE_CHECKING, Any
 
 from traitlets import Bool, Dict, Enum, Float, HasTraits, Instance, Int, List, Unicode
 
-from ..errors import ConfigError, MaiWidgetsError, ValidationError
+from ..errors import ConfigError, MaiWidgetsError, NotFoundError, ValidationError
 from ..services.preflight import Check
 from ..transport.deadline import Cancel, Deadline, call_scope
 from ..wire.contract import (
+    FAILED_STATUSES,
     FIELDS_BY_NAME,
     REGISTER_FIELD_TABLE,
     ImageRecord,
     RegisterRequest,
+    WireEnum,
     complete_swr_path,
     form_defaults,
     parse_register_fields,
@@ -52,6 +55,7 @@ __all__ = [
     "STATES",
     "RegistrationController",
     "default_fields",
+    "register_again_fields",
 ]
 
 log = logging.getLogger(__name__)
@@ -72,6 +76,27 @@ def default_fields(config: MaiConfig | None) -> dict[str, Any]:
     if config is not None and config.workspace_id:
         values["workspace_id"] = config.workspace_id
     return values
+
+
+def register_again_fields(record: ImageRecord) -> dict[str, Any]:
+    """The register fields a record came from (the register field table's ``record_attr``s).
+
+    What the record does not carry (an empty description, no workspace) is left out, so the
+    request gets the same defaults the first one had.
+    """
+    fields: dict[str, Any] = {}
+    for spec in REGISTER_FIELD_TABLE:
+        if spec.record_attr is None:
+            continue
+        value = getattr(record, spec.record_attr)
+        if isinstance(value, tuple):
+            if value:
+                fields[spec.name] = [str(v) for v in value]
+        elif isinstance(value, WireEnum):
+            fields[spec.name] = value.value
+        elif isinstance(value, str) and value:
+            fields[spec.name] = value
+    return fields
 
 
 def _sendable(fields: Mapping[str, Any], region: str | None) -> dict[str, Any]:
@@ -419,6 +444,46 @@ class RegistrationController(HasTraits):
         self._begin("watching", "mai-widgets-follow", lambda: self._run_follow(client, image_id))
         return True
 
+    def replaceable(self) -> bool:
+        """The record shown is a failed registration that :meth:`replace_failed` can replace."""
+        record = self.record
+        return record is not None and record.status in FAILED_STATUSES and not self.busy and not self.closed
+
+    def replace_failed(
+        self,
+        fields: Mapping[str, Any] | None = None,
+        on_registered: Callable[[ImageRecord], None] | None = None,
+    ) -> bool:
+        """Replace the failed registration shown (``record``): delete that record, register
+        ``fields`` (the current ones when not given), and follow the new image. False when
+        nothing started.
+
+        Like :meth:`submit`, one at a time: a second call while one is in flight (a double
+        click) does nothing, so the failed record is deleted once. ``on_registered`` gets the
+        new record on the kernel loop, before it is followed. A record deleted elsewhere
+        meanwhile is gone all the same; if the delete fails otherwise, the failed record stays
+        shown, with the error.
+        """
+        failed = self.record
+        if failed is None or failed.status not in FAILED_STATUSES or not self._claim():
+            return False
+        try:
+            if fields is not None:
+                self.fields = {**default_fields(self._config), **fields}
+            request = self.request
+            if request is None:
+                raise ValidationError(parse_register_fields(self._sendable(self.fields))[1])
+            client = self.client()
+        except MaiWidgetsError as error:
+            return self._refuse(error)
+        self._begin(
+            "submitting",
+            "mai-widgets-replace-failed",
+            lambda: self._run_replace(client, failed, request, on_registered),
+            record=failed,
+        )
+        return True
+
     def _refuse(self, error: MaiWidgetsError) -> bool:
         """Nothing could start: show why and give the claim back (False, for submit/follow)."""
         self._apply({"error": error, "state": "failed"})
@@ -495,12 +560,14 @@ class RegistrationController(HasTraits):
             self._done.set()
         self.busy = False
 
-    def _begin(self, state: str, name: str, work: Callable[[], None]) -> None:
+    def _begin(
+        self, state: str, name: str, work: Callable[[], None], record: ImageRecord | None = None
+    ) -> None:
         now = time.time()
         self._apply(
             {
                 "state": state,
-                "record": None,
+                "record": record,
                 "error": None,
                 "outcome": "",
                 "polls": 0,
@@ -542,6 +609,21 @@ class RegistrationController(HasTraits):
     def _run_submit(self, client: ImageClient, request: RegisterRequest) -> None:
         record = client.register(request)
         self._apply({"record": record, "updated_at": time.time()})
+        self._watch(client, record)
+
+    def _run_replace(
+        self,
+        client: ImageClient,
+        failed: ImageRecord,
+        request: RegisterRequest,
+        on_registered: Callable[[ImageRecord], None] | None,
+    ) -> None:
+        with contextlib.suppress(NotFoundError):  # deleted elsewhere meanwhile: gone all the same
+            client.delete(failed.id)
+        record = client.register(request)
+        self._apply({"record": record, "updated_at": time.time()})
+        if on_registered is not None:
+            self._writer.post(lambda: on_registered(record))
         self._watch(client, record)
 
     def _run_follow(self, client: ImageClient, image_id: str) -> None:
