@@ -4,57 +4,58 @@
 directly (``submit()``, ``record``, ``state``) and the panel, the status view and the magic
 only observe it.
 
-Threads: HTTP calls run on a worker thread so the kernel never freezes. The worker never
-writes a trait itself: it hands each change to a :class:`MainLoopWriter`, which applies it on
-the kernel's event loop when there is one (ipykernel) and directly, under a lock, when there
-is none (pytest, scripts). A stop event ends the worker's wait early; ``close()`` (the panel's
-close), ``stop()`` and interpreter exit all set it, so no poll thread outlives its panel.
+Threads (:mod:`mai_widgets.kernel.threads`): HTTP calls run on a worker thread so the kernel
+never freezes. The worker never writes a trait itself: it hands each change to a
+``MainLoopWriter``, which applies it on the kernel's event loop when there is one (ipykernel)
+and directly, under a lock, when there is none (pytest, scripts). A stop event ends the
+worker's wait early; ``close()`` (the panel's close), ``stop()`` and interpreter exit all set
+it, so no poll thread outlives its panel.
 """
 
 from __future__ import annotations
 
-import asyncio
 import atexit
+import contextlib
 import logging
-import sys
 import threading
 import time
 import weakref
-from collections import deque
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from traitlets import Bool, Dict, Enum, Float, HasTraits, Instance, Int, List, Unicode
 
-from ..errors import CancelledError, ConfigError, MaiWidgetsError, TransportError, ValidationError
+from ..errors import ConfigError, MaiWidgetsError, NotFoundError, ValidationError
 from ..services.preflight import Check
 from ..transport.deadline import Cancel, Deadline, call_scope
 from ..wire.contract import (
+    FAILED_STATUSES,
     FIELDS_BY_NAME,
     REGISTER_FIELD_TABLE,
     ImageRecord,
     RegisterRequest,
+    WireEnum,
     complete_swr_path,
     form_defaults,
     parse_register_fields,
     validate_image_id,
 )
+from .threads import CLOSE_JOIN_SECONDS, BackgroundCalls, Debouncer, MainLoopWriter, start_thread, unexpected
 
 if TYPE_CHECKING:
     from ..auth.config import MaiConfig
     from ..services.codegen import Preview
     from ..services.images import ImageClient, WaitResult
     from ..services.session import Session
-    from .threads import BackgroundCalls, Debouncer
 
 __all__ = [
     "FIELD_LABELS",
     "PREFLIGHT_DELAY",
     "PREFLIGHT_STATES",
     "STATES",
-    "MainLoopWriter",
     "RegistrationController",
     "default_fields",
+    "register_again_fields",
 ]
 
 log = logging.getLogger(__name__)
@@ -67,8 +68,6 @@ LEARN_SECONDS = 15.0
 PREFLIGHT_STATES = ("off", "waiting", "running", "done")
 # Typing pauses this long (seconds) before the preflight of a complete path starts.
 PREFLIGHT_DELAY = 0.5
-# How long close() waits for the worker to end: cancelling cuts its HTTP at once, so this is ample.
-CLOSE_JOIN_SECONDS = 1.0
 
 
 def default_fields(config: MaiConfig | None) -> dict[str, Any]:
@@ -77,6 +76,27 @@ def default_fields(config: MaiConfig | None) -> dict[str, Any]:
     if config is not None and config.workspace_id:
         values["workspace_id"] = config.workspace_id
     return values
+
+
+def register_again_fields(record: ImageRecord) -> dict[str, Any]:
+    """The register fields a record came from (the register field table's ``record_attr``s).
+
+    What the record does not carry (an empty description, no workspace) is left out, so the
+    request gets the same defaults the first one had.
+    """
+    fields: dict[str, Any] = {}
+    for spec in REGISTER_FIELD_TABLE:
+        if spec.record_attr is None:
+            continue
+        value = getattr(record, spec.record_attr)
+        if isinstance(value, tuple):
+            if value:
+                fields[spec.name] = [str(v) for v in value]
+        elif isinstance(value, WireEnum):
+            fields[spec.name] = value.value
+        elif isinstance(value, str) and value:
+            fields[spec.name] = value
+    return fields
 
 
 def _sendable(fields: Mapping[str, Any], region: str | None) -> dict[str, Any]:
@@ -94,70 +114,6 @@ def _sendable(fields: Mapping[str, Any], region: str | None) -> dict[str, Any]:
     if isinstance(path, str) and region:
         out["swr_path"] = complete_swr_path(path, region)
     return out
-
-
-def _main_thread_loop() -> asyncio.AbstractEventLoop | None:
-    """The event loop running on the main thread (ipykernel's), or ``None`` outside one."""
-    if threading.current_thread() is threading.main_thread():
-        try:
-            return asyncio.get_running_loop()
-        except RuntimeError:
-            pass
-    # Built on another thread (a comm handler on an ipykernel subshell): ask the kernel.
-    kernelbase = sys.modules.get("ipykernel.kernelbase")
-    if kernelbase is not None and kernelbase.Kernel.initialized():
-        io_loop = getattr(kernelbase.Kernel.instance(), "io_loop", None)
-        loop = getattr(io_loop, "asyncio_loop", None)
-        if isinstance(loop, asyncio.AbstractEventLoop) and loop.is_running():
-            return loop
-    return None
-
-
-class MainLoopWriter:
-    """Applies changes on the kernel's event loop, or directly under a lock without one.
-
-    Changes are queued and drained in order, so the loop's own thread (for example
-    ``wait_settled`` blocking a cell) can apply them without waiting for the loop to turn.
-    """
-
-    def __init__(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
-        self.loop = loop if loop is not None else _main_thread_loop()
-        # ipykernel's loop (and the one a test runs) turns on the main thread.
-        self.loop_thread = threading.main_thread().ident
-        self._lock = threading.RLock()
-        self._queue: deque[Callable[[], None]] = deque()
-
-    @property
-    def uses_loop(self) -> bool:
-        """Whether changes go through the loop now (it exists and is turning)."""
-        loop = self.loop
-        return loop is not None and loop.is_running() and not loop.is_closed()
-
-    def owns_thread(self) -> bool:
-        """The calling thread may apply changes itself."""
-        return not self.uses_loop or threading.get_ident() == self.loop_thread
-
-    def post(self, change: Callable[[], None]) -> None:
-        with self._lock:
-            self._queue.append(change)
-        if self.owns_thread():
-            self.drain()
-            return
-        try:
-            assert self.loop is not None
-            self.loop.call_soon_threadsafe(self.drain)
-        except RuntimeError:  # the loop closed between the check and the call
-            self.drain()
-
-    def drain_here(self) -> None:
-        """Apply pending changes if this thread may (else the loop will)."""
-        if self.owns_thread():
-            self.drain()
-
-    def drain(self) -> None:
-        with self._lock:
-            while self._queue:
-                self._queue.popleft()()
 
 
 # Controllers that started a worker, so interpreter exit (kernel shutdown) can stop them all.
@@ -223,8 +179,6 @@ class RegistrationController(HasTraits):
         self._preflight_debouncer: Debouncer | None = None
         self.observe(self._validate, names="fields")
         if preflight:
-            from .threads import BackgroundCalls, Debouncer
-
             self._preflight_calls = BackgroundCalls(self._writer)
             self._preflight_debouncer = Debouncer(preflight_delay, self._start_preflight, self._writer)
             self.observe(self._preflight_input_changed, names="fields")
@@ -279,7 +233,7 @@ class RegistrationController(HasTraits):
                 self._client = client
             self._apply({"missing": [], "credentials_source": client.credentials_source})
 
-        threading.Thread(target=learn, name="mai-widgets-instance-credentials", daemon=True).start()
+        start_thread(learn, "mai-widgets-instance-credentials")
 
     @property
     def config(self) -> MaiConfig | None:
@@ -482,6 +436,46 @@ class RegistrationController(HasTraits):
         self._begin("watching", "mai-widgets-follow", lambda: self._run_follow(client, image_id))
         return True
 
+    def replaceable(self) -> bool:
+        """The record shown is a failed registration that :meth:`replace_failed` can replace."""
+        record = self.record
+        return record is not None and record.status in FAILED_STATUSES and not self.busy and not self.closed
+
+    def replace_failed(
+        self,
+        fields: Mapping[str, Any] | None = None,
+        on_registered: Callable[[ImageRecord], None] | None = None,
+    ) -> bool:
+        """Replace the failed registration shown (``record``): delete that record, register
+        ``fields`` (the current ones when not given), and follow the new image. False when
+        nothing started.
+
+        Like :meth:`submit`, one at a time: a second call while one is in flight (a double
+        click) does nothing, so the failed record is deleted once. ``on_registered`` gets the
+        new record on the kernel loop, before it is followed. A record deleted elsewhere
+        meanwhile is gone all the same; if the delete fails otherwise, the failed record stays
+        shown, with the error.
+        """
+        failed = self.record
+        if failed is None or failed.status not in FAILED_STATUSES or not self._claim():
+            return False
+        try:
+            if fields is not None:
+                self.fields = {**default_fields(self._config), **fields}
+            request = self.request
+            if request is None:
+                raise ValidationError(parse_register_fields(self._sendable(self.fields))[1])
+            client = self.client()
+        except MaiWidgetsError as error:
+            return self._refuse(error)
+        self._begin(
+            "submitting",
+            "mai-widgets-replace-failed",
+            lambda: self._run_replace(client, failed, request, on_registered),
+            record=failed,
+        )
+        return True
+
     def _refuse(self, error: MaiWidgetsError) -> bool:
         """Nothing could start: show why and give the claim back (False, for submit/follow)."""
         self._apply({"error": error, "state": "failed"})
@@ -556,12 +550,14 @@ class RegistrationController(HasTraits):
             self._done.set()
         self.busy = False
 
-    def _begin(self, state: str, name: str, work: Callable[[], None]) -> None:
+    def _begin(
+        self, state: str, name: str, work: Callable[[], None], record: ImageRecord | None = None
+    ) -> None:
         now = time.time()
         self._apply(
             {
                 "state": state,
-                "record": None,
+                "record": record,
                 "error": None,
                 "outcome": "",
                 "polls": 0,
@@ -569,10 +565,8 @@ class RegistrationController(HasTraits):
                 "updated_at": 0.0,
             }
         )
-        worker = threading.Thread(target=self._guarded(work), name=name, daemon=True)
-        self._worker = worker
         _LIVE.add(self)
-        worker.start()
+        self._worker = start_thread(self._guarded(work), name)
 
     def _guarded(self, work: Callable[[], None]) -> Callable[[], None]:
         stop = self._stop
@@ -586,7 +580,7 @@ class RegistrationController(HasTraits):
                 self._apply({"error": error, "state": "failed"})
             except Exception as error:  # a bug must still end as a visible state, not a dead thread
                 log.debug("registration worker failed", exc_info=True)  # for developers, not the panel
-                self._apply({"error": _unexpected(error), "state": "failed"})
+                self._apply({"error": unexpected(error), "state": "failed"})
             finally:
                 # Queued behind the worker's trait changes, so observers see them before busy ends.
                 self._writer.post(self._release)
@@ -605,6 +599,21 @@ class RegistrationController(HasTraits):
     def _run_submit(self, client: ImageClient, request: RegisterRequest) -> None:
         record = client.register(request)
         self._apply({"record": record, "updated_at": time.time()})
+        self._watch(client, record)
+
+    def _run_replace(
+        self,
+        client: ImageClient,
+        failed: ImageRecord,
+        request: RegisterRequest,
+        on_registered: Callable[[ImageRecord], None] | None,
+    ) -> None:
+        with contextlib.suppress(NotFoundError):  # deleted elsewhere meanwhile: gone all the same
+            client.delete(failed.id)
+        record = client.register(request)
+        self._apply({"record": record, "updated_at": time.time()})
+        if on_registered is not None:
+            self._writer.post(lambda: on_registered(record))
         self._watch(client, record)
 
     def _run_follow(self, client: ImageClient, image_id: str) -> None:
@@ -626,13 +635,10 @@ class RegistrationController(HasTraits):
             self._apply({"polls": base + polls, "updated_at": time.time()})
 
         timeout = self._config.wait_timeout if self._config is not None else None
-        try:
-            result: WaitResult = client.wait(
-                record.id, timeout=timeout, on_update=on_update, stop=self._stop, on_poll=on_poll
-            )
-        except CancelledError:  # stopped during the first status read: the record is still known
-            self._apply({"state": "settled", "outcome": "stopped"})
-            return
+        # The record in hand counts as the first read: the first GET waits for the first pause.
+        result: WaitResult = client.wait(
+            record.id, timeout=timeout, on_update=on_update, stop=self._stop, on_poll=on_poll, known=record
+        )
         self._apply(
             {
                 "record": result.record,
@@ -641,13 +647,3 @@ class RegistrationController(HasTraits):
                 "polls": base + result.polls,
             }
         )
-
-
-def _unexpected(error: Exception) -> MaiWidgetsError:
-    """An unexpected failure as a user-facing error: its type only, never a traceback."""
-    if isinstance(error, OSError):
-        return TransportError(f"{type(error).__name__}: {error}", hint="check the network and retry")
-    return MaiWidgetsError(
-        f"unexpected {type(error).__name__} in mai-widgets",
-        hint="this is a bug in mai-widgets; please report it with the steps that led here",
-    )

@@ -1,29 +1,132 @@
-"""Work the image widgets do off the kernel's main thread: HTTP calls and a debounce timer.
+"""Work off the kernel's main thread, in one place: threads, the writer that brings their
+results back to the kernel's event loop, and the helpers built on them.
 
-Both hand their results to a :class:`~mai_widgets.kernel.controller.MainLoopWriter`, so widget
-traits are only written on the kernel's event loop (or directly, under its lock, where there
-is no loop: pytest and scripts). ``close()`` cancels: HTTP in flight is cut through the
-:class:`~mai_widgets.transport.deadline.Cancel` of its
-:func:`~mai_widgets.transport.deadline.call_scope`, and the threads are joined within a second.
+Widget traits are only written on the kernel's event loop (or directly, under a lock, where
+there is no loop: pytest and scripts): every thread hands its changes to a
+:class:`MainLoopWriter`. :func:`start_thread` is the one way a thread is started here, so a bug
+in one ends as a log line for developers, never a traceback printed into a notebook.
+``close()`` cancels: HTTP in flight is cut through the :class:`~mai_widgets.transport.deadline.Cancel`
+of its :func:`~mai_widgets.transport.deadline.call_scope`, and threads are joined within
+``CLOSE_JOIN_SECONDS``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import TypeVar
 
-from ..errors import CancelledError, MaiWidgetsError
+from ..errors import CancelledError, MaiWidgetsError, TransportError
 from ..transport.deadline import Cancel, call_scope
-from .controller import CLOSE_JOIN_SECONDS, MainLoopWriter, _unexpected
 
-__all__ = ["BackgroundCalls", "Debouncer"]
+__all__ = [
+    "CLOSE_JOIN_SECONDS",
+    "BackgroundCalls",
+    "Debouncer",
+    "MainLoopWriter",
+    "start_thread",
+    "unexpected",
+]
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+# How long close() waits for a thread to end: cancelling cuts its HTTP at once, so this is ample.
+CLOSE_JOIN_SECONDS = 1.0
+
+
+def unexpected(error: Exception) -> MaiWidgetsError:
+    """An unexpected failure as a user-facing error: its type only, never a traceback."""
+    if isinstance(error, OSError):
+        return TransportError(f"{type(error).__name__}: {error}", hint="check the network and retry")
+    return MaiWidgetsError(
+        f"unexpected {type(error).__name__} in mai-widgets",
+        hint="this is a bug in mai-widgets; please report it with the steps that led here",
+    )
+
+
+def start_thread(target: Callable[[], None], name: str) -> threading.Thread:
+    """Start ``target`` on a daemon thread (a kernel never waits for it at exit)."""
+
+    def run() -> None:
+        try:
+            target()
+        except Exception:  # the callers report their own failures; this is the last net
+            log.debug("%s failed", name, exc_info=True)
+
+    thread = threading.Thread(target=run, name=name, daemon=True)
+    thread.start()
+    return thread
+
+
+def _main_thread_loop() -> asyncio.AbstractEventLoop | None:
+    """The event loop running on the main thread (ipykernel's), or ``None`` outside one."""
+    if threading.current_thread() is threading.main_thread():
+        try:
+            return asyncio.get_running_loop()
+        except RuntimeError:
+            pass
+    # Built on another thread (a comm handler on an ipykernel subshell): ask the kernel.
+    kernelbase = sys.modules.get("ipykernel.kernelbase")
+    if kernelbase is not None and kernelbase.Kernel.initialized():
+        io_loop = getattr(kernelbase.Kernel.instance(), "io_loop", None)
+        loop = getattr(io_loop, "asyncio_loop", None)
+        if isinstance(loop, asyncio.AbstractEventLoop) and loop.is_running():
+            return loop
+    return None
+
+
+class MainLoopWriter:
+    """Applies changes on the kernel's event loop, or directly under a lock without one.
+
+    Changes are queued and drained in order, so the loop's own thread (for example
+    ``wait_settled`` blocking a cell) can apply them without waiting for the loop to turn.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        self.loop = loop if loop is not None else _main_thread_loop()
+        # ipykernel's loop (and the one a test runs) turns on the main thread.
+        self.loop_thread = threading.main_thread().ident
+        self._lock = threading.RLock()
+        self._queue: deque[Callable[[], None]] = deque()
+
+    @property
+    def uses_loop(self) -> bool:
+        """Whether changes go through the loop now (it exists and is turning)."""
+        loop = self.loop
+        return loop is not None and loop.is_running() and not loop.is_closed()
+
+    def owns_thread(self) -> bool:
+        """The calling thread may apply changes itself."""
+        return not self.uses_loop or threading.get_ident() == self.loop_thread
+
+    def post(self, change: Callable[[], None]) -> None:
+        with self._lock:
+            self._queue.append(change)
+        if self.owns_thread():
+            self.drain()
+            return
+        try:
+            assert self.loop is not None
+            self.loop.call_soon_threadsafe(self.drain)
+        except RuntimeError:  # the loop closed between the check and the call
+            self.drain()
+
+    def drain_here(self) -> None:
+        """Apply pending changes if this thread may (else the loop will)."""
+        if self.owns_thread():
+            self.drain()
+
+    def drain(self) -> None:
+        with self._lock:
+            while self._queue:
+                self._queue.popleft()()
 
 
 class BackgroundCalls:
@@ -68,8 +171,8 @@ class BackgroundCalls:
             except Exception as error:  # a bug must still end as a visible message, not a dead thread
                 log.debug("%s failed", name, exc_info=True)
                 if not token.cancelled:
-                    unexpected = _unexpected(error)
-                    self.writer.post(lambda: failed(unexpected))
+                    shown = unexpected(error)
+                    self.writer.post(lambda: failed(shown))
             else:
                 if not token.cancelled:
                     self.writer.post(lambda: done(result))
@@ -78,12 +181,11 @@ class BackgroundCalls:
                 with self._lock:
                     self._threads.discard(threading.current_thread())
 
-        thread = threading.Thread(target=run, name=name, daemon=True)
         with self._lock:
             if self._closed:
                 return None
-            self._threads.add(thread)
-        thread.start()
+            # Started under the lock, so the thread's own discard comes after this add.
+            self._threads.add(start_thread(run, name))
         return token
 
     @property
@@ -146,8 +248,7 @@ class Debouncer:
                 return
             self._due = time.monotonic() + self.delay
             if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="mai-widgets-debounce", daemon=True)
-                self._thread.start()
+                self._thread = start_thread(self._run, "mai-widgets-debounce")
             self._cond.notify()
 
     def _run(self) -> None:

@@ -38,7 +38,6 @@ from ..errors import (
     NotFoundError,
     ServerError,
     ThrottledError,
-    TransportError,
     ValidationError,
     malformed_answer,
 )
@@ -56,6 +55,7 @@ from ..wire.contract import (
     split_swr_path,
     validate_image_id,
 )
+from .follow import Follow, FollowOutcome, poll_delay
 from .paging import Page, read_all
 
 if TYPE_CHECKING:
@@ -77,39 +77,14 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-WaitOutcome = Literal["settled", "timeout", "stopped"]
+WaitOutcome = FollowOutcome
 # Which images a listing shows: the user's own (DEDICATED), the service's presets (BUILD_IN), or both.
 ListType = Literal["DEDICATED", "BUILD_IN", "ALL"]
 _GROUP_FILTERS = frozenset({"name", "name_fuzzy_match", "namespace", "type", "workspace_id"})
 
 
 # ---------------------------------------------------------------------------------------
-# Poll schedule and results
-
-
-def poll_delay(
-    poll: int,
-    initial: float,
-    factor: float,
-    maximum: float,
-    *,
-    retry_after: float | None = None,
-    remaining: float | None = None,
-) -> float:
-    """Seconds to pause after poll number ``poll`` (1 = after the first poll).
-
-    ``initial * factor**(poll-1)`` capped at ``maximum``; at least ``retry_after`` when the
-    server asked for it; never past the ``remaining`` time of the wait.
-    """
-    try:
-        delay = min(maximum, initial * factor ** max(0, poll - 1))
-    except OverflowError:
-        delay = maximum
-    if retry_after is not None:
-        delay = max(delay, retry_after)
-    if remaining is not None:
-        delay = min(delay, max(0.0, remaining))
-    return max(0.0, delay)
+# Results
 
 
 @dataclass(frozen=True)
@@ -267,11 +242,12 @@ class ImageClient:
         if self._http.closed:
             raise CancelledError("the client was closed", maybe_sent=False)
 
-    def _raise_if_long_throttle(self, error: MaiWidgetsError) -> None:
-        if isinstance(error, ThrottledError) and (error.retry_after or 0.0) > float(
+    def too_long_to_wait(self, error: MaiWidgetsError) -> bool:
+        """A throttle whose ``Retry-After`` is longer than ``max_retry_after``: never slept
+        through, it is raised at once (it says when to retry)."""
+        return isinstance(error, ThrottledError) and (error.retry_after or 0.0) > float(
             self.config.max_retry_after
-        ):
-            raise error
+        )
 
     def _call(
         self,
@@ -581,7 +557,8 @@ class ImageClient:
                 return existing.with_changes(already_registered=not ambiguous)
             if isinstance(error, ThrottledError):
                 # The gateway throttles before the request reaches ModelArts.
-                self._raise_if_long_throttle(error)
+                if self.too_long_to_wait(error):
+                    raise error
                 last_error, pause = error, error.retry_after or 0.0
                 continue
             if isinstance(error, ServerError):
@@ -608,6 +585,8 @@ class ImageClient:
         on_update: Callable[[ImageRecord], None] | None = None,
         stop: threading.Event | Cancel | None = None,
         on_poll: Callable[[int], None] | None = None,
+        *,
+        known: ImageRecord | None = None,
     ) -> WaitResult:
         """Poll until the image settles, the timeout passes, or ``stop`` is set.
 
@@ -619,84 +598,33 @@ class ImageClient:
         the number of status reads so far, after each one. Throttling,
         5xx, malformed answers and connection errors are waited out; other errors are raised.
         A :class:`~mai_widgets.transport.http.Cancel` as ``stop`` also cuts a request in flight.
+        ``known``: the record in hand (a register answer), which counts as the first read (it is
+        not passed to ``on_update`` again); the first status read then waits the first pause.
+        The loop itself is :class:`~mai_widgets.services.follow.Follow`.
         """
         image_id = validate_image_id(image_id)
         limit = float(self.config.wait_timeout if timeout is None else timeout)
         if not limit >= 0:
             raise ValidationError([FieldProblem("timeout", "must be a number of seconds, at least 0")])
-        cancel = stop if isinstance(stop, Cancel) else Cancel()
-        event = stop if isinstance(stop, threading.Event) else None
-        deadline = Deadline(limit)
-        with call_scope(deadline, cancel):
-            return self._wait(image_id, deadline, cancel, event, on_update, on_poll)
+        if known is not None and known.id != image_id:
+            raise ValidationError([FieldProblem("known", f"is the record of {known.id}, not of {image_id}")])
 
-    def _wait(
-        self,
-        image_id: str,
-        deadline: Deadline,
-        cancel: Cancel,
-        event: threading.Event | None,
-        on_update: Callable[[ImageRecord], None] | None,
-        on_poll: Callable[[int], None] | None,
-    ) -> WaitResult:
-        cfg = self.config
+        def heard(record: ImageRecord, previous: ImageRecord | None) -> None:
+            if on_update is not None and (previous is None or record.status != previous.status):
+                on_update(record)
+
         started = time.monotonic()
-        record: ImageRecord | None = None
-        last_status: object = None
-        polls = 0
-        retry_after: float | None = None
-        transient: MaiWidgetsError | None = None
-
-        def stopped() -> bool:
-            return cancel.cancelled or (event is not None and event.is_set())
-
-        def result(outcome: WaitOutcome) -> WaitResult:
-            if record is None:
-                if transient is not None:
-                    raise transient
-                raise CancelledError("stopped before the image was read", maybe_sent=False)
-            return WaitResult(record, outcome, polls, time.monotonic() - started)
-
-        while True:
-            if stopped():
-                return result("stopped")
-            if polls and deadline.expired:
-                return result("timeout")  # the last error seen explains more than "no time left"
-            try:
-                polls += 1
-                current = self._call("GET", self._path(f"/{image_id}"), self._parse_record)
-                retry_after, transient = None, None
-            except CancelledError:
-                return result("stopped")
-            except (ThrottledError, ServerError, TransportError) as exc:
-                self._raise_if_long_throttle(exc)
-                transient = exc
-                retry_after = exc.retry_after if isinstance(exc, ApiError) else None
-            else:
-                record = current
-                if current.status != last_status:
-                    last_status = current.status
-                    if on_update is not None:
-                        on_update(current)
-                if current.is_terminal:
-                    return result("settled")
-            if on_poll is not None:
-                on_poll(polls)
-            remaining = deadline.remaining() or 0.0
-            if remaining <= 0:
-                return result("timeout")
-            delay = poll_delay(
-                polls,
-                cfg.poll_initial,
-                cfg.poll_factor,
-                cfg.poll_max,
-                retry_after=retry_after,
-                remaining=remaining,
-            )
-            if event is not None:
-                # A plain Event cannot cut a request; watch it in slices while pausing.
-                end = time.monotonic() + delay
-                while not stopped() and time.monotonic() < end:
-                    cancel.wait(min(0.1, end - time.monotonic()))
-            else:
-                cancel.wait(delay)
+        follow = Follow(
+            self,
+            [image_id] if known is None else [],
+            known=[known] if known is not None else [],
+            on_record=heard,
+            on_poll=on_poll,
+        )
+        outcome = follow.run(Deadline(limit), stop)
+        record = follow.records.get(image_id)
+        if record is None:
+            if follow.last_error is not None:
+                raise follow.last_error
+            raise CancelledError("stopped before the image was read", maybe_sent=False)
+        return WaitResult(record, outcome, follow.requests, time.monotonic() - started)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import html
 import logging
-import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -28,18 +27,17 @@ from ipywidgets.widgets.widget_description import DescriptionStyle
 from ipywidgets.widgets.widget_string import TextStyle
 
 from ..errors import (
-    CancelledError,
     FieldProblem,
     MaiWidgetsError,
     NotFoundError,
-    ThrottledError,
     ValidationError,
 )
-from ..kernel.controller import CLOSE_JOIN_SECONDS, FIELD_LABELS, MainLoopWriter, RegistrationController
-from ..kernel.threads import BackgroundCalls, Debouncer
-from ..transport.deadline import Cancel, call_scope
+from ..kernel.controller import FIELD_LABELS, RegistrationController
+from ..kernel.threads import CLOSE_JOIN_SECONDS, BackgroundCalls, Debouncer, MainLoopWriter
+from ..transport.deadline import Cancel
 from ..wire.contract import LIST_LIMIT_MAX, ImageRecord, ImageStatus, ListFilters
-from .status import SharedLooks, StatusView, badge_class_html, error_html, human_size
+from ..wire.format import image_label, size_text, time_text
+from .status import SharedLooks, StatusView, badge_class_html, error_html
 
 if TYPE_CHECKING:
     from ..auth.config import MaiConfig
@@ -89,17 +87,6 @@ STATUS_CHOICES: tuple[tuple[str, tuple[str, ...]], ...] = (
 _KIND_WORDS = {"DEDICATED": ("image", "images"), "BUILD_IN": ("preset", "presets")}
 
 
-def image_label(record: ImageRecord) -> str:
-    """``name:tag`` (or what the record has instead)."""
-    if record.name:
-        return f"{record.name}:{record.tag}" if record.tag else record.name
-    return record.swr_path or record.id
-
-
-def _when(record_time: Any) -> str:
-    return record_time.strftime("%Y-%m-%d %H:%M UTC") if record_time is not None else "–"
-
-
 def row_html(record: ImageRecord) -> str:
     """One row's details: status badge, arch, resource categories, services, size, times."""
 
@@ -109,7 +96,7 @@ def row_html(record: ImageRecord) -> str:
             f"{html.escape(text)}</span>"
         )
 
-    size = human_size(record.size) if record.size else "–"  # 0 until the image is built
+    size = size_text(record.size_bytes) or "–"  # 0 until the image is built
     return (
         f"{badge_class_html(record.status)}"
         + cell("arch", FIELD_LABELS["arch"], str(record.arch or "–"))
@@ -120,8 +107,8 @@ def row_html(record: ImageRecord) -> str:
         )
         + cell("services", FIELD_LABELS["services"], ", ".join(str(s) for s in record.services) or "–")
         + cell("size", "Size", size)
-        + cell("created", "Created", f"created {_when(record.create_at)}")
-        + cell("updated", "Updated", f"updated {_when(record.update_at)}")
+        + cell("created", "Created", f"created {time_text(record.create_at) or '–'}")
+        + cell("updated", "Updated", f"updated {time_text(record.update_at) or '–'}")
     )
 
 
@@ -158,11 +145,11 @@ def _checked_statuses(values: object) -> tuple[str, ...]:
 class ListFollower:
     """Follows every image of a list that is not terminal, with ONE thread.
 
-    Each round reads each followed image once (``GET .../images/{id}``), then pauses as
-    :func:`~mai_widgets.services.images.poll_delay` says (``poll_initial``, ``poll_factor``,
-    ``poll_max``, and a ``Retry-After``). New ids restart the schedule. An image that reaches
-    a terminal status (or is gone) is dropped; with nothing left, the thread ends, and the next
-    :meth:`follow` starts one again. :meth:`close` cuts the request in flight.
+    The loop is :class:`~mai_widgets.services.follow.Follow` (one GET per followed image per
+    round, then the configured backoff; new ids restart the schedule); this runs it on a
+    thread of its own while there is something to follow, and tells the kernel loop of
+    changes only. An image that settles (or is gone) is dropped; with nothing left, the thread
+    ends, and the next :meth:`follow` starts one again. :meth:`close` cuts the request in flight.
     """
 
     THREAD_NAME = "mai-widgets-list-follow"
@@ -173,118 +160,60 @@ class ListFollower:
         on_record: Callable[[ImageRecord], None],
         writer: MainLoopWriter,
     ) -> None:
-        self._client = client
+        from ..services.follow import Follow
+
         self._on_record = on_record
         self._writer = writer
-        self._lock = threading.Lock()
-        self._wake = threading.Event()
-        self._cancel = Cancel()
-        self._ids: list[str] = []
-        self._seen: dict[str, tuple[str, Any, Any]] = {}  # id -> what was last passed on
-        self._restart = False
-        self._thread: threading.Thread | None = None
-        self.requests = 0  # status reads so far (for tests and the bench)
-        self.rounds = 0
+        self._loop = Follow(
+            client, on_record=self._heard, on_error=self._trouble, spacing=READ_SPACING_SECONDS
+        )
+        self._calls = BackgroundCalls(writer)
 
     @property
     def ids(self) -> tuple[str, ...]:
-        with self._lock:
-            return tuple(self._ids)
+        return self._loop.ids
 
     @property
-    def thread(self) -> threading.Thread | None:
-        return self._thread
+    def requests(self) -> int:
+        """Status reads so far (for tests and the bench)."""
+        return self._loop.requests
+
+    @property
+    def rounds(self) -> int:
+        return self._loop.rounds
+
+    @property
+    def running(self) -> bool:
+        """The poll thread is alive."""
+        return self._calls.busy
 
     def follow(self, ids: Iterable[str]) -> None:
         """Follow exactly these images (the list's images that are not terminal)."""
-        wanted = list(dict.fromkeys(ids))
-        with self._lock:
-            if self._cancel.cancelled:
-                return
-            added = set(wanted) - set(self._ids)
-            self._ids = wanted
-            if added:
-                self._restart = True
-                self._wake.set()
-            if wanted and self._thread is None:
-                self._thread = threading.Thread(target=self._run, name=self.THREAD_NAME, daemon=True)
-                self._thread.start()
+        if self._loop.follow(ids):
+            self._calls.start(self._loop.run, lambda _: None, self._failed, name=self.THREAD_NAME)
 
-    def _drop(self, image_id: str) -> None:
-        with self._lock:
-            if image_id in self._ids:
-                self._ids.remove(image_id)
+    def _heard(self, record: ImageRecord, previous: ImageRecord | None) -> None:
+        shown = (str(record.status), record.update_at, record.status_message)
+        if previous is None or shown != (str(previous.status), previous.update_at, previous.status_message):
+            self._writer.post(lambda: self._on_record(record))  # the kernel loop hears of changes only
 
-    def _run(self) -> None:
-        from ..services.images import poll_delay
+    @staticmethod
+    def _trouble(image_id: str, error: MaiWidgetsError) -> bool:
+        log.debug("list follow of %s: %s", image_id, error.message)
+        return not isinstance(error, NotFoundError)  # a gone image is dropped; others retry next round
 
-        cfg = self._client.config
-        polls = 0
-        with call_scope(cancel=self._cancel):
-            while not self._cancel.cancelled:
-                with self._lock:
-                    if self._restart:
-                        polls, self._restart = 0, False
-                    ids = list(self._ids)
-                    if not ids:
-                        self._thread = None
-                        return
-                retry_after: float | None = None
-                for image_id in ids:
-                    if self._cancel.cancelled:
-                        return
-                    if image_id not in self.ids:
-                        continue
-                    try:
-                        self.requests += 1
-                        record = self._client.get(image_id)
-                    except CancelledError:
-                        return
-                    except NotFoundError:
-                        self._drop(image_id)
-                        continue
-                    except ThrottledError as error:
-                        retry_after = error.retry_after
-                        break  # the gateway says slow down: end the round early
-                    except MaiWidgetsError as error:  # transient or not, the next round tries again
-                        log.debug("list follow: %s", error.message)
-                        continue
-                    if record.is_terminal:
-                        self._drop(image_id)
-                    seen = (str(record.status), record.update_at, record.status_message)
-                    if self._seen.get(image_id) != seen:  # the kernel loop hears of changes only
-                        self._seen[image_id] = seen
-                        self._writer.post(lambda r=record: self._on_record(r))  # type: ignore[misc]
-                    # a breath between reads, so a long round never holds the GIL for long
-                    if self._cancel.wait(READ_SPACING_SECONDS):
-                        return
-                polls += 1
-                self.rounds += 1
-                delay = poll_delay(
-                    polls, cfg.poll_initial, cfg.poll_factor, cfg.poll_max, retry_after=retry_after
-                )
-                self._wake.wait(delay)
-                self._wake.clear()
-        with self._lock:
-            self._thread = None
+    @staticmethod
+    def _failed(error: MaiWidgetsError) -> None:
+        log.debug("list follow ended: %s", error.message)
 
     def close(self, timeout: float = CLOSE_JOIN_SECONDS) -> None:
         """Stop now (the request in flight is cut) and wait, ``timeout`` at most, for the thread."""
-        with self._lock:
-            self._cancel.cancel()
-            self._ids = []
-            thread = self._thread
-        self._wake.set()
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout)
+        self._loop.close()
+        self._calls.close(timeout)
 
     def join(self, timeout: float) -> bool:
         """Wait for the thread to end (after :meth:`close`); True if it has."""
-        thread = self._thread
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout)
-            return not thread.is_alive()
-        return True
+        return self._calls.wait_idle(timeout)
 
 
 # ---------------------------------------------------------------------------------------

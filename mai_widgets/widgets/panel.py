@@ -21,10 +21,9 @@ from ipywidgets.widgets.widget_string import TextStyle
 
 from ..errors import MaiWidgetsError
 from ..kernel.controller import FIELD_LABELS, RegistrationController
-from ..kernel.threads import BackgroundCalls
 from ..wire.contract import FORM_FIELDS, field_spec
 from .preflight_view import PreflightView
-from .status import FAILED_STATUSES, SharedLooks, StatusView, error_html
+from .status import SharedLooks, StatusView, error_html
 from .swr_picker import SwrPathCombobox
 
 if TYPE_CHECKING:
@@ -235,7 +234,6 @@ class RegisterPanel(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
         self.preview_text = ""
         self.status_view = StatusView(controller, looks=looks)
         # "Already registered", and that registration failed: registering again needs it deleted.
-        self._calls = BackgroundCalls()
         self.again_message = looks.html(classes=("mai-register-again-offer-message",))
         self.again_button = widgets.Button(
             description="Delete and register again",
@@ -363,60 +361,38 @@ class RegisterPanel(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
 
     def _failed_duplicate(self) -> bool:
         record = self.controller.record
-        return (
-            record is not None
-            and record.already_registered
-            and record.status in FAILED_STATUSES
-            and not self.controller.busy
-        )
+        return record is not None and record.already_registered and self.controller.replaceable()
 
     def _offer_changed(self, _: Mapping[str, Any]) -> None:
+        c = self.controller
         if self._failed_duplicate():
-            record = self.controller.record
+            record = c.record
             assert record is not None
             reason = f": {record.status_message}" if record.status_message else ""
+            trouble = error_html(c.error) if c.error is not None else ""  # a delete that failed
             self.again_message.value = (
                 f"This SWR image is already registered, and that registration ended "
                 f"{html.escape(str(record.status))}{html.escape(reason)}. Delete the failed record "
-                f"(id <code>{html.escape(record.id)}</code>) and register it again?"
+                f"(id <code>{html.escape(record.id)}</code>) and register it again?{trouble}"
             )
             self.again_button.disabled = False
             self.again_box.layout.display = ""
-        elif self.controller.busy:
+        elif c.busy:
             self.again_box.layout.display = "none"
 
     def _again_clicked(self, _: widgets.Button) -> None:
         self.delete_and_register_again()
 
     def delete_and_register_again(self) -> bool:
-        """Delete the failed record the last answer named, then register the form again."""
+        """Replace the failed record the last answer named: the controller deletes it and
+        registers the form again (one at a time: a second click does nothing)."""
         if not self._failed_duplicate():
             return False
-        record = self.controller.record
-        assert record is not None
-        try:
-            client = self.controller.client()
-        except MaiWidgetsError as error:
-            self.again_message.value = error_html(error)
-            return False
-        self.again_button.disabled = True
-        self.again_message.value = f"Deleting the failed record {html.escape(record.id)}…"
-
-        def done(_: object) -> None:
-            self.again_box.layout.display = "none"
-            self.controller.submit()
-
-        def failed(error: MaiWidgetsError) -> None:
-            self.again_button.disabled = False
-            self.again_message.value = error_html(error)
-
-        image_id = record.id
-        self._calls.start(lambda: client.delete(image_id), done, failed, name="mai-widgets-delete-failed")
-        return True
+        return self.controller.replace_failed()
 
     def wait_idle(self, timeout: float | None = None) -> bool:
-        """Block until a "Delete and register again" deletion has ended (scripts and tests)."""
-        return self._calls.wait_idle(timeout)
+        """Block until a "Delete and register again" has ended (scripts and tests)."""
+        return self.controller.wait_settled(timeout)
 
     # -- controller -> widgets -------------------------------------------------------------
 
@@ -526,7 +502,6 @@ class RegisterPanel(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
         if getattr(self, "_panel_closed", True):  # closed already, or never fully built
             return
         self._panel_closed = True
-        self._calls.close()
         self.controller.unobserve(self._offer_changed, names=["record", "busy", "state"])
         self.controller.unobserve(self._fields_changed, names="fields")
         self.controller.unobserve(

@@ -12,16 +12,16 @@ import html
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 from ipywidgets.widgets.widget_string import HTMLStyle, LabelStyle
 
 from ..errors import ApiError, MaiWidgetsError, ValidationError
-from ..kernel.controller import CLOSE_JOIN_SECONDS, RegistrationController
+from ..kernel.controller import RegistrationController, register_again_fields
 from ..kernel.threads import BackgroundCalls
-from ..wire.contract import FAILED_STATUSES, REGISTER_FIELD_TABLE, ImageRecord, ImageStatus, WireEnum
+from ..wire.contract import FAILED_STATUSES, REGISTER_FIELD_TABLE, ImageRecord, ImageStatus, ImageType
+from ..wire.format import image_label, size_text, time_text
 
 if TYPE_CHECKING:
     from ..services.images import ImageClient
@@ -35,9 +35,7 @@ __all__ = [
     "badge_class_html",
     "describe_state",
     "error_html",
-    "human_size",
     "record_table_html",
-    "register_again_fields",
 ]
 
 # Badge looks: CSS classes (labextension/style/base.css) coloured by JupyterLab's --jp-* theme
@@ -111,22 +109,6 @@ class SharedLooks:
             model.close()
 
 
-def human_size(size_kb: int | None) -> str:
-    """A size given in KB (as ModelArts reports it) in binary units, e.g. ``3.1 GiB``."""
-    if size_kb is None:
-        return "unknown"
-    value = float(size_kb) * 1024
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
-        if value < 1024 or unit == "PiB":
-            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    raise AssertionError("unreachable")
-
-
-def _when(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M:%S UTC") if value is not None else ""
-
-
 def _join(values: Iterable[object]) -> str:
     return ", ".join(str(v) for v in values)
 
@@ -150,10 +132,11 @@ def record_rows(record: ImageRecord) -> list[tuple[str, str]]:
         text = _join(value) if isinstance(value, tuple) else str(value or "")
         if spec.name != "description" or text:
             rows.append((spec.label, text))
+    size = size_text(record.size_bytes)
     rows += [
-        ("Size", "" if record.size is None else f"{human_size(record.size)} ({record.size} KB)"),
-        ("Created", _when(record.create_at)),
-        ("Updated", _when(record.update_at)),
+        ("Size", f"{size} ({record.size} KB)" if size else ""),
+        ("Created", time_text(record.create_at)),
+        ("Updated", time_text(record.update_at)),
     ]
     return rows
 
@@ -186,27 +169,6 @@ def badge_class_html(status: object) -> str:
     text = str(status)
     slug = "".join(c if c.isalnum() else "-" for c in text.lower())
     return f"<span class='mai-badge mai-badge-{html.escape(slug)}'>{html.escape(text)}</span>"
-
-
-def register_again_fields(record: ImageRecord) -> dict[str, Any]:
-    """The register fields a record came from (the register field table's ``record_attr``s).
-
-    What the record does not carry (an empty description, no workspace) is left out, so the
-    request gets the same defaults the first one had.
-    """
-    fields: dict[str, Any] = {}
-    for spec in REGISTER_FIELD_TABLE:
-        if spec.record_attr is None:
-            continue
-        value = getattr(record, spec.record_attr)
-        if isinstance(value, tuple):
-            if value:
-                fields[spec.name] = [str(v) for v in value]
-        elif isinstance(value, WireEnum):
-            fields[spec.name] = value.value
-        elif isinstance(value, str) and value:
-            fields[spec.name] = value
-    return fields
 
 
 def error_html(error: MaiWidgetsError) -> str:
@@ -470,6 +432,7 @@ class ImageActions(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
             description="Register again…", icon="redo", _dom_classes=("mai-action-register-again",)
         )
         self.message = self._looks.html(classes=("mai-action-message",))
+        self.reason = self._looks.html(classes=("mai-action-reason",))  # why a button is disabled
 
         # Copy: the kernel cannot reach the browser's clipboard, so the path is put where a
         # selection and Ctrl+C (or Cmd+C) take it.
@@ -535,7 +498,14 @@ class ImageActions(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
             _dom_classes=("mai-action-buttons",),
         )
         super().__init__(
-            [self.buttons, self.copy_box, self.delete_box, self.register_again_box, self.message],
+            [
+                self.buttons,
+                self.reason,
+                self.copy_box,
+                self.delete_box,
+                self.register_again_box,
+                self.message,
+            ],
             _dom_classes=("mai-image-actions",),
         )
         self.sync_button.on_click(lambda _: self.sync())
@@ -553,30 +523,63 @@ class ImageActions(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
     # -- rendering -------------------------------------------------------------------------
 
     def _changed(self, _: Mapping[str, Any]) -> None:
+        c = self.controller
+        if self.running == "register-again" and not c.busy:  # the controller's replace ended
+            self.running = ""
+            if c.error is not None:
+                self.message.value = error_html(c.error)
         self.render()
 
     @property
     def record(self) -> ImageRecord | None:
         return self.controller.record
 
+    def cannot_delete(self) -> str:
+        """Why the image shown cannot be deleted, in words ("" when it can)."""
+        record = self.record
+        if record is None:
+            return "No image is shown."
+        if str(record.type) == ImageType.BUILD_IN.value:
+            return "Presets belong to ModelArts: they cannot be deleted."
+        if self.deleted or record.status == ImageStatus.DELETED:
+            return f"{image_label(record)} was deleted already: there is nothing more to delete."
+        return ""
+
+    def blockers(self) -> list[str]:
+        """Why the action buttons that are disabled are, in words (the handrail line)."""
+        record = self.record
+        if record is None:
+            return []
+        reasons: list[str] = []
+        if self.controller.closed:
+            reasons.append("This view was closed.")
+        elif self.running:
+            reasons.append(f"One action at a time: {self.running.replace('-', ' ')} is in flight.")
+        refusal = self.cannot_delete()
+        if refusal:
+            reasons.append(refusal)
+        if record.status in FAILED_STATUSES and not record.swr_path:
+            reasons.append("Register again needs the image's SWR path, which ModelArts did not return.")
+        return reasons
+
     def render(self) -> None:
         record = self.record
         exists = record is not None and record.status != ImageStatus.DELETED and not self.deleted
         idle = not self.running and not self.controller.closed
+        deletable = idle and not self.cannot_delete()
         self.layout.display = "" if record is not None else "none"
         self.sync_button.disabled = not (exists and idle)
-        self.delete_button.disabled = not (exists and idle)
+        self.delete_button.disabled = not deletable
+        self.force_checkbox.disabled = not deletable
+        self.reason.value = "<br>".join(
+            f"<span class='mai-muted'>{html.escape(r)}</span>" for r in self.blockers()
+        )
         self.copy_button.disabled = record is None or not record.swr_path
         failed = exists and record is not None and record.status in FAILED_STATUSES
         self.register_again_button.layout.display = "" if failed else "none"
         self.register_again_button.disabled = not (failed and idle and bool(record and record.swr_path))
-        for box in (self.delete_confirm_button, self.register_again_confirm_button):
-            box.disabled = not (exists and idle)
-
-    def _name(self, record: ImageRecord) -> str:
-        if record.name:
-            return f"{record.name}:{record.tag}" if record.tag else record.name
-        return record.swr_path or record.id
+        self.delete_confirm_button.disabled = not deletable
+        self.register_again_confirm_button.disabled = not (exists and idle)
 
     def _say(self, text: str) -> None:
         self.message.value = text
@@ -621,13 +624,13 @@ class ImageActions(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         if record is None or client is None or self.running:
             return False
         self.running = "sync"
-        self._say(f"Asking ModelArts to sync {html.escape(self._name(record))}…")
+        self._say(f"Asking ModelArts to sync {html.escape(image_label(record))}…")
         self.render()
         image_id = record.id
 
         def done(synced: ImageRecord) -> None:
             self.running = ""
-            self._say(f"Synced: {html.escape(self._name(synced))} is {html.escape(str(synced.status))}.")
+            self._say(f"Synced: {html.escape(image_label(synced))} is {html.escape(str(synced.status))}.")
             c = self.controller
             if not c.busy and not c.closed:
                 if synced.is_terminal:
@@ -644,18 +647,25 @@ class ImageActions(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
     def ask_delete(self) -> None:
         """Show the confirmation, naming the image; force (SWR too) starts off."""
         record = self.record
-        if record is None:
+        if record is None or self.cannot_delete():
             return
         self.force_checkbox.value = False
         self.delete_question.value = (
-            f"Delete <b>{html.escape(self._name(record))}</b> (id <code>{html.escape(record.id)}</code>) "
+            f"Delete <b>{html.escape(image_label(record))}</b> (id <code>{html.escape(record.id)}</code>) "
             "from ModelArts?"
         )
         self._hide(self.register_again_box)
         self.delete_box.layout.display = ""
 
     def delete(self, force: bool = False) -> bool:
-        """Delete the image (``force``: from SWR too, destructive) on a worker thread."""
+        """Delete the image (``force``: from SWR too, destructive) on a worker thread.
+
+        Refused, with the reason shown and nothing sent, for a preset and once deleted.
+        """
+        refusal = self.cannot_delete()
+        if refusal:
+            self._say(html.escape(refusal))
+            return False
         record, client = self.record, self._client()
         if record is None or client is None or self.running:
             return False
@@ -663,7 +673,7 @@ class ImageActions(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         self._hide(self.delete_box)
         self.controller.stop()  # nothing more to follow
         what = " and from SWR" if force else ""
-        self._say(f"Deleting {html.escape(self._name(record))}{what}…")
+        self._say(f"Deleting {html.escape(image_label(record))}{what}…")
         self.render()
         image_id = record.id
 
@@ -671,7 +681,7 @@ class ImageActions(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
             self.running = ""
             self.deleted = True
             full = deleted if deleted.name else record.with_changes(status=deleted.status)
-            self._say(f"Deleted {html.escape(self._name(record))}{what}.")
+            self._say(f"Deleted {html.escape(image_label(record))}{what}.")
             if not self.controller.closed:
                 self.controller.record = full
             self.render()
@@ -691,7 +701,7 @@ class ImageActions(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
             return
         reason = f" ({record.status_message})" if record.status_message else ""
         self.register_again_question.value = (
-            f"<b>{html.escape(self._name(record))}</b> ended {html.escape(str(record.status))}"
+            f"<b>{html.escape(image_label(record))}</b> ended {html.escape(str(record.status))}"
             f"{html.escape(reason)}. Delete this failed record and register "
             f"<code>{html.escape(record.swr_path or '')}</code> again with the same fields?"
         )
@@ -699,44 +709,35 @@ class ImageActions(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         self.register_again_box.layout.display = ""
 
     def register_again(self) -> bool:
-        """Delete the failed record, register the same fields, and follow the new image."""
-        record, client = self.record, self._client()
-        if record is None or client is None or self.running or record.status not in FAILED_STATUSES:
+        """Replace the failed record (the controller deletes it, registers the same fields and
+        follows the new image). A second call while one is in flight does nothing."""
+        record = self.record
+        if record is None or self.running or self.deleted or not self.controller.replaceable():
             return False
-        fields = register_again_fields(record)
-        self.running = "register-again"
+        self.running = "register-again"  # before the call: a refusal ends it through _changed
         self._hide(self.register_again_box)
-        self.controller.stop()
-        self._say(f"Deleting the failed record of {html.escape(self._name(record))} and registering again…")
-        self.render()
-
-        def work() -> ImageRecord:
-            client.delete(record.id)
-            # the controller's follow of the old record ends at once (stopped above)
-            self.controller.wait_settled(CLOSE_JOIN_SECONDS)
-            return client.register(**fields)
-
-        def done(new: ImageRecord) -> None:
+        self._say(f"Deleting the failed record of {html.escape(image_label(record))} and registering again…")
+        if not self.controller.replace_failed(register_again_fields(record), self._registered_again):
             self.running = ""
-            self._say(
-                f"Registered {html.escape(self._name(new))} again: id <code>{html.escape(new.id)}</code>."
-            )
-            if not self.controller.closed:
-                # shown from the first answer, so the view (and the list's host) sees it settle
-                self.controller.record = new
-                self.controller.follow(new.id)
             self.render()
-            for listener in list(self.on_registered):
-                listener(new)
-
-        self._calls.start(work, done, self._fail, name="mai-widgets-register-again")
+            return False
+        self.render()
         return True
+
+    def _registered_again(self, new: ImageRecord) -> None:
+        self._say(f"Registered {html.escape(image_label(new))} again: id <code>{html.escape(new.id)}</code>.")
+        for listener in list(self.on_registered):
+            listener(new)
 
     # -- waiting and closing ---------------------------------------------------------------
 
     def wait_idle(self, timeout: float | None = None) -> bool:
-        """Block until the action in flight has ended (for scripts and tests)."""
-        return self._calls.wait_idle(timeout)
+        """Block until the action in flight has ended (for scripts and tests); a register again
+        ends when the new image has settled."""
+        ok = self._calls.wait_idle(timeout)
+        if self.running == "register-again":
+            ok = self.controller.wait_settled(timeout) and ok
+        return ok
 
     def close(self) -> None:
         if getattr(self, "_closed", True):
@@ -760,6 +761,7 @@ class ImageActions(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
             self.register_again_cancel_button,
             self.buttons,
             self.message,
+            self.reason,
         ):
             widget.close()
         if self._owns_looks:

@@ -21,12 +21,13 @@ import ipywidgets as widgets
 from ..errors import MaiWidgetsError
 from ..kernel.threads import BackgroundCalls, Debouncer
 from ..transport.deadline import Cancel
+from ..wire.format import size_text, time_text
 
 if TYPE_CHECKING:
     from ..services.paging import Page
     from ..services.swr import SwrClient, SwrNamespace, SwrRepository, SwrTag
 
-__all__ = ["FILTER_DELAY", "REPO_PAGE", "TAG_PAGE", "SwrPathCombobox", "human_size"]
+__all__ = ["FILTER_DELAY", "REPO_PAGE", "TAG_PAGE", "SwrPathCombobox"]
 
 REPO_PAGE = 50  # repositories per page (the manage API allows up to 100)
 TAG_PAGE = 50  # tags shown before "More" (they come in one listing, filtered here)
@@ -34,18 +35,12 @@ FILTER_DELAY = 0.3  # seconds of typing pause before the repository filter asks 
 _LIST_ROWS = 8
 
 
-def human_size(size: int) -> str:
-    if size <= 0:
-        return "size unknown"
-    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if size >= scale:
-            return f"{size / scale:.1f} {unit}"
-    return f"{size} B"
+def _size(size: int) -> str:
+    return size_text(size) or "size unknown"
 
 
 def _pushed(text: str) -> str:
-    """The push time as a short date and minute (SWR gives ISO-like text)."""
-    return text.replace("T", " ")[:16] if text else "push time unknown"
+    return time_text(text) or "push time unknown"
 
 
 def _column(title: str, plural: str, cls: str) -> tuple[widgets.Text, widgets.Select, widgets.HTML]:
@@ -223,7 +218,7 @@ class SwrPathCombobox(widgets.VBox):  # type: ignore[misc]  # ipywidgets is unty
 
     @staticmethod
     def _repo_label(repo: SwrRepository) -> str:
-        return f"{repo.name} · {human_size(repo.size)} · {_pushed(repo.updated_at)}"
+        return f"{repo.name} · {_size(repo.size)} · {_pushed(repo.updated_at)}"
 
     def _repository_picked(self, change: Mapping[str, Any]) -> None:
         self._clear_tags()
@@ -268,7 +263,7 @@ class SwrPathCombobox(widgets.VBox):  # type: ignore[misc]  # ipywidgets is unty
     @staticmethod
     def _tag_label(tag: SwrTag) -> str:
         multi = " · multi-arch" if tag.manifest_list else ""
-        return f"{tag.tag} · {human_size(tag.size)} · {_pushed(tag.updated)}{multi}"
+        return f"{tag.tag} · {_size(tag.size)} · {_pushed(tag.updated)}{multi}"
 
     def _tag_picked(self, change: Mapping[str, Any]) -> None:
         name = change["new"]

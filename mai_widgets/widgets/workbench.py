@@ -14,6 +14,7 @@ from traitlets import Dict, Unicode
 
 from ..errors import MaiWidgetsError
 from ..wire.contract import ImageRecord, ImageStatus
+from ..wire.format import image_label
 from .browser import ImageBrowser
 from .panel import RegisterPanel
 
@@ -32,7 +33,7 @@ _NOTICE_MAX = 140
 
 def settled_notice(record: ImageRecord) -> dict[str, str]:
     """What the side panel's host says when a followed image settles: text, kind and image id."""
-    label = f"{record.name}:{record.tag}" if record.name and record.tag else (record.swr_path or record.id)
+    label = image_label(record)
     status = str(record.status)
     if record.status == ImageStatus.ACTIVE:
         text, kind = f"{label} is ACTIVE", "success"

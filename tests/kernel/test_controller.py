@@ -9,6 +9,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+import requests
+from emulator_clients import client_for
 from widget_support import CREDENTIAL_VARS, make_client, stored_count, with_refused_arch
 
 from mai_widgets.auth.config import load_config
@@ -24,7 +26,8 @@ from mai_widgets.errors import (
     ValidationError,
 )
 from mai_widgets.kernel import controller as controller_module
-from mai_widgets.kernel.controller import MainLoopWriter, RegistrationController
+from mai_widgets.kernel.controller import RegistrationController
+from mai_widgets.kernel.threads import MainLoopWriter
 from mai_widgets.services.images import ImageClient
 from mai_widgets.wire.contract import ImageStatus, RegisterRequest
 
@@ -127,6 +130,60 @@ def test_create_failed_settles_with_the_status_message(emulator: EmulatorProcess
     assert c.state == "settled"
     assert c.record is not None and c.record.status == ImageStatus.CREATE_FAILED
     assert "not found" in (c.record.status_message or "")
+
+
+def test_replace_failed_deletes_once_and_registers_the_same_fields_again(emulator: EmulatorProcess) -> None:
+    sent: list[str] = []
+    session = requests.Session()
+    session.hooks["response"].append(lambda r, *a, **k: sent.append(str(r.request.method)))
+    client = client_for(emulator, session=session)
+    c = RegistrationController(client, swr_path=NOT_IN_SWR, description="retry me")
+    assert c.submit() and c.wait_settled(SETTLE)
+    failed = c.record
+    assert failed is not None and failed.status == ImageStatus.CREATE_FAILED and c.replaceable()
+    sent.clear()
+    heard: list[str] = []
+    assert c.replace_failed(on_registered=lambda r: heard.append(r.id)) is True
+    assert c.replace_failed() is False  # a double click while the first is in flight
+    assert c.replace_failed() is False
+    assert c.wait_settled(SETTLE)
+    assert [m for m in sent if m in ("DELETE", "POST")] == ["DELETE", "POST"], "one delete, one register"
+    assert c.error is None and c.state == "settled"  # no "not found" from a second delete covers it
+    new = c.record
+    assert new is not None and new.id != failed.id and heard == [new.id]
+    assert new.swr_path == failed.swr_path and new.description == "retry me"
+    assert client.get(failed.id).status == ImageStatus.DELETED
+
+
+def test_replace_failed_needs_a_failed_record(emulator: EmulatorProcess) -> None:
+    c = RegistrationController(make_client(emulator), swr_path=GOOD)
+    assert c.replace_failed() is False  # nothing registered yet
+    assert c.submit() and c.wait_settled(SETTLE)
+    assert c.record is not None and c.record.status == ImageStatus.ACTIVE
+    assert not c.replaceable() and c.replace_failed() is False
+    assert stored_count(emulator) == 1
+
+
+def test_replace_failed_after_a_delete_elsewhere_still_registers(emulator: EmulatorProcess) -> None:
+    client = make_client(emulator)
+    c = RegistrationController(client, swr_path=NOT_IN_SWR)
+    assert c.submit() and c.wait_settled(SETTLE)
+    failed = c.record
+    assert failed is not None
+    client.delete(failed.id)  # deleted elsewhere meanwhile: gone all the same
+    assert c.replace_failed() is True and c.wait_settled(SETTLE)
+    assert c.error is None and c.record is not None and c.record.id != failed.id
+
+
+def test_a_failed_delete_keeps_the_failed_record_shown(emulator: EmulatorProcess) -> None:
+    c = RegistrationController(make_client(emulator), swr_path=NOT_IN_SWR)
+    assert c.submit() and c.wait_settled(SETTLE)
+    failed = c.record
+    assert failed is not None
+    emulator.stop()  # the service is unreachable now
+    assert c.replace_failed() is True and c.wait_settled(SETTLE)
+    assert c.state == "failed" and c.error is not None
+    assert c.record is failed, "the record stays shown with the error"
 
 
 def test_stop_ends_following_but_not_the_image(emulator_factory: Callable[..., EmulatorProcess]) -> None:

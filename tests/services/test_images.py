@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -175,6 +176,31 @@ def test_wait_timeout_and_stop(emulator_factory: Callable[..., EmulatorProcess])
     assert not worker.is_alive()
     assert results[0].outcome == "stopped"
     assert results[0].record.id == record.id
+
+
+def test_wait_from_a_known_record_reads_first_after_the_first_pause(
+    emulator_factory: Callable[..., EmulatorProcess],
+) -> None:
+    emu = emulator_factory(init_seconds=1.0, creating_seconds=0.5)
+    session = requests.Session()
+    gets: list[float] = []
+    session.hooks["response"].append(
+        lambda r, *a, **k: gets.append(time.monotonic()) if r.request.method == "GET" else None
+    )
+    client = client_for(emu, session=session, poll_initial=0.6, poll_max=0.6)
+    record = client.register(swr_path=GOOD)
+    seen: list[ImageStatus | str] = []
+    started = time.monotonic()
+    early = client.wait(record.id, timeout=0.2, known=record, on_update=lambda r: seen.append(r.status))
+    assert early.outcome == "timeout" and early.record is record and early.polls == 0
+    assert gets == [] and seen == [], "the register answer is not asked for again at once"
+    started = time.monotonic()
+    result = client.wait(record.id, timeout=30, known=record, on_update=lambda r: seen.append(r.status))
+    assert result.succeeded and result.polls == len(gets) >= 1
+    assert gets[0] - started >= 0.55  # the first read came after the first pause
+    assert seen[-1] == ImageStatus.ACTIVE and record.status not in seen  # only what changed
+    with pytest.raises(ValidationError, match="known"):
+        client.wait(str(uuid.uuid4()), known=record)
 
 
 def test_list_filters_and_paging(emulator_factory: Callable[..., EmulatorProcess]) -> None:

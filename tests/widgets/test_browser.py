@@ -25,8 +25,7 @@ from mai_widgets.auth.credentials import Credentials
 from mai_widgets.emulator.defaults import DEFAULTS, DEMO_SWR_IMAGES
 from mai_widgets.emulator.process import EmulatorProcess
 from mai_widgets.errors import ValidationError
-from mai_widgets.kernel.controller import MainLoopWriter
-from mai_widgets.kernel.threads import Debouncer
+from mai_widgets.kernel.threads import Debouncer, MainLoopWriter
 from mai_widgets.services.images import ImageClient
 from mai_widgets.widgets.browser import PAGE_SIZE, ListFollower
 from mai_widgets.wire.contract import ImageStatus
@@ -114,7 +113,7 @@ def test_lists_only_the_first_page_of_10000(browse: Callable[..., tuple[ImageBro
     first = browser.rows[0]
     assert first.button.description == "bench-99:v009999"
     info = first.info.value
-    for text in ("mai-badge-active", ">ACTIVE<", "X86_64", "created 20", "updated 20", "GiB"):
+    for text in ("mai-badge-active", ">ACTIVE<", "X86_64", "created 20", "updated 20", " GB"):
         assert text in info, text
     assert "Loaded 200 of your 10,000 images" in browser.summary.value
     assert browser.more_button.layout.display == "" and not browser.more_button.disabled
@@ -280,7 +279,31 @@ def test_delete_confirms_naming_the_image_and_force_is_opt_in(
         assert store.swr_image_deleted(DEMO_SWR_IMAGES[0]) is force
     assert "Deleted" in actions.message.value and view.controller.record is not None
     assert view.controller.record.status == ImageStatus.DELETED
-    assert actions.delete_button.disabled
+    assert actions.delete_button.disabled and "deleted already" in actions.reason.value
+    # Once deleted, another (forced) delete is refused with a reason, and nothing is sent.
+    assert actions.delete(force=True) is False
+    assert browser.wait_idle(WAIT)
+    assert [m for m, _, _ in recorder.calls].count("DELETE") == 1
+    assert "was deleted already" in actions.message.value
+
+
+def test_presets_cannot_be_deleted_and_say_why(
+    browse: Callable[..., tuple[ImageBrowser, Recorder]], emulator: EmulatorProcess
+) -> None:
+    browser, recorder = browse(emulator, type="BUILD_IN")
+    preset = browser.records[0]
+    view = browser.select(preset.id)
+    assert view is not None and view.actions is not None and view.controller.wait_settled(WAIT)
+    actions = view.actions
+    assert actions.delete_button.disabled and actions.force_checkbox.disabled
+    assert "Presets belong to ModelArts: they cannot be deleted." in actions.reason.value
+    assert not actions.sync_button.disabled and "Presets" not in actions.message.value
+    actions.ask_delete()
+    assert actions.delete_box.layout.display == "none", "no confirmation for what cannot be done"
+    assert actions.delete(force=True) is False
+    assert browser.wait_idle(WAIT)
+    assert not any(m == "DELETE" for m, _, _ in recorder.calls), "nothing is sent for a preset"
+    assert "cannot be deleted" in actions.message.value
 
 
 def test_register_again_deletes_the_failed_record_and_registers_the_same_fields(
@@ -304,6 +327,8 @@ def test_register_again_deletes_the_failed_record_and_registers_the_same_fields(
     assert "never-pushed:1.0" in actions.register_again_question.value
     assert "was not found" in actions.register_again_question.value  # the reason it failed
     actions.register_again_confirm_button.click()
+    actions.register_again_confirm_button.click()  # a double click: one replace, not two
+    assert actions.register_again() is False
     assert browser.wait_idle(WAIT)
     new_id = browser.selected_id
     assert new_id is not None and new_id != failed.id
@@ -358,7 +383,7 @@ def test_poll_loop_updates_rows_until_terminal_then_ends(emulator: EmulatorProce
         assert "mai-badge-active" in browser.rows[0].info.value
         follower = browser.follower
         assert follower is not None
-        wait_for(lambda: follower.thread is None)  # nothing left to follow: the thread ended
+        wait_for(lambda: not follower.running)  # nothing left to follow: the thread ended
         assert follower.ids == () and recorder.count("GET", image.id) >= 2
     finally:
         browser.close()

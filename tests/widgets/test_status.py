@@ -7,7 +7,6 @@ import time
 from datetime import datetime, timezone
 from typing import Any
 
-import pytest
 from widget_support import following_worker
 
 from mai_widgets import StatusView
@@ -18,7 +17,7 @@ from mai_widgets.emulator.process import EmulatorProcess
 from mai_widgets.errors import FieldProblem, ValidationError, api_error
 from mai_widgets.kernel.controller import RegistrationController
 from mai_widgets.services.images import ImageClient
-from mai_widgets.widgets.status import STATUS_COLOURS, human_size
+from mai_widgets.widgets.status import STATUS_COLOURS
 from mai_widgets.wire.contract import ImageRecord, ImageStatus
 
 SETTLE = 60.0
@@ -57,21 +56,6 @@ def record(**changes: Any) -> ImageRecord:
     return ImageRecord(**{**values, **changes})
 
 
-@pytest.mark.parametrize(
-    ("kb", "text"),
-    [
-        (None, "unknown"),
-        (0, "0 B"),
-        (1, "1.0 KiB"),
-        (1536, "1.5 MiB"),
-        (3 * 1024 * 1024, "3.0 GiB"),
-        (3376133259, "3.1 TiB"),
-    ],
-)
-def test_human_size_reads_kb(kb: int | None, text: str) -> None:
-    assert human_size(kb) == text
-
-
 def test_record_fields_are_shown_in_a_table() -> None:
     c = offline_controller()
     view = StatusView(c)
@@ -90,9 +74,9 @@ def test_record_fields_are_shown_in_a_table() -> None:
         "NOTEBOOK, SSH",
         "DEV",
         "PRIVATE",
-        "3.0 GiB (3145728 KB)",
-        "2026-01-02 03:04:05 UTC",
-        "2026-01-02 03:05:05 UTC",
+        "3.2 GB (3145728 KB)",  # the one size convention (tests/wire/test_format.py)
+        "2026-01-02 03:04 UTC",
+        "2026-01-02 03:05 UTC",
     ):
         assert text in table
     assert "708ca95d-c601-4dc7-86b9-670adfd5e818" in view.record_id.value

@@ -11,7 +11,7 @@ from widget_support import make_client
 
 from mai_widgets import RegisterPanel
 from mai_widgets.emulator import DEFAULTS, EmulatorProcess
-from mai_widgets.widgets.swr_picker import REPO_PAGE, TAG_PAGE, human_size
+from mai_widgets.widgets.swr_picker import REPO_PAGE, TAG_PAGE
 
 REG = DEFAULTS.registry
 WAIT = 30.0
@@ -136,13 +136,3 @@ def test_closing_the_panel_ends_the_listings(emu: EmulatorProcess) -> None:
     panel.swr_picker.browse.value = True
     panel.close()
     assert not any(t.name.startswith("mai-widgets-swr-") for t in threading.enumerate() if t.is_alive())
-
-
-def test_human_sizes() -> None:
-    assert [human_size(n) for n in (0, 999, 1_200_000_000, 27_500_000_000, 5_000_000)] == [
-        "size unknown",
-        "999 B",
-        "1.2 GB",
-        "27.5 GB",
-        "5.0 MB",
-    ]
