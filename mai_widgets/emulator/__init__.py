@@ -4,9 +4,9 @@ Run it with ``python -m mai_widgets.emulator --data-dir DIR``; from Python or te
 :class:`EmulatorProcess`. It is a real HTTP server over a real socket; nothing in the client
 knows it is not ModelArts.
 
-Answers follow the SDK's models and ModelArts' published error codes (API-NOTES, "Fidelity
-notes"); where the sources allow several, a flag chooses (see :mod:`.cli`). Clients must not
-depend on more:
+Answers follow the SDK's models (``huaweicloudsdkmodelarts``), ModelArts' published error
+codes and the Terraform provider's handling of the real service; where the sources allow
+several, a flag chooses (see :mod:`.cli`). Clients must not depend on more:
 
 - Already registered answers 400 ``ModelArts.2884`` (or ``ModelArts.6737``, by flag).
 - A project id in the path other than the emulator's (or than the token's / ``X-Project-Id``)

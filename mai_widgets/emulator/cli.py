@@ -17,7 +17,7 @@ from .registry import build_catalogue
 READY_PREFIX = "mai-widgets ModelArts emulator listening on "
 
 # Answers the public sources allow more than one of; a flag picks one so clients can test each.
-# An expired token: APIG.0307, APIG.0301 saying it expired, or ModelArts.0202 (API-NOTES, APIG FAQ).
+# An expired token: APIG.0307, APIG.0301 saying it expired, or ModelArts.0202 (API reference, APIG FAQ).
 EXPIRED_TOKEN_ANSWERS: tuple[str, ...] = ("APIG.0307", "APIG.0301", "ModelArts.0202")
 # Already registered: 2884 (training-job codes) or 6737 (image codes); which one is unsettled.
 ALREADY_REGISTERED_CODES: tuple[str, ...] = ("ModelArts.2884", "ModelArts.6737")

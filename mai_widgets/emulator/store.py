@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import sqlite3
 import uuid
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -525,13 +524,3 @@ class ImageStore:
         if row is None:
             return None
         return TokenInfo(str(row["project_id"]), str(row["user_name"]), int(row["expires_at"]))
-
-
-def read_catalogue(lines: Iterable[str]) -> list[str]:
-    """SWR paths from a catalogue file's lines (blank lines and ``#`` comments skipped)."""
-    out: list[str] = []
-    for line in lines:
-        text = line.strip()
-        if text and not text.startswith("#"):
-            out.append(text)
-    return out

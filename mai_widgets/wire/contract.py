@@ -4,6 +4,10 @@ Request and response names differ on the wire (``services`` comes back as
 ``dev_services``, ``resource_category`` as ``resource_categories``); that mapping lives here
 and nowhere else. Enum values compare case-insensitively because the service itself answers
 ``"x86_64"`` for a request of ``X86_64``.
+
+Comments across the package mark with **(u)** ("unconfirmed") a fact no public source settles
+(the SDK, the API reference, the Terraform provider): a reading chosen and kept in one place so it
+is easy to change when the real service says otherwise.
 """
 
 from __future__ import annotations
@@ -23,7 +27,6 @@ __all__ = [
     "Arch",
     "FieldProblem",
     "ImageGroup",
-    "ImageListWire",
     "ImageRecord",
     "ImageStatus",
     "ImageType",
@@ -252,37 +255,6 @@ class ImageWire(TypedDict, total=False):
     show_name: str
     show_tag: str
     tags: list[dict[str, str]]
-
-
-class ImageListWire(TypedDict):
-    """``GET /v1/{project_id}/images`` response."""
-
-    current: int
-    data: list[ImageWire]
-    pages: int
-    size: int
-    total: int
-
-
-class ImageGroupWire(TypedDict, total=False):
-    """One row of ``GET /v1/{project_id}/images/group`` (the SDK's ``ImageGroup``)."""
-
-    id: str
-    name: str
-    namespace: str
-    version_count: int
-    create_at: int
-    update_at: int
-    description: str
-    read_me: str
-    icon_name: str
-    swr_instance_name: str
-    swr_instance_id: str
-
-
-class ErrorWire(TypedDict):
-    error_code: str
-    error_msg: str
 
 
 # ---------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""The emulator answers as the real ModelArts does (API-NOTES "Fidelity notes"), over real HTTP."""
+"""The emulator answers as the real ModelArts does (the SDK's models, its published error codes), over real HTTP."""
 
 from __future__ import annotations
 
