@@ -16,7 +16,8 @@ several, a flag chooses (see :mod:`.cli`). Clients must not depend on more:
   expired one as ``--expired-token-answer`` says. IAM tokens are kept in sqlite, so a restart
   does not invalidate them.
 - A path id not matching ``contract.IMAGE_ID_RE`` answers 400 ``ModelArts.0104``; an unknown
-  id 400 ``ModelArts.6797``. A deleted image still shows (status DELETED) but is not listed.
+  id 400 ``ModelArts.6404`` (or ``ModelArts.6797``, by flag). A deleted image still shows
+  (status DELETED) but is not listed.
 - List: no ``type`` means BUILD_IN, the service's presets (the SDK's documented default); the
   user's images are DEDICATED. ``name_fuzzy_match`` defaults to true (substring match);
   ``offset`` counts records; ``current`` is the 1-based page ``offset // limit + 1``; ``size``

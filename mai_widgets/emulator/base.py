@@ -77,9 +77,9 @@ def bad_param(message: str) -> ApiFailure:
     return ApiFailure(400, "ModelArts.0104", f"Invalid parameter: {message}")
 
 
-def image_not_found(image_id: str) -> ApiFailure:
-    # 400, not 404: ModelArts' published error codes list 6797 under status 400.
-    return ApiFailure(400, "ModelArts.6797", f"Image {image_id} does not exist.")
+def image_not_found(code: str, image_id: str) -> ApiFailure:
+    """400 (not 404) with ``--image-not-found-code``; ``image_id`` has passed IMAGE_ID_RE (<= 128)."""
+    return ApiFailure(400, code, f"Image {image_id} does not exist.")
 
 
 def _json_depth_exceeds(raw: bytes, limit: int) -> bool:

@@ -271,7 +271,7 @@ def test_delete_accepts_query_flag_and_sdk_body(emulator: EmulatorProcess) -> No
     listed = s.get(images(emulator), params=MINE, timeout=TIMEOUT).json()
     assert listed["total"] == 0 and listed["data"] == []
     assert s.get(images(emulator, f"/{ids[0]}"), timeout=TIMEOUT).json()["status"] == "DELETED"
-    assert error_of(s.delete(images(emulator, f"/{ids[0]}"), timeout=TIMEOUT))[:2] == (400, "ModelArts.6797")
+    assert error_of(s.delete(images(emulator, f"/{ids[0]}"), timeout=TIMEOUT))[:2] == (400, "ModelArts.6404")
     live = register(s, emulator, DEMO_SWR_IMAGES[4]).json()["id"]
     bad = s.delete(images(emulator, f"/{live}"), params={"force": "maybe"}, timeout=TIMEOUT)
     assert error_of(bad)[:2] == (400, "ModelArts.0104") and "force" in bad.json()["error_msg"]
@@ -289,12 +289,16 @@ def test_sync_returns_the_record(emulator: EmulatorProcess) -> None:
     )
 
 
-def test_unknown_image_is_6797_on_every_id_route(emulator: EmulatorProcess) -> None:
-    s = session(emulator)
+@pytest.mark.parametrize("flag", [None, "ModelArts.6404", "ModelArts.6797"])
+def test_unknown_image_is_one_code_on_every_id_route(
+    emulator_factory: Callable[..., EmulatorProcess], flag: str | None
+) -> None:
+    emu = emulator_factory(**({"image_not_found_code": flag} if flag else {}))
+    s = session(emu)
     missing = "708ca95d-c601-4dc7-86b9-670adfd5e818"
     for method, suffix in (("GET", ""), ("DELETE", ""), ("POST", "/sync")):
-        r = s.request(method, images(emulator, f"/{missing}{suffix}"), timeout=TIMEOUT)
-        assert error_of(r)[:2] == (400, "ModelArts.6797")
+        r = s.request(method, images(emu, f"/{missing}{suffix}"), timeout=TIMEOUT)
+        assert error_of(r) == (400, flag or "ModelArts.6404", f"Image {missing} does not exist.")
         assert r.headers["X-Request-Id"]
 
 
@@ -618,7 +622,7 @@ def test_hostile_ids_get_clean_errors(emulator: EmulatorProcess) -> None:
         r = s.request(method, images(emulator, f"/{segment}{suffix}"), timeout=TIMEOUT)
         status, code, _ = error_of(r)
         if IMAGE_ID_RE.match(image_id):
-            assert (status, code) == (400, "ModelArts.6797")
+            assert (status, code) == (400, "ModelArts.6404")
         else:
             assert (status, code) == (400, "ModelArts.0104"), (image_id, r.text)
 

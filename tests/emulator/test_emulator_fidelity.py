@@ -97,7 +97,7 @@ def test_presets_are_visible_in_every_project_but_not_deletable(
     s2.auth = AKSKAuth(second.ak, second.sk, project_id=other_project)
     assert {r["id"] for r in listed(s2, second)["data"]} == preset_ids
     assert listed(s2, second, **MINE)["total"] == 0
-    assert error_of(s2.get(images(second, f"/{mine['id']}"), timeout=TIMEOUT))[:2] == (400, "ModelArts.6797")
+    assert error_of(s2.get(images(second, f"/{mine['id']}"), timeout=TIMEOUT))[:2] == (400, "ModelArts.6404")
     assert s2.get(images(second, f"/{preset['id']}"), timeout=TIMEOUT).status_code == 200
 
 
@@ -230,7 +230,7 @@ def test_delete_answer_204_is_empty(emulator_factory: Callable[..., EmulatorProc
     r = s.delete(images(emu, f"/{image_id}"), json={"is_force": False}, timeout=TIMEOUT)
     assert (r.status_code, r.content) == (204, b"") and r.headers["X-Request-Id"]
     assert s.get(images(emu, f"/{image_id}"), timeout=TIMEOUT).json()["status"] == "DELETED"
-    assert error_of(s.delete(images(emu, f"/{image_id}"), timeout=TIMEOUT))[:2] == (400, "ModelArts.6797")
+    assert error_of(s.delete(images(emu, f"/{image_id}"), timeout=TIMEOUT))[:2] == (400, "ModelArts.6404")
 
 
 @pytest.mark.parametrize("how", [{"params": {"force": "true"}}, {"json": {"is_force": True}}])
@@ -276,4 +276,4 @@ def test_sdk_sees_presets_by_default_and_deletes_with_is_force(emulator: Emulato
     assert (refused.value.status_code, refused.value.error_code) == (400, "ModelArts.0104")
     with pytest.raises(sdk_exceptions.ClientRequestException) as missing:
         client.show_image(ShowImageRequest(id="708ca95d-c601-4dc7-86b9-670adfd5e818"))
-    assert (missing.value.status_code, missing.value.error_code) == (400, "ModelArts.6797")
+    assert (missing.value.status_code, missing.value.error_code) == (400, "ModelArts.6404")

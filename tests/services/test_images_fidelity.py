@@ -91,14 +91,23 @@ def test_a_hostless_path_is_completed_for_the_region(emulator: EmulatorProcess) 
     assert client.find_registered(hostless) is not None
 
 
+@pytest.mark.parametrize("code", ["ModelArts.6404", "ModelArts.6797"])
 def test_not_found_and_no_swr_access_are_400_and_typed(
-    emulator_factory: Callable[..., EmulatorProcess],
+    emulator_factory: Callable[..., EmulatorProcess], code: str
 ) -> None:
-    emu = emulator_factory(forbidden_namespace="locked")
+    emu = emulator_factory(forbidden_namespace="locked", image_not_found_code=code)
     client = client_for(emu)
-    with pytest.raises(NotFoundError) as missing:
-        client.get("no-such-image")
-    assert (missing.value.status, missing.value.error_code) == (400, "ModelArts.6797")
+    calls: dict[str, Callable[[], object]] = {
+        "get": lambda: client.get("no-such-image"),
+        "wait": lambda: client.wait("no-such-image", timeout=5),
+        "delete": lambda: client.delete("no-such-image"),
+        "sync": lambda: client.sync("no-such-image"),
+    }
+    for name, call in calls.items():
+        with pytest.raises(NotFoundError) as missing:
+            call()
+        assert (missing.value.status, missing.value.error_code) == (400, code), name
+        assert missing.value.hint is not None and "no image with that id" in missing.value.hint
     with pytest.raises(PermissionDeniedError) as denied:
         client.register(swr_path="swr.cn-north-4.myhuaweicloud.com/locked/image:1.0")
     assert (denied.value.status, denied.value.error_code) == (400, "ModelArts.2885")
