@@ -148,7 +148,8 @@ class ListQuery:
     namespace: str | None = None
     service_type: str | None = None
     type: str = DEFAULT_LIST_TYPE
-    workspace_id: str | None = None
+    # The service lists workspace "0" unless asked for another (SDK ListImageRequest.workspace_id).
+    workspace_id: str = "0"
     show_name: str | None = None
     show_tag: str | None = None
     sort_keys: tuple[str, ...] = ("create_at",)
@@ -408,7 +409,9 @@ class ImageStore:
             else:
                 clauses.append("name = :name")
                 params["name"] = query.name
-        for column in ("namespace", "service_type", "type", "workspace_id"):
+        clauses.append("workspace_id = :workspace_id")
+        params["workspace_id"] = query.workspace_id
+        for column in ("namespace", "service_type", "type"):
             value = getattr(query, column)
             if value is not None:
                 clauses.append(f"{column} = :{column}")

@@ -559,24 +559,30 @@ class ImageClient:
             request = request.replace(workspace_id=self.config.workspace_id)
         return request
 
-    def find_registered(self, swr_path: str) -> ImageRecord | None:
-        """The user's live (not DELETED) image registered from ``swr_path``, if any."""
+    def find_registered(self, swr_path: str, workspace_id: str | None = None) -> ImageRecord | None:
+        """The user's live (not DELETED) image registered from ``swr_path`` in ``workspace_id``
+        (default: the configured workspace, where a request naming none registers), if any."""
         path = complete_swr_path(swr_path, self.config.region)
         parts = split_swr_path(path)
         if parts is None:
             return None
-        # DEDICATED: the service lists its presets (BUILD_IN) when no type is sent.
+        # DEDICATED: the service lists its presets (BUILD_IN) when no type is sent; and only
+        # workspace "0" when no workspace_id is sent.
         found = self.list(
-            name=parts["name"], namespace=parts["namespace"], name_fuzzy_match=False, type="DEDICATED"
+            name=parts["name"],
+            namespace=parts["namespace"],
+            name_fuzzy_match=False,
+            workspace_id=workspace_id or self.config.workspace_id,
+            type="DEDICATED",
         )
         for record in found:
             if record.swr_path == path and record.status != ImageStatus.DELETED:
                 return record
         return None
 
-    def _lookup_after_ambiguity(self, swr_path: str) -> ImageRecord | None:
+    def _lookup_after_ambiguity(self, req: RegisterRequest) -> ImageRecord | None:
         try:
-            return self.find_registered(swr_path)
+            return self.find_registered(req.swr_path, req.workspace_id)
         except MaiWidgetsError as exc:
             exc.hint = (
                 "the registration may have taken effect: list the images of this swr_path before retrying"
@@ -606,7 +612,7 @@ class ImageClient:
             if attempt:
                 assert last_error is not None
                 if ambiguous:
-                    found = self._lookup_after_ambiguity(req.swr_path)
+                    found = self._lookup_after_ambiguity(req)
                     if found is not None:
                         log.debug("register: an earlier attempt registered %s", found.id)
                         return found
@@ -630,7 +636,7 @@ class ImageClient:
                     continue
             error = self._error(response)
             if isinstance(error, AlreadyRegisteredError):
-                existing = self._lookup_after_ambiguity(req.swr_path)
+                existing = self._lookup_after_ambiguity(req)
                 if existing is None:
                     raise error
                 # After an ambiguous attempt the image is most likely this call's own.
@@ -645,7 +651,7 @@ class ImageClient:
                 continue
             raise error
         if ambiguous and not current_scope().deadline.expired:
-            found = self._lookup_after_ambiguity(req.swr_path)
+            found = self._lookup_after_ambiguity(req)
             if found is not None:
                 return found
         assert last_error is not None

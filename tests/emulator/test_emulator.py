@@ -358,6 +358,15 @@ def test_list_filters_sorting_and_paging(emulator: EmulatorProcess) -> None:
     assert q(service_type="dev")["total"] == 2
     assert q(type="DEDICATED")["total"] == 5 and q(type="BUILD_IN")["total"] == len(PRESET_IMAGES)
     assert q(workspace_id="0")["total"] == 5 and q(workspace_id="other")["total"] == 0
+    # another workspace's image is listed only when that workspace is asked for (default "0")
+    other_ws = "0123456789abcdef0123456789abcdef"
+    elsewhere = register(s, emulator, f"{REG}/team-a/delta:1", workspace_id=other_ws).json()["id"]
+    assert q()["total"] == 5 and elsewhere not in {d["id"] for d in q()["data"]}
+    assert [d["id"] for d in q(workspace_id=other_ws)["data"]] == [elsewhere]
+    groups = s.get(images(emulator, "/group"), params=MINE, timeout=TIMEOUT).json()
+    assert "delta" not in {g["name"] for g in groups["data"]}
+    groups = s.get(images(emulator, "/group"), params={**MINE, "workspace_id": other_ws}, timeout=TIMEOUT)
+    assert [g["name"] for g in groups.json()["data"]] == ["delta"]
     ascending = q(sort_key="name", sort_dir="ASC")
     assert [d["name"] for d in ascending["data"]] == ["alpha", "alpha", "alphabet", "beta", "gamma"]
     assert q(sort_key="create_at", sort_dir="ASC")["data"][0]["name"] == "alpha"

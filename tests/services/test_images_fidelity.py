@@ -91,6 +91,24 @@ def test_a_hostless_path_is_completed_for_the_region(emulator: EmulatorProcess) 
     assert client.find_registered(hostless) is not None
 
 
+def test_already_registered_in_another_workspace_returns_that_record(emulator: EmulatorProcess) -> None:
+    workspace = "0123456789abcdef0123456789abcdef"
+    client = client_for(emulator)
+    first = client.register(swr_path=DEMO_SWR_IMAGES[2], workspace_id=workspace)
+    assert first.workspace_id == workspace
+    # The service lists workspace "0" unless told otherwise: the lookup names the request's.
+    assert client.find_registered(DEMO_SWR_IMAGES[2]) is None
+    there = client.find_registered(DEMO_SWR_IMAGES[2], workspace)
+    assert there is not None and there.id == first.id
+    again = client.register(swr_path=DEMO_SWR_IMAGES[2], workspace_id=workspace, description="again")
+    assert again.id == first.id and again.already_registered
+    # A client whose configured workspace is that one finds it with no workspace named.
+    configured = client_for(emulator, {"MAI_WIDGETS_WORKSPACE_ID": workspace})
+    found = configured.find_registered(DEMO_SWR_IMAGES[2])
+    assert found is not None and found.id == first.id
+    assert configured.register(swr_path=DEMO_SWR_IMAGES[2]).already_registered
+
+
 @pytest.mark.parametrize("code", ["ModelArts.6404", "ModelArts.6797"])
 def test_not_found_and_no_swr_access_are_400_and_typed(
     emulator_factory: Callable[..., EmulatorProcess], code: str
