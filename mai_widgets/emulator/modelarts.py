@@ -130,6 +130,8 @@ class ImageRouteHandler(BaseHandler):
             for name in ("show_name", "show_tag"):
                 if args.get(name):
                     values[name] = args[name]
+        elif args.get("swr_instance_id"):
+            values["swr_instance_id"] = args["swr_instance_id"]
         return ListQuery(**values)
 
     @staticmethod

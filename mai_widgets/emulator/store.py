@@ -152,6 +152,7 @@ class ListQuery:
     workspace_id: str = "0"
     show_name: str | None = None
     show_tag: str | None = None
+    swr_instance_id: str | None = None  # groups only (SDK ListImageGroupRequest)
     sort_keys: tuple[str, ...] = ("create_at",)
     sort_dir: str = "DESC"
 
@@ -421,6 +422,9 @@ class ImageStore:
             if value is not None:
                 clauses.append(f"{column} = :{name}")
                 params[name] = value
+        if query.swr_instance_id is not None:
+            clauses.append("json_extract(extra, '$.swr_instance_id') = :swr_instance_id")
+            params["swr_instance_id"] = query.swr_instance_id
         return " AND ".join(clauses), params
 
     def list_page(self, project_id: str, query: ListQuery, now_ms: int) -> tuple[list[ImageWire], int]:

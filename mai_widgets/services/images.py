@@ -79,7 +79,6 @@ T = TypeVar("T")
 WaitOutcome = Literal["settled", "timeout", "stopped"]
 # Which images a listing shows: the user's own (DEDICATED), the service's presets (BUILD_IN), or both.
 ListType = Literal["DEDICATED", "BUILD_IN", "ALL"]
-_GROUP_FILTERS = frozenset({"name", "name_fuzzy_match", "namespace", "type", "workspace_id"})
 
 
 # ---------------------------------------------------------------------------------------
@@ -439,7 +438,7 @@ class ImageClient:
         out: list[ImageRecord] = []
         with call_scope(Deadline(timeout) if timeout is not None else None):
             for kind in _list_types(type if type is not None else chosen.type):
-                query = chosen.replace(type=kind).to_query()
+                query = chosen.replace(type=kind).query_for("image")
                 out.extend(self._pages("", query, self._parse_record))
         return out
 
@@ -469,7 +468,11 @@ class ImageClient:
             and 1 <= limit <= LIST_LIMIT_MAX
         ):
             raise ValidationError([FieldProblem("offset", f"offset >= 0 and 1 <= limit <= {LIST_LIMIT_MAX}")])
-        query = {**chosen.replace(type=kinds[0]).to_query(), "limit": str(limit), "offset": str(offset)}
+        query = {
+            **chosen.replace(type=kinds[0]).query_for("image"),
+            "limit": str(limit),
+            "offset": str(offset),
+        }
         with call_scope(Deadline(timeout) if timeout is not None else None):
             records, total = self._call(
                 "GET", self._path(), self._page_parser(self._parse_record), params=query
@@ -487,9 +490,7 @@ class ImageClient:
         """One row per image name (``GET /v1/{project_id}/images/group``), all pages; the user's
         own groups unless ``type`` says BUILD_IN or ALL."""
         chosen = self._filters(filters, values)
-        unsupported = sorted(set(chosen.to_query()) - _GROUP_FILTERS)
-        if unsupported:
-            raise ValidationError([FieldProblem(n, "is not a filter of the group list") for n in unsupported])
+        chosen.query_for("group")  # the filters the group list takes, before anything is sent
 
         def parse_group(data: Any, response: requests.Response) -> ImageGroup:
             if not isinstance(data, Mapping):
@@ -498,7 +499,7 @@ class ImageClient:
 
         out: list[ImageGroup] = []
         for kind in _list_types(type if type is not None else chosen.type):
-            out.extend(self._pages("/group", chosen.replace(type=kind).to_query(), parse_group))
+            out.extend(self._pages("/group", chosen.replace(type=kind).query_for("group"), parse_group))
         return out
 
     @staticmethod

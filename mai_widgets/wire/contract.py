@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timezone
 from enum import Enum
-from typing import Any, TypedDict, TypeVar
+from typing import Any, Literal, TypedDict, TypeVar
 
 from ..errors import FieldProblem, ValidationError
 
@@ -820,7 +820,22 @@ _LIST_QUERY_ENUMS: dict[str, type[WireEnum]] = {
     "sort_dir": SortDir,
     "type": ImageType,
 }
-_LIST_QUERY_TEXT = ("name", "namespace", "workspace_id", "sort_key", "show_name", "show_tag")
+_LIST_QUERY_TEXT = (
+    "name",
+    "namespace",
+    "workspace_id",
+    "sort_key",
+    "show_name",
+    "show_tag",
+    "swr_instance_id",
+)
+# Which filters each list takes (SDK ListImageRequest and ListImageGroupRequest): show_name and
+# show_tag are preset (BUILD_IN) images' fields; swr_instance_id (enterprise SWR) filters groups.
+_SHARED_FILTERS = frozenset({"name", "name_fuzzy_match", "namespace", "type", "workspace_id"})
+LIST_FILTERS: dict[str, frozenset[str]] = {
+    "image": _SHARED_FILTERS | {"service_type", "sort_dir", "sort_key", "show_name", "show_tag"},
+    "group": _SHARED_FILTERS | {"swr_instance_id"},
+}
 # SDK ListImageRequest.sort_key: free text, at most 128 of letters, digits, '-', '_' and ','
 # (several keys separated by commas); which keys the service supports is not documented.
 SORT_KEY_RE = re.compile(r"^[A-Za-z0-9_,-]{1,128}$")
@@ -829,7 +844,8 @@ LIST_LIMIT_MAX = 200  # the API's default page size, and the largest page we ask
 
 @dataclass(frozen=True)
 class ListFilters:
-    """The filters of ``GET /v1/{project_id}/images`` (paging is the client's business).
+    """The filters of ``GET /v1/{project_id}/images`` and ``.../images/group`` (paging is the
+    client's business); :meth:`query_for` sends those the chosen list takes.
 
     ``type`` left as ``None`` is not sent, and the service then lists BUILD_IN (its presets):
     :class:`~mai_widgets.services.images.ImageClient` always sets it.
@@ -845,6 +861,7 @@ class ListFilters:
     workspace_id: str | None = None
     show_name: str | None = None
     show_tag: str | None = None
+    swr_instance_id: str | None = None
 
     @classmethod
     def create(cls, **values: Any) -> ListFilters:
@@ -886,4 +903,15 @@ class ListFilters:
             if value is None:
                 continue
             query[f.name] = ("true" if value else "false") if isinstance(value, bool) else str(value)
+        return query
+
+    def query_for(self, kind: Literal["image", "group"]) -> dict[str, str]:
+        """:meth:`to_query` for the ``"image"`` or ``"group"`` list; a filter it does not take is
+        a :class:`ValidationError` (sent, the service would ignore it and list too much)."""
+        query = self.to_query()
+        unsupported = sorted(set(query) - LIST_FILTERS[kind])
+        if unsupported:
+            raise ValidationError(
+                [FieldProblem(n, f"is not a filter of the {kind} list") for n in unsupported]
+            )
         return query

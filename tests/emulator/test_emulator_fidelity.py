@@ -123,6 +123,24 @@ def test_records_carry_the_sdk_fields_and_no_others(emulator: EmulatorProcess) -
 # -- list parameters -----------------------------------------------------------------------------
 
 
+def test_group_list_filters_by_swr_instance_id(emulator: EmulatorProcess) -> None:
+    s = session(emulator)
+    assert register(s, emulator, f"{REG}/team/plain:1").status_code == 200
+    for tag in ("1", "2"):
+        r = register(s, emulator, f"{REG}/team/enterprise:{tag}", swr_instance_id="instance-a")
+        assert r.status_code == 200
+    assert register(s, emulator, f"{REG}/team/other:1", swr_instance_id="instance-b").status_code == 200
+
+    def groups(**params: Any) -> list[tuple[str, int]]:
+        data = listed(s, emulator, "/group", **MINE, **params)["data"]
+        return sorted((g["name"], g["version_count"]) for g in data)
+
+    assert groups(swr_instance_id="instance-a") == [("enterprise", 2)]
+    assert groups(swr_instance_id="instance-b") == [("other", 1)]
+    assert groups(swr_instance_id="no-such") == []
+    assert groups() == [("enterprise", 2), ("other", 1), ("plain", 1)]
+
+
 def test_sort_key_show_name_and_show_tag(emulator: EmulatorProcess) -> None:
     s = session(emulator)
     for name, tag in (("beta", "1"), ("alpha", "2"), ("alpha", "1")):

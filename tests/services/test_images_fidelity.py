@@ -193,6 +193,24 @@ def test_groups_carry_the_sdks_fields(emulator: EmulatorProcess) -> None:
     assert set(groups[0].extra) <= {"read_me", "icon_name", "swr_instance_name", "swr_instance_id"}
 
 
+def test_groups_filter_by_swr_instance_and_each_list_refuses_the_others_filters(
+    emulator: EmulatorProcess,
+) -> None:
+    client = client_for(emulator)
+    client.register(swr_path=DEMO_SWR_IMAGES[0])
+    client.register(swr_path=DEMO_SWR_IMAGES[1], swr_instance_id="instance-a")
+    groups = client.list_groups(swr_instance_id="instance-a")
+    assert [(g.name, g.extra["swr_instance_id"]) for g in groups] == [("pytorch-cuda", "instance-a")]
+    assert client.list_groups(swr_instance_id="instance-b") == []
+    assert len(client.list_groups()) == 2
+    with pytest.raises(ValidationError) as info:
+        client.list(swr_instance_id="instance-a")
+    assert info.value.fields == ("swr_instance_id",) and "image list" in info.value.message
+    with pytest.raises(ValidationError) as info:
+        client.list_groups(show_name="x", sort_key="name")
+    assert info.value.fields == ("show_name", "sort_key")
+
+
 def test_sort_key_is_free_text_checked_for_its_characters(emulator: EmulatorProcess) -> None:
     client = client_for(emulator)
     client.register(swr_path=DEMO_SWR_IMAGES[0])
