@@ -116,7 +116,8 @@ SORT_COLUMNS: dict[str, str] = {
 
 # SDK ListImageRequest.type: "default BUILD_IN" (3.1.219 docstring), so a list without type shows presets.
 DEFAULT_LIST_TYPE = "BUILD_IN"
-# Records carry show_name = name and show_tag = tag (nothing sets them apart in the register API).
+# Preset (BUILD_IN) records alone carry show_name and show_tag (here their name and tag); the
+# list's show_name/show_tag filters therefore match presets only.
 SHOW_COLUMNS = {"show_name": "name", "show_tag": "tag"}
 # Fields of the SDK's image record (ShowImageResponse) kept from the stored extras; read_me is a
 # group field only (ImageGroup), so it is stored but not shown on an image.
@@ -196,8 +197,6 @@ def _row_to_wire(row: sqlite3.Row, now_ms: int, *, listed: bool = False) -> Imag
         "origin": row["origin"],
         "resource_categories": categories,
         "service_type": row["service_type"],
-        "show_name": row["name"],
-        "show_tag": row["tag"],
         "size": int(row["size"]) if status in ("ACTIVE", "DELETED") else 0,
         "status": status,
         "status_message": message,
@@ -210,6 +209,8 @@ def _row_to_wire(row: sqlite3.Row, now_ms: int, *, listed: bool = False) -> Imag
     }
     if not listed:
         record["support_res_categories"] = list(categories)
+    if row["type"] == "BUILD_IN":
+        record.update({name: row[column] for name, column in SHOW_COLUMNS.items()})
     extra = json.loads(row["extra"])
     record.update({k: extra[k] for k in _RECORD_EXTRAS if k in extra})
     return record  # type: ignore[return-value]
@@ -420,7 +421,7 @@ class ImageStore:
         for name, column in SHOW_COLUMNS.items():
             value = getattr(query, name)
             if value is not None:
-                clauses.append(f"{column} = :{name}")
+                clauses.append(f"type = 'BUILD_IN' AND {column} = :{name}")
                 params[name] = value
         if query.swr_instance_id is not None:
             clauses.append("json_extract(extra, '$.swr_instance_id') = :swr_instance_id")

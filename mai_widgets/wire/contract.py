@@ -909,9 +909,16 @@ class ListFilters:
         """:meth:`to_query` for the ``"image"`` or ``"group"`` list; a filter it does not take is
         a :class:`ValidationError` (sent, the service would ignore it and list too much)."""
         query = self.to_query()
-        unsupported = sorted(set(query) - LIST_FILTERS[kind])
-        if unsupported:
-            raise ValidationError(
-                [FieldProblem(n, f"is not a filter of the {kind} list") for n in unsupported]
-            )
+        allowed = LIST_FILTERS[kind]
+        problems = [
+            FieldProblem(n, f"is not a filter of the {kind} list") for n in sorted(set(query) - allowed)
+        ]
+        if self.type == ImageType.DEDICATED:
+            problems += [
+                FieldProblem(n, "filters preset images only: list with type BUILD_IN")
+                for n in ("show_name", "show_tag")
+                if n in query and n in allowed
+            ]
+        if problems:
+            raise ValidationError(problems)
         return query

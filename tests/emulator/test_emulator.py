@@ -27,7 +27,7 @@ REG = DEFAULTS.registry
 GOOD = DEMO_SWR_IMAGES[0]
 RECORD_KEYS = {
     "arch", "create_at", "description", "dev_services", "id", "name", "namespace", "origin",
-    "resource_categories", "service_type", "show_name", "show_tag", "size", "status", "status_message",
+    "resource_categories", "service_type", "size", "status", "status_message",
     "support_res_categories", "swr_path", "tag", "type", "update_at", "visibility", "workspace_id",
 }  # fmt: skip
 MINE = {"type": "DEDICATED"}  # a list without type shows the service's presets only
@@ -152,9 +152,9 @@ def test_register_and_show_have_the_documented_shape(emulator: EmulatorProcess) 
     shown = s.get(images(emulator, f"/{rec['id']}"), timeout=TIMEOUT)
     assert shown.status_code == 200 and shown.headers["X-Request-Id"] != r.headers["X-Request-Id"]
     assert shown.json()["id"] == rec["id"] and shown.json()["swr_path"] == GOOD
-    assert (rec["show_name"], rec["show_tag"]) == (rec["name"], rec["tag"])
+    assert "show_name" not in rec and "show_tag" not in rec  # preset images' fields only
     parsed = ImageRecord.from_wire(shown.json())
-    assert parsed.services and set(parsed.extra) <= {"show_name", "show_tag"}
+    assert parsed.services and parsed.extra == {}
 
 
 def test_defaults_when_fields_are_omitted(emulator: EmulatorProcess) -> None:

@@ -114,7 +114,10 @@ def test_records_carry_the_sdk_fields_and_no_others(emulator: EmulatorProcess) -
     assert "read_me" not in rec  # the SDK's image record has none; the group has it
     for item in listed(s, emulator, **MINE)["data"] + listed(s, emulator)["data"]:
         assert set(item) <= set(SdkListedImage.attribute_map), set(item) - set(SdkListedImage.attribute_map)
-        assert item["show_name"] == item["name"] and item["show_tag"] == item["tag"]
+        if item["type"] == "BUILD_IN":
+            assert item["show_name"] == item["name"] and item["show_tag"] == item["tag"]
+        else:
+            assert "show_name" not in item and "show_tag" not in item  # preset images' fields only
     for group in listed(s, emulator, "/group", **MINE)["data"] + listed(s, emulator, "/group")["data"]:
         assert set(group) == set(SdkImageGroup.attribute_map)
     assert listed(s, emulator, "/group", **MINE)["data"][0]["read_me"] == "# notes"
@@ -156,9 +159,17 @@ def test_sort_key_show_name_and_show_tag(emulator: EmulatorProcess) -> None:
     assert names(sort_key="createTime", sort_dir="ASC") == newest_first[::-1]
     assert names(sort_key="updateTime,name", sort_dir="ASC")[0] == ("beta", "1")
     assert names(sort_key="name,create_at", sort_dir="ASC") == [("alpha", "2"), ("alpha", "1"), ("beta", "1")]
-    assert names(show_name="alpha") == [("alpha", "1"), ("alpha", "2")]
-    assert names(show_name="alp") == []  # exact, not fuzzy
-    assert names(show_name="alpha", show_tag="2") == [("alpha", "2")]
+    # show_name/show_tag are preset images' fields: they match presets only, exactly
+    assert names(show_name="alpha") == []
+
+    def presets(**params: Any) -> list[tuple[str, str]]:
+        return [(d["name"], d["tag"]) for d in listed(s, emulator, type="BUILD_IN", **params)["data"]]
+
+    first = PRESET_IMAGES[0]
+    assert presets(show_name=first.name) == [(first.name, first.tag)]
+    assert presets(show_name=first.name[:-1]) == []  # exact, not fuzzy
+    assert presets(show_name=first.name, show_tag=first.tag) == [(first.name, first.tag)]
+    assert presets(show_name=first.name, show_tag="other") == []
     for bad in ("x" * 129, "name;drop", "name desc", "naïve"):
         status, code, msg = error_of(s.get(images(emulator), params={"sort_key": bad}, timeout=TIMEOUT))
         assert (status, code) == (400, "ModelArts.0104") and "sort_key" in msg

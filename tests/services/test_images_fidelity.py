@@ -218,5 +218,9 @@ def test_sort_key_is_free_text_checked_for_its_characters(emulator: EmulatorProc
     with pytest.raises(ValidationError) as info:
         client.list(sort_key="name; drop table")
     assert info.value.fields == ("sort_key",)
-    record = client.list()[0]
-    assert client.list(show_name=record.name, show_tag=record.tag)[0].id == record.id
+    preset = client.list(type="BUILD_IN")[0]
+    shown = client.list(type="BUILD_IN", show_name=preset.name, show_tag=preset.tag)
+    assert [r.id for r in shown] == [preset.id]
+    with pytest.raises(ValidationError) as info:  # the user's images have no show name
+        client.list(show_name=preset.name)
+    assert info.value.fields == ("show_name",) and "BUILD_IN" in info.value.message
