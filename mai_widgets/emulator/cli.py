@@ -65,6 +65,7 @@ class EmulatorSettings:
     already_registered_code: str = ALREADY_REGISTERED_CODES[0]
     delete_answer: str = DELETE_ANSWERS[0]
     image_not_found_code: str = IMAGE_NOT_FOUND_CODES[0]
+    swr_upload_idle_seconds: float = 600.0
     print_env: bool = False
 
     def __repr__(self) -> str:
@@ -163,6 +164,13 @@ def build_parser() -> argparse.ArgumentParser:
     life.add_argument(
         "--swr-seed-tags", type=int, default=0, metavar="M", help="M tags in the first seeded one"
     )
+    life.add_argument(
+        "--swr-upload-idle-seconds",
+        type=_seconds,
+        default=600.0,
+        metavar="S",
+        help="a registry blob upload that receives nothing for this long is dropped (default 600)",
+    )
     life.add_argument("--forbidden-namespace", default=DEFAULTS.forbidden_namespace)
     life.add_argument("--seed-images", type=int, default=0, metavar="N", help="bulk-seed N ACTIVE images")
     meta = p.add_argument_group("instance metadata service (temporary credentials of an agency)")
@@ -236,5 +244,6 @@ def parse_settings(argv: Sequence[str] | None = None) -> EmulatorSettings:
         already_registered_code=args.already_registered_code,
         delete_answer=args.delete_answer,
         image_not_found_code=args.image_not_found_code,
+        swr_upload_idle_seconds=args.swr_upload_idle_seconds,
         print_env=args.print_env,
     )

@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -173,6 +173,23 @@ def test_an_upload_past_the_cap_is_refused_not_a_crash(emu: EmulatorProcess) -> 
     assert refused.status_code == 413 and code_of(refused) == "SIZE_INVALID"
     assert reg.call("GET", location).status_code == 404  # dropped, its memory freed
     assert reg.start().status_code == 202  # the emulator goes on
+
+
+def test_abandoned_uploads_block_only_their_login_and_expire(
+    emulator_factory: Callable[..., EmulatorProcess],
+) -> None:
+    emu = emulator_factory(swr_upload_idle_seconds=1)
+    name = "mai-demo/abandoned"
+    greedy = Registry(emu, name)  # one temporary login
+    opened = [greedy.start() for _ in range(8)]
+    assert [r.status_code for r in opened] == [202] * 8
+    refused = greedy.start()
+    assert refused.status_code == 429 and code_of(refused) == "TOOMANYREQUESTS"
+    other = Registry(emu, name)  # another login pushes on
+    assert other.start().status_code == 202
+    time.sleep(1.2)  # left untouched past --swr-upload-idle-seconds: dropped
+    assert greedy.call("GET", opened[0].headers["Location"]).status_code == 404
+    assert greedy.start().status_code == 202
 
 
 # -- manifests -----------------------------------------------------------------------------------
