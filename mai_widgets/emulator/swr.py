@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
+from urllib.parse import urlencode
 
 from tornado.web import RequestHandler
 
@@ -524,8 +525,41 @@ class ManifestHandler(_RegistryHandler):
         self.created(f"/v2/{name}/manifests/{digest}", digest)
 
 
+_TAGS_PAGE_MAX = 1000
+
+
+class TagListHandler(_RegistryHandler):
+    """``GET /v2/{name}/tags/list?n=&last=``: the repository's tags in lexical order, a page of
+    ``n`` after ``last``, with a ``Link: <...>; rel="next"`` header while more remain."""
+
+    def get(self, name: str) -> None:
+        if not self.authorized(name):
+            return
+        repo = self.repository(name)
+        if repo is None:
+            return
+        with self.swr.catalogue.lock:
+            tags = sorted(repo.tags)
+        if not tags:  # uploaded blobs alone make no repository a client can list
+            self.fail(404, "NAME_UNKNOWN", "repository name not known to registry")
+            return
+        last = self.get_query_argument("last", "")
+        if last:
+            tags = [t for t in tags if t > last]
+        count = self.get_query_argument("n", "")
+        if count:
+            if not count.isascii() or not count.isdigit() or not 1 <= int(count) <= _TAGS_PAGE_MAX:
+                self.fail(400, "PAGINATION_NUMBER_INVALID", f"n must be a number from 1 to {_TAGS_PAGE_MAX}")
+                return
+            if len(tags) > int(count):
+                tags = tags[: int(count)]
+                query = urlencode({"n": count, "last": tags[-1]})
+                self.set_header("Link", f'</v2/{name}/tags/list?{query}>; rel="next"')
+        self.finish(json.dumps({"name": name, "tags": tags}))
+
+
 class BlobHandler(_RegistryHandler):
-    """``GET/HEAD /v2/{name}/blobs/{digest}`` (catalogue entries' configs; pushed images' every blob)."""
+    """``GET/HEAD /v2/{name}/blobs/{digest}``: every blob a served manifest names (config, layers)."""
 
     def get(self, name: str, digest: str) -> None:
         self.serve(name, digest, head=False)
@@ -706,6 +740,7 @@ def swr_routes(state: EmulatorState) -> list[tuple[str, type[RequestHandler], di
             ManifestHandler,
             registry,
         ),
+        (rf"/v2/{name}/tags/list", TagListHandler, registry),
         (rf"/v2/{name}/blobs/(sha256:[a-f0-9]{{64}})", BlobHandler, registry),
         (rf"/v2/{name}/blobs/uploads/?", UploadStartHandler, registry),
         (rf"/v2/{name}/blobs/uploads/([A-Za-z0-9-]{{1,64}})", UploadHandler, registry),
