@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install lint typecheck pytest jstest ui-test ui-bench test demo bench clean
+.PHONY: install tools lint typecheck pytest jstest ui-test ui-bench test demo bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +21,15 @@ lint: install
 typecheck: install
 	$(VENV)/bin/mypy
 
-pytest: install
+# Debian's skopeo, the standard registry client tests/services/test_registry_clients.py drives
+# against the emulator (installed with apt-get if missing: as root, or through sudo).
+tools:
+	@command -v skopeo >/dev/null 2>&1 || { \
+	  echo "== installing Debian's skopeo (apt-get: needs root or sudo, and the package mirror)"; \
+	  SUDO=""; [ "$$(id -u)" -ne 0 ] && SUDO="sudo"; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq skopeo >/dev/null; }
+
+pytest: install tools
 	$(VENV)/bin/pytest
 
 # The side panel's TypeScript: prettier and eslint (as jupyterlab/extension-template; `jlpm lint`

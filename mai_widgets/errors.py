@@ -123,12 +123,14 @@ _AUTH_HINT = (
     "(and HUAWEICLOUD_SDK_SECURITY_TOKEN for temporary credentials) and the machine's clock"
 )
 _ALREADY_HINT = "this SWR image is already registered; use the existing image record"
+_NO_IMAGE_HINT = "no image with that id in this project: check the id and the project/region"
 _HINTS_BY_CODE: dict[str, str] = {
     "ModelArts.2885": "ModelArts has no access to that SWR organization: grant it in SWR "
     "(Organization Management > permissions) or push the image to a namespace you own",
     "ModelArts.2884": _ALREADY_HINT,
     "ModelArts.6737": _ALREADY_HINT,
-    "ModelArts.6797": "no image with that id in this project: check the id and the project/region",
+    "ModelArts.6404": _NO_IMAGE_HINT,
+    "ModelArts.6797": _NO_IMAGE_HINT,
     "ModelArts.2810": "ModelArts could not query SWR: check the swr_path and that the image was pushed",
     "ModelArts.6771": "the image is larger than ModelArts accepts: slim it down and push again",
     "ModelArts.2845": "the image is larger than ModelArts accepts: slim it down and push again",
@@ -158,7 +160,12 @@ _HINTS_BY_STATUS: dict[int, str] = {
 # two: ModelArts answers "image not found" and "no SWR access" with 400).
 ALREADY_REGISTERED_CODES = frozenset({"ModelArts.2884", "ModelArts.6737"})
 _SWR_KINDS = {**SWR_ERROR_CODES, **REGISTRY_ERROR_CODES}
-_NOT_FOUND_CODES = frozenset({"ModelArts.6797"} | {c for c, (k, _) in _SWR_KINDS.items() if k == "not-found"})
+# Image not found: 6404 is what GET /images/{id} answers (the Terraform provider's reading of the
+# real service), 6797 is the published error table's.
+IMAGE_NOT_FOUND_CODES = frozenset({"ModelArts.6404", "ModelArts.6797"})
+_NOT_FOUND_CODES = frozenset(
+    IMAGE_NOT_FOUND_CODES | {c for c, (k, _) in _SWR_KINDS.items() if k == "not-found"}
+)
 _PERMISSION_CODES = frozenset(
     {"ModelArts.2885", "ModelArts.0210"} | {c for c, (k, _) in _SWR_KINDS.items() if k == "permission"}
 )

@@ -4,9 +4,9 @@ Run it with ``python -m mai_widgets.emulator --data-dir DIR``; from Python or te
 :class:`EmulatorProcess`. It is a real HTTP server over a real socket; nothing in the client
 knows it is not ModelArts.
 
-Answers follow the SDK's models and ModelArts' published error codes (API-NOTES, "Fidelity
-notes"); where the sources allow several, a flag chooses (see :mod:`.cli`). Clients must not
-depend on more:
+Answers follow the SDK's models (``huaweicloudsdkmodelarts``), ModelArts' published error
+codes and the Terraform provider's handling of the real service; where the sources allow
+several, a flag chooses (see :mod:`.cli`). Clients must not depend on more:
 
 - Already registered answers 400 ``ModelArts.2884`` (or ``ModelArts.6737``, by flag).
 - A project id in the path other than the emulator's (or than the token's / ``X-Project-Id``)
@@ -16,7 +16,8 @@ depend on more:
   expired one as ``--expired-token-answer`` says. IAM tokens are kept in sqlite, so a restart
   does not invalidate them.
 - A path id not matching ``contract.IMAGE_ID_RE`` answers 400 ``ModelArts.0104``; an unknown
-  id 400 ``ModelArts.6797``. A deleted image still shows (status DELETED) but is not listed.
+  id 400 ``ModelArts.6404`` (or ``ModelArts.6797``, by flag). A deleted image still shows
+  (status DELETED) but is not listed.
 - List: no ``type`` means BUILD_IN, the service's presets (the SDK's documented default); the
   user's images are DEDICATED. ``name_fuzzy_match`` defaults to true (substring match);
   ``offset`` counts records; ``current`` is the 1-based page ``offset // limit + 1``; ``size``

@@ -29,8 +29,13 @@ from .store import SORT_COLUMNS, ImageStore
 log = logging.getLogger("mai_widgets.emulator")
 
 MAX_BODY_BYTES = 1 << 20
-# Registry blob uploads (PATCH/PUT/POST .../blobs/uploads/...) may carry up to this in one request.
-UPLOAD_PATH_RE = re.compile(r"^/v2/.+/blobs/uploads/")
+# Registry blob uploads (PATCH/PUT/POST .../blobs/uploads/...) may carry more in one request (matched
+# against the path alone: a query string naming it must not lift the cap).
+UPLOAD_PATH_RE = re.compile(r"^/v2/[^?#]+/blobs/uploads/")
+# The registry's routes (``/v2/...`` but not the manage API) answer errors in its own shape.
+REGISTRY_PATH_RE = re.compile(r"^/v2/(?!manage/)")
+# What an error message repeats of a name the client chose (a path segment may be 64 KB long).
+ECHO_MAX = 128
 # tornado's own default header limit; the emulator answers larger headers itself (JSON 400).
 MAX_HEADER_BYTES = 64 << 10
 # What tornado reads at most: a body up to this is read and thrown away so the client gets our
@@ -69,6 +74,11 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+def echo(text: str, limit: int = ECHO_MAX) -> str:
+    """``text`` as an error message may repeat it: at most ``limit`` characters."""
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
 def error_body(code: str, message: str) -> dict[str, str]:
     return {"error_code": code, "error_msg": message}
 
@@ -77,9 +87,9 @@ def bad_param(message: str) -> ApiFailure:
     return ApiFailure(400, "ModelArts.0104", f"Invalid parameter: {message}")
 
 
-def image_not_found(image_id: str) -> ApiFailure:
-    # 400, not 404: ModelArts' published error codes list 6797 under status 400.
-    return ApiFailure(400, "ModelArts.6797", f"Image {image_id} does not exist.")
+def image_not_found(code: str, image_id: str) -> ApiFailure:
+    """400 (not 404) with ``--image-not-found-code``; ``image_id`` has passed IMAGE_ID_RE (<= 128)."""
+    return ApiFailure(400, code, f"Image {image_id} does not exist.")
 
 
 def _json_depth_exceeds(raw: bytes, limit: int) -> bool:
@@ -294,7 +304,7 @@ def parse_sort_keys(text: str) -> tuple[str, ...]:
     if unknown:
         # (u) The answer to an unsupported key is a guess: 6303 "The field does not support sorting."
         # is in ModelArts' published codes (listed for notebooks), nothing ties it to images.
-        raise ApiFailure(400, "ModelArts.6303", f"The field does not support sorting: {unknown[0][:128]}")
+        raise ApiFailure(400, "ModelArts.6303", f"The field does not support sorting: {echo(unknown[0])}")
     return keys
 
 

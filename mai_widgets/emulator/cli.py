@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .. import errors
 from .defaults import DEFAULTS, DEMO_SWR_CATALOGUE, DEMO_SWR_IMAGES, SwrImageSpec
 from .faults import FAULT_KINDS, parse_fault_kinds
 from .registry import build_catalogue
@@ -17,10 +18,14 @@ from .registry import build_catalogue
 READY_PREFIX = "mai-widgets ModelArts emulator listening on "
 
 # Answers the public sources allow more than one of; a flag picks one so clients can test each.
-# An expired token: APIG.0307, APIG.0301 saying it expired, or ModelArts.0202 (API-NOTES, APIG FAQ).
+# An expired token: APIG.0307, APIG.0301 saying it expired, or ModelArts.0202 (API reference, APIG FAQ).
 EXPIRED_TOKEN_ANSWERS: tuple[str, ...] = ("APIG.0307", "APIG.0301", "ModelArts.0202")
 # Already registered: 2884 (training-job codes) or 6737 (image codes); which one is unsettled.
-ALREADY_REGISTERED_CODES: tuple[str, ...] = ("ModelArts.2884", "ModelArts.6737")
+ALREADY_REGISTERED_CODES: tuple[str, ...] = tuple(sorted(errors.ALREADY_REGISTERED_CODES))
+# An unknown image id: 6404 is what GET answers on the real service (the Terraform provider reads it
+# as "gone"); the published error table lists 6797. DELETE's documented answers (200, 204, 401, 403)
+# name no not-found code, so every image-id route answers the one chosen here.
+IMAGE_NOT_FOUND_CODES: tuple[str, ...] = tuple(sorted(errors.IMAGE_NOT_FOUND_CODES))
 # Delete: the docs list 200 (with the record) and 204 (empty body).
 DELETE_ANSWERS: tuple[str, ...] = ("record", "204")
 
@@ -60,6 +65,8 @@ class EmulatorSettings:
     expired_token_answer: str = EXPIRED_TOKEN_ANSWERS[0]
     already_registered_code: str = ALREADY_REGISTERED_CODES[0]
     delete_answer: str = DELETE_ANSWERS[0]
+    image_not_found_code: str = IMAGE_NOT_FOUND_CODES[0]
+    swr_upload_idle_seconds: float = 600.0
     print_env: bool = False
 
     def __repr__(self) -> str:
@@ -133,6 +140,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=DELETE_ANSWERS[0],
         help="record: 200 with the record; 204: empty body (default %(default)s)",
     )
+    answers.add_argument(
+        "--image-not-found-code",
+        choices=IMAGE_NOT_FOUND_CODES,
+        default=IMAGE_NOT_FOUND_CODES[0],
+        help="error code (status 400) for an unknown image id on GET, DELETE and sync (default %(default)s)",
+    )
     life = p.add_argument_group("image lifecycle")
     life.add_argument("--init-seconds", type=_seconds, default=DEFAULTS.init_seconds)
     life.add_argument("--creating-seconds", type=_seconds, default=DEFAULTS.creating_seconds)
@@ -154,6 +167,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     life.add_argument(
         "--swr-seed-tags", type=int, default=0, metavar="M", help="M tags in the first seeded one"
+    )
+    life.add_argument(
+        "--swr-upload-idle-seconds",
+        type=_seconds,
+        default=600.0,
+        metavar="S",
+        help="a registry blob upload that receives nothing for this long is dropped (default 600)",
     )
     life.add_argument("--forbidden-namespace", default=DEFAULTS.forbidden_namespace)
     life.add_argument("--seed-images", type=int, default=0, metavar="N", help="bulk-seed N ACTIVE images")
@@ -228,5 +248,7 @@ def parse_settings(argv: Sequence[str] | None = None) -> EmulatorSettings:
         expired_token_answer=args.expired_token_answer,
         already_registered_code=args.already_registered_code,
         delete_answer=args.delete_answer,
+        image_not_found_code=args.image_not_found_code,
+        swr_upload_idle_seconds=args.swr_upload_idle_seconds,
         print_env=args.print_env,
     )

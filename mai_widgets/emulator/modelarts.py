@@ -90,6 +90,9 @@ class ImageRouteHandler(BaseHandler):
             return
         self.send_reply(Reply(500, error_body("ModelArts.0050", "Internal server error.")))
 
+    def not_found(self, image_id: str) -> ApiFailure:
+        return image_not_found(self.state.settings.image_not_found_code, image_id)
+
     def checked_image_id(self, image_id: str) -> str:
         if not IMAGE_ID_RE.match(image_id):
             raise bad_param("image id must be letters, digits, '-' and '_' only")
@@ -127,6 +130,8 @@ class ImageRouteHandler(BaseHandler):
             for name in ("show_name", "show_tag"):
                 if args.get(name):
                     values[name] = args[name]
+        elif args.get("swr_instance_id"):
+            values["swr_instance_id"] = args["swr_instance_id"]
         return ListQuery(**values)
 
     @staticmethod
@@ -216,7 +221,7 @@ class ImageGroupHandler(ImageRouteHandler):
         await self.serve(project_id, lambda: self._missing())
 
     def _missing(self) -> Reply:
-        raise image_not_found("group")
+        raise self.not_found("group")
 
     def groups(self, project_id: str) -> Reply:
         # (u) SDK ListImageGroupRequest.type documents no default; the image list's (BUILD_IN) is used.
@@ -238,7 +243,7 @@ class ImageHandler(ImageRouteHandler):
         self.checked_image_id(image_id)
         record = self.state.store.get(project_id, image_id, self.state.clock())
         if record is None:
-            raise image_not_found(image_id)
+            raise self.not_found(image_id)
         return Reply(200, record)
 
     def remove(self, project_id: str, image_id: str) -> Reply:
@@ -263,7 +268,7 @@ class ImageHandler(ImageRouteHandler):
             raise bad_param(f"image {image_id} is a preset (BUILD_IN) image and cannot be deleted")
         record = store.delete(project_id, image_id, now, force=force)
         if record is None:
-            raise image_not_found(image_id)
+            raise self.not_found(image_id)
         if force:
             # The real forced delete also deletes the image's content in SWR.
             store.forget_swr_image(record["swr_path"], now)
@@ -283,7 +288,7 @@ class ImageSyncHandler(ImageRouteHandler):
         self.checked_image_id(image_id)
         record = self.state.store.get(project_id, image_id, self.state.clock())
         if record is None or record.get("status") == "DELETED":
-            raise image_not_found(image_id)
+            raise self.not_found(image_id)
         return Reply(200, record)
 
 

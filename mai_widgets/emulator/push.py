@@ -12,12 +12,9 @@ with the digest, then PUT the Docker v2 manifest), signed in by the product's ow
 from __future__ import annotations
 
 import argparse
-import gzip
 import hashlib
-import io
 import json
 import sys
-import tarfile
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -35,7 +32,7 @@ from ..errors import (
 )
 from ..transport.deadline import Deadline, call_scope
 from ..wire.contract import complete_swr_path, split_swr_path, swr_path_problem
-from .registry import MEDIA_TYPES, digest_of, parse_platform
+from .registry import MA_USERS, MEDIA_TYPES, digest_of, parse_platform, small_layer
 
 if TYPE_CHECKING:
     import requests
@@ -51,7 +48,6 @@ _PUSH_DENIED_HINT = (
     "pushing needs an existing SWR organization where these credentials have edit rights: "
     "create the organization, or ask its administrator for edit rights"
 )
-_MA_USERS = ("ma-user", "1000", "1000:100")  # ModelArts' notebook user: uid 1000, gid 100
 
 
 @dataclass(frozen=True)
@@ -70,30 +66,15 @@ class PushedImage:
 def _layer(swr_path: str, platform: str, user: str, mtime: int) -> tuple[bytes, bytes]:
     """(gzip layer, its uncompressed tar): a note saying what this is, and filler bytes."""
     seed = f"{swr_path}|{platform}|{user}".encode()
-    files = {
-        "etc/mai-widgets-push.txt": (
-            f"Pushed by python -m mai_widgets.emulator.push for demos and tests.\n"
-            f"path: {swr_path}\nplatform: {platform}\nuser: {user}\n"
-        ).encode(),
-        "opt/mai-widgets/filler.bin": hashlib.shake_256(seed).digest(_FILLER_BYTES),
-    }
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        directories = ["etc", "opt", "opt/mai-widgets"]
-        if user in _MA_USERS:
-            directories += ["home", "home/ma-user"]
-        for directory in directories:
-            info = tarfile.TarInfo(directory)
-            info.type, info.mode, info.mtime = tarfile.DIRTYPE, 0o755, mtime
-            if directory == "home/ma-user":
-                info.uid, info.gid = 1000, 100
-            tar.addfile(info)
-        for name, content in files.items():
-            info = tarfile.TarInfo(name)
-            info.size, info.mode, info.mtime = len(content), 0o644, mtime
-            tar.addfile(info, io.BytesIO(content))
-    tar_bytes = buffer.getvalue()
-    return gzip.compress(tar_bytes, mtime=0), tar_bytes
+    note = (
+        f"Pushed by python -m mai_widgets.emulator.push for demos and tests.\n"
+        f"path: {swr_path}\nplatform: {platform}\nuser: {user}\n"
+    ).encode()
+    files = (
+        ("etc/mai-widgets-push.txt", note),
+        ("opt/mai-widgets/filler.bin", hashlib.shake_256(seed).digest(_FILLER_BYTES)),
+    )
+    return small_layer(files, user=user, mtime=mtime)
 
 
 def build_image(swr_path: str, *, platform: str = "linux/amd64", user: str = "ma-user") -> PushedImage:
@@ -108,7 +89,7 @@ def build_image(swr_path: str, *, platform: str = "linux/amd64", user: str = "ma
         "config": {
             "User": user,
             "Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
-            "WorkingDir": "/home/ma-user" if user in _MA_USERS else "/",
+            "WorkingDir": "/home/ma-user" if user in MA_USERS else "/",
             "Cmd": ["/bin/sh"],
         },
         "rootfs": {"type": "layers", "diff_ids": [digest_of(tar_bytes)]},

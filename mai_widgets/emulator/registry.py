@@ -3,7 +3,8 @@
 Free of tornado (the command line parses catalogues with it). Each image becomes real Docker v2
 or OCI JSON: a config blob per platform, an image manifest per platform and, for several
 platforms, a manifest list / image index; every digest is the sha256 of the exact bytes served.
-Layer blobs of catalogue entries are described (digest, size) but their content is not served.
+Layers are small but real gzip tars (:func:`small_layer`, deterministic), served like every blob a
+manifest names, so standard registry clients (skopeo, docker) pull catalogue images whole.
 
 Pushed images (the registry's upload and manifest routes) are checked here as a registry does
 (:func:`check_manifest`) and kept in memory with every blob they reference, served byte for byte.
@@ -11,12 +12,17 @@ Pushed images (the registry's upload and manifest routes) are checked here as a 
 
 from __future__ import annotations
 
+import functools
+import gzip
 import hashlib
+import io
 import json
 import re
+import tarfile
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +33,7 @@ __all__ = [
     "INDEX_MEDIA_TYPES",
     "MANIFEST_MEDIA_TYPES",
     "MAX_UPLOAD_BYTES",
+    "MA_USERS",
     "MEDIA_TYPES",
     "Blob",
     "ManifestRejected",
@@ -37,6 +44,7 @@ __all__ = [
     "check_manifest",
     "read_catalogue_lines",
     "seed_specs",
+    "small_layer",
 ]
 
 MEDIA_TYPES = {
@@ -60,7 +68,7 @@ MANIFEST_MEDIA_TYPES = INDEX_MEDIA_TYPES | IMAGE_MEDIA_TYPES
 MAX_UPLOAD_BYTES = 64 << 20
 DIGEST_RE = re.compile(r"^sha256:[a-f0-9]{64}$")
 _SPEC_KEYS = frozenset({"path", "platforms", "user", "size", "pushed", "ports", "entrypoint", "media"})
-_LAYER_SHARES = (0.55, 0.3, 0.15)  # a base, a framework and an application layer
+MA_USERS = ("ma-user", "1000", "1000:100")  # ModelArts' notebook user: uid 1000, gid 100
 
 
 @dataclass(frozen=True)
@@ -108,15 +116,61 @@ def parse_platform(text: str) -> dict[str, str]:
     return platform
 
 
-def _platform_image(spec: SwrImageSpec, platform_text: str, kinds: dict[str, str]) -> tuple[Blob, Blob]:
-    """The config blob and the image manifest of one platform."""
+@functools.lru_cache(maxsize=4096)
+def small_layer(files: tuple[tuple[str, bytes], ...], *, user: str, mtime: int) -> tuple[bytes, bytes]:
+    """(gzip layer, its uncompressed tar) holding ``files`` (path, content) and their directories,
+    plus ``home/ma-user`` (uid 1000, gid 100) for ModelArts' user. Same input, same bytes."""
+    directories = sorted(
+        {"/".join(path.split("/")[:i]) for path, _ in files for i in range(1, path.count("/") + 1)}
+    )
+    if user in MA_USERS:
+        directories += [d for d in ("home", "home/ma-user") if d not in directories]
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for directory in directories:
+            info = tarfile.TarInfo(directory)
+            info.type, info.mode, info.mtime = tarfile.DIRTYPE, 0o755, mtime
+            if directory == "home/ma-user":
+                info.uid, info.gid = 1000, 100
+            tar.addfile(info)
+        for name, content in files:
+            info = tarfile.TarInfo(name)
+            info.size, info.mode, info.mtime = len(content), 0o644, mtime
+            tar.addfile(info, io.BytesIO(content))
+    tar_bytes = buffer.getvalue()
+    return gzip.compress(tar_bytes, mtime=0), tar_bytes
+
+
+def _catalogue_layers(spec: SwrImageSpec, platform_text: str, media_type: str) -> list[tuple[Blob, str]]:
+    """A base layer (shared by every image of this platform and user), a framework layer (by
+    repository) and an application layer (by tag): each (blob, diff_id)."""
+    repository = spec.path.rsplit(":", 1)[0].split("@", 1)[0]
+    mtime = int(datetime.fromisoformat(spec.pushed.replace("Z", "+00:00")).timestamp())
+    notes = (
+        ("base", f"{platform_text} {spec.user}", 0),
+        ("framework", f"{repository} {platform_text}", mtime),
+        ("application", f"{spec.path} {platform_text}", mtime),
+    )
+    out = []
+    for kind, what, when in notes:
+        note = f"mai-widgets emulator {kind} layer: {what}\n".encode()
+        layer, tar_bytes = small_layer(
+            ((f"opt/mai-widgets/{kind}.txt", note),), user=spec.user if kind == "base" else "", mtime=when
+        )
+        out.append((Blob(media_type, layer, digest_of(layer)), digest_of(tar_bytes)))
+    return out
+
+
+def _platform_image(
+    spec: SwrImageSpec, platform_text: str, kinds: dict[str, str]
+) -> tuple[Blob, Blob, list[Blob]]:
+    """The config blob, the image manifest and the layer blobs of one platform."""
     platform = parse_platform(platform_text)
-    layer_sizes = [max(1, int(spec.size * share)) for share in _LAYER_SHARES]
-    layer_digests = [digest_of(f"{spec.path}|{platform_text}|layer {i}".encode()) for i in range(3)]
+    layers = _catalogue_layers(spec, platform_text, kinds["layer"])
     container: dict[str, Any] = {
         "Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
         "User": spec.user,
-        "WorkingDir": "/home/ma-user" if spec.user in ("ma-user", "1000", "1000:100") else "/",
+        "WorkingDir": "/home/ma-user" if spec.user in MA_USERS else "/",
     }
     if spec.ports:
         container["ExposedPorts"] = {port: {} for port in spec.ports}
@@ -126,10 +180,7 @@ def _platform_image(spec: SwrImageSpec, platform_text: str, kinds: dict[str, str
         **platform,
         "created": spec.pushed,
         "config": container,
-        "rootfs": {
-            "type": "layers",
-            "diff_ids": [digest_of(f"{d}|uncompressed".encode()) for d in layer_digests],
-        },
+        "rootfs": {"type": "layers", "diff_ids": [diff_id for _, diff_id in layers]},
         "history": [
             {"created": spec.pushed, "created_by": f"mai-widgets emulator layer {i}"} for i in range(3)
         ],
@@ -141,12 +192,13 @@ def _platform_image(spec: SwrImageSpec, platform_text: str, kinds: dict[str, str
         "mediaType": kinds["manifest"],
         "config": {"mediaType": kinds["config"], "size": len(config_bytes), "digest": config_blob.digest},
         "layers": [
-            {"mediaType": kinds["layer"], "size": size, "digest": digest}
-            for size, digest in zip(layer_sizes, layer_digests, strict=True)
+            {"mediaType": blob.media_type, "size": len(blob.content), "digest": blob.digest}
+            for blob, _ in layers
         ],
     }
     manifest_bytes = json.dumps(manifest, indent=3).encode()  # pretty, as docker pushes them
-    return config_blob, Blob(kinds["manifest"], manifest_bytes, digest_of(manifest_bytes))
+    manifest_blob = Blob(kinds["manifest"], manifest_bytes, digest_of(manifest_bytes))
+    return config_blob, manifest_blob, [blob for blob, _ in layers]
 
 
 class SwrCatalogue:
@@ -183,7 +235,9 @@ class SwrCatalogue:
         repo = self.repositories.setdefault(key, Repository(key[0], key[1], parts["registry"]))
         entries: list[tuple[dict[str, str], Blob]] = []
         for text in spec.platforms:
-            config_blob, manifest_blob = _platform_image(spec, text, kinds)
+            config_blob, manifest_blob, layer_blobs = _platform_image(spec, text, kinds)
+            for layer in layer_blobs:
+                repo.blobs[layer.digest] = layer
             repo.blobs[config_blob.digest] = config_blob
             repo.blobs[manifest_blob.digest] = manifest_blob
             entries.append((parse_platform(text), manifest_blob))

@@ -26,6 +26,7 @@ from .base import (
     DRAIN_BODY_BYTES,
     MAX_BODY_BYTES,
     MAX_HEADER_BYTES,
+    REGISTRY_PATH_RE,
     TORNADO_MAX_HEADER_BYTES,
     UPLOAD_PATH_RE,
     EmulatorState,
@@ -45,16 +46,31 @@ from .swr import swr_routes
 # -- requests too large for any handler ---------------------------------------------------------
 
 
-def _refusal(message: str) -> tuple[httputil.ResponseStartLine, httputil.HTTPHeaders, bytes]:
-    body = json.dumps(error_body("ModelArts.0104", f"Invalid parameter: {message}")).encode()
-    headers = httputil.HTTPHeaders(
-        {
-            "Content-Type": "application/json;charset=UTF-8",
-            "Content-Length": str(len(body)),
-            "X-Request-Id": uuid.uuid4().hex,
-        }
-    )
-    return httputil.ResponseStartLine("HTTP/1.1", 400, "Bad Request"), headers, body
+def _refusal(
+    message: str, path: str, *, body_too_large: bool
+) -> tuple[httputil.ResponseStartLine, httputil.HTTPHeaders, bytes]:
+    """The answer to an oversized request: the registry's error shape on its routes (a body: 413),
+    ModelArts' (400) on the others."""
+    if REGISTRY_PATH_RE.match(path):
+        code = "UNSUPPORTED"
+        if body_too_large:
+            code = "MANIFEST_INVALID" if "/manifests/" in path else "SIZE_INVALID"
+        errors = {"errors": [{"code": code, "message": message, "detail": None}]}
+        body = json.dumps(errors).encode()
+        headers = httputil.HTTPHeaders(
+            {
+                "Content-Type": "application/json; charset=utf-8",
+                "Docker-Distribution-Api-Version": "registry/2.0",
+            }
+        )
+        status = (413, "Payload Too Large") if body_too_large else (400, "Bad Request")
+    else:
+        body = json.dumps(error_body("ModelArts.0104", f"Invalid parameter: {message}")).encode()
+        headers = httputil.HTTPHeaders({"Content-Type": "application/json;charset=UTF-8"})
+        status = (400, "Bad Request")
+    headers["Content-Length"] = str(len(body))
+    headers["X-Request-Id"] = uuid.uuid4().hex
+    return httputil.ResponseStartLine("HTTP/1.1", *status), headers, body
 
 
 class RequestGuard(httputil.HTTPMessageDelegate):
@@ -70,6 +86,8 @@ class RequestGuard(httputil.HTTPMessageDelegate):
         self.inner = inner
         self.connection = connection
         self.problem: str | None = None
+        self.body_too_large = False
+        self.path = ""
         self.received = 0
         self.max_body = MAX_BODY_BYTES
 
@@ -82,7 +100,8 @@ class RequestGuard(httputil.HTTPMessageDelegate):
         header_bytes += sum(len(k) + len(v) + 4 for k, v in headers.get_all())
         declared = headers.get("Content-Length", "")
         length = int(declared) if declared.isascii() and declared.isdigit() else 0
-        path = start_line.path if isinstance(start_line, httputil.RequestStartLine) else ""
+        target = start_line.path if isinstance(start_line, httputil.RequestStartLine) else ""
+        path = self.path = target.split("?", 1)[0]  # the path alone decides, never its query
         if UPLOAD_PATH_RE.match(path):
             # a layer in one request, as docker sends it; the upload handler caps the total
             self.max_body = MAX_UPLOAD_BYTES
@@ -92,11 +111,12 @@ class RequestGuard(httputil.HTTPMessageDelegate):
             self.problem = f"the request headers are larger than {MAX_HEADER_BYTES} bytes"
         elif length > self.max_body:
             self.problem = f"the request body is larger than {self.max_body} bytes"
+            self.body_too_large = True
         if self.problem is None:
             return self.inner.headers_received(start_line, headers)
         if length > DRAIN_BODY_BYTES and isinstance(self.connection, HTTP1Connection):
             # Too much to read and drop: answer now and close once the answer is written.
-            line, out_headers, body = _refusal(self.problem)
+            line, out_headers, body = self.refusal()
             out_headers["Connection"] = "close"
             head = f"{line.version} {line.code} {line.reason}\r\n" + "".join(
                 f"{k}: {v}\r\n" for k, v in out_headers.get_all()
@@ -111,6 +131,7 @@ class RequestGuard(httputil.HTTPMessageDelegate):
         if self.problem is None and self.received > self.max_body:
             # A chunked body has no Content-Length to refuse up front.
             self.problem = f"the request body is larger than {self.max_body} bytes"
+            self.body_too_large = True
             self.inner.on_connection_close()  # it will never see the rest of this request
         if self.problem is not None:
             return None
@@ -120,9 +141,13 @@ class RequestGuard(httputil.HTTPMessageDelegate):
         if self.problem is None:
             self.inner.finish()
             return
-        line, headers, body = _refusal(self.problem)
+        line, headers, body = self.refusal()
         self.connection.write_headers(line, headers, body)
         self.connection.finish()
+
+    def refusal(self) -> tuple[httputil.ResponseStartLine, httputil.HTTPHeaders, bytes]:
+        assert self.problem is not None
+        return _refusal(self.problem, self.path, body_too_large=self.body_too_large)
 
     def on_connection_close(self) -> None:
         if self.problem is None:

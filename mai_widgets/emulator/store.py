@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import sqlite3
 import uuid
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -117,7 +116,8 @@ SORT_COLUMNS: dict[str, str] = {
 
 # SDK ListImageRequest.type: "default BUILD_IN" (3.1.219 docstring), so a list without type shows presets.
 DEFAULT_LIST_TYPE = "BUILD_IN"
-# Records carry show_name = name and show_tag = tag (nothing sets them apart in the register API).
+# Preset (BUILD_IN) records alone carry show_name and show_tag (here their name and tag); the
+# list's show_name/show_tag filters therefore match presets only.
 SHOW_COLUMNS = {"show_name": "name", "show_tag": "tag"}
 # Fields of the SDK's image record (ShowImageResponse) kept from the stored extras; read_me is a
 # group field only (ImageGroup), so it is stored but not shown on an image.
@@ -149,9 +149,11 @@ class ListQuery:
     namespace: str | None = None
     service_type: str | None = None
     type: str = DEFAULT_LIST_TYPE
-    workspace_id: str | None = None
+    # The service lists workspace "0" unless asked for another (SDK ListImageRequest.workspace_id).
+    workspace_id: str = "0"
     show_name: str | None = None
     show_tag: str | None = None
+    swr_instance_id: str | None = None  # groups only (SDK ListImageGroupRequest)
     sort_keys: tuple[str, ...] = ("create_at",)
     sort_dir: str = "DESC"
 
@@ -195,8 +197,6 @@ def _row_to_wire(row: sqlite3.Row, now_ms: int, *, listed: bool = False) -> Imag
         "origin": row["origin"],
         "resource_categories": categories,
         "service_type": row["service_type"],
-        "show_name": row["name"],
-        "show_tag": row["tag"],
         "size": int(row["size"]) if status in ("ACTIVE", "DELETED") else 0,
         "status": status,
         "status_message": message,
@@ -209,6 +209,8 @@ def _row_to_wire(row: sqlite3.Row, now_ms: int, *, listed: bool = False) -> Imag
     }
     if not listed:
         record["support_res_categories"] = list(categories)
+    if row["type"] == "BUILD_IN":
+        record.update({name: row[column] for name, column in SHOW_COLUMNS.items()})
     extra = json.loads(row["extra"])
     record.update({k: extra[k] for k in _RECORD_EXTRAS if k in extra})
     return record  # type: ignore[return-value]
@@ -409,7 +411,9 @@ class ImageStore:
             else:
                 clauses.append("name = :name")
                 params["name"] = query.name
-        for column in ("namespace", "service_type", "type", "workspace_id"):
+        clauses.append("workspace_id = :workspace_id")
+        params["workspace_id"] = query.workspace_id
+        for column in ("namespace", "service_type", "type"):
             value = getattr(query, column)
             if value is not None:
                 clauses.append(f"{column} = :{column}")
@@ -417,8 +421,11 @@ class ImageStore:
         for name, column in SHOW_COLUMNS.items():
             value = getattr(query, name)
             if value is not None:
-                clauses.append(f"{column} = :{name}")
+                clauses.append(f"type = 'BUILD_IN' AND {column} = :{name}")
                 params[name] = value
+        if query.swr_instance_id is not None:
+            clauses.append("json_extract(extra, '$.swr_instance_id') = :swr_instance_id")
+            params["swr_instance_id"] = query.swr_instance_id
         return " AND ".join(clauses), params
 
     def list_page(self, project_id: str, query: ListQuery, now_ms: int) -> tuple[list[ImageWire], int]:
@@ -525,13 +532,3 @@ class ImageStore:
         if row is None:
             return None
         return TokenInfo(str(row["project_id"]), str(row["user_name"]), int(row["expires_at"]))
-
-
-def read_catalogue(lines: Iterable[str]) -> list[str]:
-    """SWR paths from a catalogue file's lines (blank lines and ``#`` comments skipped)."""
-    out: list[str] = []
-    for line in lines:
-        text = line.strip()
-        if text and not text.startswith("#"):
-            out.append(text)
-    return out

@@ -26,11 +26,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
+from urllib.parse import urlencode
 
 from tornado.web import RequestHandler
 
 from ..wire.contract import split_swr_path, swr_registry
-from .base import ApiFailure, BaseHandler, EmulatorState, Reply
+from .base import ApiFailure, BaseHandler, EmulatorState, Reply, echo
 from .defaults import DEMO_SWR_READ_ONLY
 from .registry import (
     DIGEST_RE,
@@ -57,18 +58,32 @@ _SCOPE_RE = re.compile(r"^repository:(?P<name>[a-z0-9._/-]+):(?P<actions>[a-z,*]
 _MANIFEST_ACCEPT_ALL = frozenset({"*/*", ""})
 # SWR auth levels (manage API): 7 manage, 3 edit (push), 1 read.
 _AUTH_EDIT = 3
-_MAX_OPEN_UPLOADS = 64  # blob uploads started and not finished, all repositories together
-_UPLOAD_TTL_MS = 3600 * 1000  # an upload left open this long is dropped
+# Blob uploads started and not finished: at most this many per temporary login (so abandoned ones
+# block only their own login) and in all; one untouched for --swr-upload-idle-seconds is dropped.
+_MAX_UPLOADS_PER_LOGIN = 8
+_MAX_OPEN_UPLOADS = 64
 _BLOB_TYPE = "application/octet-stream"  # as registries serve blobs
 
 
 @dataclass
 class Upload:
-    """A blob upload in progress: the repository it is for and the bytes received so far."""
+    """A blob upload in progress: the repository it is for, the login that started it, when it
+    last received a chunk and the bytes received so far."""
 
     name: str
-    started_ms: int
+    owner: str
+    touched_ms: int
     data: bytearray = field(default_factory=bytearray)
+
+
+@dataclass(frozen=True)
+class Grant:
+    """What a bearer token holds: the login it was issued to, until when, and the actions it
+    grants on each repository."""
+
+    user: str
+    expires_ms: int
+    access: Mapping[str, frozenset[str]]
 
 
 def _swr_failure(status: int, code: str, message: str) -> ApiFailure:
@@ -82,8 +97,7 @@ class SwrState:
     state: EmulatorState
     catalogue: SwrCatalogue
     logins: dict[str, tuple[str, int]] = field(default_factory=dict)  # user -> (password, expires ms)
-    # token -> (expiry, repository name -> the actions granted on it)
-    tokens: dict[str, tuple[int, Mapping[str, frozenset[str]]]] = field(default_factory=dict)
+    tokens: dict[str, Grant] = field(default_factory=dict)
     uploads: dict[str, Upload] = field(default_factory=dict)  # upload id -> upload
 
     @property
@@ -100,9 +114,9 @@ class SwrState:
         if namespace not in self.catalogue.organizations:
             # SWR makes no organization on push: it must be created first (SWR user guide,
             # "Creating an Organization", before "Uploading an Image Through a Container Engine").
-            return f"the SWR organization {namespace} does not exist: create it first"
+            return f"the SWR organization {echo(namespace)} does not exist: create it first"
         if self.auth_level(namespace) < _AUTH_EDIT:
-            return f"read-only access to the SWR organization {namespace}: pushing needs edit rights"
+            return f"read-only access to the SWR organization {echo(namespace)}: pushing needs edit rights"
         return None
 
     def grant(self, name: str, wanted: frozenset[str]) -> frozenset[str]:
@@ -115,15 +129,23 @@ class SwrState:
             granted.add("push")
         return frozenset(granted)
 
-    def open_upload(self, name: str) -> str | None:
-        """A new upload's id, or ``None`` when too many are open."""
+    def open_uploads(self) -> dict[str, Upload]:
+        """The uploads in progress, once those idle past ``--swr-upload-idle-seconds`` are dropped."""
         now = self.state.clock()
-        for upload_id in [u for u, up in self.uploads.items() if up.started_ms + _UPLOAD_TTL_MS <= now]:
+        idle_ms = round(self.state.settings.swr_upload_idle_seconds * 1000)
+        for upload_id in [u for u, up in self.uploads.items() if up.touched_ms + idle_ms <= now]:
             del self.uploads[upload_id]
-        if len(self.uploads) >= _MAX_OPEN_UPLOADS:
+        return self.uploads
+
+    def open_upload(self, name: str, owner: str) -> str | None:
+        """A new upload's id, or ``None`` when ``owner`` (or everyone together) has too many open."""
+        now = self.state.clock()
+        self.open_uploads()
+        mine = sum(1 for up in self.uploads.values() if up.owner == owner)
+        if mine >= _MAX_UPLOADS_PER_LOGIN or len(self.uploads) >= _MAX_OPEN_UPLOADS:
             return None
         upload_id = str(uuid.uuid4())
-        self.uploads[upload_id] = Upload(name, now)
+        self.uploads[upload_id] = Upload(name, owner, now)
         return upload_id
 
     def issue_login(self) -> tuple[str, str, int]:
@@ -143,19 +165,19 @@ class SwrState:
             and found[1] > self.state.clock()
         )
 
-    def issue_token(self, access: Mapping[str, frozenset[str]]) -> str:
+    def issue_token(self, user: str, access: Mapping[str, frozenset[str]]) -> str:
         token = "swr" + secrets.token_urlsafe(40)
         now = self.state.clock()
-        for old in [t for t, (expiry, _) in self.tokens.items() if expiry <= now]:
+        for old in [t for t, grant in self.tokens.items() if grant.expires_ms <= now]:
             del self.tokens[old]
-        self.tokens[token] = (now + TOKEN_TTL_S * 1000, dict(access))
+        self.tokens[token] = Grant(user, now + TOKEN_TTL_S * 1000, dict(access))
         return token
 
-    def token_access(self, token: str) -> Mapping[str, frozenset[str]] | None:
+    def token_grant(self, token: str) -> Grant | None:
         found = self.tokens.get(token)
-        if found is None or found[0] <= self.state.clock():
+        if found is None or found.expires_ms <= self.state.clock():
             return None
-        return found[1]
+        return found
 
 
 def _iso(ms: int) -> str:
@@ -294,7 +316,9 @@ class TagsHandler(_ManageHandler):
         self.readable(namespace)
         repo = self.swr.catalogue.repository(namespace, repository)
         if repo is None or not repo.tags:
-            raise _swr_failure(404, "SVCSTG.SWR.4040009", f"Repository {namespace}/{repository} not found")
+            raise _swr_failure(
+                404, "SVCSTG.SWR.4040009", f"Repository {echo(f'{namespace}/{repository}')} not found"
+            )
         rows = []
         for i, (tag, entry) in enumerate(
             sorted(list(repo.tags.items()), key=lambda kv: kv[1].pushed, reverse=True)
@@ -393,30 +417,30 @@ class _RegistryHandler(RequestHandler):
             self.set_header("WWW-Authenticate", value)
         self.finish(json.dumps({"errors": [{"code": code, "message": message, "detail": detail}]}))
 
-    def bearer_access(self) -> Mapping[str, frozenset[str]] | None:
+    def bearer_grant(self) -> Grant | None:
         header = self.request.headers.get("Authorization", "")
         if not header.startswith("Bearer "):
             return None
-        return self.swr.token_access(header[len("Bearer ") :].strip())
+        return self.swr.token_grant(header[len("Bearer ") :].strip())
 
-    def authorized(self, name: str, action: str = "pull") -> bool:
-        """True to go on; otherwise the 401 challenge or the 403 has been sent."""
-        access = self.bearer_access()
+    def authorized(self, name: str, action: str = "pull") -> Grant | None:
+        """The token's grant to go on; otherwise ``None``, the 401 challenge or the 403 sent."""
+        grant = self.bearer_grant()
         scope = f"repository:{name}:pull,push" if action == "push" else f"repository:{name}:pull"
-        if access is None:
+        if grant is None:
             self.fail(401, "UNAUTHORIZED", "authentication required", scope)
-            return False
-        if action in access.get(name, frozenset()):
-            return True
+            return None
+        if action in grant.access.get(name, frozenset()):
+            return grant
         if action == "push":
             refusal = self.swr.push_refusal(_split_name(name)[0])
             if refusal is None:  # allowed, but this token was issued for pulling: ask for a new one
                 self.fail(401, "UNAUTHORIZED", "authentication required", scope, insufficient_scope=True)
             else:
                 self.fail(403, "DENIED", refusal)
-            return False
+            return None
         self.fail(403, "DENIED", "requested access to the resource is denied")
-        return False
+        return None
 
     def repository(self, name: str) -> Repository | None:
         repo = self.swr.catalogue.repository(*_split_name(name))
@@ -445,7 +469,7 @@ class PingHandler(_RegistryHandler):
     """``GET /v2/``: 200 with a valid bearer token, else the challenge."""
 
     def get(self) -> None:
-        if self.bearer_access() is None:
+        if self.bearer_grant() is None:
             self.fail(401, "UNAUTHORIZED", "authentication required")
             return
         self.finish("{}")
@@ -512,8 +536,41 @@ class ManifestHandler(_RegistryHandler):
         self.created(f"/v2/{name}/manifests/{digest}", digest)
 
 
+_TAGS_PAGE_MAX = 1000
+
+
+class TagListHandler(_RegistryHandler):
+    """``GET /v2/{name}/tags/list?n=&last=``: the repository's tags in lexical order, a page of
+    ``n`` after ``last``, with a ``Link: <...>; rel="next"`` header while more remain."""
+
+    def get(self, name: str) -> None:
+        if not self.authorized(name):
+            return
+        repo = self.repository(name)
+        if repo is None:
+            return
+        with self.swr.catalogue.lock:
+            tags = sorted(repo.tags)
+        if not tags:  # uploaded blobs alone make no repository a client can list
+            self.fail(404, "NAME_UNKNOWN", "repository name not known to registry")
+            return
+        last = self.get_query_argument("last", "")
+        if last:
+            tags = [t for t in tags if t > last]
+        count = self.get_query_argument("n", "")
+        if count:
+            if not count.isascii() or not count.isdigit() or not 1 <= int(count) <= _TAGS_PAGE_MAX:
+                self.fail(400, "PAGINATION_NUMBER_INVALID", f"n must be a number from 1 to {_TAGS_PAGE_MAX}")
+                return
+            if len(tags) > int(count):
+                tags = tags[: int(count)]
+                query = urlencode({"n": count, "last": tags[-1]})
+                self.set_header("Link", f'</v2/{name}/tags/list?{query}>; rel="next"')
+        self.finish(json.dumps({"name": name, "tags": tags}))
+
+
 class BlobHandler(_RegistryHandler):
-    """``GET/HEAD /v2/{name}/blobs/{digest}`` (catalogue entries' configs; pushed images' every blob)."""
+    """``GET/HEAD /v2/{name}/blobs/{digest}``: every blob a served manifest names (config, layers)."""
 
     def get(self, name: str, digest: str) -> None:
         self.serve(name, digest, head=False)
@@ -568,13 +625,14 @@ class UploadStartHandler(_UploadBase):
     fallback)."""
 
     def post(self, name: str) -> None:
-        if not self.authorized(name, "push"):
+        grant = self.authorized(name, "push")
+        if grant is None:
             return
         digest = self.get_query_argument("digest", None)
         if digest is not None:
             self.complete(name, bytes(self.request.body), digest)
             return
-        upload_id = self.swr.open_upload(name)
+        upload_id = self.swr.open_upload(name, grant.user)
         if upload_id is None:
             self.fail(429, "TOOMANYREQUESTS", "too many blob uploads in progress: finish or cancel one")
             return
@@ -591,7 +649,7 @@ class UploadHandler(_UploadBase):
     def upload(self, name: str, upload_id: str) -> Upload | None:
         if not self.authorized(name, "push"):
             return None
-        upload = self.swr.uploads.get(upload_id)
+        upload = self.swr.open_uploads().get(upload_id)
         if upload is None or upload.name != name:
             self.fail(404, "BLOB_UPLOAD_UNKNOWN", "blob upload unknown to registry")
             return None
@@ -622,6 +680,7 @@ class UploadHandler(_UploadBase):
             self.too_large()
             return
         upload.data += chunk
+        upload.touched_ms = self.swr.state.clock()
         self.upload_answer(202, name, upload_id, len(upload.data))
 
     def put(self, name: str, upload_id: str) -> None:
@@ -665,7 +724,7 @@ class TokenHandler(_RegistryHandler):
                 if m and split_swr_path(m["name"] + ":x") is not None:
                     granted = self.swr.grant(m["name"], frozenset(m["actions"].split(",")))
                     access[m["name"]] = access.get(m["name"], frozenset()) | granted
-        token = self.swr.issue_token(access)
+        token = self.swr.issue_token(user, access)
         issued = _iso(int(time.time() * 1000))
         self.finish(
             json.dumps(
@@ -692,6 +751,7 @@ def swr_routes(state: EmulatorState) -> list[tuple[str, type[RequestHandler], di
             ManifestHandler,
             registry,
         ),
+        (rf"/v2/{name}/tags/list", TagListHandler, registry),
         (rf"/v2/{name}/blobs/(sha256:[a-f0-9]{{64}})", BlobHandler, registry),
         (rf"/v2/{name}/blobs/uploads/?", UploadStartHandler, registry),
         (rf"/v2/{name}/blobs/uploads/([A-Za-z0-9-]{{1,64}})", UploadHandler, registry),

@@ -80,7 +80,6 @@ T = TypeVar("T")
 WaitOutcome = FollowOutcome
 # Which images a listing shows: the user's own (DEDICATED), the service's presets (BUILD_IN), or both.
 ListType = Literal["DEDICATED", "BUILD_IN", "ALL"]
-_GROUP_FILTERS = frozenset({"name", "name_fuzzy_match", "namespace", "type", "workspace_id"})
 
 
 # ---------------------------------------------------------------------------------------
@@ -351,7 +350,8 @@ class ImageClient:
         out: list[ImageRecord] = []
         with call_scope(Deadline(timeout) if timeout is not None else None):
             for kind in _list_types(type if type is not None else chosen.type):
-                out.extend(self._pages("", chosen.replace(type=kind).to_query(), self._parse_record))
+                query = chosen.replace(type=kind).query_for("image")
+                out.extend(self._pages("", query, self._parse_record))
         return out
 
     def page(
@@ -380,7 +380,11 @@ class ImageClient:
             and 1 <= limit <= LIST_LIMIT_MAX
         ):
             raise ValidationError([FieldProblem("offset", f"offset >= 0 and 1 <= limit <= {LIST_LIMIT_MAX}")])
-        query = {**chosen.replace(type=kinds[0]).to_query(), "limit": str(limit), "offset": str(offset)}
+        query = {
+            **chosen.replace(type=kinds[0]).query_for("image"),
+            "limit": str(limit),
+            "offset": str(offset),
+        }
         with call_scope(Deadline(timeout) if timeout is not None else None):
             records, total = self._call(
                 "GET", self._path(), self._page_parser(self._parse_record), params=query
@@ -399,9 +403,7 @@ class ImageClient:
         """One row per image name (``GET /v1/{project_id}/images/group``), all pages; the user's
         own groups unless ``type`` says BUILD_IN or ALL."""
         chosen = self._filters(filters, values)
-        unsupported = sorted(set(chosen.to_query()) - _GROUP_FILTERS)
-        if unsupported:
-            raise ValidationError([FieldProblem(n, "is not a filter of the group list") for n in unsupported])
+        chosen.query_for("group")  # the filters the group list takes, before anything is sent
 
         def parse_group(data: Any, response: requests.Response) -> ImageGroup:
             if not isinstance(data, Mapping):
@@ -411,7 +413,8 @@ class ImageClient:
         out: list[ImageGroup] = []
         with call_scope(Deadline(timeout) if timeout is not None else None):
             for kind in _list_types(type if type is not None else chosen.type):
-                out.extend(self._pages("/group", chosen.replace(type=kind).to_query(), parse_group))
+                query = chosen.replace(type=kind).query_for("group")
+                out.extend(self._pages("/group", query, parse_group))
         return out
 
     @staticmethod
@@ -474,24 +477,30 @@ class ImageClient:
             request = request.replace(workspace_id=self.config.workspace_id)
         return request
 
-    def find_registered(self, swr_path: str) -> ImageRecord | None:
-        """The user's live (not DELETED) image registered from ``swr_path``, if any."""
+    def find_registered(self, swr_path: str, workspace_id: str | None = None) -> ImageRecord | None:
+        """The user's live (not DELETED) image registered from ``swr_path`` in ``workspace_id``
+        (default: the configured workspace, where a request naming none registers), if any."""
         path = complete_swr_path(swr_path, self.config.region)
         parts = split_swr_path(path)
         if parts is None:
             return None
-        # DEDICATED: the service lists its presets (BUILD_IN) when no type is sent.
+        # DEDICATED: the service lists its presets (BUILD_IN) when no type is sent; and only
+        # workspace "0" when no workspace_id is sent.
         found = self.list(
-            name=parts["name"], namespace=parts["namespace"], name_fuzzy_match=False, type="DEDICATED"
+            name=parts["name"],
+            namespace=parts["namespace"],
+            name_fuzzy_match=False,
+            workspace_id=workspace_id or self.config.workspace_id,
+            type="DEDICATED",
         )
         for record in found:
             if record.swr_path == path and record.status != ImageStatus.DELETED:
                 return record
         return None
 
-    def _lookup_after_ambiguity(self, swr_path: str) -> ImageRecord | None:
+    def _lookup_after_ambiguity(self, req: RegisterRequest) -> ImageRecord | None:
         try:
-            return self.find_registered(swr_path)
+            return self.find_registered(req.swr_path, req.workspace_id)
         except MaiWidgetsError as exc:
             exc.hint = (
                 "the registration may have taken effect: list the images of this swr_path before retrying"
@@ -526,7 +535,7 @@ class ImageClient:
             if attempt:
                 assert last_error is not None
                 if ambiguous:
-                    found = self._lookup_after_ambiguity(req.swr_path)
+                    found = self._lookup_after_ambiguity(req)
                     if found is not None:
                         log.debug("register: an earlier attempt registered %s", found.id)
                         return found
@@ -550,7 +559,7 @@ class ImageClient:
                     continue
             error = self._error(response)
             if isinstance(error, AlreadyRegisteredError):
-                existing = self._lookup_after_ambiguity(req.swr_path)
+                existing = self._lookup_after_ambiguity(req)
                 if existing is None:
                     raise error
                 # After an ambiguous attempt the image is most likely this call's own.
@@ -566,7 +575,7 @@ class ImageClient:
                 continue
             raise error
         if ambiguous and not current_scope().deadline.expired:
-            found = self._lookup_after_ambiguity(req.swr_path)
+            found = self._lookup_after_ambiguity(req)
             if found is not None:
                 return found
         assert last_error is not None

@@ -1,7 +1,7 @@
 """SDK-HMAC-SHA256: the AK/SK signer and its server-side verifier.
 
 The signer implements ``SDK-HMAC-SHA256`` as huaweicloudsdkcore's ``Signer`` does, so its
-``Authorization`` header is byte-identical for the same logical request (tests/test_auth.py
+``Authorization`` header is byte-identical for the same logical request (tests/transport/test_signer.py
 proves it against the SDK). Query strings are compared in decoded form: ``requests`` writes a
 space as ``+`` and the SDK as ``%20``, so both sides (signer and verifier) decode the raw query
 (``+`` read as a space), sort the pairs and re-encode them; whatever a client library does to
@@ -32,7 +32,6 @@ DEFAULT_MAX_SKEW_SECONDS = 900
 _EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 _UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
 _CONTENT_SHA256 = "X-Sdk-Content-Sha256"
-_Timeout = tuple[float, float]
 # Characters that would break (or let requests reject, echoing the value) a header.
 _BAD_HEADER_CHARS = re.compile(r"[\x00-\x1f\x7f]")
 _AK_FORBIDDEN = re.compile(r"[\s,=;]")

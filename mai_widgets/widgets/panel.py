@@ -40,7 +40,6 @@ _CHOICE_FIELDS: dict[str, tuple[str, ...]] = {
     s.name: s.choices for s in FORM_FIELDS if s.enum and not s.multiple
 }
 _MULTI_FIELDS: dict[str, tuple[str, ...]] = {s.name: s.choices for s in FORM_FIELDS if s.enum and s.multiple}
-_TEXT_FIELDS = tuple(s.name for s in FORM_FIELDS if s.enum is None)
 FIELD_NAMES = frozenset(s.name for s in FORM_FIELDS)
 
 

@@ -27,7 +27,7 @@ __all__ = ["IMAGES_TAB", "REGISTER_TAB", "TAB_TITLES", "Workbench", "settled_not
 REGISTER_TAB = 0
 IMAGES_TAB = 1
 TAB_TITLES = ("Register", "Images")
-# JupyterLab cuts notification messages at 140 characters (JUPYTER-NOTES.md).
+# JupyterLab cuts notification messages at 140 characters (@jupyterlab/apputils' Notification).
 _NOTICE_MAX = 140
 
 

@@ -4,6 +4,10 @@ Request and response names differ on the wire (``services`` comes back as
 ``dev_services``, ``resource_category`` as ``resource_categories``); that mapping lives here
 and nowhere else. Enum values compare case-insensitively because the service itself answers
 ``"x86_64"`` for a request of ``X86_64``.
+
+Comments across the package mark with **(u)** ("unconfirmed") a fact no public source settles
+(the SDK, the API reference, the Terraform provider): a reading chosen and kept in one place so it
+is easy to change when the real service says otherwise.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timezone
 from enum import Enum
-from typing import Any, TypedDict, TypeVar
+from typing import Any, Literal, TypedDict, TypeVar
 
 from ..errors import FieldProblem, ValidationError
 
@@ -23,7 +27,6 @@ __all__ = [
     "Arch",
     "FieldProblem",
     "ImageGroup",
-    "ImageListWire",
     "ImageRecord",
     "ImageStatus",
     "ImageType",
@@ -252,37 +255,6 @@ class ImageWire(TypedDict, total=False):
     show_name: str
     show_tag: str
     tags: list[dict[str, str]]
-
-
-class ImageListWire(TypedDict):
-    """``GET /v1/{project_id}/images`` response."""
-
-    current: int
-    data: list[ImageWire]
-    pages: int
-    size: int
-    total: int
-
-
-class ImageGroupWire(TypedDict, total=False):
-    """One row of ``GET /v1/{project_id}/images/group`` (the SDK's ``ImageGroup``)."""
-
-    id: str
-    name: str
-    namespace: str
-    version_count: int
-    create_at: int
-    update_at: int
-    description: str
-    read_me: str
-    icon_name: str
-    swr_instance_name: str
-    swr_instance_id: str
-
-
-class ErrorWire(TypedDict):
-    error_code: str
-    error_msg: str
 
 
 # ---------------------------------------------------------------------------------------
@@ -848,7 +820,22 @@ _LIST_QUERY_ENUMS: dict[str, type[WireEnum]] = {
     "sort_dir": SortDir,
     "type": ImageType,
 }
-_LIST_QUERY_TEXT = ("name", "namespace", "workspace_id", "sort_key", "show_name", "show_tag")
+_LIST_QUERY_TEXT = (
+    "name",
+    "namespace",
+    "workspace_id",
+    "sort_key",
+    "show_name",
+    "show_tag",
+    "swr_instance_id",
+)
+# Which filters each list takes (SDK ListImageRequest and ListImageGroupRequest): show_name and
+# show_tag are preset (BUILD_IN) images' fields; swr_instance_id (enterprise SWR) filters groups.
+_SHARED_FILTERS = frozenset({"name", "name_fuzzy_match", "namespace", "type", "workspace_id"})
+LIST_FILTERS: dict[str, frozenset[str]] = {
+    "image": _SHARED_FILTERS | {"service_type", "sort_dir", "sort_key", "show_name", "show_tag"},
+    "group": _SHARED_FILTERS | {"swr_instance_id"},
+}
 # SDK ListImageRequest.sort_key: free text, at most 128 of letters, digits, '-', '_' and ','
 # (several keys separated by commas); which keys the service supports is not documented.
 SORT_KEY_RE = re.compile(r"^[A-Za-z0-9_,-]{1,128}$")
@@ -857,7 +844,8 @@ LIST_LIMIT_MAX = 200  # the API's default page size, and the largest page we ask
 
 @dataclass(frozen=True)
 class ListFilters:
-    """The filters of ``GET /v1/{project_id}/images`` (paging is the client's business).
+    """The filters of ``GET /v1/{project_id}/images`` and ``.../images/group`` (paging is the
+    client's business); :meth:`query_for` sends those the chosen list takes.
 
     ``type`` left as ``None`` is not sent, and the service then lists BUILD_IN (its presets):
     :class:`~mai_widgets.services.images.ImageClient` always sets it.
@@ -873,6 +861,7 @@ class ListFilters:
     workspace_id: str | None = None
     show_name: str | None = None
     show_tag: str | None = None
+    swr_instance_id: str | None = None
 
     @classmethod
     def create(cls, **values: Any) -> ListFilters:
@@ -914,4 +903,22 @@ class ListFilters:
             if value is None:
                 continue
             query[f.name] = ("true" if value else "false") if isinstance(value, bool) else str(value)
+        return query
+
+    def query_for(self, kind: Literal["image", "group"]) -> dict[str, str]:
+        """:meth:`to_query` for the ``"image"`` or ``"group"`` list; a filter it does not take is
+        a :class:`ValidationError` (sent, the service would ignore it and list too much)."""
+        query = self.to_query()
+        allowed = LIST_FILTERS[kind]
+        problems = [
+            FieldProblem(n, f"is not a filter of the {kind} list") for n in sorted(set(query) - allowed)
+        ]
+        if self.type == ImageType.DEDICATED:
+            problems += [
+                FieldProblem(n, "filters preset images only: list with type BUILD_IN")
+                for n in ("show_name", "show_tag")
+                if n in query and n in allowed
+            ]
+        if problems:
+            raise ValidationError(problems)
         return query

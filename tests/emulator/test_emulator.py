@@ -27,7 +27,7 @@ REG = DEFAULTS.registry
 GOOD = DEMO_SWR_IMAGES[0]
 RECORD_KEYS = {
     "arch", "create_at", "description", "dev_services", "id", "name", "namespace", "origin",
-    "resource_categories", "service_type", "show_name", "show_tag", "size", "status", "status_message",
+    "resource_categories", "service_type", "size", "status", "status_message",
     "support_res_categories", "swr_path", "tag", "type", "update_at", "visibility", "workspace_id",
 }  # fmt: skip
 MINE = {"type": "DEDICATED"}  # a list without type shows the service's presets only
@@ -152,9 +152,9 @@ def test_register_and_show_have_the_documented_shape(emulator: EmulatorProcess) 
     shown = s.get(images(emulator, f"/{rec['id']}"), timeout=TIMEOUT)
     assert shown.status_code == 200 and shown.headers["X-Request-Id"] != r.headers["X-Request-Id"]
     assert shown.json()["id"] == rec["id"] and shown.json()["swr_path"] == GOOD
-    assert (rec["show_name"], rec["show_tag"]) == (rec["name"], rec["tag"])
+    assert "show_name" not in rec and "show_tag" not in rec  # preset images' fields only
     parsed = ImageRecord.from_wire(shown.json())
-    assert parsed.services and set(parsed.extra) <= {"show_name", "show_tag"}
+    assert parsed.services and parsed.extra == {}
 
 
 def test_defaults_when_fields_are_omitted(emulator: EmulatorProcess) -> None:
@@ -271,7 +271,7 @@ def test_delete_accepts_query_flag_and_sdk_body(emulator: EmulatorProcess) -> No
     listed = s.get(images(emulator), params=MINE, timeout=TIMEOUT).json()
     assert listed["total"] == 0 and listed["data"] == []
     assert s.get(images(emulator, f"/{ids[0]}"), timeout=TIMEOUT).json()["status"] == "DELETED"
-    assert error_of(s.delete(images(emulator, f"/{ids[0]}"), timeout=TIMEOUT))[:2] == (400, "ModelArts.6797")
+    assert error_of(s.delete(images(emulator, f"/{ids[0]}"), timeout=TIMEOUT))[:2] == (400, "ModelArts.6404")
     live = register(s, emulator, DEMO_SWR_IMAGES[4]).json()["id"]
     bad = s.delete(images(emulator, f"/{live}"), params={"force": "maybe"}, timeout=TIMEOUT)
     assert error_of(bad)[:2] == (400, "ModelArts.0104") and "force" in bad.json()["error_msg"]
@@ -289,12 +289,16 @@ def test_sync_returns_the_record(emulator: EmulatorProcess) -> None:
     )
 
 
-def test_unknown_image_is_6797_on_every_id_route(emulator: EmulatorProcess) -> None:
-    s = session(emulator)
+@pytest.mark.parametrize("flag", [None, "ModelArts.6404", "ModelArts.6797"])
+def test_unknown_image_is_one_code_on_every_id_route(
+    emulator_factory: Callable[..., EmulatorProcess], flag: str | None
+) -> None:
+    emu = emulator_factory(**({"image_not_found_code": flag} if flag else {}))
+    s = session(emu)
     missing = "708ca95d-c601-4dc7-86b9-670adfd5e818"
     for method, suffix in (("GET", ""), ("DELETE", ""), ("POST", "/sync")):
-        r = s.request(method, images(emulator, f"/{missing}{suffix}"), timeout=TIMEOUT)
-        assert error_of(r)[:2] == (400, "ModelArts.6797")
+        r = s.request(method, images(emu, f"/{missing}{suffix}"), timeout=TIMEOUT)
+        assert error_of(r) == (400, flag or "ModelArts.6404", f"Image {missing} does not exist.")
         assert r.headers["X-Request-Id"]
 
 
@@ -354,6 +358,15 @@ def test_list_filters_sorting_and_paging(emulator: EmulatorProcess) -> None:
     assert q(service_type="dev")["total"] == 2
     assert q(type="DEDICATED")["total"] == 5 and q(type="BUILD_IN")["total"] == len(PRESET_IMAGES)
     assert q(workspace_id="0")["total"] == 5 and q(workspace_id="other")["total"] == 0
+    # another workspace's image is listed only when that workspace is asked for (default "0")
+    other_ws = "0123456789abcdef0123456789abcdef"
+    elsewhere = register(s, emulator, f"{REG}/team-a/delta:1", workspace_id=other_ws).json()["id"]
+    assert q()["total"] == 5 and elsewhere not in {d["id"] for d in q()["data"]}
+    assert [d["id"] for d in q(workspace_id=other_ws)["data"]] == [elsewhere]
+    groups = s.get(images(emulator, "/group"), params=MINE, timeout=TIMEOUT).json()
+    assert "delta" not in {g["name"] for g in groups["data"]}
+    groups = s.get(images(emulator, "/group"), params={**MINE, "workspace_id": other_ws}, timeout=TIMEOUT)
+    assert [g["name"] for g in groups.json()["data"]] == ["delta"]
     ascending = q(sort_key="name", sort_dir="ASC")
     assert [d["name"] for d in ascending["data"]] == ["alpha", "alpha", "alphabet", "beta", "gamma"]
     assert q(sort_key="create_at", sort_dir="ASC")["data"][0]["name"] == "alpha"
@@ -618,7 +631,7 @@ def test_hostile_ids_get_clean_errors(emulator: EmulatorProcess) -> None:
         r = s.request(method, images(emulator, f"/{segment}{suffix}"), timeout=TIMEOUT)
         status, code, _ = error_of(r)
         if IMAGE_ID_RE.match(image_id):
-            assert (status, code) == (400, "ModelArts.6797")
+            assert (status, code) == (400, "ModelArts.6404")
         else:
             assert (status, code) == (400, "ModelArts.0104"), (image_id, r.text)
 

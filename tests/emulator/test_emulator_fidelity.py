@@ -1,4 +1,4 @@
-"""The emulator answers as the real ModelArts does (API-NOTES "Fidelity notes"), over real HTTP."""
+"""The emulator answers as the real ModelArts does (the SDK's models, its published error codes), over real HTTP."""
 
 from __future__ import annotations
 
@@ -97,7 +97,7 @@ def test_presets_are_visible_in_every_project_but_not_deletable(
     s2.auth = AKSKAuth(second.ak, second.sk, project_id=other_project)
     assert {r["id"] for r in listed(s2, second)["data"]} == preset_ids
     assert listed(s2, second, **MINE)["total"] == 0
-    assert error_of(s2.get(images(second, f"/{mine['id']}"), timeout=TIMEOUT))[:2] == (400, "ModelArts.6797")
+    assert error_of(s2.get(images(second, f"/{mine['id']}"), timeout=TIMEOUT))[:2] == (400, "ModelArts.6404")
     assert s2.get(images(second, f"/{preset['id']}"), timeout=TIMEOUT).status_code == 200
 
 
@@ -114,13 +114,34 @@ def test_records_carry_the_sdk_fields_and_no_others(emulator: EmulatorProcess) -
     assert "read_me" not in rec  # the SDK's image record has none; the group has it
     for item in listed(s, emulator, **MINE)["data"] + listed(s, emulator)["data"]:
         assert set(item) <= set(SdkListedImage.attribute_map), set(item) - set(SdkListedImage.attribute_map)
-        assert item["show_name"] == item["name"] and item["show_tag"] == item["tag"]
+        if item["type"] == "BUILD_IN":
+            assert item["show_name"] == item["name"] and item["show_tag"] == item["tag"]
+        else:
+            assert "show_name" not in item and "show_tag" not in item  # preset images' fields only
     for group in listed(s, emulator, "/group", **MINE)["data"] + listed(s, emulator, "/group")["data"]:
         assert set(group) == set(SdkImageGroup.attribute_map)
     assert listed(s, emulator, "/group", **MINE)["data"][0]["read_me"] == "# notes"
 
 
 # -- list parameters -----------------------------------------------------------------------------
+
+
+def test_group_list_filters_by_swr_instance_id(emulator: EmulatorProcess) -> None:
+    s = session(emulator)
+    assert register(s, emulator, f"{REG}/team/plain:1").status_code == 200
+    for tag in ("1", "2"):
+        r = register(s, emulator, f"{REG}/team/enterprise:{tag}", swr_instance_id="instance-a")
+        assert r.status_code == 200
+    assert register(s, emulator, f"{REG}/team/other:1", swr_instance_id="instance-b").status_code == 200
+
+    def groups(**params: Any) -> list[tuple[str, int]]:
+        data = listed(s, emulator, "/group", **MINE, **params)["data"]
+        return sorted((g["name"], g["version_count"]) for g in data)
+
+    assert groups(swr_instance_id="instance-a") == [("enterprise", 2)]
+    assert groups(swr_instance_id="instance-b") == [("other", 1)]
+    assert groups(swr_instance_id="no-such") == []
+    assert groups() == [("enterprise", 2), ("other", 1), ("plain", 1)]
 
 
 def test_sort_key_show_name_and_show_tag(emulator: EmulatorProcess) -> None:
@@ -138,9 +159,17 @@ def test_sort_key_show_name_and_show_tag(emulator: EmulatorProcess) -> None:
     assert names(sort_key="createTime", sort_dir="ASC") == newest_first[::-1]
     assert names(sort_key="updateTime,name", sort_dir="ASC")[0] == ("beta", "1")
     assert names(sort_key="name,create_at", sort_dir="ASC") == [("alpha", "2"), ("alpha", "1"), ("beta", "1")]
-    assert names(show_name="alpha") == [("alpha", "1"), ("alpha", "2")]
-    assert names(show_name="alp") == []  # exact, not fuzzy
-    assert names(show_name="alpha", show_tag="2") == [("alpha", "2")]
+    # show_name/show_tag are preset images' fields: they match presets only, exactly
+    assert names(show_name="alpha") == []
+
+    def presets(**params: Any) -> list[tuple[str, str]]:
+        return [(d["name"], d["tag"]) for d in listed(s, emulator, type="BUILD_IN", **params)["data"]]
+
+    first = PRESET_IMAGES[0]
+    assert presets(show_name=first.name) == [(first.name, first.tag)]
+    assert presets(show_name=first.name[:-1]) == []  # exact, not fuzzy
+    assert presets(show_name=first.name, show_tag=first.tag) == [(first.name, first.tag)]
+    assert presets(show_name=first.name, show_tag="other") == []
     for bad in ("x" * 129, "name;drop", "name desc", "naïve"):
         status, code, msg = error_of(s.get(images(emulator), params={"sort_key": bad}, timeout=TIMEOUT))
         assert (status, code) == (400, "ModelArts.0104") and "sort_key" in msg
@@ -230,7 +259,7 @@ def test_delete_answer_204_is_empty(emulator_factory: Callable[..., EmulatorProc
     r = s.delete(images(emu, f"/{image_id}"), json={"is_force": False}, timeout=TIMEOUT)
     assert (r.status_code, r.content) == (204, b"") and r.headers["X-Request-Id"]
     assert s.get(images(emu, f"/{image_id}"), timeout=TIMEOUT).json()["status"] == "DELETED"
-    assert error_of(s.delete(images(emu, f"/{image_id}"), timeout=TIMEOUT))[:2] == (400, "ModelArts.6797")
+    assert error_of(s.delete(images(emu, f"/{image_id}"), timeout=TIMEOUT))[:2] == (400, "ModelArts.6404")
 
 
 @pytest.mark.parametrize("how", [{"params": {"force": "true"}}, {"json": {"is_force": True}}])
@@ -276,4 +305,4 @@ def test_sdk_sees_presets_by_default_and_deletes_with_is_force(emulator: Emulato
     assert (refused.value.status_code, refused.value.error_code) == (400, "ModelArts.0104")
     with pytest.raises(sdk_exceptions.ClientRequestException) as missing:
         client.show_image(ShowImageRequest(id="708ca95d-c601-4dc7-86b9-670adfd5e818"))
-    assert (missing.value.status_code, missing.value.error_code) == (400, "ModelArts.6797")
+    assert (missing.value.status_code, missing.value.error_code) == (400, "ModelArts.6404")

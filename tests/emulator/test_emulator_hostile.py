@@ -161,3 +161,56 @@ def test_hostile_token_request_shapes_are_400_not_500(alive: EmulatorProcess) ->
         r = requests.post(f"{alive.url}/v3/auth/tokens", json=body, timeout=TIMEOUT)
         assert r.status_code in (400, 401), (body, r.text)
         assert error_of(r)[0] == r.status_code and r.headers["X-Request-Id"]
+
+
+# -- the registry's routes and the 1 MB cap -------------------------------------------------------
+
+
+def test_a_query_string_naming_the_upload_path_does_not_lift_the_body_cap(alive: EmulatorProcess) -> None:
+    body = b" " * (MAX_BODY_BYTES + 4096)
+    token = iam_token(alive).headers["X-Subject-Token"]
+    for path in (f"/v1/{alive.project_id}/images", "/v2/manage/utils/secret"):
+        r = requests.post(
+            f"{alive.url}{path}?x=/v2/a/b/blobs/uploads/",
+            data=body,
+            headers={"X-Auth-Token": token},
+            timeout=TIMEOUT,
+        )
+        message = assert_json_400(r.status_code, r.headers, r.content)["error_msg"]
+        assert f"larger than {MAX_BODY_BYTES} bytes" in message, path
+    manifest = requests.put(
+        f"{alive.url}/v2/mai-demo/app/manifests/1?x=/blobs/uploads/", data=body, timeout=TIMEOUT
+    )
+    assert manifest.status_code == 413
+    assert f"larger than {MAX_BODY_BYTES} bytes" in manifest.json()["errors"][0]["message"]
+
+
+def test_an_oversized_manifest_is_refused_in_the_registrys_error_shape(alive: EmulatorProcess) -> None:
+    body = b" " * (MAX_BODY_BYTES + 1)
+    r = requests.put(
+        f"{alive.url}/v2/mai-demo/app/manifests/1",
+        data=body,
+        headers={"Content-Type": "application/vnd.docker.distribution.manifest.v2+json"},
+        timeout=TIMEOUT,
+    )
+    assert r.status_code == 413 and r.headers["X-Request-Id"]
+    assert r.headers["Docker-Distribution-Api-Version"] == "registry/2.0"
+    (error,) = r.json()["errors"]
+    assert set(error) == {"code", "message", "detail"} and error["code"] == "MANIFEST_INVALID"
+    assert "error_code" not in r.json()
+    head = (
+        f"PUT /v2/mai-demo/app/manifests/1 HTTP/1.1\r\nHost: emulator\r\nContent-Length: {10**12}\r\n\r\n"
+    ).encode()
+    status, _headers, raw = raw_request(alive, head, b"{")  # answered without reading the body
+    assert status == 413 and json.loads(raw)["errors"][0]["code"] == "MANIFEST_INVALID"
+
+
+def test_not_found_answers_echo_a_bounded_name(alive: EmulatorProcess) -> None:
+    s = session(alive)
+    long_name = "a" * 20_000
+    r = s.get(f"{alive.url}/v2/manage/namespaces/{long_name}/repos/{long_name}/tags", timeout=TIMEOUT)
+    assert r.status_code == 404 and r.headers["X-Request-Id"]
+    message = json.dumps(r.json())
+    assert "aaaa" in message and len(message) < 400
+    sorted_by = s.get(images(alive), params={"sort_key": "x" * 128}, timeout=TIMEOUT)
+    assert error_of(sorted_by)[:2] == (400, "ModelArts.6303") and len(sorted_by.text) < 400

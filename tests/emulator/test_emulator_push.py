@@ -6,14 +6,17 @@ live registry (push the missing image, then register again) and the push command
 from __future__ import annotations
 
 import calendar
+import gzip
 import hashlib
+import io
 import json
 import os
 import subprocess
 import sys
+import tarfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -30,6 +33,9 @@ REG = DEFAULTS.registry
 TIMEOUT = 15
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
+GOOD_PATH = "mai-demo/pytorch-cpu:2.3.0"
 
 
 @pytest.fixture(scope="module")
@@ -173,6 +179,78 @@ def test_an_upload_past_the_cap_is_refused_not_a_crash(emu: EmulatorProcess) -> 
     assert refused.status_code == 413 and code_of(refused) == "SIZE_INVALID"
     assert reg.call("GET", location).status_code == 404  # dropped, its memory freed
     assert reg.start().status_code == 202  # the emulator goes on
+
+
+def test_abandoned_uploads_block_only_their_login_and_expire(
+    emulator_factory: Callable[..., EmulatorProcess],
+) -> None:
+    emu = emulator_factory(swr_upload_idle_seconds=1)
+    name = "mai-demo/abandoned"
+    greedy = Registry(emu, name)  # one temporary login
+    opened = [greedy.start() for _ in range(8)]
+    assert [r.status_code for r in opened] == [202] * 8
+    refused = greedy.start()
+    assert refused.status_code == 429 and code_of(refused) == "TOOMANYREQUESTS"
+    other = Registry(emu, name)  # another login pushes on
+    assert other.start().status_code == 202
+    time.sleep(1.2)  # left untouched past --swr-upload-idle-seconds: dropped
+    assert greedy.call("GET", opened[0].headers["Location"]).status_code == 404
+    assert greedy.start().status_code == 202
+
+
+# -- pulls, as standard registry clients make them --------------------------------------------------
+
+
+def test_the_tag_list_pages_with_n_last_and_a_link_header(emu: EmulatorProcess) -> None:
+    reg = Registry(emu, "mai-demo/pytorch-cpu", "pull")
+    every = reg.call("GET", "/v2/mai-demo/pytorch-cpu/tags/list")
+    assert every.status_code == 200 and "Link" not in every.headers
+    assert every.json() == {"name": "mai-demo/pytorch-cpu", "tags": ["2.1.0", "2.2.0", "2.3.0"]}
+    first = reg.call("GET", "/v2/mai-demo/pytorch-cpu/tags/list", params={"n": "2"})
+    assert first.json()["tags"] == ["2.1.0", "2.2.0"]
+    link = first.headers["Link"]
+    assert link == '</v2/mai-demo/pytorch-cpu/tags/list?n=2&last=2.2.0>; rel="next"'
+    rest = reg.call("GET", link[1 : link.index(">")])
+    assert rest.json()["tags"] == ["2.3.0"] and "Link" not in rest.headers
+    for bad in ("0", "x", "-1", "100000"):
+        refused = reg.call("GET", "/v2/mai-demo/pytorch-cpu/tags/list", params={"n": bad})
+        assert refused.status_code == 400 and code_of(refused) == "PAGINATION_NUMBER_INVALID"
+    unknown = Registry(emu, "mai-demo/no-such-repo", "pull")
+    missing = unknown.call("GET", "/v2/mai-demo/no-such-repo/tags/list")
+    assert missing.status_code == 404 and code_of(missing) == "NAME_UNKNOWN"
+    anonymous = requests.get(f"{emu.url}/v2/mai-demo/pytorch-cpu/tags/list", timeout=TIMEOUT)
+    assert anonymous.status_code == 401 and "Bearer realm=" in anonymous.headers["WWW-Authenticate"]
+
+
+@pytest.mark.parametrize(
+    "path", ["mai-demo/tensorflow:2.15.0", "mai-demo/notebook-multiarch:1.0.0", GOOD_PATH]
+)
+def test_every_blob_a_catalogue_manifest_names_is_served_with_its_digest(
+    emu: EmulatorProcess, path: str
+) -> None:
+    name, tag = path.rsplit(":", 1)
+    reg = Registry(emu, name, "pull")
+    accept = {"Accept": ", ".join([DOCKER_MANIFEST, OCI_INDEX, DOCKER_LIST, OCI_MANIFEST])}
+    top = reg.call("GET", f"/v2/{name}/manifests/{tag}", headers=accept).json()
+    manifests = [top]
+    if "manifests" in top:
+        manifests = [
+            reg.call("GET", f"/v2/{name}/manifests/{child['digest']}", headers=accept).json()
+            for child in top["manifests"]
+        ]
+    for manifest in manifests:
+        config = reg.call("GET", f"/v2/{name}/blobs/{manifest['config']['digest']}").content
+        diff_ids = json.loads(config)["rootfs"]["diff_ids"]
+        assert len(diff_ids) == len(manifest["layers"]) == 3
+        for layer, diff_id in zip(manifest["layers"], diff_ids, strict=True):
+            got = reg.call("GET", f"/v2/{name}/blobs/{layer['digest']}")
+            assert got.status_code == 200 and got.headers["Docker-Content-Digest"] == layer["digest"]
+            assert sha(got.content) == layer["digest"] and len(got.content) == layer["size"]
+            head = reg.call("HEAD", f"/v2/{name}/blobs/{layer['digest']}")
+            assert head.headers["Content-Length"] == str(layer["size"])
+            with tarfile.open(fileobj=io.BytesIO(gzip.decompress(got.content))) as tar:
+                assert any(m.name.startswith("opt/mai-widgets/") for m in tar.getmembers())
+            assert sha(gzip.decompress(got.content)) == diff_id  # the config's diff_id is the tar's
 
 
 # -- manifests -----------------------------------------------------------------------------------

@@ -322,7 +322,7 @@ def test_unknown_id_is_404(emulator: EmulatorProcess) -> None:
     client = client_for(emulator)
     with pytest.raises(NotFoundError) as info:
         client.get("5e1b8a52-0000-4000-8000-000000000000")
-    assert info.value.error_code == "ModelArts.6797"
+    assert info.value.error_code == "ModelArts.6404"
     assert info.value.request_id
     assert "[request id" in info.value.one_line()
 

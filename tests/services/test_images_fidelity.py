@@ -92,14 +92,41 @@ def test_a_hostless_path_is_completed_for_the_region(emulator: EmulatorProcess) 
     assert client.find_registered(hostless) is not None
 
 
+def test_already_registered_in_another_workspace_returns_that_record(emulator: EmulatorProcess) -> None:
+    workspace = "0123456789abcdef0123456789abcdef"
+    client = client_for(emulator)
+    first = client.register(swr_path=DEMO_SWR_IMAGES[2], workspace_id=workspace)
+    assert first.workspace_id == workspace
+    # The service lists workspace "0" unless told otherwise: the lookup names the request's.
+    assert client.find_registered(DEMO_SWR_IMAGES[2]) is None
+    there = client.find_registered(DEMO_SWR_IMAGES[2], workspace)
+    assert there is not None and there.id == first.id
+    again = client.register(swr_path=DEMO_SWR_IMAGES[2], workspace_id=workspace, description="again")
+    assert again.id == first.id and again.already_registered
+    # A client whose configured workspace is that one finds it with no workspace named.
+    configured = client_for(emulator, {"MAI_WIDGETS_WORKSPACE_ID": workspace})
+    found = configured.find_registered(DEMO_SWR_IMAGES[2])
+    assert found is not None and found.id == first.id
+    assert configured.register(swr_path=DEMO_SWR_IMAGES[2]).already_registered
+
+
+@pytest.mark.parametrize("code", ["ModelArts.6404", "ModelArts.6797"])
 def test_not_found_and_no_swr_access_are_400_and_typed(
-    emulator_factory: Callable[..., EmulatorProcess],
+    emulator_factory: Callable[..., EmulatorProcess], code: str
 ) -> None:
-    emu = emulator_factory(forbidden_namespace="locked")
+    emu = emulator_factory(forbidden_namespace="locked", image_not_found_code=code)
     client = client_for(emu)
-    with pytest.raises(NotFoundError) as missing:
-        client.get("no-such-image")
-    assert (missing.value.status, missing.value.error_code) == (400, "ModelArts.6797")
+    calls: dict[str, Callable[[], object]] = {
+        "get": lambda: client.get("no-such-image"),
+        "wait": lambda: client.wait("no-such-image", timeout=5),
+        "delete": lambda: client.delete("no-such-image"),
+        "sync": lambda: client.sync("no-such-image"),
+    }
+    for name, call in calls.items():
+        with pytest.raises(NotFoundError) as missing:
+            call()
+        assert (missing.value.status, missing.value.error_code) == (400, code), name
+        assert missing.value.hint is not None and "no image with that id" in missing.value.hint
     with pytest.raises(PermissionDeniedError) as denied:
         client.register(swr_path="swr.cn-north-4.myhuaweicloud.com/locked/image:1.0")
     assert (denied.value.status, denied.value.error_code) == (400, "ModelArts.2885")
@@ -167,6 +194,24 @@ def test_groups_carry_the_sdks_fields(emulator: EmulatorProcess) -> None:
     assert set(groups[0].extra) <= {"read_me", "icon_name", "swr_instance_name", "swr_instance_id"}
 
 
+def test_groups_filter_by_swr_instance_and_each_list_refuses_the_others_filters(
+    emulator: EmulatorProcess,
+) -> None:
+    client = client_for(emulator)
+    client.register(swr_path=DEMO_SWR_IMAGES[0])
+    client.register(swr_path=DEMO_SWR_IMAGES[1], swr_instance_id="instance-a")
+    groups = client.list_groups(swr_instance_id="instance-a")
+    assert [(g.name, g.extra["swr_instance_id"]) for g in groups] == [("pytorch-cuda", "instance-a")]
+    assert client.list_groups(swr_instance_id="instance-b") == []
+    assert len(client.list_groups()) == 2
+    with pytest.raises(ValidationError) as info:
+        client.list(swr_instance_id="instance-a")
+    assert info.value.fields == ("swr_instance_id",) and "image list" in info.value.message
+    with pytest.raises(ValidationError) as info:
+        client.list_groups(show_name="x", sort_key="name")
+    assert info.value.fields == ("show_name", "sort_key")
+
+
 def test_sort_key_is_free_text_checked_for_its_characters(emulator: EmulatorProcess) -> None:
     client = client_for(emulator)
     client.register(swr_path=DEMO_SWR_IMAGES[0])
@@ -174,5 +219,9 @@ def test_sort_key_is_free_text_checked_for_its_characters(emulator: EmulatorProc
     with pytest.raises(ValidationError) as info:
         client.list(sort_key="name; drop table")
     assert info.value.fields == ("sort_key",)
-    record = client.list()[0]
-    assert client.list(show_name=record.name, show_tag=record.tag)[0].id == record.id
+    preset = client.list(type="BUILD_IN")[0]
+    shown = client.list(type="BUILD_IN", show_name=preset.name, show_tag=preset.tag)
+    assert [r.id for r in shown] == [preset.id]
+    with pytest.raises(ValidationError) as info:  # the user's images have no show name
+        client.list(show_name=preset.name)
+    assert info.value.fields == ("show_name",) and "BUILD_IN" in info.value.message

@@ -289,18 +289,22 @@ def test_secrets_never_reach_reprs_logs_or_errors(
         assert secret not in text, secret
 
 
+@pytest.mark.parametrize("not_found", ["ModelArts.6404", "ModelArts.6797"])
 def test_delete_whose_answer_was_lost_reports_the_deleted_record(
-    emulator_factory: Callable[..., EmulatorProcess],
+    emulator_factory: Callable[..., EmulatorProcess], not_found: str
 ) -> None:
-    emu = emulator_factory(fault_rate=0.35, faults="500,drop", fault_seed=6)
+    emu = emulator_factory(fault_rate=0.35, faults="500,drop", fault_seed=6, image_not_found_code=not_found)
     seen = Recorder()
     client = make_client(emu, session=seen.session())
     records = [client.register(swr_path=f"{REGISTRY}/mai-delete/app-{i:02d}:v1") for i in range(8)]
     deleted = [client.delete(r.id) for r in records]
     assert [d.id for d in deleted] == [r.id for r in records]
     assert all(d.status == ImageStatus.DELETED for d in deleted)
-    # At least one DELETE took effect, lost its answer, and its retry met a 400 ModelArts.6797.
-    assert any(r.request.method == "DELETE" and r.status_code == 400 for r in seen.responses)
+    # At least one DELETE took effect, lost its answer, and its retry met "image not found".
+    assert any(
+        r.request.method == "DELETE" and r.status_code == 400 and r.json()["error_code"] == not_found
+        for r in seen.responses
+    )
     with emu.store() as store:
         assert store.count() == 0
         assert store.count(include_deleted=True) == 8
