@@ -374,27 +374,20 @@ class CredentialChain:
         except ConfigError as error:
             return list(error.missing) or [error.message]
 
-    def build_auth(
-        self,
-        project_id: str,
-        *,
-        verify: bool | str,
-        timeout: _Timeout,
-        session: requests.Session | None = None,
-    ) -> tuple[AuthBase, str]:
+    def build_auth(self, project_id: str, *, iam: HttpService) -> tuple[AuthBase, str]:
         """The auth object and the project id (found through IAM when ``project_id`` is empty).
 
-        ``session`` carries the IAM calls (the client's, which keeps the HTTP layer's promises).
+        ``iam`` carries the IAM calls (the client's; a credentials file naming another IAM
+        endpoint gets a sibling of it, with the same settings).
         """
 
         def discover(auth: AuthBase) -> str:
-            return discover_project_id(
-                iam_url, config.region, auth, session=session, verify=verify, timeout=timeout
-            )
+            return discover_project_id(service, config.region, auth)
 
         config = self.config
         local = self.local()
         iam_url = config.iam_endpoint or (local.iam_endpoint if local else None) or config.iam_url()
+        service = iam.sibling(iam_url, where=f"IAM ({iam_url})")
         project_id = project_id or (local.project_id if local else None) or ""
         built: AuthBase
         if local is None:
@@ -421,14 +414,7 @@ class CredentialChain:
                 built = TokenAuth(creds.token, project_id=project_id or None)
             else:
                 built = IAMPasswordAuth(
-                    iam_url,
-                    config.iam_user,
-                    creds.iam_password or "",
-                    config.iam_domain,
-                    config.region,
-                    verify=verify,
-                    timeout=timeout,
-                    session=session,
+                    service, config.iam_user, creds.iam_password or "", config.iam_domain, config.region
                 )
             if not project_id:
                 project_id = discover(built)

@@ -128,8 +128,9 @@ def build_image(swr_path: str, *, platform: str = "linux/amd64", user: str = "ma
 class _Pusher:
     """Registry v2 calls for one repository, authenticated by an :class:`SwrClient`.
 
-    The sign-in is the client's own (its ``_registry_request`` and ``_registry_error`` serve
-    :meth:`SwrClient.inspect`): only the scope differs, ``pull,push``.
+    The sign-in is the client's own (its ``_registry_request`` serves :meth:`SwrClient.inspect`),
+    and errors are read as every answer is (:meth:`HttpService.error`): only the scope differs,
+    ``pull,push``.
     """
 
     def __init__(self, swr: SwrClient, host: str, name: str) -> None:
@@ -160,7 +161,7 @@ class _Pusher:
 
     def checked(self, response: requests.Response) -> requests.Response:
         if not 200 <= response.status_code < 300:
-            error = self.swr._registry_error(response, self.registry)
+            error = self.registry.error(response)
             if isinstance(error, PermissionDeniedError):  # the generic hint is about reading
                 error.hint = _PUSH_DENIED_HINT
             raise error

@@ -263,14 +263,7 @@ class ImageClient:
     def _discover(self, auth: AuthBase) -> str:
         from ..auth import iam as mai_auth
 
-        return mai_auth.discover_project_id(
-            self.config.iam_url(),
-            self.config.region,
-            auth,
-            session=self._iam.session,
-            verify=self._iam.verify,
-            timeout=self._iam.timeouts,
-        )
+        return mai_auth.discover_project_id(self._iam, self.config.region, auth)
 
     def _build_auth(self) -> AuthBase:
         # The source chain (explicit, environment, credentials file, metadata service) lives in
@@ -279,9 +272,7 @@ class ImageClient:
             if not self._project_id:
                 self._project_id = self._discover(self._explicit_auth)
             return self._explicit_auth
-        built, self._project_id = self._credential_chain.build_auth(
-            self._project_id, verify=self._iam.verify, timeout=self._iam.timeouts, session=self._iam.session
-        )
+        built, self._project_id = self._credential_chain.build_auth(self._project_id, iam=self._iam)
         return built
 
     def _redact(self, text: str) -> str:
