@@ -1,7 +1,8 @@
 """The emulator's SWR: the manage API and a Docker Registry HTTP API v2, on the emulator's port.
 
 Manage routes authenticate as the API gateway does (the handlers' ``authenticate``: a token or an
-AK/SK signature) and answer errors as SWR does, ``{"errorCode", "errorMessage"}``. The registry
+AK/SK signature) and answer errors in SWR's documented shape,
+``{"errors": [{"errorCode", "errorMessage"}], "error_code", "error_msg"}``. The registry
 routes follow the registry token protocol: ``GET /v2/`` and unauthenticated reads answer 401 with a
 ``WWW-Authenticate: Bearer`` challenge; the realm takes the temporary login issued by
 ``POST /v2/manage/utils/secret`` (Basic) and issues a short-lived bearer token for the scope,
@@ -88,6 +89,16 @@ class Grant:
 
 def _swr_failure(status: int, code: str, message: str) -> ApiFailure:
     return ApiFailure(status, code, message)
+
+
+def swr_error_body(code: str, message: str) -> dict[str, Any]:
+    """SWR's error body: the list the Terraform provider reads (``errors[0].errorCode``) and the
+    flat pair (API-NOTES, "Fidelity notes, second pass"); the legacy list form is not used here."""
+    return {
+        "errors": [{"errorCode": code, "errorMessage": message}],
+        "error_code": code,
+        "error_msg": message,
+    }
 
 
 @dataclass
@@ -199,8 +210,8 @@ class _ManageHandler(BaseHandler):
             self.authenticate(None)
             reply: Reply = operation()
         except ApiFailure as exc:
-            if exc.code.startswith("SVCSTG.SWR"):  # SWR's own errors: errorCode / errorMessage
-                reply = Reply(exc.status, {"errorCode": exc.code, "errorMessage": exc.message})
+            if exc.code.startswith("SVCSTG.SWR"):  # SWR's own errors, in SWR's shape
+                reply = Reply(exc.status, swr_error_body(exc.code, exc.message), exc.headers)
             else:  # the gateway's (authentication) keep the gateway's shape
                 reply = self.failure_reply(exc)
         self.send_reply(reply)
