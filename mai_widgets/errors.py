@@ -297,7 +297,8 @@ NOTEBOOK_ERROR_CODES: dict[str, tuple[type[ApiError], str]] = {
     ),
     "ModelArts.6309": (
         NotFoundError,
-        "no such notebook instance: it was deleted, or the id or project/region is wrong; pick one from the list",
+        "no such notebook instance: it was deleted, or the id or project/region is wrong; "
+        "pick one from the list",
     ),
     **dict.fromkeys(
         ("ModelArts.0113", "ModelArts.0116", "ModelArts.0118"),
@@ -308,7 +309,9 @@ NOTEBOOK_ERROR_CODES: dict[str, tuple[type[ApiError], str]] = {
     ),
 }
 _HINTS_BY_CODE.update({code: hint for code, (_, hint) in NOTEBOOK_ERROR_CODES.items()})
-_TAG_CONFLICT_HINT = "that tag is already used in this repository: choose another tag (or leave it to the default)"
+_TAG_CONFLICT_HINT = (
+    "that tag is already used in this repository: choose another tag (or leave it to the default)"
+)
 # On POST .../notebooks/{id}/create-image some codes mean something else than on registration:
 # 6737 is a tag conflict (not "already registered"), 2845 an environment too large to save, and a
 # namespace refusal is about writing into the organization.

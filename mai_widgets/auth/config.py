@@ -27,7 +27,7 @@ Environment variables:
 | `MAI_WIDGETS_METADATA_CONNECT_TIMEOUT` | `metadata_connect_timeout` | Seconds, default 1 |
 | `MAI_WIDGETS_SWR_ENDPOINT` | `swr_endpoint` | SWR manage API URL, default from the region |
 | `MAI_WIDGETS_SWR_REGISTRY_ENDPOINT` | `swr_registry_endpoint` | Registry v2 URL for the region's SWR host |
-| `MAI_WIDGETS_NOTEBOOK_ID` | `notebook_id` | The notebook instance this kernel runs in (to save it as an image) |
+| `MAI_WIDGETS_NOTEBOOK_ID` | `notebook_id` | Notebook instance this kernel runs in (saving it) |
 """
 
 from __future__ import annotations

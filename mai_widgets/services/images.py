@@ -38,8 +38,8 @@ from ..errors import (
     MalformedResponseError,
     NotFoundError,
     ServerError,
-    ThrottledError,
     TagConflictError,
+    ThrottledError,
     ValidationError,
     malformed_answer,
     save_image_error,
@@ -593,7 +593,9 @@ class ImageClient:
             raise ValidationError(problems)
         request = SaveImageRequest.create(**fields)
         if request.workspace_id is None and self.config.workspace_id != "0":
-            request = SaveImageRequest.create(**{**request.to_body(), "workspace_id": self.config.workspace_id})
+            request = SaveImageRequest.create(
+                **{**request.to_body(), "workspace_id": self.config.workspace_id}
+            )
         with call_scope(Deadline(timeout) if timeout is not None else None):
             if request.tag is None:
                 request = request.with_tag(self.default_save_tag(request.namespace, request.name))
@@ -714,7 +716,9 @@ class ImageClient:
             lookup=lambda: self._lookup_after_ambiguity(req),
             conflict_type=AlreadyRegisteredError,
             conflict=conflict,
-            maybe_done="the registration may have taken effect: list the images of this swr_path before retrying",
+            maybe_done=(
+                "the registration may have taken effect: list the images of this swr_path before retrying"
+            ),
         )
 
     def _create_once(

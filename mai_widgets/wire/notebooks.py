@@ -250,7 +250,9 @@ class NotebookRecord:
         progress: list[tuple[int | None, str | None, str | None]] = []
         for step in data.get("action_progress") or ():
             if isinstance(step, Mapping):
-                progress.append((_int(step.get("step")), _text(step.get("status")), _text(step.get("description"))))
+                progress.append(
+                    (_int(step.get("step")), _text(step.get("status")), _text(step.get("description")))
+                )
         image, user, lease = data.get("image"), data.get("user"), data.get("lease")
         return cls(
             id=data["id"],
@@ -266,7 +268,8 @@ class NotebookRecord:
             workspace_id=_text(data.get("workspace_id")),
             feature=_text(data.get("feature")),
             user_name=_text(user.get("name")) if isinstance(user, Mapping) else None,
-            user_id=_text(data.get("user_id")) or (_text(user.get("id")) if isinstance(user, Mapping) else None),
+            user_id=_text(data.get("user_id"))
+            or (_text(user.get("id")) if isinstance(user, Mapping) else None),
             lease=NotebookLease.from_wire(lease) if isinstance(lease, Mapping) else None,
             extra={k: v for k, v in data.items() if k not in _RECORD_NAMED and k not in _DROPPED_FIELDS},
         )
@@ -370,7 +373,11 @@ _REQUIRED = {
 def _parse_save_fields(values: Mapping[str, Any]) -> tuple[dict[str, str | None], list[FieldProblem]]:
     problems: list[FieldProblem] = []
     for unknown in sorted(set(values) - set(SAVE_FIELDS)):
-        problems.append(FieldProblem(unknown, "is not a field of a save (name, namespace, tag, description, workspace_id)"))
+        problems.append(
+            FieldProblem(
+                unknown, "is not a field of a save (name, namespace, tag, description, workspace_id)"
+            )
+        )
     out: dict[str, str | None] = {}
     for name in SAVE_FIELDS:
         value = values.get(name)
@@ -422,14 +429,17 @@ class SaveImageRequest:
         if problems:
             raise ValidationError(problems)
         name, namespace = parsed.pop("name"), parsed.pop("namespace")
-        assert name is not None and namespace is not None
+        assert name is not None
+        assert namespace is not None
         return cls(name=name, namespace=namespace, **parsed)
 
     @classmethod
     def from_body(cls, body: Mapping[str, Any]) -> SaveImageRequest:
         """Parse a JSON body (the server side of :meth:`to_body`); the enterprise-SWR fields are
         accepted and ignored."""
-        return cls.create(**{k: v for k, v in body.items() if k not in ("swr_instance_id", "swr_instance_domain")})
+        return cls.create(
+            **{k: v for k, v in body.items() if k not in ("swr_instance_id", "swr_instance_domain")}
+        )
 
     def to_body(self) -> dict[str, str]:
         return {name: value for name in SAVE_FIELDS if (value := getattr(self, name)) is not None}
