@@ -264,8 +264,110 @@ class ServerError(ApiError):
     code = "server-error"
 
 
+class NotebookStateError(ApiError):
+    """The notebook instance is not in a state that allows the operation (not running, busy...)."""
+
+    code = "notebook-state"
+
+
+class TagConflictError(ApiError):
+    """Saving a notebook: the repository already has an image with that tag."""
+
+    code = "tag-conflict"
+
+
+class QuotaExceededError(ApiError):
+    code = "quota-exceeded"
+
+
+class TooLargeError(ApiError):
+    code = "too-large"
+
+
+# Notebook instances (ModelArts' published error table, notebook codes; API-NOTES "Saving a
+# running notebook as an image"): each code's class and the sentence saying what to do.
+_NOT_RUNNING_HINT = "the notebook instance is not running: start it (ModelArts console > Notebook), then save"
+NOTEBOOK_ERROR_CODES: dict[str, tuple[type[ApiError], str]] = {
+    "ModelArts.6327": (NotebookStateError, _NOT_RUNNING_HINT),
+    "ModelArts.6306": (
+        NotebookStateError,
+        "the notebook instance is still starting: wait until it is RUNNING, then save",
+    ),
+    "ModelArts.6308": (
+        NotebookStateError,
+        "the notebook instance is stopping: start it again and wait until it is RUNNING, then save",
+    ),
+    "ModelArts.6357": (
+        NotebookStateError,
+        "the notebook instance is busy with another operation (saving an image, a restart...): "
+        "wait until it is RUNNING again, then retry",
+    ),
+    "ModelArts.6326": (
+        NotebookStateError,
+        "the notebook instance is frozen (arrears or a security lock): settle the account "
+        "or ask the administrator to unfreeze it",
+    ),
+    "ModelArts.6309": (
+        NotFoundError,
+        "no such notebook instance: it was deleted, or the id or project/region is wrong; "
+        "pick one from the list",
+    ),
+    **dict.fromkeys(
+        ("ModelArts.0113", "ModelArts.0116", "ModelArts.0118"),
+        (
+            QuotaExceededError,
+            "a quota is full: delete images (or instances) you no longer need, or ask for a larger quota",
+        ),
+    ),
+}
+_HINTS_BY_CODE.update({code: hint for code, (_, hint) in NOTEBOOK_ERROR_CODES.items()})
+_TAG_CONFLICT_HINT = (
+    "that tag is already used in this repository: choose another tag (or leave it to the default)"
+)
+# On POST .../notebooks/{id}/create-image some codes mean something else than on registration:
+# 6737 is a tag conflict (not "already registered"), 2845 an environment too large to save, and a
+# namespace refusal is about writing into the organization.
+SAVE_IMAGE_ERROR_CODES: dict[str, tuple[type[ApiError], str]] = {
+    "ModelArts.6737": (TagConflictError, _TAG_CONFLICT_HINT),
+    "ModelArts.2884": (TagConflictError, _TAG_CONFLICT_HINT),
+    "ModelArts.2845": (
+        TooLargeError,
+        "the environment is too large to save (about 35 GB at most): delete caches, datasets and "
+        "unused packages outside /home/ma-user/work, or build the image on an ECS server",
+    ),
+    "ModelArts.2885": (
+        PermissionDeniedError,
+        "the SWR organization does not exist or these credentials cannot push to it: create it in "
+        "SWR (Organization Management) or pick one you can write to",
+    ),
+    "SVCSTG.SWR.4030170": (
+        PermissionDeniedError,
+        "these credentials cannot write to that SWR organization: ask its administrator for edit "
+        "rights or pick one you can write to",
+    ),
+    "SVCSTG.SWR.4040009": (
+        NotFoundError,
+        "that SWR organization does not exist: create it in SWR (Organization Management) or pick another",
+    ),
+}
+
+
+def save_image_error(error: ApiError) -> ApiError:
+    """``error`` as an answer to saving a notebook means it (the codes whose meaning differs
+    there from registration's); other errors are returned unchanged."""
+    meaning = SAVE_IMAGE_ERROR_CODES.get(error.error_code or "")
+    if meaning is None:
+        return error
+    kind, hint = meaning
+    again = kind(error.status, error.error_code, error.error_msg, error.request_id, hint=hint)
+    again.retry_after = error.retry_after
+    return again
+
+
 def _class_for(status: int, error_code: str | None) -> type[ApiError]:
     # The error code first: it is exact where the status is shared (400 for most of them).
+    if error_code and error_code in NOTEBOOK_ERROR_CODES:
+        return NOTEBOOK_ERROR_CODES[error_code][0]
     if error_code in ALREADY_REGISTERED_CODES:
         return AlreadyRegisteredError
     if error_code in _NOT_FOUND_CODES:

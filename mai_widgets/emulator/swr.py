@@ -46,7 +46,7 @@ from .registry import (
     digest_of,
 )
 
-__all__ = ["SWR_TOKEN_PATH", "SwrState", "swr_routes"]
+__all__ = ["SWR_TOKEN_PATH", "SwrState", "push_refusal", "swr_routes"]
 
 # SWR's registry realm and service as its challenge names them (u: observed from `docker login`
 # traffic, not documented); the emulator answers on its own host.
@@ -87,6 +87,25 @@ class Grant:
     access: Mapping[str, frozenset[str]]
 
 
+def auth_level(namespace: str) -> int:
+    """The demo user's SWR auth level in ``namespace``: 7 manage, 1 read (the shared ones)."""
+    return 1 if namespace in DEMO_SWR_READ_ONLY else 7
+
+
+def push_refusal(state: EmulatorState, namespace: str) -> str | None:
+    """Why these credentials may not write into ``namespace`` (``None``: they may): a docker push,
+    or a notebook saved as an image."""
+    if namespace == state.settings.forbidden_namespace:
+        return "requested access to the resource is denied"
+    if namespace not in state.swr_catalogue.organizations:
+        # SWR makes no organization on push: it must be created first (SWR user guide,
+        # "Creating an Organization", before "Uploading an Image Through a Container Engine").
+        return f"the SWR organization {echo(namespace)} does not exist: create it first"
+    if auth_level(namespace) < _AUTH_EDIT:
+        return f"read-only access to the SWR organization {echo(namespace)}: pushing needs edit rights"
+    return None
+
+
 def _swr_failure(status: int, code: str, message: str) -> ApiFailure:
     return ApiFailure(status, code, message)
 
@@ -116,19 +135,11 @@ class SwrState:
         return self.state.settings.forbidden_namespace
 
     def auth_level(self, namespace: str) -> int:
-        return 1 if namespace in DEMO_SWR_READ_ONLY else 7
+        return auth_level(namespace)
 
     def push_refusal(self, namespace: str) -> str | None:
         """Why these credentials may not push into ``namespace`` (``None``: they may)."""
-        if namespace == self.forbidden:
-            return "requested access to the resource is denied"
-        if namespace not in self.catalogue.organizations:
-            # SWR makes no organization on push: it must be created first (SWR user guide,
-            # "Creating an Organization", before "Uploading an Image Through a Container Engine").
-            return f"the SWR organization {echo(namespace)} does not exist: create it first"
-        if self.auth_level(namespace) < _AUTH_EDIT:
-            return f"read-only access to the SWR organization {echo(namespace)}: pushing needs edit rights"
-        return None
+        return push_refusal(self.state, namespace)
 
     def grant(self, name: str, wanted: frozenset[str]) -> frozenset[str]:
         """The actions of ``wanted`` (pull, push, ``*``) a token may hold on repository ``name``."""
