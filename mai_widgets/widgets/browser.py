@@ -378,6 +378,26 @@ class ImageBrowser(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
             description="Load more", icon="angle-double-down", _dom_classes=("mai-browser-more",)
         )
         self.detail_box = widgets.VBox([], layout=looks.layout(), _dom_classes=("mai-image-detail",))
+        # An empty list says what to do next: register an image (where a Register tab listens on
+        # ``on_register``), or look at the presets. Own layouts: their display changes.
+        self.on_register: list[Callable[[], None]] = []
+        self.register_button = widgets.Button(
+            description="Register an image",
+            icon="plus",
+            layout=widgets.Layout(width="auto"),
+            _dom_classes=("mai-browser-register",),
+        )
+        self.presets_button = widgets.Button(
+            description="Show the presets",
+            icon="list",
+            layout=widgets.Layout(width="auto"),
+            _dom_classes=("mai-browser-presets",),
+        )
+        self.empty_box = widgets.HBox(
+            [self.register_button, self.presets_button],
+            layout=widgets.Layout(display="none", flex_flow="row wrap", grid_gap="4px 8px"),
+            _dom_classes=("mai-browser-empty",),
+        )
         toolbar = widgets.HBox(
             [
                 self.type_dropdown,
@@ -391,7 +411,15 @@ class ImageBrowser(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
             _dom_classes=("mai-browser-toolbar",),
         )
         super().__init__(
-            [toolbar, self.summary, self.error_box, self.rows_box, self.more_button, self.detail_box],
+            [
+                toolbar,
+                self.summary,
+                self.empty_box,
+                self.error_box,
+                self.rows_box,
+                self.more_button,
+                self.detail_box,
+            ],
             _dom_classes=("mai-image-browser",),
         )
         self.type_dropdown.observe(lambda _: self.refresh(), names="value")
@@ -401,6 +429,8 @@ class ImageBrowser(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         self.status_dropdown.observe(lambda _: self._render(), names="value")
         self.refresh_button.on_click(lambda _: self.refresh())
         self.more_button.on_click(lambda _: self.load_more())
+        self.register_button.on_click(lambda _: self._register_wanted())
+        self.presets_button.on_click(lambda _: self.show_presets())
         self._render()
         if autoload:
             self.refresh()
@@ -450,6 +480,26 @@ class ImageBrowser(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
     def rows(self) -> list[_Row]:
         """The row widgets shown, in order."""
         return self._pool[: len(self.rows_box.children)]
+
+    @property
+    def empty(self) -> bool:
+        """Listed, and there is nothing to show at all: no image, no name typed, nothing failed."""
+        return (
+            self.loaded
+            and not self.loading
+            and self.error is None
+            and not self._records
+            and self.total == 0
+            and not str(self.name_text.value).strip()
+        )
+
+    def show_presets(self) -> None:
+        """List the presets (the type filter's BUILD_IN) instead."""
+        self.type_dropdown.value = "BUILD_IN"
+
+    def _register_wanted(self) -> None:
+        for handler in list(self.on_register):
+            handler()
 
     def filters(self) -> ListFilters:
         """The API filters the listing sends (the status filter is applied here, not sent)."""
@@ -564,6 +614,11 @@ class ImageBrowser(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         if tuple(self.rows_box.children) != shown:
             self.rows_box.children = shown
         self.summary.value = self._summary_html(len(visible))
+        empty = self.empty
+        self.empty_box.layout.display = "" if empty else "none"
+        if empty:
+            self.register_button.layout.display = "" if self.on_register else "none"
+            self.presets_button.layout.display = "" if self.type == "DEDICATED" else "none"
         self.error_box.value = error_html(self.error) if self.error is not None else ""
         self.more_button.layout.display = "" if self.has_more or self.loading else "none"
         self.more_button.disabled = self.loading or not self.has_more
@@ -578,6 +633,8 @@ class ImageBrowser(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         loaded = len(self._records)
         if self.loading and not loaded:
             return "Loading…"
+        if self.empty:
+            return self._empty_html()
         parts: list[str] = []
         later: list[str] = []
         for stream in self._streams:
@@ -599,6 +656,19 @@ class ImageBrowser(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
                 "; load more to search further" if self.has_more else ""
             )
         return text + "."
+
+    def _empty_html(self) -> str:
+        """What an empty list says: what to do next, not "Loaded 0 of your 0 images"."""
+        register = (
+            "register one"
+            if self.on_register
+            else "register one with <code>%register_image</code> or the side panel"
+        )
+        if self.type == "DEDICATED":
+            return f"You have no images yet: {register}, or start from one of the presets ModelArts provides."
+        if self.type == "BUILD_IN":
+            return "ModelArts lists no presets here. Your own images are under “My images”."
+        return f"You have no images yet, and ModelArts lists no presets here: {register}."
 
     def _follow_unsettled(self) -> None:
         if self._follower is not None:
@@ -737,6 +807,9 @@ class ImageBrowser(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
             self.sort_dropdown,
             self.dir_dropdown,
             self.refresh_button,
+            self.register_button,
+            self.presets_button,
+            self.empty_box,
             self.summary,
             self.error_box,
             self.rows_box,

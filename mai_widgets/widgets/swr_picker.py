@@ -45,11 +45,14 @@ def _pushed(text: str) -> str:
 
 def _column(title: str, plural: str, cls: str) -> tuple[widgets.Text, widgets.Select, widgets.HTML]:
     """A list's title, its filter field and the list itself."""
+    # Sized by CSS (mai-swr-filter, mai-swr-list): a width of 100% plus ipywidgets' margins is
+    # wider than the box, which then scrolls sideways and cuts the lists' right borders.
     search = widgets.Text(
-        placeholder=f"filter {plural}", continuous_update=True, _dom_classes=(f"{cls}-filter",)
+        placeholder=f"filter {plural}",
+        continuous_update=True,
+        _dom_classes=("mai-swr-filter", f"{cls}-filter"),
     )
-    listing = widgets.Select(options=[], rows=_LIST_ROWS, _dom_classes=(f"{cls}-list",))
-    listing.layout.width = search.layout.width = "100%"
+    listing = widgets.Select(options=[], rows=_LIST_ROWS, _dom_classes=("mai-swr-list", f"{cls}-list"))
     return search, listing, widgets.HTML(value=f"<b>{html.escape(title)}</b>")
 
 

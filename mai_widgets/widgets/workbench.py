@@ -100,7 +100,12 @@ class Workbench(widgets.Tab):  # type: ignore[misc]  # ipywidgets is untyped
         self.observe(self._open_requested, names="open_image")
         self.register_panel.controller.observe(self._registered, names="record")
         self.browser.on_settled.append(self._settled)
+        self.browser.on_register.append(self.show_register)  # the empty list's "Register an image"
         self._workbench_closed = False
+
+    def show_register(self) -> None:
+        """Open the Register tab."""
+        self.selected_index = REGISTER_TAB
 
     def show_images(self) -> None:
         """Open the Images tab (its first page loads now, if it has not yet)."""

@@ -19,7 +19,7 @@ import pytest
 import requests
 from widget_support import make_client
 
-from mai_widgets import ImageBrowser
+from mai_widgets import ImageBrowser, Workbench
 from mai_widgets.auth.config import load_config
 from mai_widgets.auth.credentials import Credentials
 from mai_widgets.emulator.defaults import DEFAULTS, DEMO_SWR_IMAGES
@@ -28,6 +28,7 @@ from mai_widgets.errors import ValidationError
 from mai_widgets.kernel.threads import Debouncer, MainLoopWriter
 from mai_widgets.services.images import ImageClient
 from mai_widgets.widgets.browser import PAGE_SIZE, ListFollower
+from mai_widgets.widgets.workbench import IMAGES_TAB, REGISTER_TAB
 from mai_widgets.wire.contract import ImageStatus
 
 SEEDED = 10_000
@@ -191,6 +192,59 @@ def test_presets_and_all_are_a_choice_away(
     # two listings: the user's images, then the presets
     assert [r.id for r in browser.records] == [mine.id] + [r.id for r in presets]
     assert [q["type"] for q in recorder.lists()[-2:]] == [["DEDICATED"], ["BUILD_IN"]]
+
+
+def test_an_empty_list_says_what_to_do_and_each_button_does_it(emulator: EmulatorProcess) -> None:
+    bench = Workbench(make_client(emulator))
+    try:
+        browser = bench.browser
+        assert browser.empty_box.layout.display == "none", "nothing is said before the list is loaded"
+        bench.show_images()
+        assert browser.wait_idle(WAIT) and browser.records == [] and browser.empty
+        summary = browser.summary.value
+        assert "Loaded 0" not in summary and "of your 0" not in summary
+        assert "no images yet" in summary and "register one" in summary and "presets" in summary
+        assert browser.empty_box.layout.display == ""
+        for button in (browser.register_button, browser.presets_button):
+            assert button.layout.display == "" and not button.disabled
+
+        # "Show the presets": the type filter becomes BUILD_IN and the presets are listed.
+        browser.presets_button.click()
+        assert browser.type_dropdown.value == "BUILD_IN"
+        assert browser.wait_idle(WAIT)
+        assert browser.records and all(str(r.type) == "BUILD_IN" for r in browser.records)
+        assert not browser.empty and browser.empty_box.layout.display == "none"
+        assert "Loaded" in browser.summary.value and "presets" in browser.summary.value
+
+        # Back to "My images", still none: "Register an image" opens the Register tab.
+        browser.type_dropdown.value = "DEDICATED"
+        assert browser.wait_idle(WAIT) and browser.empty_box.layout.display == ""
+        assert bench.selected_index == IMAGES_TAB
+        browser.register_button.click()
+        assert bench.selected_index == REGISTER_TAB
+
+        # Once there is an image, the list shows it and the advice goes.
+        mine = make_client(emulator).register(swr_path=DEMO_SWR_IMAGES[0])
+        browser.refresh()
+        assert browser.wait_idle(WAIT) and [r.id for r in browser.records] == [mine.id]
+        assert browser.empty_box.layout.display == "none"
+        assert "Loaded 1 of your 1 image." in browser.summary.value
+    finally:
+        bench.close()
+
+
+def test_an_empty_list_on_its_own_names_where_to_register(emulator: EmulatorProcess) -> None:
+    """Without a Register tab beside it (``%list_images``), no button that would do nothing."""
+    browser = ImageBrowser(make_client(emulator))
+    try:
+        assert browser.wait_idle(WAIT) and browser.empty
+        assert "%register_image" in browser.summary.value
+        assert browser.register_button.layout.display == "none"
+        assert browser.presets_button.layout.display == ""
+        browser.presets_button.click()
+        assert browser.wait_idle(WAIT) and browser.type == "BUILD_IN" and browser.records
+    finally:
+        browser.close()
 
 
 def test_status_filter_keeps_loaded_rows_locally(

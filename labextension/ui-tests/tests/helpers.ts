@@ -233,3 +233,169 @@ export async function brokenWords(root: Locator): Promise<string[]> {
     return found;
   });
 }
+
+/** Elements that scroll sideways on purpose: text inputs, text areas and drop-downs. */
+const SCROLLS_ON_PURPOSE = 'input, textarea, select';
+
+/**
+ * Descriptions of the elements under `root` wider than their box (none expected). A box that can
+ * scroll sideways gets no slack at all: one pixel more and it scrolls, and what it holds is cut at
+ * its edge. Other boxes get one pixel, for text that sub-pixel rounding makes a hair wider.
+ */
+export async function overflowing(root: Locator): Promise<string[]> {
+  return root.evaluate((root, skip) => {
+    const found: string[] = [];
+    for (const el of [root, ...Array.from(root.querySelectorAll('*'))] as HTMLElement[]) {
+      if (el.matches(skip) || el.closest('.widget-textarea, select')) {
+        continue;
+      }
+      const overflowX = getComputedStyle(el).overflowX;
+      const slack = overflowX === 'auto' || overflowX === 'scroll' ? 0 : 1;
+      if (el.clientWidth > 0 && el.scrollWidth > el.clientWidth + slack) {
+        found.push(
+          `${el.tagName}.${el.className} ${el.scrollWidth}>${el.clientWidth} "${(el.textContent ?? '').slice(0, 40)}"`
+        );
+      }
+    }
+    return found;
+  }, SCROLLS_ON_PURPOSE);
+}
+
+/**
+ * Descriptions of the elements matching `selector` that are not shown whole sideways (none
+ * expected): each one's box, borders included, must lie inside the visible area of every
+ * ancestor up to `root` that clips or scrolls, and must not scroll sideways itself.
+ */
+export async function cutOff(root: Locator, selector: string): Promise<string[]> {
+  return root.evaluate((root, selector) => {
+    const found: string[] = [];
+    const name = (el: Element) => `${el.tagName}.${String(el.className).trim().split(/\s+/).join('.')}`;
+    for (const el of Array.from(root.querySelectorAll(selector)) as HTMLElement[]) {
+      if (!el.checkVisibility()) {
+        continue;
+      }
+      if (el.scrollWidth !== el.clientWidth) {
+        found.push(`${name(el)} scrolls sideways: ${el.scrollWidth} > ${el.clientWidth}`);
+      }
+      const box = el.getBoundingClientRect();
+      for (let up = el.parentElement; up; up = up.parentElement) {
+        if (getComputedStyle(up).overflowX !== 'visible') {
+          // the visible area: inside the borders, without a vertical scroll bar
+          const outer = up.getBoundingClientRect();
+          const left = outer.left + up.clientLeft;
+          const right = left + up.clientWidth;
+          if (box.left < left - 0.01 || box.right > right + 0.01) {
+            found.push(
+              `${name(el)} [${box.left.toFixed(1)}, ${box.right.toFixed(1)}] is cut by ${name(up)} [${left.toFixed(1)}, ${right.toFixed(1)}]`
+            );
+          }
+        }
+        if (up === root) {
+          break;
+        }
+      }
+    }
+    return found;
+  }, selector);
+}
+
+/**
+ * The contrast ratio of every character of each visible message matching `selector`, glyphs
+ * included, as a user sees it: each run of text in its own element's colour (a coloured icon
+ * inside a message is measured in its colour, not the message's), the text a ::before or ::after
+ * adds in the pseudo-element's colour, each against the background under it.
+ */
+export async function contrasts(root: Locator, selector: string): Promise<{ text: string; ratio: number }[]> {
+  return root.evaluate((root, selector) => {
+    /** A computed colour: rgb()/rgba(), or color(srgb …) as color-mix() computes to. */
+    const parse = (c: string): number[] => {
+      const rgb = c.match(/^rgba?\(([^)]+)\)$/);
+      const srgb = c.match(/^color\(srgb ([^)]+)\)$/);
+      const m = rgb ?? srgb;
+      if (!m) {
+        throw new Error(`a colour this check cannot read: ${c}`);
+      }
+      const p = m[1]
+        .split(/[ ,/]+/)
+        .filter(Boolean)
+        .map(Number);
+      const scale = rgb ? 1 : 255;
+      return [p[0] * scale, p[1] * scale, p[2] * scale, p.length > 3 ? p[3] : 1];
+    };
+    const over = (top: number[], under: number[]): number[] => {
+      const a = top[3];
+      return [0, 1, 2].map(i => top[i] * a + under[i] * (1 - a)).concat([1]);
+    };
+    /** The colour under an element (or one of its pseudo-elements, whose own background is on top). */
+    const background = (el: Element, pseudo: CSSStyleDeclaration | null): number[] => {
+      const layers: number[][] = [];
+      const styles = pseudo ? [pseudo] : [];
+      for (let e: Element | null = el; e; e = e.parentElement) {
+        styles.push(getComputedStyle(e));
+      }
+      for (const style of styles) {
+        const c = parse(style.backgroundColor);
+        if (c[3] > 0) {
+          layers.push(c);
+          if (c[3] >= 1) {
+            break;
+          }
+        }
+      }
+      let colour = [255, 255, 255, 1];
+      for (const layer of layers.reverse()) {
+        colour = over(layer, colour);
+      }
+      return colour;
+    };
+    const luminance = (c: number[]): number => {
+      const [r, g, b] = c.slice(0, 3).map(v => {
+        const s = v / 255;
+        return s <= 0.03928 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4;
+      });
+      return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+    };
+    const ratio = (colour: string, bg: number[]): number => {
+      const fg = over(parse(colour), bg);
+      const [hi, lo] = [luminance(fg), luminance(bg)].sort((a, b) => b - a);
+      return Math.round(((hi + 0.05) / (lo + 0.05)) * 100) / 100;
+    };
+    /** The text a computed `content` draws: its quoted strings ('none' and 'normal' draw none). */
+    const drawn = (content: string): string =>
+      Array.from(content.matchAll(/"((?:[^"\\]|\\.)*)"/g))
+        .map(m => m[1].replace(/\\(.)/g, '$1'))
+        .join('');
+    const results: { text: string; ratio: number }[] = [];
+    for (const message of Array.from(root.querySelectorAll(selector)) as HTMLElement[]) {
+      const whole = (message.textContent ?? '').trim();
+      if (!whole || message.offsetParent === null) {
+        continue;
+      }
+      const where = (piece: string) => (piece === whole.slice(0, 60) ? piece : `"${piece}" in "${whole.slice(0, 40)}"`);
+      for (const el of [message, ...Array.from(message.querySelectorAll('*'))]) {
+        if (!el.checkVisibility()) {
+          continue;
+        }
+        for (const which of ['::before', '::after']) {
+          const style = getComputedStyle(el, which);
+          const text = drawn(style.content).trim();
+          if (text) {
+            results.push({ text: `${which} ${where(text)}`, ratio: ratio(style.color, background(el, style)) });
+          }
+        }
+        const own = Array.from(el.childNodes)
+          .filter(n => n.nodeType === Node.TEXT_NODE)
+          .map(n => n.textContent ?? '')
+          .join('')
+          .trim();
+        if (own) {
+          results.push({
+            text: where(own.slice(0, 60)),
+            ratio: ratio(getComputedStyle(el).color, background(el, null))
+          });
+        }
+      }
+    }
+    return results;
+  }, selector);
+}

@@ -11,9 +11,13 @@ import * as path from 'path';
 import {
   ARTIFACTS,
   brokenWords,
+  CATALOGUE_IMAGE,
+  contrasts,
+  cutOff,
   freshSwrPath,
   KERNEL_TIMEOUT,
   openFromSideBar,
+  overflowing,
   panel,
   RegisterForm,
   sidePanelWorkbench,
@@ -21,11 +25,11 @@ import {
   Workbench
 } from './helpers';
 
-/** Elements that scroll sideways on purpose: text inputs and text areas. */
-const SCROLLS_ON_PURPOSE = 'input, textarea, select';
 /** Where the form and the status say something in words. */
 const MESSAGE_TEXT =
   '.mai-field-error .mai-message, .mai-register-reason .mai-message, .mai-status-state, .mai-endpoint-line, .mai-badge, .mai-check';
+/** The SWR picker's box and each of its lists (the ipywidgets Select and its <select>). */
+const PICKER_PARTS = '.mai-swr-picker, .mai-swr-picker .widget-select, .mai-swr-picker select, .mai-swr-picker input';
 
 async function setSideBarWidth(page: IJupyterLabPageFixture, width: number): Promise<void> {
   await page.evaluate(w => {
@@ -33,81 +37,6 @@ async function setSideBarWidth(page: IJupyterLabPageFixture, width: number): Pro
     const total = shell._hsplitPanel.node.clientWidth;
     shell._hsplitPanel.setRelativeSizes([w / total, 1 - w / total, 0]);
   }, width);
-}
-
-/** Descriptions of the panel's elements wider than their box (none expected). */
-async function overflowing(root: Locator): Promise<string[]> {
-  return root.evaluate((root, skip) => {
-    const found: string[] = [];
-    for (const el of [root, ...Array.from(root.querySelectorAll('*'))] as HTMLElement[]) {
-      if (el.matches(skip) || el.closest('.widget-textarea, select')) {
-        continue;
-      }
-      if (el.clientWidth > 0 && el.scrollWidth > el.clientWidth + 1) {
-        found.push(
-          `${el.tagName}.${el.className} ${el.scrollWidth}>${el.clientWidth} "${(el.textContent ?? '').slice(0, 40)}"`
-        );
-      }
-    }
-    return found;
-  }, SCROLLS_ON_PURPOSE);
-}
-
-/** The contrast ratio of each visible message, its colour against the background under it. */
-async function contrasts(root: Locator): Promise<{ text: string; ratio: number }[]> {
-  return root.evaluate((root, selector) => {
-    const parse = (c: string): number[] => {
-      const m = c.match(/rgba?\(([^)]+)\)/);
-      if (!m) {
-        return [0, 0, 0, 0];
-      }
-      const p = m[1]
-        .split(/[ ,/]+/)
-        .filter(Boolean)
-        .map(Number);
-      return [p[0], p[1], p[2], p.length > 3 ? p[3] : 1];
-    };
-    const over = (top: number[], under: number[]): number[] => {
-      const a = top[3];
-      return [0, 1, 2].map(i => top[i] * a + under[i] * (1 - a)).concat([1]);
-    };
-    const background = (el: Element | null): number[] => {
-      const layers: number[][] = [];
-      for (let e = el; e; e = e.parentElement) {
-        const c = parse(getComputedStyle(e).backgroundColor);
-        if (c[3] > 0) {
-          layers.push(c);
-          if (c[3] >= 1) {
-            break;
-          }
-        }
-      }
-      let colour = [255, 255, 255, 1];
-      for (const layer of layers.reverse()) {
-        colour = over(layer, colour);
-      }
-      return colour;
-    };
-    const luminance = (c: number[]): number => {
-      const [r, g, b] = c.slice(0, 3).map(v => {
-        const s = v / 255;
-        return s <= 0.03928 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4;
-      });
-      return 0.2126 * r + 0.7152 * g + 0.0722 * b;
-    };
-    const results: { text: string; ratio: number }[] = [];
-    for (const el of Array.from(root.querySelectorAll(selector)) as HTMLElement[]) {
-      const text = (el.textContent ?? '').trim();
-      if (!text || el.offsetParent === null) {
-        continue;
-      }
-      const bg = background(el);
-      const fg = over(parse(getComputedStyle(el).color), bg);
-      const [hi, lo] = [luminance(fg), luminance(bg)].sort((a, b) => b - a);
-      results.push({ text: text.slice(0, 60), ratio: Math.round(((hi + 0.05) / (lo + 0.05)) * 100) / 100 });
-    }
-    return results;
-  }, MESSAGE_TEXT);
 }
 
 /** Where a field's label is drawn: on its left, above it, or (a defect) something else. */
@@ -157,12 +86,65 @@ async function checkForm(root: Locator, form: RegisterForm, name: string): Promi
   await root.screenshot({ path: path.join(ARTIFACTS, `${name}.png`) });
   expect(await overflowing(root)).toEqual([]);
   expect(await brokenWords(root)).toEqual([]);
-  const measured = await contrasts(root);
+  // the field message's ⚠ is measured in its own colour, as the words after it are
+  await expectReadable(root, name, ['⚠']);
+}
+
+/**
+ * Every character of every message under `root` reaches 4.5:1 against what is under it, each glyph
+ * in `glyphs` among them (measured on its own, in its own colour).
+ */
+async function expectReadable(root: Locator, name: string, glyphs: string[]): Promise<void> {
+  const measured = await contrasts(root, MESSAGE_TEXT);
   console.log(`${name} contrast: ${JSON.stringify(measured)}`);
   expect(measured.length).toBeGreaterThan(2);
+  for (const glyph of glyphs) {
+    expect(
+      measured.some(m => m.text.startsWith(`"${glyph}" in`)),
+      `${glyph} is measured`
+    ).toBe(true);
+  }
   for (const { text, ratio } of measured) {
     expect(ratio, `contrast of "${text}"`).toBeGreaterThanOrEqual(4.5);
   }
+}
+
+/**
+ * "Browse SWR" open, its three lists filled (an organization and a repository picked): the picker
+ * and each list fit their box exactly (nothing scrolls sideways, not by a pixel), every list's
+ * borders are whole, nothing else overflows. Then the tag is picked and the lists fold away.
+ */
+async function checkPicker(root: Locator, form: RegisterForm, name: string): Promise<void> {
+  const browse = form.root.locator('.mai-swr-browse');
+  const picker = form.root.locator('.mai-swr-picker');
+  await browse.click();
+  await expect(picker).toBeVisible();
+  const namespaces = picker.locator('.mai-swr-namespaces-list select');
+  await expect(namespaces.locator('option[value="mai-demo"]')).toHaveCount(1, { timeout: KERNEL_TIMEOUT });
+  await namespaces.selectOption('mai-demo');
+  // an option's value is its label (name · size · time) with plain spaces
+  const repositories = picker.locator('.mai-swr-repositories-list select');
+  const repository = repositories.locator('option[value^="mindspore-ascend ·"]');
+  await expect(repository).toHaveCount(1, { timeout: KERNEL_TIMEOUT });
+  await repositories.selectOption((await repository.getAttribute('value')) ?? '');
+  await expect(picker.locator('.mai-swr-tags-list option')).toHaveCount(1, { timeout: KERNEL_TIMEOUT });
+  await root.page().waitForTimeout(300); // let the layout settle after the lists fill
+  await root.screenshot({ path: path.join(ARTIFACTS, `${name}-swr-picker.png`) });
+  expect(await cutOff(root, PICKER_PARTS)).toEqual([]);
+  expect(await overflowing(root)).toEqual([]);
+  expect(await brokenWords(root)).toEqual([]);
+
+  // The tag writes its path; preflight's checklist follows, and its marks read as well as its words.
+  await picker.locator('.mai-swr-tags-list select').selectOption({ index: 0 });
+  await expect(form.swrPath).toHaveValue(CATALOGUE_IMAGE);
+  await browse.click();
+  await expect(picker).toBeHidden();
+  const checks = form.root.locator('.mai-preflight-list');
+  await expect(checks.locator('.mai-check-warn[data-check="architecture"]')).toBeVisible({ timeout: KERNEL_TIMEOUT });
+  await expect(checks.locator('.mai-check-pass[data-check="exists"]')).toBeVisible();
+  await root.page().waitForTimeout(300);
+  await root.screenshot({ path: path.join(ARTIFACTS, `${name}-preflight.png`) });
+  await expectReadable(root, `${name}-preflight`, ['✓', '⚠']);
 }
 
 /**
@@ -205,6 +187,7 @@ for (const theme of ['light', 'dark'] as const) {
       // Narrow: each label sits above its field, which takes the whole width.
       await expectPlaced(form, 'above');
       await checkForm(panel(page), form, `layout-${theme}-${width}`);
+      await checkPicker(panel(page), form, `layout-${theme}-${width}`);
 
       // The two tabs work at this width too.
       await checkImagesTab(panel(page), sidePanelWorkbench(page), `layout-${theme}-${width}`);
@@ -226,6 +209,7 @@ for (const theme of ['light', 'dark'] as const) {
     // Wide: labels on the left of their fields, check boxes and toggle buttons included.
     await expectPlaced(form, 'left');
     await checkForm(output, form, `layout-${theme}-cell`);
+    await checkPicker(output, form, `layout-${theme}-cell`);
     await checkImagesTab(output, new Workbench(output.locator('.mai-workbench')), `layout-${theme}-cell`);
   });
 }

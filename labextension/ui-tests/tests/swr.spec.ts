@@ -43,9 +43,11 @@ test.describe('SWR picker and preflight', () => {
     const arch = checks.locator('.mai-check-warn[data-check="architecture"]');
     await expect(arch).toContainText('exec format error', { timeout: KERNEL_TIMEOUT });
     await expect(checks.locator('.mai-check-pass[data-check="exists"]')).toBeVisible();
-    // the mark and the bar are coloured by the theme (--jp-warn-color1 in the light theme), not by a
-    // fixed colour; the sentence keeps the theme's text colour, for contrast
-    await expect(arch.locator('.mai-check-mark')).toHaveCSS('color', 'rgb(245, 124, 0)');
+    // the mark and the bar are coloured by the theme, not by a fixed colour: the bar in
+    // --jp-warn-color1 (#f57c00 in the light theme), the mark in that colour moved 30% toward the
+    // theme's text colour --jp-ui-font-color0 (#000) so that it reads at 4.5:1; the sentence keeps
+    // the theme's text colour, for contrast
+    await expect(arch.locator('.mai-check-mark')).toHaveCSS('color', 'color(srgb 0.672549 0.340392 0)');
     await expect(arch).toHaveCSS('border-left-color', 'rgb(245, 124, 0)');
     await panel(page).screenshot({ path: path.join(ARTIFACTS, 'side-panel-swr-arch-warning.png') });
 
