@@ -20,17 +20,39 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, Protocol
 
-from ..errors import ApiError, CancelledError, MaiWidgetsError, ServerError, ThrottledError, TransportError
+from ..errors import (
+    ApiError,
+    CancelledError,
+    MaiWidgetsError,
+    ServerError,
+    ThrottledError,
+    TimedOutError,
+    TransportError,
+)
 from ..transport.deadline import Cancel, Deadline, call_scope, current_scope
 
 if TYPE_CHECKING:
+    from ..auth.config import MaiConfig
     from ..wire.contract import ImageRecord
     from ..wire.notebooks import NotebookRecord
-    from .images import ImageClient
 
-__all__ = ["Follow", "FollowOutcome", "poll_delay"]
+__all__ = ["Follow", "FollowOutcome", "FollowedService", "poll_delay"]
+
+
+class FollowedService(Protocol):
+    """What the loop reads through: :class:`~mai_widgets.services.images.ImageClient` (which
+    stands above this module and uses it for ``wait``)."""
+
+    @property
+    def config(self) -> MaiConfig: ...
+
+    def get(self, image_id: str, *, timeout: float | None = None) -> ImageRecord: ...
+
+    def get_notebook(self, notebook_id: str, *, timeout: float | None = None) -> NotebookRecord: ...
+
+    def too_long_to_wait(self, error: MaiWidgetsError) -> bool: ...
 
 FollowOutcome = Literal["settled", "timeout", "stopped"]
 # How often a plain threading.Event given as ``stop`` is looked at while pausing (it cannot wake us).
@@ -91,7 +113,7 @@ class Follow:
 
     def __init__(
         self,
-        client: ImageClient,
+        client: FollowedService,
         ids: Iterable[str] = (),
         *,
         known: Iterable[ImageRecord] = (),
@@ -275,7 +297,11 @@ class Follow:
             asked = error.retry_after if isinstance(error, ApiError) else None
             if self._client.too_long_to_wait(error):
                 self._give_up(image_id, error, notebook=notebook)
-            self.last_error = error
+            # A read cut by the loop's own deadline says nothing new: the error ridden out before it
+            # is what the caller is told.
+            cut_by_deadline = isinstance(error, TimedOutError) and current_scope().deadline.expired
+            if not (cut_by_deadline and self.last_error is not None):
+                self.last_error = error
             return asked, isinstance(error, ThrottledError)
         except MaiWidgetsError as error:
             self._give_up(image_id, error, notebook=notebook)
