@@ -27,14 +27,14 @@ from ..errors import ApiError, ConfigError, error_fields
 from ..errors import says_token_expired as token_expired
 from ..transport.http import HttpService
 from ..transport.signer import (
-    _BAD_HEADER_CHARS,
     ALGORITHM,
+    BAD_HEADER_CHARS,
     DATE_FORMAT,
     DEFAULT_MAX_SKEW_SECONDS,
     AccessKeySecret,
     AKSKAuth,
     SignatureError,
-    _check_header_safe,
+    check_header_safe,
     sign_request,
     verify_signature,
 )
@@ -92,7 +92,7 @@ class TokenAuth(AuthBase):
     """Send a fixed IAM token as ``X-Auth-Token`` (and ``X-Project-Id`` when given)."""
 
     def __init__(self, token: str, project_id: str | None = None) -> None:
-        _check_header_safe(token, "IAM token", "MAI_WIDGETS_TOKEN")
+        check_header_safe(token, "IAM token", "MAI_WIDGETS_TOKEN")
         self._token = token
         self.project_id = project_id
 
@@ -253,7 +253,7 @@ class IAMPasswordAuth(AuthBase):
             held = (self._password, *self._issued)  # not secret_values(): the lock is held here
             raise self._iam.error(response, redact=lambda text: self._redact(text, held))
         token = response.headers.get("X-Subject-Token", "")
-        if not token or _BAD_HEADER_CHARS.search(token):
+        if not token or BAD_HEADER_CHARS.search(token):
             raise ApiError(response.status_code, None, "IAM answered without a usable X-Subject-Token header")
         try:
             info = response.json()["token"]

@@ -226,7 +226,9 @@ class RegistrationController(HasTraits):
             except MaiWidgetsError as error:
                 log.debug("no instance credentials: %s", error.message)
                 return
-            client = session.images
+            from ..services.images import ImageClient
+
+            client = session.client(ImageClient)
             with self._busy_lock:
                 if self._closed or self._client is not None:
                     return
@@ -248,9 +250,10 @@ class RegistrationController(HasTraits):
                 raise ConfigError(
                     f"set {', '.join(self.missing)} before registering", missing=tuple(self.missing)
                 )
+            from ..services.images import ImageClient
             from ..services.session import Session
 
-            self._client = Session.for_config(self._config).images
+            self._client = Session.for_config(self._config).client(ImageClient)
         return self._client
 
     # -- editing ---------------------------------------------------------------------------
@@ -374,11 +377,13 @@ class RegistrationController(HasTraits):
 
         def work() -> list[Check]:
             from ..services.preflight import check
+            from ..services.swr import SwrClient
 
             if client is None:
                 return check(path, arch=arch or None, services=services)
             # the session's SWR client: one temporary login for the checks, the picker and more
-            return check(path, arch=arch or None, services=services, client=client, swr=client.shared.swr)
+            swr = client.shared.client(SwrClient)
+            return check(path, arch=arch or None, services=services, client=client, swr=swr)
 
         def done(checks: list[Check]) -> None:
             if key == self._preflight_key:

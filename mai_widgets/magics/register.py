@@ -454,6 +454,7 @@ class RegisterImageMagics(Magics):
     def _client(self, timeout: float | None) -> ImageClient:
         """A client from the Jupyter config files and the environment, read afresh per call."""
         from ..auth.credentials import Credentials, credentials_problem, find_local_credentials
+        from ..services.images import ImageClient
         from ..services.session import Session
 
         config = self._config(**({} if timeout is None else {"wait_timeout": timeout}))
@@ -467,7 +468,7 @@ class RegisterImageMagics(Magics):
                 session.auth()
             except MaiWidgetsError:
                 raise problem from None
-        return session.images
+        return session.client(ImageClient)
 
     def _widgets(self) -> bool:
         if self.use_widgets is not None:

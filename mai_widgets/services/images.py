@@ -519,7 +519,10 @@ class ImageClient:
         the save's own answer says if it is taken."""
         moment = now if now is not None else datetime.now(timezone.utc)
         try:
-            tags = [t.tag for t in self._shared.swr.tags(namespace, name, timeout=timeout)]
+            from .swr import SwrClient  # SWR stands below images
+
+            swr = self._shared.client(SwrClient)
+            tags = [t.tag for t in swr.tags(namespace, name, timeout=timeout)]
         except CancelledError:
             raise
         except MaiWidgetsError as exc:

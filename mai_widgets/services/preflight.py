@@ -213,13 +213,15 @@ def check(
     arguments raise :class:`~mai_widgets.errors.ValidationError`.
     """
     from ..errors import FieldProblem, ValidationError
+    from .images import ImageClient
     from .session import Session
+    from .swr import SwrClient
 
     chosen_arch = Arch(str(arch.value if isinstance(arch, Arch) else arch).upper()) if arch else None
     wanted_services = _services(services)
     if swr is None:
-        swr = (client.shared if client is not None else Session.for_config()).swr
-    client = client if client is not None else swr.image_client
+        swr = (client.shared if client is not None else Session.for_config()).client(SwrClient)
+    client = client if client is not None else swr.shared.client(ImageClient)
     text = swr_path.strip() if isinstance(swr_path, str) else ""
     path = complete_swr_path(text, swr.config.region)
     parts = split_swr_path(path) if text else None

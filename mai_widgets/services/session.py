@@ -3,9 +3,10 @@
 A :class:`Session` holds what every client of one account and region needs once: the
 credentials chain and the auth object it builds (IAM token, AK/SK signer, metadata-service
 credentials), the project id, and one :class:`~mai_widgets.transport.http.HttpService` per
-service. Its :attr:`Session.images` and :attr:`Session.swr` are the clients widgets, the
-controller and the magics use; :meth:`Session.for_config` gives the same session for the same
-settings, so a kernel signs in (and logs in to SWR's registry) once.
+service. ``session.client(ImageClient)`` and ``session.client(SwrClient)`` are the clients widgets,
+the controller and the magics use (one of each per session); :meth:`Session.for_config` gives the
+same session for the same settings, so a kernel signs in (and logs in to SWR's registry) once.
+The session stands below its clients: it knows them only as classes handed to :meth:`client`.
 
 Building a session is cheap: no HTTP library is imported and nothing is sent until the first
 request, which creates the HTTP services and finds the credentials.
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Hashable, Iterable
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, Protocol, TypeVar
 
 if TYPE_CHECKING:
     import requests
@@ -24,10 +25,24 @@ if TYPE_CHECKING:
     from ..auth.config import MaiConfig
     from ..auth.credentials import CredentialChain, Credentials
     from ..transport.http import HttpService
-    from .images import ImageClient
-    from .swr import SwrClient
 
-__all__ = ["Session"]
+__all__ = ["Session", "SessionClient", "SharesSession"]
+
+
+class SharesSession(Protocol):
+    """Anything built on a session (a client): what a caller hands over to share its sign-in."""
+
+    @property
+    def shared(self) -> Session: ...
+
+
+class SessionClient(SharesSession, Protocol):
+    """A client class that :meth:`Session.client` can make: built from the session alone."""
+
+    def __init__(self, *, shared: Session) -> None: ...
+
+
+C = TypeVar("C", bound=SessionClient)
 
 
 def _settings_key(config: MaiConfig) -> tuple[tuple[str, Hashable], ...]:
@@ -67,8 +82,7 @@ class Session:
         self._project_id: str = self.config.project_id
         self._services: dict[tuple[str, str], HttpService] = {}
         self._secret_sources: list[Callable[[], Iterable[str]]] = []
-        self._images: ImageClient | None = None
-        self._swr: SwrClient | None = None
+        self._clients: dict[type, object] = {}
         self._closed = False
 
     @classmethod
@@ -92,25 +106,14 @@ class Session:
 
     # -- the clients -----------------------------------------------------------------------
 
-    @property
-    def images(self) -> ImageClient:
-        """The ModelArts image client of this session."""
+    def client(self, kind: type[C]) -> C:
+        """This session's one client of ``kind`` (``ImageClient``, ``SwrClient``), made on first use,
+        so every user of the session shares it (and SWR's one temporary registry login)."""
         with self._lock:
-            if self._images is None:
-                from .images import ImageClient
-
-                self._images = ImageClient(shared=self)
-            return self._images
-
-    @property
-    def swr(self) -> SwrClient:
-        """The SWR client of this session: one temporary registry login for all its users."""
-        with self._lock:
-            if self._swr is None:
-                from .swr import SwrClient
-
-                self._swr = SwrClient(shared=self)
-            return self._swr
+            found = self._clients.get(kind)
+            if not isinstance(found, kind):
+                found = self._clients[kind] = kind(shared=self)
+            return found
 
     # -- settings and credentials ----------------------------------------------------------
 

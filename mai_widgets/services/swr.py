@@ -55,8 +55,7 @@ if TYPE_CHECKING:
     from ..auth.config import MaiConfig
     from ..auth.credentials import Credentials
     from ..transport.http import HttpService
-    from .images import ImageClient
-    from .session import Session
+    from .session import Session, SharesSession
 
 __all__ = [
     "ACCEPT_MANIFESTS",
@@ -391,8 +390,9 @@ class SwrClient:
     """SWR organizations, repositories and tags, and image inspection, for one region.
 
     ``SwrClient()`` reads :func:`mai_widgets.auth.config.load_config` and the credentials exactly as
-    :class:`~mai_widgets.services.images.ImageClient` does; ``client`` (an ImageClient) or ``shared``
-    (a :class:`~mai_widgets.services.session.Session`) shares an existing sign-in instead. Nothing is
+    :class:`~mai_widgets.services.images.ImageClient` does; ``client`` (an ImageClient, or anything
+    with a ``shared`` session) or ``shared`` (a :class:`~mai_widgets.services.session.Session`)
+    shares an existing sign-in instead. Nothing is
     sent until the first call.
     """
 
@@ -403,7 +403,7 @@ class SwrClient:
         *,
         auth: AuthBase | None = None,
         session: requests.Session | None = None,
-        client: ImageClient | None = None,
+        client: SharesSession | None = None,
         shared: Session | None = None,
     ) -> None:
         from .session import Session
@@ -413,7 +413,6 @@ class SwrClient:
             raise TypeError("pass either client/shared or config/credentials/auth/session, not both")
         if client is not None and shared is not None and client.shared is not shared:
             raise TypeError("client and shared name different sessions")
-        self._client = client
         self._shared: Session = (
             client.shared
             if client is not None
@@ -447,11 +446,6 @@ class SwrClient:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-    @property
-    def image_client(self) -> ImageClient:
-        """The ImageClient whose configuration and sign-in this client uses."""
-        return self._client if self._client is not None else self._shared.images
 
     @property
     def shared(self) -> Session:

@@ -78,7 +78,7 @@ class Cancel:
             connections = list(self._connections)
             children = list(self._children)
         for connection in connections:
-            _shut_down(connection)
+            shut_down(connection)
         for child in children:
             child.cancel()
 
@@ -100,19 +100,19 @@ class Cancel:
                 return
         child.cancel()
 
-    def _attach(self, connection: Any) -> None:
+    def attach(self, connection: Any) -> None:
         with self._lock:
             if not self._event.is_set():
                 self._connections.add(connection)
                 return
-        _shut_down(connection)
+        shut_down(connection)
 
-    def _detach(self, connection: Any) -> None:
+    def detach(self, connection: Any) -> None:
         with self._lock:
             self._connections.discard(connection)
 
 
-def _shut_down(connection: Any) -> None:
+def shut_down(connection: Any) -> None:
     # shutdown() wakes a thread blocked in recv() on this socket; close() alone would not.
     sock = getattr(connection, "sock", None)
     if sock is not None:
@@ -121,22 +121,22 @@ def _shut_down(connection: Any) -> None:
 
 
 @dataclass
-class _Scope:
+class Scope:
     deadline: Deadline
     cancel: Cancel | None
     max_retry_after: float
 
 
 _local = threading.local()
-_NO_SCOPE = _Scope(Deadline(None), None, math.inf)
+_NO_SCOPE = Scope(Deadline(None), None, math.inf)
 
 
-def _scope() -> _Scope:
-    scope: _Scope = getattr(_local, "scope", _NO_SCOPE)
+def _scope() -> Scope:
+    scope: Scope = getattr(_local, "scope", _NO_SCOPE)
     return scope
 
 
-def current_scope() -> _Scope:
+def current_scope() -> Scope:
     """The deadline, cancel token and Retry-After limit in force on this thread."""
     return _scope()
 
@@ -144,7 +144,7 @@ def current_scope() -> _Scope:
 @contextlib.contextmanager
 def call_scope(
     deadline: Deadline | None = None, cancel: Cancel | None = None, max_retry_after: float | None = None
-) -> Iterator[_Scope]:
+) -> Iterator[Scope]:
     """Run the HTTP calls of this thread under a deadline and a cancel token.
 
     Nested scopes keep the earlier of the two deadlines and the outer cancel token unless given.
@@ -154,7 +154,7 @@ def call_scope(
     if deadline is not None and outer.deadline.remaining() is not None:
         mine, theirs = deadline.remaining(), outer.deadline.remaining()
         chosen = outer.deadline if mine is None or (theirs is not None and theirs < mine) else deadline
-    scope = _Scope(
+    scope = Scope(
         chosen,
         cancel if cancel is not None else outer.cancel,
         max_retry_after if max_retry_after is not None else outer.max_retry_after,

@@ -64,7 +64,7 @@ from ..errors import (
     request_id_of,
 )
 from .addresses import is_loopback
-from .deadline import Cancel, Deadline, _Scope, _shut_down, call_scope, current_scope
+from .deadline import Cancel, Deadline, Scope, call_scope, current_scope, shut_down
 
 __all__ = [
     "MAX_ANSWER_BYTES",
@@ -165,13 +165,13 @@ class _TrackedMixin:
         connection = super()._get_conn(timeout)  # type: ignore[misc]
         cancel = current_scope().cancel
         if cancel is not None:
-            cancel._attach(connection)
+            cancel.attach(connection)
         return connection
 
     def _put_conn(self, connection: Any) -> None:
         cancel = current_scope().cancel
         if cancel is not None and connection is not None:
-            cancel._detach(connection)
+            cancel.detach(connection)
         super()._put_conn(connection)  # type: ignore[misc]
 
 
@@ -182,7 +182,7 @@ class _CheckedMixin:
         super().connect()  # type: ignore[misc]
         cancel = current_scope().cancel
         if cancel is not None and cancel.cancelled:
-            _shut_down(self)
+            shut_down(self)
 
 
 class _CheckedConnection(_CheckedMixin, HTTPConnection):
@@ -401,7 +401,7 @@ class _ScopedSession(requests.Session):
         return response
 
 
-def _read_body(response: requests.Response, scope: _Scope, read_timeout: float | None) -> bytes:
+def _read_body(response: requests.Response, scope: Scope, read_timeout: float | None) -> bytes:
     """The body, up to the size cap, read as it arrives and cut at the scope's deadline.
 
     ``read1`` returns what one receive brings, so a body that trickles in (a byte every half
@@ -439,7 +439,7 @@ def _read_body(response: requests.Response, scope: _Scope, read_timeout: float |
         raise rex.ConnectionError(exc, request=response.request) from exc
 
 
-def _read_capped(response: requests.Response, scope: _Scope, read_timeout: float | None) -> None:
+def _read_capped(response: requests.Response, scope: Scope, read_timeout: float | None) -> None:
     already = response._content
     if isinstance(already, bytes):
         content = already  # read by a response hook (IAM's "token expired?" check)
@@ -593,7 +593,7 @@ class HttpService:
         headers: Mapping[str, str] | None,
         auth: Any,
         idempotent: bool,
-        scope: _Scope,
+        scope: Scope,
     ) -> requests.Response:
         for token in (scope.cancel, self._closed):
             if token is not None and token.cancelled:

@@ -33,7 +33,7 @@ _EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 _UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
 _CONTENT_SHA256 = "X-Sdk-Content-Sha256"
 # Characters that would break (or let requests reject, echoing the value) a header.
-_BAD_HEADER_CHARS = re.compile(r"[\x00-\x1f\x7f]")
+BAD_HEADER_CHARS = re.compile(r"[\x00-\x1f\x7f]")
 _AK_FORBIDDEN = re.compile(r"[\s,=;]")
 
 
@@ -187,10 +187,10 @@ def sign_request(
     return added
 
 
-def _check_header_safe(value: str, what: str, env: str) -> None:
+def check_header_safe(value: str, what: str, env: str) -> None:
     if not value:
         raise ConfigError(f"the {what} is empty", missing=(env,), hint=f"set {env}")
-    if _BAD_HEADER_CHARS.search(value) or value != value.strip():
+    if BAD_HEADER_CHARS.search(value) or value != value.strip():
         raise ConfigError(
             f"the {what} contains whitespace or control characters at its ends or inside",
             hint=f"check {env} for a stray newline or quote",
@@ -222,16 +222,16 @@ class AKSKAuth(AuthBase):
     def __init__(
         self, ak: str, sk: str, project_id: str | None = None, security_token: str | None = None
     ) -> None:
-        _check_header_safe(ak, "access key (AK)", "HUAWEICLOUD_SDK_AK")
+        check_header_safe(ak, "access key (AK)", "HUAWEICLOUD_SDK_AK")
         if _AK_FORBIDDEN.search(ak):
             raise ConfigError(
                 "the access key (AK) contains spaces, commas, '=' or ';'", hint="check HUAWEICLOUD_SDK_AK"
             )
-        _check_header_safe(sk, "secret key (SK)", "HUAWEICLOUD_SDK_SK")
+        check_header_safe(sk, "secret key (SK)", "HUAWEICLOUD_SDK_SK")
         if security_token is not None:
-            _check_header_safe(security_token, "security token", "HUAWEICLOUD_SDK_SECURITY_TOKEN")
+            check_header_safe(security_token, "security token", "HUAWEICLOUD_SDK_SECURITY_TOKEN")
         if project_id is not None:
-            _check_header_safe(project_id, "project id", "HUAWEICLOUD_SDK_PROJECT_ID")
+            check_header_safe(project_id, "project id", "HUAWEICLOUD_SDK_PROJECT_ID")
         self._ak = ak
         self._sk = sk
         self.project_id = project_id

@@ -296,10 +296,11 @@ class ImageBrowser(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         self._client: ImageClient | None = client
         if client is None:
             try:
+                from ..services.images import ImageClient
                 from ..services.session import Session
 
                 # the kernel's session: closing the browser cuts its own calls, not the session
-                self._client = Session.for_config(config).images
+                self._client = Session.for_config(config).client(ImageClient)
             except MaiWidgetsError as error:
                 self._setup_error = error
         self._writer = MainLoopWriter()

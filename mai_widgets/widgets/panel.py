@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from ..auth.config import MaiConfig
     from ..services.codegen import Preview
     from ..services.images import ImageClient
+    from ..services.swr import SwrClient
 
 __all__ = ["RegisterPanel"]
 
@@ -305,9 +306,11 @@ class RegisterPanel(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
             layout=self._looks.layout(),
         )
 
-    def _swr_client(self) -> Any:
+    def _swr_client(self) -> SwrClient:
         """The SWR client of the picker: the session's, sharing the form's sign-in and SWR login."""
-        return self.controller.client().shared.swr
+        from ..services.swr import SwrClient
+
+        return self.controller.client().shared.client(SwrClient)
 
     # -- widgets -> controller -------------------------------------------------------------
 

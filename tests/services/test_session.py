@@ -24,6 +24,7 @@ from mai_widgets.auth.config import load_config
 from mai_widgets.auth.credentials import Credentials
 from mai_widgets.emulator import DEFAULTS, EmulatorProcess
 from mai_widgets.errors import MaiWidgetsError
+from mai_widgets.services.images import ImageClient
 from mai_widgets.services.paging import Page
 from mai_widgets.services.preflight import check
 from mai_widgets.services.session import Session
@@ -68,7 +69,11 @@ def test_for_config_gives_one_session_per_settings_and_credentials(emu: Emulator
     env = emu.env()
     first = Session.for_config(load_config(env=env, config_dirs=[]), Credentials.from_env(env))
     again = Session.for_config(load_config(env=env, config_dirs=[]), Credentials.from_env(env))
-    assert again is first and again.images is first.images and again.swr is first.swr
+    assert (
+        again is first
+        and again.client(ImageClient) is first.client(ImageClient)
+        and again.client(SwrClient) is first.client(SwrClient)
+    )
     other_key = Session.for_config(
         load_config(env=env, config_dirs=[]), Credentials.from_env({**env, "HUAWEICLOUD_SDK_SK": "x" * 40})
     )
@@ -83,23 +88,23 @@ def test_for_config_gives_one_session_per_settings_and_credentials(emu: Emulator
 def test_images_and_swr_share_one_sign_in_and_project(emu: EmulatorProcess) -> None:
     calls = Calls()
     session = session_for(emu, calls)
-    assert session.swr.image_client is session.images and session.images.shared is session
-    assert session.images.list(namespace="mai-demo") == []
-    assert {n.name for n in session.swr.namespaces()} >= {"mai-demo"}
-    assert SwrClient(client=session.images).shared is session
-    assert session.images.project_id == emu.project_id
+    assert session.client(SwrClient).shared is session.client(ImageClient).shared is session
+    assert session.client(ImageClient).list(namespace="mai-demo") == []
+    assert {n.name for n in session.client(SwrClient).namespaces()} >= {"mai-demo"}
+    assert SwrClient(client=session.client(ImageClient)).shared is session
+    assert session.client(ImageClient).project_id == emu.project_id
     with pytest.raises(TypeError):
-        SwrClient(load_config(env=emu.env(), config_dirs=[]), client=session.images)
+        SwrClient(load_config(env=emu.env(), config_dirs=[]), client=session.client(ImageClient))
 
 
 def test_one_swr_login_serves_checks_listings_and_inspections(emu: EmulatorProcess) -> None:
     calls = Calls()
     session = session_for(emu, calls)
-    checks = check("mai-demo/pytorch-cpu:2.3.0", client=session.images)
+    checks = check("mai-demo/pytorch-cpu:2.3.0", client=session.client(ImageClient))
     assert checks and all(c.outcome != "fail" for c in checks)
-    session.swr.tags("mai-demo", "tensorflow")
-    session.swr.inspect("mai-demo/tensorflow:2.15.0")
-    session.swr.inspect("mai-demo/sklearn:1.5.0")
+    session.client(SwrClient).tags("mai-demo", "tensorflow")
+    session.client(SwrClient).inspect("mai-demo/tensorflow:2.15.0")
+    session.client(SwrClient).inspect("mai-demo/sklearn:1.5.0")
     assert calls.count("/utils/secret") == 1
     assert calls.count("/registry/auth/") == 3  # one pull token per repository
 
@@ -107,7 +112,7 @@ def test_one_swr_login_serves_checks_listings_and_inspections(emu: EmulatorProce
 def test_the_login_is_renewed_before_swr_says_it_expires(emulator_factory: Callable[..., Any]) -> None:
     emu = emulator_factory(swr_login_seconds=1.5)
     calls = Calls()
-    swr = session_for(emu, calls).swr
+    swr = session_for(emu, calls).client(SwrClient)
     swr.inspect("mai-demo/sklearn:1.5.0")
     time.sleep(1.6)
     swr.inspect("mai-demo/tensorflow:2.15.0")  # a new scope: a new token, from a new login
@@ -155,7 +160,7 @@ def test_manage_lists_page_as_swr_does(emu: EmulatorProcess) -> None:
 
 def test_a_repository_filter_sends_a_slash_as_a_dollar(emu: EmulatorProcess) -> None:
     calls = Calls()
-    found = session_for(emu, calls).swr.repositories("mai-demo", filter="team/jup")
+    found = session_for(emu, calls).client(SwrClient).repositories("mai-demo", filter="team/jup")
     assert [r.name for r in found] == ["team/jupyter"]
     assert any("name=team%24jup" in u for u in calls.urls)
 
@@ -232,7 +237,7 @@ def test_building_clients_loads_no_http_library() -> None:
         "from mai_widgets.services.swr import SwrClient\n"
         "config = load_config(env={}, config_dirs=[])\n"
         "session = Session.for_config(config, Credentials(ak='a', sk='s'))\n"
-        "session.images, session.swr, ImageClient(config, Credentials(ak='a', sk='s')), SwrClient(config)\n"
+        "session.client(ImageClient), session.client(SwrClient), ImageClient(config, Credentials(ak='a', sk='s')), SwrClient(config)\n"
         "assert session.missing_settings() == [], session.missing_settings()\n"
         "loaded = [m for m in ('requests', 'urllib3') if m in sys.modules]\n"
         "assert not loaded, loaded\n"

@@ -33,6 +33,7 @@ from mai_widgets.errors import (
     TransportError,
     ValidationError,
 )
+from mai_widgets.services.images import ImageClient
 from mai_widgets.services.preflight import check
 from mai_widgets.services.swr import ACCEPT_MANIFESTS, PAGE_SIZE, SwrClient
 from mai_widgets.transport.signer import AKSKAuth
@@ -577,7 +578,9 @@ def test_a_redirect_loop_is_reported_as_a_loop(emu: EmulatorProcess) -> None:
         tags = swr.tags("mai-demo", "sklearn")
         with pytest.raises(ApiError) as info:
             swr.inspect("mai-demo/sklearn:1.5.0", tag_list=tags)
-        got = {c.name: c for c in check("mai-demo/sklearn:1.5.0", client=swr.image_client, swr=swr)}
+        got = {
+            c.name: c for c in check("mai-demo/sklearn:1.5.0", client=swr.shared.client(ImageClient), swr=swr)
+        }
     assert "redirects in a loop" in info.value.message
     assert not isinstance(info.value, (AuthenticationError, NotFoundError))
     assert got["exists"].outcome == "warn" and "loop" in got["exists"].message
@@ -630,7 +633,9 @@ def test_a_deadline_cuts_a_body_that_is_still_arriving(emu: EmulatorProcess) -> 
             started = time.monotonic()
             got = {
                 c.name: c
-                for c in check("mai-demo/sklearn:1.5.0", client=swr.image_client, swr=swr, timeout=5)
+                for c in check(
+                    "mai-demo/sklearn:1.5.0", client=swr.shared.client(ImageClient), swr=swr, timeout=5
+                )
             }
             checked = time.monotonic() - started
         finally:
