@@ -54,6 +54,7 @@ class FollowedService(Protocol):
 
     def too_long_to_wait(self, error: MaiWidgetsError) -> bool: ...
 
+
 FollowOutcome = Literal["settled", "timeout", "stopped"]
 # How often a plain threading.Event given as ``stop`` is looked at while pausing (it cannot wake us).
 _EVENT_LOOK_SECONDS = 0.1

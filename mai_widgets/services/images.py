@@ -167,6 +167,32 @@ class ImageClient:
         )
         self.config: MaiConfig = self._shared.config
 
+    @classmethod
+    def for_kernel(cls, config: MaiConfig | None = None) -> ImageClient:
+        """The kernel session's client for ``config`` (Jupyter config files and the environment,
+        read afresh, when not given), once its credentials are known to be usable.
+
+        A source that is set but incomplete raises its :class:`ConfigError` (what to set). With
+        nothing set locally, the instance's agency (metadata service) is asked once, as the panel
+        asks it; when it has nothing either, the same "what to set" error is raised.
+        """
+        from ..auth.config import load_config
+        from ..auth.credentials import Credentials, credentials_problem, find_local_credentials
+        from .session import Session
+
+        config = config if config is not None else load_config()
+        credentials = Credentials.from_env()
+        session = Session.for_config(config, credentials)
+        problem = credentials_problem(config, credentials)
+        if problem is not None:
+            if find_local_credentials(config, credentials) is not None:
+                raise problem
+            try:
+                session.auth()
+            except MaiWidgetsError:
+                raise problem from None
+        return session.client(cls)
+
     # -- settings --------------------------------------------------------------------------
 
     @property
