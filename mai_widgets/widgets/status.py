@@ -40,7 +40,7 @@ __all__ = [
     "register_again_fields",
 ]
 
-# Badge looks: CSS classes (labextension/style/base.css) coloured by JupyterLab's --jp-* theme
+# Badge looks: CSS classes (labextension/style/base.raw.css) coloured by JupyterLab's --jp-* theme
 # variables, so both themes keep their contrast; Python names no colour.
 STATUS_COLOURS: dict[str, str] = {
     "INIT": "mai-badge-init",
