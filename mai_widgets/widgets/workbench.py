@@ -1,7 +1,9 @@
 """``Workbench``: the side panel's two tabs, "Register" (RegisterPanel) and "Images" (ImageBrowser).
 
-The Images tab loads its first page when it is first opened, not before; after that, every
-image the Register tab registers refreshes it (a new image) or updates its row (a known one).
+The form comes first: the Images tab's browser (its client, its widgets and its first page) is
+made when the tab is first opened, or when code asks for ``browser``; until then the tab holds
+an empty box. After that, every image the Register tab registers refreshes it (a new image) or
+updates its row (a known one).
 """
 
 from __future__ import annotations
@@ -78,18 +80,15 @@ class Workbench(widgets.Tab):  # type: ignore[misc]  # ipywidgets is untyped
         **initial_fields: Any,
     ) -> None:
         self.register_panel = RegisterPanel(client, config, **initial_fields)
-        # One client for both tabs when none was given: the one the register form made.
-        browser_client = client
-        if browser_client is None:
-            try:
-                browser_client = self.register_panel.controller.client()
-            except MaiWidgetsError:  # settings missing: the browser says which, as the form does
-                browser_client = None
-        self.browser = ImageBrowser(browser_client, type=type, config=config, autoload=False)
+        self._client = client
+        self._config = config
+        self._type = type
+        self._browser: ImageBrowser | None = None
+        self._pending_tab = widgets.Box(_dom_classes=("mai-images-pending",))
         self._last_registered: str | None = None
         self.register_panel.preflight_view.open_image = self.show_image
         super().__init__(
-            children=[self.register_panel, self.browser],
+            children=[self.register_panel, self._pending_tab],
             titles=TAB_TITLES,
             selected_index=REGISTER_TAB,
             _dom_classes=("mai-workbench",),
@@ -98,8 +97,29 @@ class Workbench(widgets.Tab):  # type: ignore[misc]  # ipywidgets is untyped
         self.observe(self._tab_changed, names="selected_index")
         self.observe(self._open_requested, names="open_image")
         self.register_panel.controller.observe(self._registered, names="record")
-        self.browser.on_settled.append(self._settled)
         self._workbench_closed = False
+
+    @property
+    def browser(self) -> ImageBrowser:
+        """The Images tab's browser, made on first use (it lists nothing until the tab opens)."""
+        if self._browser is None:
+            # One client for both tabs when none was given: the one the register form made.
+            client = self._client
+            if client is None:
+                try:
+                    client = self.register_panel.controller.client()
+                except MaiWidgetsError:  # settings missing: the browser says which, as the form does
+                    client = None
+            browser = ImageBrowser(client, type=self._type, config=self._config, autoload=False)
+            browser.on_settled.append(self._settled)
+            self._browser = browser
+            self.children = (self.register_panel, browser)
+            self._close_pending_tab()
+        return self._browser
+
+    def _close_pending_tab(self) -> None:
+        self._pending_tab.layout.close()
+        self._pending_tab.close()
 
     def show_images(self) -> None:
         """Open the Images tab (its first page loads now, if it has not yet)."""
@@ -120,7 +140,8 @@ class Workbench(widgets.Tab):  # type: ignore[misc]  # ipywidgets is untyped
         if isinstance(record, ImageRecord):
             if record.settles(old):
                 self._settled(record)
-            self.browser.registered(record)
+            if self._browser is not None:  # else it lists the image when it is first opened
+                self._browser.registered(record)
 
     def _settled(self, record: ImageRecord) -> None:
         """A followed image reached a terminal status: tell the host, once per image and status."""
@@ -142,6 +163,8 @@ class Workbench(widgets.Tab):  # type: ignore[misc]  # ipywidgets is untyped
             return
         self._workbench_closed = True
         self.register_panel.controller.unobserve(self._registered, names="record")
-        self.browser.close()
+        if self._browser is not None:
+            self._browser.close()
+        self._close_pending_tab()
         self.register_panel.close()
         super().close()

@@ -42,10 +42,12 @@ def test_two_tabs_and_the_images_tab_loads_when_opened(emulator: EmulatorProcess
     bench = Workbench(client)
     try:
         assert tuple(bench.titles) == TAB_TITLES == ("Register", "Images")
-        assert bench.children == (bench.register_panel, bench.browser)
         assert bench.selected_index == 0
-        assert not bench.browser.loaded, "nothing is listed before the Images tab is opened"
+        # The form comes first: the Images tab holds no browser (no widgets, no list) until opened.
+        assert bench.children[0] is bench.register_panel
+        assert not isinstance(bench.children[IMAGES_TAB], ImageBrowser), "nothing is listed before"
         bench.selected_index = IMAGES_TAB
+        assert bench.children == (bench.register_panel, bench.browser)
         assert bench.browser.wait_idle(WAIT)
         assert [r.id for r in bench.browser.records] == [existing.id]
     finally:
