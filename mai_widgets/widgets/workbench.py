@@ -16,12 +16,12 @@ from traitlets import Dict, Unicode
 
 from ..errors import MaiWidgetsError
 from ..wire.contract import ImageRecord, ImageStatus
-from .browser import ImageBrowser
 from .panel import RegisterPanel
 
 if TYPE_CHECKING:
     from ..auth.config import MaiConfig
     from ..services.images import ImageClient
+    from .browser import ImageBrowser
 
 __all__ = ["IMAGES_TAB", "REGISTER_TAB", "TAB_TITLES", "Workbench", "settled_notice"]
 
@@ -103,6 +103,8 @@ class Workbench(widgets.Tab):  # type: ignore[misc]  # ipywidgets is untyped
     def browser(self) -> ImageBrowser:
         """The Images tab's browser, made on first use (it lists nothing until the tab opens)."""
         if self._browser is None:
+            from .browser import ImageBrowser  # imported with the tab: the form comes first
+
             # One client for both tabs when none was given: the one the register form made.
             client = self._client
             if client is None:
