@@ -69,5 +69,10 @@ if [ "$playwright_chromium" = 1 ]; then
   PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD= jlpm playwright install chromium
 fi
 
+if [ "$project" = bench ]; then
+  # The kernel imports mai_widgets at every cold open: from bytecode, as an installed package does.
+  "$PY" -m compileall -q "$ROOT/mai_widgets" >/dev/null
+fi
+
 echo "== Galata ($project)"
 exec "$PY" servers.py --log artifacts/jupyterlab.log -- jlpm playwright test --project="$project" "$@"

@@ -10,6 +10,7 @@ visible from every project; the user's registrations are type DEDICATED.
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 import uuid
@@ -57,6 +58,9 @@ CREATE UNIQUE INDEX IF NOT EXISTS images_live_swr ON images(project_id, swr_path
 CREATE INDEX IF NOT EXISTS images_live_created ON images(project_id, create_at, seq) WHERE deleted_at IS NULL;
 CREATE INDEX IF NOT EXISTS images_live_name ON images(project_id, name, create_at) WHERE deleted_at IS NULL;
 CREATE INDEX IF NOT EXISTS images_live_ns ON images(project_id, namespace, create_at)
+    WHERE deleted_at IS NULL;
+-- Every client list names a type (DEDICATED): the count and the newest-first page read this alone.
+CREATE INDEX IF NOT EXISTS images_live_type ON images(project_id, type, create_at, seq)
     WHERE deleted_at IS NULL;
 CREATE TABLE IF NOT EXISTS tokens (
     token TEXT PRIMARY KEY,
@@ -202,16 +206,22 @@ def _lifecycle(row: sqlite3.Row, now_ms: int) -> tuple[str, int, str]:
     return "ACTIVE", active_at, STATUS_MESSAGES["ACTIVE"]
 
 
+@functools.lru_cache(maxsize=256)
+def _json_list(text: str) -> tuple[Any, ...]:
+    # A page repeats a handful of category and service lists: each is decoded once.
+    return tuple(json.loads(text))
+
+
 def _row_to_wire(row: sqlite3.Row, now_ms: int, *, listed: bool = False) -> ImageWire:
     """The record as the SDK's models name it; ``listed``: a list item (ImageResponse), which
     has no ``support_res_categories``."""
     status, update_at, message = _lifecycle(row, now_ms)
-    categories = json.loads(row["resource_categories"])
+    categories = list(_json_list(row["resource_categories"]))
     record: dict[str, Any] = {
         "arch": row["arch"],
         "create_at": int(row["create_at"]),
         "description": row["description"],
-        "dev_services": json.loads(row["dev_services"]),
+        "dev_services": list(_json_list(row["dev_services"])),
         "id": row["id"],
         "name": row["name"],
         "namespace": row["namespace"],
@@ -232,8 +242,9 @@ def _row_to_wire(row: sqlite3.Row, now_ms: int, *, listed: bool = False) -> Imag
         record["support_res_categories"] = list(categories)
     if row["type"] == "BUILD_IN":
         record.update({name: row[column] for name, column in SHOW_COLUMNS.items()})
-    extra = json.loads(row["extra"])
-    record.update({k: extra[k] for k in _RECORD_EXTRAS if k in extra})
+    if row["extra"] != "{}":  # most images have no extras: nothing to decode
+        extra = json.loads(row["extra"])
+        record.update({k: extra[k] for k in _RECORD_EXTRAS if k in extra})
     return record  # type: ignore[return-value]
 
 

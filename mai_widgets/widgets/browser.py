@@ -9,7 +9,7 @@ backoff), not one thread per row. Rows are a pool of widgets reused across listi
 new filter changes values instead of opening hundreds of new widget models.
 
 Colours and spacing come from CSS classes (``mai-image-*``, ``mai-badge-*``) styled with
-JupyterLab's ``--jp-*`` variables in ``labextension/style/base.css``.
+JupyterLab's ``--jp-*`` variables in ``labextension/style/base.raw.css``.
 """
 
 from __future__ import annotations

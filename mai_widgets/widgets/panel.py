@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 __all__ = ["RegisterPanel"]
 
-# Widths, label placement and colours live in labextension/style/base.css (container queries:
+# Widths, label placement and colours live in labextension/style/base.raw.css (container queries:
 # labels above their fields in a narrow side bar, on the left when wide), not in Python.
 # The form's choices and labels come from the register field table.
 _CHOICE_FIELDS: dict[str, tuple[str, ...]] = {

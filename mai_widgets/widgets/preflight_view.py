@@ -39,13 +39,10 @@ def _button(description: str, cls: str, style: str = "") -> widgets.Button:
     return button
 
 
-class PreflightView(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
-    """The checklist, its one-click actions, and the "Register anyway" question."""
+class _Parts:
+    """What the checklist offers: its one-click actions and the "Register anyway" question."""
 
-    def __init__(self, controller: RegistrationController) -> None:
-        self.controller = controller
-        self.open_image: Callable[[str], None] | None = None  # set by a Workbench: show it in Images
-        self.list = widgets.HTML(_dom_classes=("mai-preflight-list",))
+    def __init__(self) -> None:
         self.use_arch = _button("", "mai-preflight-use-arch", "warning")
         self.use_suggestion = _button("", "mai-preflight-use-suggestion")
         self.open_registered = _button("Open in the Images tab", "mai-preflight-open-image")
@@ -59,22 +56,68 @@ class PreflightView(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
             layout=widgets.Layout(display="none"),
             _dom_classes=("mai-preflight-confirm-box",),
         )
-        actions = widgets.HBox(
+        self.actions = widgets.HBox(
             [self.use_arch, self.use_suggestion, self.open_registered],
             layout=widgets.Layout(flex_flow="row wrap", grid_gap="4px"),
         )
-        super().__init__([self.list, actions, self.confirm_box], _dom_classes=("mai-preflight",))
+
+
+class PreflightView(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
+    """The checklist, its one-click actions, and the "Register anyway" question."""
+
+    def __init__(self, controller: RegistrationController) -> None:
+        self.controller = controller
+        self.open_image: Callable[[str], None] | None = None  # set by a Workbench: show it in Images
+        self.list = widgets.HTML(_dom_classes=("mai-preflight-list",))
+        # The buttons and the question are made when a check first has something to offer
+        # (_parts): a new form has no checks, and every widget slows the panel's opening.
+        self._built: _Parts | None = None
+        super().__init__([self.list], _dom_classes=("mai-preflight",))
         self._matching_arch = ""
         self._suggestion = ""
         self._image_id = ""
-        self.use_arch.on_click(lambda _: self._use_arch())
-        self.use_suggestion.on_click(lambda _: self._use_suggestion())
-        self.open_registered.on_click(lambda _: self._open_registered())
-        self.confirm.on_click(lambda _: self.register_anyway())
-        self.cancel.on_click(lambda _: self.hide_question())
         controller.observe(self._changed, names=["checks", "preflight_state"])
         self._view_closed = False
         self._render()
+
+    def _parts(self) -> _Parts:
+        if self._built is None:
+            parts = self._built = _Parts()
+            parts.use_arch.on_click(lambda _: self._use_arch())
+            parts.use_suggestion.on_click(lambda _: self._use_suggestion())
+            parts.open_registered.on_click(lambda _: self._open_registered())
+            parts.confirm.on_click(lambda _: self.register_anyway())
+            parts.cancel.on_click(lambda _: self.hide_question())
+            self.children = [self.list, parts.actions, parts.confirm_box]
+        return self._built
+
+    @property
+    def use_arch(self) -> widgets.Button:
+        return self._parts().use_arch
+
+    @property
+    def use_suggestion(self) -> widgets.Button:
+        return self._parts().use_suggestion
+
+    @property
+    def open_registered(self) -> widgets.Button:
+        return self._parts().open_registered
+
+    @property
+    def question(self) -> widgets.HTML:
+        return self._parts().question
+
+    @property
+    def confirm(self) -> widgets.Button:
+        return self._parts().confirm
+
+    @property
+    def cancel(self) -> widgets.Button:
+        return self._parts().cancel
+
+    @property
+    def confirm_box(self) -> widgets.VBox:
+        return self._parts().confirm_box
 
     # -- rendering -------------------------------------------------------------------------
 
@@ -90,13 +133,15 @@ class PreflightView(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
         by_name = {check.name: check for check in c.checks}
         arch = by_name.get("architecture")
         self._matching_arch = str(arch.data.get("matching_arch", "")) if arch is not None else ""
-        self._show(self.use_arch, bool(self._matching_arch), f"Use {self._matching_arch}")
         exists = by_name.get("exists")
         suggestions = list(exists.data.get("suggestions", ())) if exists is not None else []
         self._suggestion = str(suggestions[0]) if suggestions else ""
-        self._show(self.use_suggestion, bool(self._suggestion), f"Use {self._suggestion.rsplit('/', 1)[-1]}")
         registered = by_name.get("registered")
         self._image_id = str(registered.data.get("image_id", "")) if registered is not None else ""
+        if self._built is None and not (self._matching_arch or self._suggestion or self._image_id):
+            return  # nothing to offer, nothing to hide: no buttons needed yet
+        self._show(self.use_arch, bool(self._matching_arch), f"Use {self._matching_arch}")
+        self._show(self.use_suggestion, bool(self._suggestion), f"Use {self._suggestion.rsplit('/', 1)[-1]}")
         self._show(self.open_registered, bool(self._image_id) and self.open_image is not None)
         if not c.needs_confirmation():
             self.hide_question()
@@ -128,7 +173,8 @@ class PreflightView(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
         self.confirm_box.layout.display = ""
 
     def hide_question(self) -> None:
-        self.confirm_box.layout.display = "none"
+        if self._built is not None:
+            self._built.confirm_box.layout.display = "none"
 
     def register_anyway(self) -> bool:
         self.controller.accept_warnings()

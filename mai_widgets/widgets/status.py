@@ -38,7 +38,7 @@ __all__ = [
     "record_table_html",
 ]
 
-# Badge looks: CSS classes (labextension/style/base.css) coloured by JupyterLab's --jp-* theme
+# Badge looks: CSS classes (labextension/style/base.raw.css) coloured by JupyterLab's --jp-* theme
 # variables, so both themes keep their contrast; Python names no colour.
 STATUS_COLOURS: dict[str, str] = {
     "INIT": "mai-badge-init",

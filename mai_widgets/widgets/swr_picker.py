@@ -70,39 +70,9 @@ class SwrPathCombobox(widgets.VBox):  # type: ignore[misc]  # ipywidgets is unty
             value=False, description="Browse SWR", icon="search", _dom_classes=("mai-swr-browse",)
         )
         self.browse.layout.width = "auto"
-        self.message = widgets.HTML(_dom_classes=("mai-swr-picker-message",))
-        unused_filter, self.namespaces, ns_title = _column(
-            "Organization", "organizations", "mai-swr-namespaces"
-        )
-        unused_filter.close()  # an account has few organizations: no filter
-        self.repo_filter, self.repositories, repo_title = _column(
-            "Repository", "repositories", "mai-swr-repositories"
-        )
-        self.tag_filter, self.tags, tag_title = _column("Tag", "tags", "mai-swr-tags")
-        self.more_repositories = widgets.Button(
-            description="More", _dom_classes=("mai-swr-more-repositories",)
-        )
-        self.more_tags = widgets.Button(description="More", _dom_classes=("mai-swr-more-tags",))
-        for more in (self.more_repositories, self.more_tags):
-            more.layout.display = "none"
-            more.layout.width = "auto"
-        self.repo_count = widgets.HTML(_dom_classes=("mai-swr-repositories-count",))
-        self.tag_count = widgets.HTML(_dom_classes=("mai-swr-tags-count",))
-        # Columns stack: the side bar is narrow, and each list needs its width for sizes and dates.
+        # The lists are built when Browse is first pressed (_build_lists): most forms never open
+        # them, and each widget costs the kernel and the browser time while the panel opens.
         self.picker = widgets.VBox(
-            [
-                ns_title,
-                self.namespaces,
-                repo_title,
-                self.repo_filter,
-                self.repositories,
-                widgets.HBox([self.repo_count, self.more_repositories]),
-                tag_title,
-                self.tag_filter,
-                self.tags,
-                widgets.HBox([self.tag_count, self.more_tags]),
-                self.message,
-            ],
             layout=widgets.Layout(display="none", width="100%", max_width="42em"),
             _dom_classes=("mai-swr-picker",),
         )
@@ -124,13 +94,6 @@ class SwrPathCombobox(widgets.VBox):  # type: ignore[misc]  # ipywidgets is unty
         self._tags_shown = TAG_PAGE
         self._closed = False
         self.browse.observe(self._browse_toggled, names="value")
-        self.namespaces.observe(self._namespace_picked, names="value")
-        self.repositories.observe(self._repository_picked, names="value")
-        self.tags.observe(self._tag_picked, names="value")
-        self.repo_filter.observe(lambda _: self._repo_filter_debouncer.trigger(), names="value")
-        self.tag_filter.observe(lambda _: self._show_tags(reset=True), names="value")
-        self.more_repositories.on_click(lambda _: self._load_repositories(more=True))
-        self.more_tags.on_click(lambda _: self._more_tags())
 
     # -- plumbing --------------------------------------------------------------------------
 
@@ -173,7 +136,51 @@ class SwrPathCombobox(widgets.VBox):  # type: ignore[misc]  # ipywidgets is unty
 
     # -- organizations ---------------------------------------------------------------------
 
+    def _build_lists(self) -> None:
+        """The organization, repository and tag lists, made on the first Browse."""
+        self.message = widgets.HTML(_dom_classes=("mai-swr-picker-message",))
+        unused_filter, self.namespaces, ns_title = _column(
+            "Organization", "organizations", "mai-swr-namespaces"
+        )
+        unused_filter.close()  # an account has few organizations: no filter
+        self.repo_filter, self.repositories, repo_title = _column(
+            "Repository", "repositories", "mai-swr-repositories"
+        )
+        self.tag_filter, self.tags, tag_title = _column("Tag", "tags", "mai-swr-tags")
+        self.more_repositories = widgets.Button(
+            description="More", _dom_classes=("mai-swr-more-repositories",)
+        )
+        self.more_tags = widgets.Button(description="More", _dom_classes=("mai-swr-more-tags",))
+        for more in (self.more_repositories, self.more_tags):
+            more.layout.display = "none"
+            more.layout.width = "auto"
+        self.repo_count = widgets.HTML(_dom_classes=("mai-swr-repositories-count",))
+        self.tag_count = widgets.HTML(_dom_classes=("mai-swr-tags-count",))
+        # Columns stack: the side bar is narrow, and each list needs its width for sizes and dates.
+        self.picker.children = [
+            ns_title,
+            self.namespaces,
+            repo_title,
+            self.repo_filter,
+            self.repositories,
+            widgets.HBox([self.repo_count, self.more_repositories]),
+            tag_title,
+            self.tag_filter,
+            self.tags,
+            widgets.HBox([self.tag_count, self.more_tags]),
+            self.message,
+        ]
+        self.namespaces.observe(self._namespace_picked, names="value")
+        self.repositories.observe(self._repository_picked, names="value")
+        self.tags.observe(self._tag_picked, names="value")
+        self.repo_filter.observe(lambda _: self._repo_filter_debouncer.trigger(), names="value")
+        self.tag_filter.observe(lambda _: self._show_tags(reset=True), names="value")
+        self.more_repositories.on_click(lambda _: self._load_repositories(more=True))
+        self.more_tags.on_click(lambda _: self._more_tags())
+
     def _browse_toggled(self, change: Mapping[str, Any]) -> None:
+        if change["new"] and not self.picker.children:
+            self._build_lists()
         self.picker.layout.display = "" if change["new"] else "none"
         if change["new"] and not self._namespaces_loaded:
             self._namespaces_loaded = True

@@ -1,15 +1,16 @@
 """``Workbench``: the side panel's tabs, "Register" (RegisterPanel), "Images" (ImageBrowser) and
 "Save notebook" (SaveNotebookView).
 
-The Images tab loads its first page when it is first opened, not before; after that, every
-image the Register tab registers (or the Save tab saves) refreshes it (a new image) or updates its
-row (a known one). The Save tab is not even built until it is first opened, so the side panel's
-cold open does not pay for it.
+The form comes first: the Images tab's browser (its client, its widgets and its first page) and
+the Save tab are made when their tab is first opened (or when code asks for ``browser`` or
+``save_view``); until then each tab holds an empty box, so the side panel's cold open pays for
+neither. After that, every image the Register tab registers (or the Save tab saves) refreshes the
+Images tab (a new image) or updates its row (a known one).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
@@ -18,12 +19,12 @@ from traitlets import Dict, Unicode
 from ..errors import MaiWidgetsError
 from ..wire.contract import ImageRecord, ImageStatus
 from ..wire.format import image_label
-from .browser import ImageBrowser
 from .panel import RegisterPanel
 
 if TYPE_CHECKING:
     from ..auth.config import MaiConfig
     from ..services.images import ImageClient
+    from .browser import ImageBrowser
     from .save_tab import SaveNotebookView
 
 __all__ = ["IMAGES_TAB", "REGISTER_TAB", "SAVE_TAB", "TAB_TITLES", "Workbench", "settled_notice"]
@@ -84,26 +85,18 @@ class Workbench(widgets.Tab):  # type: ignore[misc]  # ipywidgets is untyped
         **initial_fields: Any,
     ) -> None:
         self.register_panel = RegisterPanel(client, config, **initial_fields)
-        # One client for both tabs when none was given: the one the register form made.
-        browser_client = client
-        if browser_client is None:
-            try:
-                browser_client = self.register_panel.controller.client()
-            except MaiWidgetsError:  # settings missing: the browser says which, as the form does
-                browser_client = None
-        self.browser = ImageBrowser(browser_client, type=type, config=config, autoload=False)
-        # The Save tab's client: the same one, or (settings missing now) the form's, once it has one.
-        self._save_client: ImageClient | Callable[[], ImageClient] = (
-            browser_client if browser_client is not None else self.register_panel.controller.client
-        )
+        self._client = client
         self._config = config
+        self._type = type
+        self._browser: ImageBrowser | None = None
+        # Stand in for the Images and Save tabs until each is first opened.
+        self._pending_tab = widgets.Box(_dom_classes=("mai-images-pending",))
         self._save_view: SaveNotebookView | None = None
-        # Stands in for the Save tab until it is first opened (then holds it).
         self.save_box = widgets.VBox([], _dom_classes=("mai-save-notebook-box",))
         self._last_registered: str | None = None
         self.register_panel.preflight_view.open_image = self.show_image
         super().__init__(
-            children=[self.register_panel, self.browser, self.save_box],
+            children=[self.register_panel, self._pending_tab, self.save_box],
             titles=TAB_TITLES,
             selected_index=REGISTER_TAB,
             _dom_classes=("mai-workbench",),
@@ -112,9 +105,36 @@ class Workbench(widgets.Tab):  # type: ignore[misc]  # ipywidgets is untyped
         self.observe(self._tab_changed, names="selected_index")
         self.observe(self._open_requested, names="open_image")
         self.register_panel.controller.observe(self._registered, names="record")
-        self.browser.on_settled.append(self._settled)
-        self.browser.on_register.append(self.show_register)  # the empty list's "Register an image"
         self._workbench_closed = False
+
+    def _shared_client(self) -> ImageClient | None:
+        """The client both lazy tabs use when none was given: the one the register form made."""
+        if self._client is not None:
+            return self._client
+        try:
+            return self.register_panel.controller.client()
+        except MaiWidgetsError:  # settings missing: each tab says which, as the form does
+            return None
+
+    @property
+    def browser(self) -> ImageBrowser:
+        """The Images tab's browser, made on first use (it lists nothing until the tab opens)."""
+        if self._browser is None:
+            from .browser import ImageBrowser  # imported with the tab: the form comes first
+
+            browser = ImageBrowser(
+                self._shared_client(), type=self._type, config=self._config, autoload=False
+            )
+            browser.on_settled.append(self._settled)
+            browser.on_register.append(self.show_register)  # the empty list's "Register an image"
+            self._browser = browser
+            self.children = (self.register_panel, browser, self.save_box)
+            self._close_pending_tab()
+        return self._browser
+
+    def _close_pending_tab(self) -> None:
+        self._pending_tab.layout.close()
+        self._pending_tab.close()
 
     def show_register(self) -> None:
         """Open the Register tab."""
@@ -135,7 +155,11 @@ class Workbench(widgets.Tab):  # type: ignore[misc]  # ipywidgets is untyped
         if self._save_view is None:
             from .save_tab import SaveNotebookView
 
-            view = SaveNotebookView(self._save_client, self._config)
+            client = self._shared_client()
+            # settings missing now: the form's client, once it has one
+            view = SaveNotebookView(
+                client if client is not None else self.register_panel.controller.client, self._config
+            )
             view.controller.observe(self._saved, names="record")
             self._save_view = view
             self.save_box.children = (view,)
@@ -161,7 +185,8 @@ class Workbench(widgets.Tab):  # type: ignore[misc]  # ipywidgets is untyped
             return
         if record.settles(old):
             self._settled(record)
-        self.browser.registered(record)
+        if self._browser is not None:  # else it lists the image when it is first opened
+            self._browser.registered(record)
         if record.status == ImageStatus.ACTIVE:
             self.browser.select(record.id)
 
@@ -170,7 +195,8 @@ class Workbench(widgets.Tab):  # type: ignore[misc]  # ipywidgets is untyped
         if isinstance(record, ImageRecord):
             if record.settles(old):
                 self._settled(record)
-            self.browser.registered(record)
+            if self._browser is not None:  # else it lists the image when it is first opened
+                self._browser.registered(record)
 
     def _settled(self, record: ImageRecord) -> None:
         """A followed image reached a terminal status: tell the host, once per image and status."""
@@ -196,6 +222,8 @@ class Workbench(widgets.Tab):  # type: ignore[misc]  # ipywidgets is untyped
             self._save_view.controller.unobserve(self._saved, names="record")
             self._save_view.close()
         self.save_box.close()
-        self.browser.close()
+        if self._browser is not None:
+            self._browser.close()
+        self._close_pending_tab()
         self.register_panel.close()
         super().close()

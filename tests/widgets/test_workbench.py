@@ -22,7 +22,7 @@ from mai_widgets import ImageBrowser, RegisterPanel, Workbench
 from mai_widgets.emulator.defaults import DEFAULTS, DEMO_SWR_IMAGES
 from mai_widgets.emulator.process import EmulatorProcess
 from mai_widgets.magics.list_images import ListImagesMagics, parse_list_images
-from mai_widgets.widgets.workbench import IMAGES_TAB, TAB_TITLES
+from mai_widgets.widgets.workbench import IMAGES_TAB, SAVE_TAB, TAB_TITLES
 from mai_widgets.wire.contract import ImageRecord, ImageStatus
 
 WAIT = 30.0
@@ -36,16 +36,19 @@ def wait_for(condition: Callable[[], bool], timeout: float = WAIT) -> None:
         time.sleep(0.02)
 
 
-def test_two_tabs_and_the_images_tab_loads_when_opened(emulator: EmulatorProcess) -> None:
+def test_three_tabs_and_the_images_tab_loads_when_opened(emulator: EmulatorProcess) -> None:
     client = make_client(emulator)
     existing = client.register(swr_path=DEMO_SWR_IMAGES[1])
     bench = Workbench(client)
     try:
         assert tuple(bench.titles) == TAB_TITLES == ("Register", "Images", "Save notebook")
-        assert bench.children == (bench.register_panel, bench.browser, bench.save_box)
         assert bench.selected_index == 0
-        assert not bench.browser.loaded, "nothing is listed before the Images tab is opened"
+        # The form comes first: the Images tab holds no browser (no widgets, no list) until opened.
+        assert bench.children[0] is bench.register_panel
+        assert not isinstance(bench.children[IMAGES_TAB], ImageBrowser), "nothing is listed before"
+        assert bench.children[SAVE_TAB] is bench.save_box and not bench.save_box.children
         bench.selected_index = IMAGES_TAB
+        assert bench.children == (bench.register_panel, bench.browser, bench.save_box)
         assert bench.browser.wait_idle(WAIT)
         assert [r.id for r in bench.browser.records] == [existing.id]
     finally:
