@@ -31,6 +31,7 @@ from ..wire.contract import (
     split_swr_path,
     swr_path_problem,
 )
+from ..wire.format import size_text
 
 if TYPE_CHECKING:
     from .images import ImageClient
@@ -95,7 +96,7 @@ def _services(services: Iterable[Service | str] | None) -> set[str]:
 
 
 def _exists(image: ImageInspection, path: str) -> Check:
-    size = f"{image.size / 1e9:.1f} GB" if image.size else "size unknown"
+    size = size_text(image.size) or "size unknown"
     pushed = f", pushed {image.pushed}" if image.pushed else ""
     return Check(
         "exists",
