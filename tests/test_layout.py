@@ -222,3 +222,24 @@ def test_the_core_imports_no_jupyter(core: str) -> None:
                 if n.split(".")[0] in {"ipywidgets", "IPython", "ipykernel", "comm"}
             ]
     assert not bad, bad
+
+
+def test_the_readme_module_table_names_every_module() -> None:
+    """A row names a module by its path, or by its file name after a first path in the same row."""
+    readme = (PACKAGE.parent / "README.md").read_text()
+    named: set[str] = set()
+    for line in readme.splitlines():
+        if not line.startswith("| `mai_widgets/"):
+            continue
+        first_cell = line.split("|")[1]
+        paths = [cell.strip().strip("`") for cell in first_cell.split(",")]
+        folder = paths[0].rsplit("/", 1)[0]
+        named |= {p if "/" in p else f"{folder}/{p}" for p in paths}
+    files = {
+        str(path.relative_to(PACKAGE.parent))
+        for path in PACKAGE.rglob("*.py")
+        if "labextension" not in path.parts
+        and (path.name != "__init__.py" or path.parent == PACKAGE)
+        and path.name != "_version.py"
+    }
+    assert sorted(files - named) == []
