@@ -1,7 +1,7 @@
-"""Authentication for ModelArts calls: IAM tokens, project discovery, and the AK/SK signer.
+"""IAM: tokens (fixed, or signed in with a password and refreshed) and project discovery.
 
-The SDK-HMAC-SHA256 signer and its server-side verifier live in :mod:`mai_widgets.transport.signer`;
-they are re-exported here because ``mai_widgets.auth.iam.AKSKAuth`` is the documented name.
+The SDK-HMAC-SHA256 signer (``AKSKAuth``) and its server-side verifier live in
+:mod:`mai_widgets.transport.signer`.
 
 No secret (AK, SK, security token, IAM token or password) ever appears in a repr or a log line
 built here. Text quoted from IAM's answers goes through the ``redact`` function the caller
@@ -27,31 +27,15 @@ from ..errors import ApiError, ConfigError, error_fields
 from ..errors import says_token_expired as token_expired
 from ..transport.http import HttpService
 from ..transport.signer import (
-    ALGORITHM,
     BAD_HEADER_CHARS,
-    DATE_FORMAT,
-    DEFAULT_MAX_SKEW_SECONDS,
-    AccessKeySecret,
-    AKSKAuth,
-    SignatureError,
     check_header_safe,
-    sign_request,
-    verify_signature,
 )
 
 __all__ = [
-    "ALGORITHM",
-    "DATE_FORMAT",
-    "DEFAULT_MAX_SKEW_SECONDS",
-    "AKSKAuth",
-    "AccessKeySecret",
     "IAMPasswordAuth",
-    "SignatureError",
     "TokenAuth",
     "discover_project_id",
     "resend_once",
-    "sign_request",
-    "verify_signature",
 ]
 
 log = logging.getLogger(__name__)

@@ -22,17 +22,10 @@ import pytest
 import requests
 from local_server import serving
 
-from mai_widgets.auth.iam import (
-    AKSKAuth,
-    IAMPasswordAuth,
-    SignatureError,
-    TokenAuth,
-    discover_project_id,
-    parse_iam_time,
-    verify_signature,
-)
+from mai_widgets.auth.iam import IAMPasswordAuth, TokenAuth, discover_project_id, parse_iam_time
 from mai_widgets.emulator.process import EmulatorProcess
 from mai_widgets.errors import AuthenticationError, ConfigError, PermissionDeniedError, TransportError
+from mai_widgets.transport.signer import AKSKAuth, SignatureError, verify_signature
 
 USER, PASSWORD, DOMAIN = "iam-user", "iam-password-secret-42", "iam-domain"
 REGION = "cn-north-4"

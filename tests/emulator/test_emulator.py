@@ -17,10 +17,10 @@ import requests
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from mai_widgets.auth.iam import AKSKAuth
 from mai_widgets.emulator.defaults import DEFAULTS, DEMO_SWR_IMAGES, PRESET_IMAGES
 from mai_widgets.emulator.process import EmulatorError, EmulatorProcess
 from mai_widgets.emulator.store import ImageStore
+from mai_widgets.transport.signer import AKSKAuth
 from mai_widgets.wire.contract import IMAGE_ID_RE, ImageRecord
 
 REG = DEFAULTS.registry

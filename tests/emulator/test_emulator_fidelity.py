@@ -24,9 +24,9 @@ from test_emulator import (
     wait_for_status,
 )
 
-from mai_widgets.auth.iam import AKSKAuth
 from mai_widgets.emulator.defaults import DEMO_SWR_IMAGES, PRESET_IMAGES, PRESET_NAMESPACE
 from mai_widgets.emulator.process import EmulatorProcess
+from mai_widgets.transport.signer import AKSKAuth
 
 GOOD = DEMO_SWR_IMAGES[0]
 
