@@ -76,7 +76,9 @@ class Follow:
     ``on_error(image_id, error)`` hears an error that is not ridden out (not found, refused, a
     ``Retry-After`` longer than ``max_retry_after``) and says whether to keep following that
     image; without it, the error is raised. ``spacing`` is a breath between two reads of one
-    round, so a long round never holds the GIL for long.
+    round, so a long round never holds the GIL for long. ``readers`` above 1 reads that many
+    images of a round at once (a batch follows hundreds; each read waits mostly on the network):
+    ``on_record`` and ``on_error`` are then called from the reader threads, never two at once.
 
     Thread-safe: :meth:`follow` may change the images from another thread while :meth:`run`
     polls; new images are read at once and start the schedule over.
@@ -92,8 +94,11 @@ class Follow:
         on_error: Callable[[str, MaiWidgetsError], bool] | None = None,
         on_poll: Callable[[int], None] | None = None,
         spacing: float = 0.0,
+        readers: int = 1,
     ) -> None:
         self._client = client
+        self._readers = max(1, int(readers))
+        self._heard = threading.RLock()  # one callback at a time, whichever reader heard it
         self._on_record = on_record
         self._on_error = on_error
         self._on_poll = on_poll
@@ -219,29 +224,52 @@ class Follow:
                     step, self._restart = 0, False
                 ids = list(self._ids)
             retry_after = None
-            for image_id in ids:
+            for group in self._groups(ids):
                 if self._stopped(token, event):
                     return "stopped"
-                if image_id not in self.ids:
-                    continue  # no longer wanted
+                group = [i for i in group if i in self.ids]  # those still wanted
                 try:
-                    asked, slow_down = self._read(image_id)
+                    answers = self._read_group(group, deadline, token)
                 except CancelledError:
                     return "stopped"
-                if self._on_poll is not None:
-                    self._on_poll(self.requests)
-                if asked is not None:
-                    retry_after = max(retry_after or 0.0, asked)
+                slow_down = False
+                for asked, throttled in answers:
+                    if self._on_poll is not None:
+                        self._on_poll(self.requests)
+                    if asked is not None:
+                        retry_after = max(retry_after or 0.0, asked)
+                    slow_down = slow_down or throttled
                 if slow_down:
                     break  # a 429: the other images wait for the next round
-                if self._spacing and token.wait(self._spacing):
+                if group and self._spacing and token.wait(self._spacing):
                     return "stopped"
             step += 1
             self.rounds += 1
 
+    def _groups(self, ids: list[str]) -> list[list[str]]:
+        n = self._readers
+        return [ids[i : i + n] for i in range(0, len(ids), n)]
+
+    def _read_group(
+        self, ids: list[str], deadline: Deadline, token: Cancel
+    ) -> list[tuple[float | None, bool]]:
+        """Read these images, at once when there are several readers; errors are raised here."""
+        if len(ids) <= 1 or self._readers == 1:
+            return [self._read(image_id) for image_id in ids]
+        from concurrent.futures import ThreadPoolExecutor
+
+        def read(image_id: str) -> tuple[float | None, bool]:
+            with call_scope(deadline, token):  # the run's deadline and stop, on the reader's thread
+                return self._read(image_id)
+
+        with ThreadPoolExecutor(len(ids), thread_name_prefix="mai-widgets-follow") as pool:
+            futures = [pool.submit(read, image_id) for image_id in ids]
+        return [f.result() for f in futures]
+
     def _read(self, image_id: str) -> tuple[float | None, bool]:
         """One status read: the ``Retry-After`` it asked for, and whether it was a 429."""
-        self.requests += 1
+        with self._heard:
+            self.requests += 1
         try:
             record = self._client.get(image_id)
         except CancelledError:
@@ -255,19 +283,22 @@ class Follow:
         except MaiWidgetsError as error:
             self._give_up(image_id, error)
             return None, False
-        self.last_error = None
-        previous = self.records.get(image_id)
-        self.records[image_id] = record
-        if record.is_terminal:
-            self._drop(image_id)
-        if self._on_record is not None:
-            self._on_record(record, previous)
+        with self._heard:
+            self.last_error = None
+            previous = self.records.get(image_id)
+            self.records[image_id] = record
+            if record.is_terminal:
+                self._drop(image_id)
+            if self._on_record is not None:
+                self._on_record(record, previous)
         return None, False
 
     def _give_up(self, image_id: str, error: MaiWidgetsError) -> None:
         if self._on_error is None:
             raise error
-        if not self._on_error(image_id, error):
+        with self._heard:
+            keep = self._on_error(image_id, error)
+        if not keep:
             self._drop(image_id)
 
     def _pause(self, seconds: float, token: _Token, event: threading.Event | None) -> bool:

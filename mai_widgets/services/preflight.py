@@ -205,12 +205,14 @@ def check(
     swr: SwrClient | None = None,
     *,
     timeout: float = DEFAULT_TIMEOUT,
+    registered: bool = True,
 ) -> list[Check]:
     """The preflight checks of ``swr_path`` for registering with ``arch`` and ``services``.
 
     ``client`` (an ImageClient) and ``swr`` (an SwrClient) default to ones built from the
     configuration, sharing one sign-in. Never raises for what SWR or ModelArts answer; bad
-    arguments raise :class:`~mai_widgets.errors.ValidationError`.
+    arguments raise :class:`~mai_widgets.errors.ValidationError`. ``registered=False`` leaves
+    out the "registered already" look-up (a batch answers it for every entry with one listing).
     """
     from ..errors import FieldProblem, ValidationError
     from .session import Session
@@ -263,5 +265,6 @@ def check(
             checks.append(_architecture(image, chosen_arch))
             if Service.NOTEBOOK.value in wanted_services:
                 checks.append(_user(image))
-        checks.append(_registered(client, path))
+        if registered:
+            checks.append(_registered(client, path))
     return checks
