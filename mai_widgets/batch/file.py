@@ -179,7 +179,7 @@ def _explained(problem: FieldProblem, value: Any) -> FieldProblem:
     # YAML reads 0, 2.3, true and 2024-01-01 as numbers, booleans and dates: say how to keep text.
     spec = FIELDS_BY_NAME.get(problem.field)
     typed = (int, float, bool, datetime.date)
-    if spec is not None and not spec.multiple and isinstance(value, typed):
+    if spec is not None and spec.enum is None and not spec.multiple and isinstance(value, typed):
         return FieldProblem(problem.field, f"{problem.message} (write it in quotes: '{value}')")
     return problem
 
