@@ -79,6 +79,11 @@ def _run(args: argparse.Namespace, data_dir: Path) -> int:
             print(f"JupyterLab:               {lab_url}", flush=True)
             print("Open JupyterLab; 'ModelArts images' is in the left side bar.", flush=True)
             print(
+                f"Kernels see the demo notebook instance as 'this notebook' (saving it as an image):\n"
+                f"  MAI_WIDGETS_NOTEBOOK_ID={emulator.env()['MAI_WIDGETS_NOTEBOOK_ID']}",
+                flush=True,
+            )
+            print(
                 "Scripts and terminals: point them at the emulator with\n"
                 f'  eval "$({_python()} -m mai_widgets.emulator --print-env --port {emulator.port})"',
                 flush=True,

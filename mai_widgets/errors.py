@@ -6,7 +6,12 @@ metadata and the server's own ``error_code``/``error_msg``.
 
 from __future__ import annotations
 
+import json
+import math
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 
@@ -96,6 +101,13 @@ class ClientTransportError(TransportError):
     def __init__(self, message: str, *, hint: str | None, maybe_sent: bool) -> None:
         super().__init__(message, hint=hint)
         self.maybe_sent = maybe_sent
+
+
+class TimedOutError(ClientTransportError, TimeoutError):
+    """The time allowed ran out (a connect or read timeout, or the call's deadline); also a
+    :class:`TimeoutError`, so ``except TimeoutError`` catches it."""
+
+    code = "timeout"
 
 
 class CancelledError(ClientTransportError):
@@ -266,8 +278,110 @@ class ServerError(ApiError):
     code = "server-error"
 
 
+class NotebookStateError(ApiError):
+    """The notebook instance is not in a state that allows the operation (not running, busy...)."""
+
+    code = "notebook-state"
+
+
+class TagConflictError(ApiError):
+    """Saving a notebook: the repository already has an image with that tag."""
+
+    code = "tag-conflict"
+
+
+class QuotaExceededError(ApiError):
+    code = "quota-exceeded"
+
+
+class TooLargeError(ApiError):
+    code = "too-large"
+
+
+# Notebook instances (ModelArts' published error table, notebook codes; API-NOTES "Saving a
+# running notebook as an image"): each code's class and the sentence saying what to do.
+_NOT_RUNNING_HINT = "the notebook instance is not running: start it (ModelArts console > Notebook), then save"
+NOTEBOOK_ERROR_CODES: dict[str, tuple[type[ApiError], str]] = {
+    "ModelArts.6327": (NotebookStateError, _NOT_RUNNING_HINT),
+    "ModelArts.6306": (
+        NotebookStateError,
+        "the notebook instance is still starting: wait until it is RUNNING, then save",
+    ),
+    "ModelArts.6308": (
+        NotebookStateError,
+        "the notebook instance is stopping: start it again and wait until it is RUNNING, then save",
+    ),
+    "ModelArts.6357": (
+        NotebookStateError,
+        "the notebook instance is busy with another operation (saving an image, a restart...): "
+        "wait until it is RUNNING again, then retry",
+    ),
+    "ModelArts.6326": (
+        NotebookStateError,
+        "the notebook instance is frozen (arrears or a security lock): settle the account "
+        "or ask the administrator to unfreeze it",
+    ),
+    "ModelArts.6309": (
+        NotFoundError,
+        "no such notebook instance: it was deleted, or the id or project/region is wrong; "
+        "pick one from the list",
+    ),
+    **dict.fromkeys(
+        ("ModelArts.0113", "ModelArts.0116", "ModelArts.0118"),
+        (
+            QuotaExceededError,
+            "a quota is full: delete images (or instances) you no longer need, or ask for a larger quota",
+        ),
+    ),
+}
+_HINTS_BY_CODE.update({code: hint for code, (_, hint) in NOTEBOOK_ERROR_CODES.items()})
+_TAG_CONFLICT_HINT = (
+    "that tag is already used in this repository: choose another tag (or leave it to the default)"
+)
+# On POST .../notebooks/{id}/create-image some codes mean something else than on registration:
+# 6737 is a tag conflict (not "already registered"), 2845 an environment too large to save, and a
+# namespace refusal is about writing into the organization.
+SAVE_IMAGE_ERROR_CODES: dict[str, tuple[type[ApiError], str]] = {
+    "ModelArts.6737": (TagConflictError, _TAG_CONFLICT_HINT),
+    "ModelArts.2884": (TagConflictError, _TAG_CONFLICT_HINT),
+    "ModelArts.2845": (
+        TooLargeError,
+        "the environment is too large to save (about 35 GB at most): delete caches, datasets and "
+        "unused packages outside /home/ma-user/work, or build the image on an ECS server",
+    ),
+    "ModelArts.2885": (
+        PermissionDeniedError,
+        "the SWR organization does not exist or these credentials cannot push to it: create it in "
+        "SWR (Organization Management) or pick one you can write to",
+    ),
+    "SVCSTG.SWR.4030170": (
+        PermissionDeniedError,
+        "these credentials cannot write to that SWR organization: ask its administrator for edit "
+        "rights or pick one you can write to",
+    ),
+    "SVCSTG.SWR.4040009": (
+        NotFoundError,
+        "that SWR organization does not exist: create it in SWR (Organization Management) or pick another",
+    ),
+}
+
+
+def save_image_error(error: ApiError) -> ApiError:
+    """``error`` as an answer to saving a notebook means it (the codes whose meaning differs
+    there from registration's); other errors are returned unchanged."""
+    meaning = SAVE_IMAGE_ERROR_CODES.get(error.error_code or "")
+    if meaning is None:
+        return error
+    kind, hint = meaning
+    again = kind(error.status, error.error_code, error.error_msg, error.request_id, hint=hint)
+    again.retry_after = error.retry_after
+    return again
+
+
 def _class_for(status: int, error_code: str | None) -> type[ApiError]:
     # The error code first: it is exact where the status is shared (400 for most of them).
+    if error_code and error_code in NOTEBOOK_ERROR_CODES:
+        return NOTEBOOK_ERROR_CODES[error_code][0]
     if error_code in ALREADY_REGISTERED_CODES:
         return AlreadyRegisteredError
     if error_code in _NOT_FOUND_CODES:
@@ -307,6 +421,130 @@ def malformed_answer(response: Any, message: str) -> MalformedResponseError:
         response.status_code,
         None,
         message,
-        response.headers.get("X-Request-Id"),
+        request_id_of(response.headers),
         hint="the service or a proxy garbled the answer; retry later",
     )
+
+
+# ---------------------------------------------------------------------------------------
+# Reading an error answer: the one reader for every service (ModelArts/APIG, IAM, SWR, registry)
+
+# ModelArts/APIG, then OpenStack-style gateways, then IAM's own trace header.
+REQUEST_ID_HEADERS = ("X-Request-Id", "X-Openstack-Request-Id", "X-IAM-Trace-Id")
+_ERROR_MSG_MAX = 300
+_CODE_KEYS = ("error_code", "errorCode", "code")
+_MESSAGE_KEYS = ("error_msg", "errorMessage", "message")
+
+
+def request_id_of(headers: Mapping[str, str]) -> str | None:
+    """The request id an answer carries, whichever header its service uses."""
+    for name in REQUEST_ID_HEADERS:
+        value = headers.get(name)
+        if value:
+            return value[:128]
+    return None
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds from a ``Retry-After`` header (a number or an HTTP date), or ``None``."""
+    if not value:
+        return None
+    text = value.strip()
+    try:
+        seconds = float(text)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
+            return None
+        seconds = when.timestamp() - time.time()
+    if math.isnan(seconds) or math.isinf(seconds):
+        return None
+    return max(0.0, seconds)
+
+
+def _entry_fields(entry: Any, code_keys: tuple[str, ...]) -> tuple[str | None, str | None]:
+    if not isinstance(entry, Mapping):
+        return None, None
+    code = next(
+        (
+            str(v)[:64]
+            for v in (entry.get(k) for k in code_keys)
+            if (isinstance(v, str) and v.strip()) or (isinstance(v, int) and not isinstance(v, bool))
+        ),
+        None,
+    )
+    message = next((v for v in (entry.get(k) for k in _MESSAGE_KEYS) if isinstance(v, str) and v), None)
+    return code, message
+
+
+def error_fields(body: Any) -> tuple[str | None, str]:
+    """``(code, message)`` of an error body, raw bytes or parsed JSON, in any shape documented:
+
+    * ModelArts/APIG ``{"error_code", "error_msg"}``;
+    * IAM ``{"error": {"code", "message", "title"}}``;
+    * SWR ``{"errors": [{"errorCode", "errorMessage"}], "error_code", "error_msg", "details"}``
+      and its legacy list ``[{"errorCode", "errorMessage", "detail"}]`` (and a flat
+      ``{"errorCode", "errorMessage"}``);
+    * the registry's ``{"errors": [{"code", "message", "detail"}]}`` (Docker Registry v2 / OCI).
+
+    ``(None, "")`` when it is none of them (not JSON, an HTML page).
+    """
+    if isinstance(body, (bytes, bytearray)):
+        try:
+            body = json.loads(body) if body.strip() else None
+        except (ValueError, RecursionError):
+            return None, ""
+    entries: list[tuple[Any, tuple[str, ...]]] = []
+    if isinstance(body, list) and body:
+        entries.append((body[0], _CODE_KEYS))
+    elif isinstance(body, Mapping):
+        # A bare top-level "code" is not taken: gateways put HTTP statuses there.
+        entries.append((body, _CODE_KEYS[:2]))
+        entries.append((body.get("error"), _CODE_KEYS))
+        listed = body.get("errors")
+        if isinstance(listed, list) and listed:
+            entries.append((listed[0], _CODE_KEYS))
+    fields = [_entry_fields(entry, keys) for entry, keys in entries]
+    # The code and its own message where one entry has both; else the first message given.
+    code, message = next(((c, m) for c, m in fields if c is not None), (None, None))
+    if message is None:
+        message = next((m for _, m in fields if m is not None), "")
+    return code, message
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def error_from_answer(
+    status: int,
+    headers: Mapping[str, str],
+    body: Any,
+    *,
+    reason: str = "",
+    redact: Callable[[str], str] | None = None,
+) -> ApiError:
+    """The typed error for a non-2xx answer of any service (see :func:`error_fields`).
+
+    ``body`` is the answer's bytes (or its parsed JSON); ``reason`` the HTTP reason phrase, used
+    when the body says nothing; ``redact`` removes secrets from text the server sent.
+    """
+    code, message = error_fields(body)
+    if not message:
+        kind = headers.get("Content-Type", "").split(";")[0].strip() or "no content type"
+        message = f"{reason or 'error'} (the answer was {kind}, not a service error)"
+    message = " ".join(message[: _ERROR_MSG_MAX * 4].split())
+    if redact is not None:
+        message = redact(message)
+    if len(message) > _ERROR_MSG_MAX:
+        message = message[: _ERROR_MSG_MAX - 1] + "…"
+    error = api_error(status, code, message, request_id_of(headers))
+    error.retry_after = parse_retry_after(headers.get("Retry-After"))
+    if isinstance(error, ThrottledError) and error.retry_after is not None:
+        error.hint = f"the service asked to wait {_duration(error.retry_after)}; retry after that"
+    return error

@@ -58,10 +58,14 @@ _PROCESS_KWARGS = ("init_seconds", "creating_seconds", "port", "data_dir", "host
 
 
 def _flag_args(options: dict[str, Any]) -> list[str]:
-    """``fault_rate=0.5, swr_image=[a, b]`` → ``--fault-rate 0.5 --swr-image a --swr-image b``."""
+    """``fault_rate=0.5, swr_image=[a, b]`` → ``--fault-rate 0.5 --swr-image a --swr-image b``;
+    ``save_too_large=True`` → ``--save-too-large`` (a switch)."""
     args: list[str] = []
     for key, value in options.items():
         flag = "--" + key.replace("_", "-")
+        if isinstance(value, bool):
+            args += [flag] if value else []
+            continue
         values = value if isinstance(value, (list, tuple)) else [value]
         for item in values:
             args += [flag, ",".join(item) if isinstance(item, (set, frozenset)) else str(item)]

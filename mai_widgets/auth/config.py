@@ -27,6 +27,7 @@ Environment variables:
 | `MAI_WIDGETS_METADATA_CONNECT_TIMEOUT` | `metadata_connect_timeout` | Seconds, default 1 |
 | `MAI_WIDGETS_SWR_ENDPOINT` | `swr_endpoint` | SWR manage API URL, default from the region |
 | `MAI_WIDGETS_SWR_REGISTRY_ENDPOINT` | `swr_registry_endpoint` | Registry v2 URL for the region's SWR host |
+| `MAI_WIDGETS_NOTEBOOK_ID` | `notebook_id` | Notebook instance this kernel runs in (saving it) |
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from traitlets.config import Config, Configurable
 
 from ..errors import ConfigError
 from ..transport.addresses import is_loopback
-from ..wire.contract import WORKSPACE_ID_HELP, WORKSPACE_ID_RE, swr_registry
+from ..wire.contract import IMAGE_ID_RE, WORKSPACE_ID_HELP, WORKSPACE_ID_RE, swr_registry
 
 __all__ = [
     "CONFIG_FILE_BASENAME",
@@ -75,6 +76,7 @@ SETTING_ENV_VARS: dict[str, str] = {
     "MAI_WIDGETS_METADATA_CONNECT_TIMEOUT": "metadata_connect_timeout",
     "MAI_WIDGETS_SWR_ENDPOINT": "swr_endpoint",
     "MAI_WIDGETS_SWR_REGISTRY_ENDPOINT": "swr_registry_endpoint",
+    "MAI_WIDGETS_NOTEBOOK_ID": "notebook_id",
 }
 # ECS/BMS instance metadata service (huaweicloudsdkcore.auth.internal.MetadataAccessor).
 DEFAULT_METADATA_ENDPOINT = "http://169.254.169.254"
@@ -163,6 +165,19 @@ class MaiConfig(Configurable):
         help="Base URL that replaces https://swr.{region}.myhuaweicloud.com for registry v2 calls "
         "(empty: the registry host itself).",
     ).tag(config=True)
+
+    notebook_id = Unicode(
+        "",
+        help="Id of the notebook instance this kernel runs in (no public source names a variable "
+        "that carries it inside ModelArts); empty: found by address, or picked by the user.",
+    ).tag(config=True)
+
+    @validate("notebook_id")
+    def _valid_notebook_id(self, proposal: dict[str, Any]) -> str:
+        value = str(proposal["value"]).strip()
+        if value and not IMAGE_ID_RE.match(value):
+            raise TraitError("notebook_id must be an instance id: letters, digits, '-' and '_'")
+        return value
 
     @validate("endpoint", "iam_endpoint", "metadata_endpoint", "swr_endpoint", "swr_registry_endpoint")
     def _valid_url(self, proposal: dict[str, Any]) -> str:

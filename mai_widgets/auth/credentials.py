@@ -61,6 +61,7 @@ if TYPE_CHECKING:
     import requests
     from requests.auth import AuthBase
 
+    from ..transport.http import HttpService
     from ..transport.signer import AKSKAuth
 
     _AuthBase = AuthBase
@@ -783,35 +784,22 @@ class CredentialChain:
             return []
         return list(problem.missing) or [problem.message]
 
-    def build_auth(
-        self,
-        project_id: str,
-        *,
-        verify: bool | str,
-        timeout: _Timeout,
-        session: requests.Session | None = None,
-    ) -> tuple[AuthBase, str]:
+    def build_auth(self, project_id: str, *, iam: HttpService) -> tuple[AuthBase, str]:
         """The auth object and the project id (found through IAM when ``project_id`` is empty).
 
-        ``session`` carries the IAM calls (the client's, which keeps the HTTP layer's promises).
+        ``iam`` carries the IAM calls (the client's; a credentials file naming another IAM
+        endpoint gets a sibling of it, with the same settings).
         """
         from ..transport.signer import AKSKAuth
         from .iam import IAMPasswordAuth, TokenAuth, discover_project_id
 
-        def discover(auth: AuthBase) -> str:
-            return discover_project_id(
-                iam_url,
-                config.region,
-                auth,
-                session=session,
-                verify=verify,
-                timeout=timeout,
-                redact=redact,
-            )
-
         config = self.config
         local = self.local()
         iam_url = config.iam_endpoint or (local.iam_endpoint if local else None) or config.iam_url()
+        service = iam.sibling(iam_url, where=f"IAM ({iam_url})")
+
+        def discover(auth: AuthBase) -> str:
+            return discover_project_id(service, config.region, auth, redact=redact)
         project_id = project_id or (local.project_id if local else None) or ""
         built: AuthBase
         if local is None:
@@ -838,14 +826,11 @@ class CredentialChain:
                 built = TokenAuth(creds.token, project_id=project_id or None)
             else:
                 built = IAMPasswordAuth(
-                    iam_url,
+                    service,
                     config.iam_user,
                     creds.iam_password or "",
                     config.iam_domain,
                     config.region,
-                    verify=verify,
-                    timeout=timeout,
-                    session=session,
                     redact=redact,
                 )
             if not project_id:

@@ -23,8 +23,9 @@ from typing import Any
 import requests
 from requests.auth import AuthBase
 
-from ..errors import ApiError, ConfigError, TransportError, api_error
+from ..errors import ApiError, ConfigError, error_fields
 from ..errors import says_token_expired as token_expired
+from ..transport.http import HttpService
 from ..transport.signer import (
     _BAD_HEADER_CHARS,
     ALGORITHM,
@@ -34,7 +35,6 @@ from ..transport.signer import (
     AKSKAuth,
     SignatureError,
     _check_header_safe,
-    _host_of,
     sign_request,
     verify_signature,
 )
@@ -109,26 +109,11 @@ class TokenAuth(AuthBase):
         return r
 
 
-def _error_fields(response: requests.Response) -> tuple[str | None, str]:
-    """``error_code``/``error_msg`` of a ModelArts/APIG answer, or IAM's ``{"error": {...}}``."""
-    try:
-        body = response.json()
-    except ValueError:
-        return None, (response.reason or "")
-    if not isinstance(body, dict):
-        return None, ""
-    code, message = body.get("error_code"), body.get("error_msg")
-    nested = body.get("error")
-    if code is None and isinstance(nested, dict):
-        code, message = nested.get("code"), nested.get("message")
-    return (str(code) if code not in (None, "") else None), str(message or "")
-
-
 def says_token_expired(response: requests.Response) -> bool:
     """An answer that says the token expired (see :func:`mai_widgets.errors.says_token_expired`)."""
     if response.status_code not in (400, 401, 403):
         return False
-    code, message = _error_fields(response)
+    code, message = error_fields(response.content)
     return token_expired(response.status_code, code, message)
 
 
@@ -143,15 +128,25 @@ def parse_iam_time(text: str) -> datetime:
     return datetime.fromisoformat(f"{stamp}.{micros}{offset}").astimezone(timezone.utc)
 
 
-def _request_id(response: requests.Response) -> str | None:
-    return response.headers.get("X-Request-Id") or response.headers.get("X-IAM-Trace-Id")
-
-
-def _transport_error(what: str, url: str, exc: requests.RequestException) -> TransportError:
-    # only the host and the exception type: a requests message can quote the whole request
-    return TransportError(
-        f"{what}: could not reach {_host_of(url)} ({type(exc).__name__})",
-        hint="check the IAM endpoint, the network/proxy and TLS settings",
+def iam_service(
+    iam: str | HttpService,
+    *,
+    verify: bool | str = True,
+    timeout: _Timeout = (5.0, 30.0),
+    session: requests.Session | None = None,
+) -> HttpService:
+    """The HTTP service that calls IAM: ``iam`` itself, or one built for the endpoint URL ``iam``
+    (``verify``, ``timeout`` and ``session`` serve only then)."""
+    if isinstance(iam, HttpService):
+        return iam
+    url = iam.rstrip("/")
+    return HttpService(
+        url,
+        where=f"IAM ({url})",
+        setting="MAI_WIDGETS_IAM_ENDPOINT",
+        verify=verify,
+        timeouts=timeout,
+        session=session,
     )
 
 
@@ -163,13 +158,15 @@ class IAMPasswordAuth(AuthBase):
     request is then resent once with the new token. Thread-safe: the lock is held during the
     sign-in, so concurrent callers wait for one sign-in rather than starting their own.
     ``clock`` (aware UTC "now") exists for tests; ``project_id`` is read from the token's scope.
-    ``redact`` takes secrets out of IAM's error messages (the credential chain passes
-    :func:`mai_widgets.auth.credentials.redact`).
+    ``iam_endpoint`` is the IAM URL, or the :class:`HttpService` calling it (a client's, which
+    shares its deadlines, cancellation and settings; ``verify``, ``timeout``, ``session`` then
+    serve nothing). ``redact`` takes secrets out of IAM's error messages (the credential chain
+    passes :func:`mai_widgets.auth.credentials.redact`).
     """
 
     def __init__(
         self,
-        iam_endpoint: str,
+        iam_endpoint: str | HttpService,
         user: str,
         password: str,
         domain: str,
@@ -191,14 +188,14 @@ class IAMPasswordAuth(AuthBase):
         ):
             if not value:
                 raise ConfigError(f"the {what} is empty", missing=(env,), hint=f"set {env}")
-        self.iam_endpoint = iam_endpoint.rstrip("/")
+        self._iam = iam_service(iam_endpoint, verify=verify, timeout=timeout, session=session)
+        self.iam_endpoint = self._iam.base_url
         self.user = user
         self._password = password
         self.domain = domain
         self.project_name = project_name
         self.verify = verify
         self.timeout = timeout
-        self._session = session
         self._margin = timedelta(seconds=refresh_margin_seconds)
         self._clock = clock or (lambda: datetime.now(timezone.utc))
         self._lock = threading.Lock()
@@ -220,8 +217,9 @@ class IAMPasswordAuth(AuthBase):
 
     def secret_values(self) -> tuple[str, ...]:
         """The password and the tokens signed in with (a late answer may echo an old one)."""
-        with self._lock:
-            return (self._password, *self._issued)
+        # No lock: the sign-in holds it while its own error answer is redacted with these.
+        # tuple() copies the deque in one step under the GIL.
+        return (self._password, *tuple(self._issued))
 
     def token(self) -> str:
         """A token valid for at least the refresh margin: the cached one, or a fresh one."""
@@ -242,7 +240,6 @@ class IAMPasswordAuth(AuthBase):
                 self._token = self._refresh_at = None
 
     def _fetch(self, now: datetime) -> None:
-        url = f"{self.iam_endpoint}/v3/auth/tokens"
         user = {"name": self.user, "password": self._password, "domain": {"name": self.domain}}
         body = {
             "auth": {
@@ -250,25 +247,11 @@ class IAMPasswordAuth(AuthBase):
                 "scope": {"project": {"name": self.project_name}},
             }
         }
-        session = self._session or requests.Session()
-        try:
-            response = session.post(
-                url,
-                data=json.dumps(body).encode("utf-8"),
-                headers={"Content-Type": "application/json;charset=UTF-8"},
-                verify=self.verify,
-                timeout=self.timeout,
-                allow_redirects=False,
-            )
-        except requests.RequestException as exc:
-            raise _transport_error("IAM sign-in failed", url, exc) from None
-        finally:
-            if self._session is None:
-                session.close()
+        # Signing in again is harmless, so the sign-in retries like a read.
+        response = self._iam.request("POST", "/v3/auth/tokens", body=json.dumps(body).encode("utf-8"))
         if response.status_code not in (200, 201):
-            code, message = _error_fields(response)
             held = (self._password, *self._issued)  # not secret_values(): the lock is held here
-            raise api_error(response.status_code, code, self._redact(message, held), _request_id(response))
+            raise self._iam.error(response, redact=lambda text: self._redact(text, held))
         token = response.headers.get("X-Subject-Token", "")
         if not token or _BAD_HEADER_CHARS.search(token):
             raise ApiError(response.status_code, None, "IAM answered without a usable X-Subject-Token header")
@@ -308,7 +291,7 @@ class IAMPasswordAuth(AuthBase):
 
 
 def discover_project_id(
-    iam_endpoint: str,
+    iam_endpoint: str | HttpService,
     region: str,
     auth: AuthBase,
     *,
@@ -319,30 +302,24 @@ def discover_project_id(
 ) -> str:
     """The id of the IAM project named ``region`` (``GET /v3/projects?name=...``).
 
-    Zero or several matches raise :class:`ConfigError` naming ``HUAWEICLOUD_SDK_PROJECT_ID``.
-    ``redact`` takes ``auth``'s secrets out of IAM's error message (pass
-    :func:`mai_widgets.auth.credentials.redact`).
+    ``iam_endpoint`` is the IAM URL or the :class:`HttpService` calling it (as for
+    :class:`IAMPasswordAuth`). Zero or several matches raise :class:`ConfigError` naming
+    ``HUAWEICLOUD_SDK_PROJECT_ID``. ``redact`` takes ``auth``'s secrets out of IAM's error
+    message (pass :func:`mai_widgets.auth.credentials.redact`).
     """
     if not region:
         raise ConfigError(
             "the region is empty", missing=("MAI_WIDGETS_REGION",), hint="set MAI_WIDGETS_REGION"
         )
-    url = f"{iam_endpoint.rstrip('/')}/v3/projects"
-    own = session or requests.Session()
+    service = iam_service(iam_endpoint, verify=verify, timeout=timeout, session=session)
     try:
-        response = own.get(
-            url, params={"name": region}, auth=auth, verify=verify, timeout=timeout, allow_redirects=False
-        )
-    except requests.RequestException as exc:
-        raise _transport_error("project id discovery failed", url, exc) from None
+        response = service.request("GET", "/v3/projects", params={"name": region}, auth=auth)
     finally:
-        if session is None:
-            own.close()
+        if service is not iam_endpoint:
+            service.close()  # built for this call only
     if response.status_code != 200:
-        code, message = _error_fields(response)
         # a server may echo the token or security token it was sent
-        message = redact(message, auth)
-        raise api_error(response.status_code, code, message, _request_id(response))
+        raise service.error(response, redact=lambda text: redact(text, auth))
     try:
         projects = response.json()["projects"]
         listed = [(str(p["id"]), p.get("name")) for p in projects]

@@ -6,11 +6,14 @@ Kept free of tornado so :mod:`.process` can parse the same flags cheaply.
 from __future__ import annotations
 
 import argparse
+import ipaddress
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import errors
+from ..wire.notebooks import NotebookStatus
 from .defaults import DEFAULTS, DEMO_SWR_CATALOGUE, DEMO_SWR_IMAGES, SwrImageSpec
 from .faults import FAULT_KINDS, parse_fault_kinds
 from .registry import build_catalogue
@@ -28,6 +31,43 @@ ALREADY_REGISTERED_CODES: tuple[str, ...] = tuple(sorted(errors.ALREADY_REGISTER
 IMAGE_NOT_FOUND_CODES: tuple[str, ...] = tuple(sorted(errors.IMAGE_NOT_FOUND_CODES))
 # Delete: the docs list 200 (with the record) and 204 (empty body).
 DELETE_ANSWERS: tuple[str, ...] = ("record", "204")
+
+
+@dataclass(frozen=True)
+class NotebookSeed:
+    """A notebook instance seeded at start: ``--notebook NAME:STATUS[:IP]``."""
+
+    name: str
+    status: str = "RUNNING"
+    ip: str = ""
+
+
+_NOTEBOOK_NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def parse_notebook_seed(text: str) -> NotebookSeed:
+    """``NAME:STATUS[:IP]`` (STATUS one of the 14 notebook states; IP an IPv4 address)."""
+    name, _, rest = text.partition(":")
+    status, _, ip = rest.partition(":")
+    if not _NOTEBOOK_NAME_RE.match(name):
+        raise ValueError(f"{text!r}: NAME must be 1-64 letters, digits, '-' or '_'")
+    try:
+        state = NotebookStatus(status or "RUNNING").value
+    except ValueError:
+        raise ValueError(f"{text!r}: STATUS must be one of {', '.join(NotebookStatus.choices())}") from None
+    if ip:
+        try:
+            ipaddress.IPv4Address(ip)
+        except ValueError:
+            raise ValueError(f"{text!r}: IP must be an IPv4 address") from None
+    return NotebookSeed(name, state, ip)
+
+
+def _notebook_seed(text: str) -> NotebookSeed:
+    try:
+        return parse_notebook_seed(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 @dataclass(frozen=True)
@@ -68,6 +108,9 @@ class EmulatorSettings:
     image_not_found_code: str = IMAGE_NOT_FOUND_CODES[0]
     swr_upload_idle_seconds: float = 600.0
     latency: float = 0.0
+    snapshot_seconds: float = DEFAULTS.snapshot_seconds
+    notebooks: tuple[NotebookSeed, ...] = ()  # besides the demo instance, which is always there
+    save_too_large: bool = False
     print_env: bool = False
 
     def __repr__(self) -> str:
@@ -178,6 +221,27 @@ def build_parser() -> argparse.ArgumentParser:
     )
     life.add_argument("--forbidden-namespace", default=DEFAULTS.forbidden_namespace)
     life.add_argument("--seed-images", type=int, default=0, metavar="N", help="bulk-seed N ACTIVE images")
+    books = p.add_argument_group("notebook instances (saving one as an image)")
+    books.add_argument(
+        "--notebook",
+        action="append",
+        type=_notebook_seed,
+        default=[],
+        metavar="NAME:STATUS[:IP]",
+        help=f"seed an instance in any state (repeatable); {DEFAULTS.demo_notebook} (RUNNING, "
+        f"{DEFAULTS.demo_notebook_ip}) is always there",
+    )
+    books.add_argument(
+        "--snapshot-seconds",
+        type=_seconds,
+        default=DEFAULTS.snapshot_seconds,
+        help="how long a save keeps the instance SNAPSHOTTING (default %(default)s)",
+    )
+    books.add_argument(
+        "--save-too-large",
+        action="store_true",
+        help="every save fails: the environment is too large, the image ends CREATE_FAILED",
+    )
     meta = p.add_argument_group("instance metadata service (temporary credentials of an agency)")
     meta.add_argument(
         "--metadata-credential-seconds",
@@ -260,5 +324,8 @@ def parse_settings(argv: Sequence[str] | None = None) -> EmulatorSettings:
         image_not_found_code=args.image_not_found_code,
         swr_upload_idle_seconds=args.swr_upload_idle_seconds,
         latency=args.latency,
+        snapshot_seconds=args.snapshot_seconds,
+        notebooks=tuple(args.notebook),
+        save_too_large=args.save_too_large,
         print_env=args.print_env,
     )

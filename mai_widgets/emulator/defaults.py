@@ -6,6 +6,7 @@ them. Real credentials never have this shape (the SK has dashes, so no scanner m
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,9 +32,22 @@ class EmulatorDefaults:
     demo_port: int = 8765
     # an SWR organisation the demo user may not read: registering from it answers 400 ModelArts.2885
     forbidden_namespace: str = "someone-else"
+    # how long a notebook instance is SNAPSHOTTING while it is saved as an image
+    snapshot_seconds: float = 6.0
+    # the demo notebook instance (seeded RUNNING; its ip is loopback so that "this instance, by
+    # address" finds it on this machine) and the preset image it runs
+    demo_notebook: str = "mai-demo-notebook"
+    demo_notebook_ip: str = "127.0.0.1"
+    demo_notebook_image: str = "python_3_10-ubuntu_22_04-x86_64"
 
 
 DEFAULTS = EmulatorDefaults()
+
+
+def notebook_id_for(project_id: str, name: str) -> str:
+    """A seeded notebook instance's id: stable across restarts, so ``--print-env`` can name it."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"mai-widgets-notebook/{project_id}/{name}"))
+
 
 _GIB = 1 << 30
 

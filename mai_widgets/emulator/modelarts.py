@@ -145,7 +145,7 @@ class ImageRouteHandler(BaseHandler):
         }
 
 
-def _size_kb(swr_path: str) -> int:
+def image_size_kb(swr_path: str) -> int:
     # A stable, plausible image size (1-6 GiB) so repeated runs look the same.
     digest = int.from_bytes(hashlib.sha256(swr_path.encode()).digest()[:4], "big")
     return 1_048_576 + digest % (5 * 1_048_576)
@@ -189,7 +189,7 @@ class ImagesHandler(ImageRouteHandler):
                 now_ms=self.state.clock(),
                 init_ms=round(settings.init_seconds * 1000),
                 creating_ms=round(settings.creating_seconds * 1000),
-                size_kb=_size_kb(request.swr_path),
+                size_kb=image_size_kb(request.swr_path),
                 fail_reason=fail_reason,
             )
         except AlreadyRegistered:

@@ -21,6 +21,7 @@ from typing import IO, NoReturn
 from urllib.parse import urlsplit
 
 from .cli import READY_PREFIX, EmulatorSettings, parse_settings
+from .defaults import DEFAULTS, notebook_id_for
 from .store import ImageStore
 
 
@@ -35,6 +36,8 @@ def emulator_env(settings: EmulatorSettings, url: str) -> dict[str, str]:
         "MAI_WIDGETS_REGION": settings.region,
         "MAI_WIDGETS_SWR_ENDPOINT": url,
         "MAI_WIDGETS_SWR_REGISTRY_ENDPOINT": url,
+        # the demo notebook instance, as "this notebook" (saving it as an image)
+        "MAI_WIDGETS_NOTEBOOK_ID": notebook_id_for(settings.project_id, DEFAULTS.demo_notebook),
     }
 
 

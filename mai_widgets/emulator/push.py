@@ -109,7 +109,8 @@ def build_image(swr_path: str, *, platform: str = "linux/amd64", user: str = "ma
 class _Pusher:
     """Registry v2 calls for one repository, through the product's :class:`RegistryClient`.
 
-    The sign-in is the one :meth:`SwrClient.inspect` reads with: only the scope differs, ``pull,push``.
+    The sign-in is the one :meth:`SwrClient.inspect` reads with, and errors are read as every answer
+    is: only the scope differs, ``pull,push``.
     """
 
     def __init__(self, registry: RegistryClient, name: str) -> None:

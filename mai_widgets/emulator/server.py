@@ -40,6 +40,7 @@ from .cli import READY_PREFIX, EmulatorSettings
 from .iam import iam_routes
 from .metadata import metadata_routes
 from .modelarts import modelarts_routes
+from .notebooks import install_notebooks, notebook_routes
 from .registry import MAX_UPLOAD_BYTES
 from .store import ImageStore
 from .swr import swr_routes
@@ -182,6 +183,7 @@ def make_app(state: EmulatorState) -> Application:
         [
             *iam_routes(state),
             *modelarts_routes(state),
+            *notebook_routes(state),
             *metadata_routes(state.metadata),
             *swr_routes(state),
         ],
@@ -210,6 +212,7 @@ async def serve(settings: EmulatorSettings, out: TextIO = sys.stdout) -> None:
             )
             log.warning("seeded %d benchmark images (%d new)", settings.seed_images, added)
         state = EmulatorState(settings, store)
+        install_notebooks(state, now_ms())
         sockets = bind_sockets(settings.port, address=settings.host, family=socket.AF_UNSPEC)
         server = GuardedHTTPServer(
             make_app(state), max_body_size=DRAIN_BODY_BYTES, max_header_size=TORNADO_MAX_HEADER_BYTES

@@ -64,6 +64,27 @@ CREATE TABLE IF NOT EXISTS tokens (
     user_name TEXT NOT NULL,
     expires_at INTEGER NOT NULL
 );
+-- Notebook instances. Their status while saving is computed (snapshot_until), as images' is;
+-- ``image`` is the image sub-record it runs, ``saved_image_id`` the image a save is making.
+CREATE TABLE IF NOT EXISTS notebooks (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    project_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    status TEXT NOT NULL,
+    ip TEXT NOT NULL,
+    image TEXT NOT NULL,
+    create_at INTEGER NOT NULL,
+    snapshot_until INTEGER,
+    saved_image_id TEXT,
+    saved_image TEXT
+);
+-- What SWR holds for an image saved from a notebook (platforms and user of the instance's image).
+CREATE TABLE IF NOT EXISTS saved_images (
+    image_id TEXT PRIMARY KEY,
+    swr_path TEXT NOT NULL,
+    spec TEXT NOT NULL
+);
 -- SWR images whose content a forced delete removed: they no longer "exist" in SWR.
 CREATE TABLE IF NOT EXISTS swr_deleted (
     swr_path TEXT PRIMARY KEY,
@@ -515,6 +536,77 @@ class ImageStore:
         with self._db:
             self._db.executemany(_INSERT.replace("INSERT", "INSERT OR IGNORE", 1), rows)
         return self.count(project_id) - before
+
+    # -- notebook instances ---------------------------------------------------------------
+
+    def seed_notebook(
+        self,
+        project_id: str,
+        notebook_id: str,
+        name: str,
+        status: str,
+        ip: str,
+        image: dict[str, Any],
+        now_ms: int,
+    ) -> None:
+        """Add an instance unless one with this id exists (seeds are idempotent across restarts)."""
+        with self._db:
+            self._db.execute(
+                "INSERT OR IGNORE INTO notebooks (id, project_id, name, status, ip, image, create_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (notebook_id, project_id, name, status, ip, json.dumps(image), now_ms),
+            )
+
+    def notebook_rows(self, project_id: str) -> list[sqlite3.Row]:
+        """Every instance of the project, oldest first."""
+        return list(
+            self._db.execute("SELECT * FROM notebooks WHERE project_id = ? ORDER BY seq", (project_id,))
+        )
+
+    def notebook_row(self, project_id: str, notebook_id: str) -> sqlite3.Row | None:
+        row = self._db.execute(
+            "SELECT * FROM notebooks WHERE project_id = ? AND id = ?", (project_id, notebook_id)
+        ).fetchone()
+        return None if row is None else row
+
+    def start_snapshot(
+        self,
+        project_id: str,
+        notebook_id: str,
+        *,
+        image: dict[str, Any],
+        until_ms: int,
+        saved_image_id: str,
+        saved_image: dict[str, Any],
+        swr_spec: dict[str, Any],
+    ) -> None:
+        """The instance saves: SNAPSHOTTING until ``until_ms``, then on ``saved_image`` if that
+        image became ACTIVE (``image`` is what it runs now, an earlier save folded in)."""
+        with self._db:
+            self._db.execute(
+                "UPDATE notebooks SET image = ?, snapshot_until = ?, saved_image_id = ?, saved_image = ? "
+                "WHERE project_id = ? AND id = ?",
+                (
+                    json.dumps(image),
+                    until_ms,
+                    saved_image_id,
+                    json.dumps(saved_image),
+                    project_id,
+                    notebook_id,
+                ),
+            )
+            self._db.execute(
+                "INSERT OR REPLACE INTO saved_images (image_id, swr_path, spec) VALUES (?, ?, ?)",
+                (saved_image_id, swr_spec["path"], json.dumps(swr_spec)),
+            )
+
+    def saved_image_specs(self) -> list[dict[str, Any]]:
+        """The SWR content of every saved image whose content no forced delete removed."""
+        rows = self._db.execute(
+            "SELECT spec FROM saved_images WHERE swr_path NOT IN (SELECT swr_path FROM swr_deleted) "
+            "ORDER BY rowid"
+        )
+        return [json.loads(row[0]) for row in rows]
 
     # -- tokens ---------------------------------------------------------------------------
 

@@ -1,7 +1,8 @@
 """The emulator's SWR: the manage API and a Docker Registry HTTP API v2, on the emulator's port.
 
 Manage routes authenticate as the API gateway does (the handlers' ``authenticate``: a token or an
-AK/SK signature) and answer errors as SWR does, ``{"errorCode", "errorMessage"}``. The registry
+AK/SK signature) and answer errors in SWR's documented shape,
+``{"errors": [{"errorCode", "errorMessage"}], "error_code", "error_msg"}``. The registry
 routes follow the registry token protocol: ``GET /v2/`` and unauthenticated reads answer 401 with a
 ``WWW-Authenticate: Bearer`` challenge; the realm takes the temporary login issued by
 ``POST /v2/manage/utils/secret`` (Basic) and issues a short-lived bearer token for the scope,
@@ -45,7 +46,7 @@ from .registry import (
     digest_of,
 )
 
-__all__ = ["SWR_TOKEN_PATH", "SwrState", "swr_routes"]
+__all__ = ["SWR_TOKEN_PATH", "SwrState", "push_refusal", "swr_routes"]
 
 # SWR's registry realm and service as its challenge names them (u: observed from `docker login`
 # traffic, not documented); the emulator answers on its own host.
@@ -86,8 +87,37 @@ class Grant:
     access: Mapping[str, frozenset[str]]
 
 
+def auth_level(namespace: str) -> int:
+    """The demo user's SWR auth level in ``namespace``: 7 manage, 1 read (the shared ones)."""
+    return 1 if namespace in DEMO_SWR_READ_ONLY else 7
+
+
+def push_refusal(state: EmulatorState, namespace: str) -> str | None:
+    """Why these credentials may not write into ``namespace`` (``None``: they may): a docker push,
+    or a notebook saved as an image."""
+    if namespace == state.settings.forbidden_namespace:
+        return "requested access to the resource is denied"
+    if namespace not in state.swr_catalogue.organizations:
+        # SWR makes no organization on push: it must be created first (SWR user guide,
+        # "Creating an Organization", before "Uploading an Image Through a Container Engine").
+        return f"the SWR organization {echo(namespace)} does not exist: create it first"
+    if auth_level(namespace) < _AUTH_EDIT:
+        return f"read-only access to the SWR organization {echo(namespace)}: pushing needs edit rights"
+    return None
+
+
 def _swr_failure(status: int, code: str, message: str) -> ApiFailure:
     return ApiFailure(status, code, message)
+
+
+def swr_error_body(code: str, message: str) -> dict[str, Any]:
+    """SWR's error body: the list the Terraform provider reads (``errors[0].errorCode``) and the
+    flat pair (API-NOTES, "Fidelity notes, second pass"); the legacy list form is not used here."""
+    return {
+        "errors": [{"errorCode": code, "errorMessage": message}],
+        "error_code": code,
+        "error_msg": message,
+    }
 
 
 @dataclass
@@ -105,19 +135,11 @@ class SwrState:
         return self.state.settings.forbidden_namespace
 
     def auth_level(self, namespace: str) -> int:
-        return 1 if namespace in DEMO_SWR_READ_ONLY else 7
+        return auth_level(namespace)
 
     def push_refusal(self, namespace: str) -> str | None:
         """Why these credentials may not push into ``namespace`` (``None``: they may)."""
-        if namespace == self.forbidden:
-            return "requested access to the resource is denied"
-        if namespace not in self.catalogue.organizations:
-            # SWR makes no organization on push: it must be created first (SWR user guide,
-            # "Creating an Organization", before "Uploading an Image Through a Container Engine").
-            return f"the SWR organization {echo(namespace)} does not exist: create it first"
-        if self.auth_level(namespace) < _AUTH_EDIT:
-            return f"read-only access to the SWR organization {echo(namespace)}: pushing needs edit rights"
-        return None
+        return push_refusal(self.state, namespace)
 
     def grant(self, name: str, wanted: frozenset[str]) -> frozenset[str]:
         """The actions of ``wanted`` (pull, push, ``*``) a token may hold on repository ``name``."""
@@ -199,8 +221,8 @@ class _ManageHandler(BaseHandler):
             self.authenticate(None)
             reply: Reply = operation()
         except ApiFailure as exc:
-            if exc.code.startswith("SVCSTG.SWR"):  # SWR's own errors: errorCode / errorMessage
-                reply = Reply(exc.status, {"errorCode": exc.code, "errorMessage": exc.message})
+            if exc.code.startswith("SVCSTG.SWR"):  # SWR's own errors, in SWR's shape
+                reply = Reply(exc.status, swr_error_body(exc.code, exc.message), exc.headers)
             else:  # the gateway's (authentication) keep the gateway's shape
                 reply = self.failure_reply(exc)
         self.send_reply(reply)

@@ -1,4 +1,5 @@
-"""Following images until they settle: the one poll loop, for one image or a whole list.
+"""Following images (and notebook instances) until they settle: the one poll loop, for one
+image, a whole list, or a notebook being saved together with its new image.
 
 :meth:`ImageClient.wait <mai_widgets.services.images.ImageClient.wait>` follows one image with
 it; the Images tab follows every row that is not terminal with one. Each round reads each
@@ -7,6 +8,11 @@ first, backing off to ``poll_max``, never sooner than a ``Retry-After`` asks and
 deadline. An image that settles (or is given up) is dropped; with none left, :meth:`Follow.run`
 returns. Throttling, 5xx, malformed answers and connection errors are ridden out; a 429 ends
 the round early (the other images wait for the next one).
+
+Notebook instances (``notebooks=``) are read in the same rounds (``GET .../notebooks/{id}``)
+and dropped once their state is settled (RUNNING, STOPPED, a failure...) *and* no image is
+followed any more: a save's instance is read until both it and its image have settled, so an
+instance that has not yet shown SNAPSHOTTING is not taken for done.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from ..transport.deadline import Cancel, Deadline, call_scope, current_scope
 
 if TYPE_CHECKING:
     from ..wire.contract import ImageRecord
+    from ..wire.notebooks import NotebookRecord
     from .images import ImageClient
 
 __all__ = ["Follow", "FollowOutcome", "poll_delay"]
@@ -94,11 +101,16 @@ class Follow:
         on_error: Callable[[str, MaiWidgetsError], bool] | None = None,
         on_poll: Callable[[int], None] | None = None,
         spacing: float = 0.0,
+        notebooks: Iterable[str] = (),
+        on_notebook: Callable[[NotebookRecord, NotebookRecord | None], None] | None = None,
         readers: int = 1,
     ) -> None:
         self._client = client
         self._readers = max(1, int(readers))
         self._heard = threading.RLock()  # one callback at a time, whichever reader heard it
+        self._on_notebook = on_notebook
+        self._notebooks: list[str] = list(dict.fromkeys(notebooks))
+        self.notebook_records: dict[str, NotebookRecord] = {}  # the last answer for each instance
         self._on_record = on_record
         self._on_error = on_error
         self._on_poll = on_poll
@@ -127,6 +139,12 @@ class Follow:
             return tuple(self._ids)
 
     @property
+    def notebook_ids(self) -> tuple[str, ...]:
+        """The notebook instances followed now."""
+        with self._lock:
+            return tuple(self._notebooks)
+
+    @property
     def running(self) -> bool:
         with self._lock:
             return self._running
@@ -147,15 +165,17 @@ class Follow:
                 self._running = True
             return start
 
-    def _drop(self, image_id: str) -> None:
+    def _drop(self, image_id: str, *, notebook: bool = False) -> None:
         with self._lock:
-            if image_id in self._ids:
-                self._ids.remove(image_id)
+            followed = self._notebooks if notebook else self._ids
+            if image_id in followed:
+                followed.remove(image_id)
 
     def close(self) -> None:
         """Stop for good: a :meth:`run` ends now (the request in flight is cut)."""
         with self._lock:
             self._ids = []
+            self._notebooks = []
         self._closed.cancel()
         self._woken.set()
 
@@ -182,9 +202,9 @@ class Follow:
                     self._running = False
 
     def _nothing_left(self) -> bool:
-        """No image left to follow: the run is given up under the same lock :meth:`follow` takes."""
+        """Nothing left to follow: the run is given up under the same lock :meth:`follow` takes."""
         with self._lock:
-            if self._ids:
+            if self._ids or self._notebooks:
                 return False
             self._running = False
             return True
@@ -222,12 +242,13 @@ class Follow:
             with self._lock:
                 if self._restart:
                     step, self._restart = 0, False
-                ids = list(self._ids)
+                reads = [(i, False) for i in self._ids] + [(n, True) for n in self._notebooks]
             retry_after = None
-            for group in self._groups(ids):
+            for group in self._groups(reads):
                 if self._stopped(token, event):
                     return "stopped"
-                group = [i for i in group if i in self.ids]  # those still wanted
+                ids, notebook_ids = self.ids, self.notebook_ids
+                group = [(i, nb) for i, nb in group if i in (notebook_ids if nb else ids)]  # still wanted
                 try:
                     answers = self._read_group(group, deadline, token)
                 except CancelledError:
@@ -246,44 +267,52 @@ class Follow:
             step += 1
             self.rounds += 1
 
-    def _groups(self, ids: list[str]) -> list[list[str]]:
+    def _groups(self, reads: list[tuple[str, bool]]) -> list[list[tuple[str, bool]]]:
         n = self._readers
-        return [ids[i : i + n] for i in range(0, len(ids), n)]
+        return [reads[i : i + n] for i in range(0, len(reads), n)]
 
     def _read_group(
-        self, ids: list[str], deadline: Deadline, token: Cancel
+        self, reads: list[tuple[str, bool]], deadline: Deadline, token: Cancel
     ) -> list[tuple[float | None, bool]]:
-        """Read these images, at once when there are several readers; errors are raised here."""
-        if len(ids) <= 1 or self._readers == 1:
-            return [self._read(image_id) for image_id in ids]
+        """Read these, at once when there are several readers; errors are raised here."""
+        if len(reads) <= 1 or self._readers == 1:
+            return [self._read(i, notebook=nb) for i, nb in reads]
         from concurrent.futures import ThreadPoolExecutor
 
-        def read(image_id: str) -> tuple[float | None, bool]:
+        def read(item: tuple[str, bool]) -> tuple[float | None, bool]:
             with call_scope(deadline, token):  # the run's deadline and stop, on the reader's thread
-                return self._read(image_id)
+                return self._read(item[0], notebook=item[1])
 
-        with ThreadPoolExecutor(len(ids), thread_name_prefix="mai-widgets-follow") as pool:
-            futures = [pool.submit(read, image_id) for image_id in ids]
+        with ThreadPoolExecutor(len(reads), thread_name_prefix="mai-widgets-follow") as pool:
+            futures = [pool.submit(read, item) for item in reads]
         return [f.result() for f in futures]
 
-    def _read(self, image_id: str) -> tuple[float | None, bool]:
-        """One status read: the ``Retry-After`` it asked for, and whether it was a 429."""
+    def _read(self, image_id: str, *, notebook: bool = False) -> tuple[float | None, bool]:
+        """One status read (of an image, or of a notebook instance): the ``Retry-After`` it asked
+        for, and whether it was a 429."""
         with self._heard:
             self.requests += 1
+        instance: NotebookRecord | None = None
         try:
-            record = self._client.get(image_id)
+            if notebook:
+                instance = self._client.get_notebook(image_id)
+            else:
+                record = self._client.get(image_id)
         except CancelledError:
             raise
         except (ThrottledError, ServerError, TransportError) as error:
             asked = error.retry_after if isinstance(error, ApiError) else None
             if self._client.too_long_to_wait(error):
-                self._give_up(image_id, error)
+                self._give_up(image_id, error, notebook=notebook)
             self.last_error = error
             return asked, isinstance(error, ThrottledError)
         except MaiWidgetsError as error:
-            self._give_up(image_id, error)
+            self._give_up(image_id, error, notebook=notebook)
             return None, False
         with self._heard:
+            if instance is not None:
+                self._heard_notebook(instance)
+                return None, False
             self.last_error = None
             previous = self.records.get(image_id)
             self.records[image_id] = record
@@ -293,13 +322,22 @@ class Follow:
                 self._on_record(record, previous)
         return None, False
 
-    def _give_up(self, image_id: str, error: MaiWidgetsError) -> None:
+    def _heard_notebook(self, record: NotebookRecord) -> None:
+        self.last_error = None
+        previous = self.notebook_records.get(record.id)
+        self.notebook_records[record.id] = record
+        if record.is_settled and not self.ids:
+            self._drop(record.id, notebook=True)
+        if self._on_notebook is not None:
+            self._on_notebook(record, previous)
+
+    def _give_up(self, image_id: str, error: MaiWidgetsError, *, notebook: bool = False) -> None:
         if self._on_error is None:
             raise error
         with self._heard:
             keep = self._on_error(image_id, error)
         if not keep:
-            self._drop(image_id)
+            self._drop(image_id, notebook=notebook)
 
     def _pause(self, seconds: float, token: _Token, event: threading.Event | None) -> bool:
         """Sleep ``seconds``; :meth:`follow` with new images, ``stop`` and close end it early.

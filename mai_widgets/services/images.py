@@ -26,6 +26,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from ..errors import (
@@ -38,9 +39,11 @@ from ..errors import (
     MalformedResponseError,
     NotFoundError,
     ServerError,
+    TagConflictError,
     ThrottledError,
     ValidationError,
     malformed_answer,
+    save_image_error,
 )
 from ..transport.deadline import Cancel, Deadline, backoff, call_scope, current_scope
 from ..wire.contract import (
@@ -51,11 +54,22 @@ from ..wire.contract import (
     ImageStatus,
     ImageType,
     ListFilters,
+    Origin,
     RegisterRequest,
     WireEnum,
     complete_swr_path,
     split_swr_path,
     validate_image_id,
+)
+from ..wire.notebooks import (
+    NOTEBOOK_LIST_LIMITS,
+    NotebookRecord,
+    NotebookStatus,
+    SaveImageRequest,
+    default_save_tag,
+    notebook_list_query,
+    validate_notebook_id,
+    validate_save_fields,
 )
 from .follow import Follow, FollowOutcome, poll_delay
 from .paging import Page, read_all
@@ -455,6 +469,170 @@ class ImageClient:
         # a listing is bounded by LIST_TIMEOUT within the caller's deadline
         return read_all(fetch, lambda item: getattr(item, "id", None) or repr(item), LIST_LIMIT_MAX)
 
+    # -- notebook instances ----------------------------------------------------------------
+
+    def _notebooks_path(self, suffix: str = "") -> str:
+        return f"/v1/{self._shared.project_id}/notebooks{suffix}"
+
+    @staticmethod
+    def _parse_notebook(data: Any, response: requests.Response) -> NotebookRecord:
+        try:
+            return NotebookRecord.from_wire(data)
+        except (ValueError, TypeError, RecursionError):
+            raise malformed_answer(response, "the answer is not a notebook record") from None
+
+    def list_notebooks(
+        self,
+        *,
+        status: NotebookStatus | str | None = None,
+        name: str | None = None,
+        ip: str | None = None,
+        workspace_id: str | None = None,
+        timeout: float | None = None,
+    ) -> builtins.list[NotebookRecord]:
+        """Every notebook instance matching the filters (``GET /v1/{project_id}/notebooks``, all
+        pages): ``status`` one :class:`NotebookStatus`, ``name`` matched in part, ``ip`` the
+        instance's IPv4 address."""
+        query = notebook_list_query(status=status, name=name, ip=ip, workspace_id=workspace_id)
+        path = self._notebooks_path()
+        parse_page = self._page_parser(self._parse_notebook)
+        size = max(NOTEBOOK_LIST_LIMITS)  # the API takes 10, 20 or 50 and nothing else
+
+        def fetch(offset: int) -> tuple[builtins.list[NotebookRecord], int, int]:
+            params = {**query, "limit": str(size), "offset": str(offset)}
+            items, total = self._call("GET", path, parse_page, params=params)
+            return items, total, len(items)
+
+        with call_scope(Deadline(timeout) if timeout is not None else None):
+            return read_all(fetch, lambda item: item.id, size)
+
+    def get_notebook(self, notebook_id: str, *, timeout: float | None = None) -> NotebookRecord:
+        """``GET /v1/{project_id}/notebooks/{id}``."""
+        notebook_id = validate_notebook_id(notebook_id)
+        with call_scope(Deadline(timeout) if timeout is not None else None):
+            return self._call("GET", self._notebooks_path(f"/{notebook_id}"), self._parse_notebook)
+
+    def default_save_tag(
+        self, namespace: str, name: str, *, now: datetime | None = None, timeout: float | None = None
+    ) -> str:
+        """A date-and-time tag (``20261207-0321``, UTC) that the repository ``namespace/name`` does
+        not have yet, by SWR's tag list when these credentials can read it (a suffix is added on a
+        collision). Unreadable (no such repository yet, no access, SWR down): the plain tag, and
+        the save's own answer says if it is taken."""
+        moment = now if now is not None else datetime.now(timezone.utc)
+        try:
+            tags = [t.tag for t in self._shared.swr.tags(namespace, name, timeout=timeout)]
+        except CancelledError:
+            raise
+        except MaiWidgetsError as exc:
+            log.debug("default_save_tag: SWR tags of %s/%s unreadable (%s)", namespace, name, exc.code)
+            tags = []
+        return default_save_tag(tags, moment)
+
+    def find_saved(self, request: SaveImageRequest) -> ImageRecord | None:
+        """The user's live image saved from a notebook (origin IMAGE_SAVE) as ``namespace/name:tag``
+        of ``request`` (its workspace, else the configured one), if any."""
+        found = self.list(
+            name=request.name,
+            namespace=request.namespace,
+            name_fuzzy_match=False,
+            workspace_id=request.workspace_id or self.config.workspace_id,
+            type="DEDICATED",
+        )
+        for record in found:
+            if (
+                record.tag == request.tag
+                and record.namespace == request.namespace
+                and record.name == request.name
+                and record.origin == Origin.IMAGE_SAVE
+                and record.status != ImageStatus.DELETED
+            ):
+                return record
+        return None
+
+    def save_notebook(
+        self,
+        notebook_id: str,
+        *,
+        name: str,
+        namespace: str,
+        tag: str | None = None,
+        description: str | None = None,
+        workspace_id: str | None = None,
+        timeout: float | None = None,
+    ) -> ImageRecord:
+        """Save a RUNNING notebook instance as an image (``POST .../notebooks/{id}/create-image``).
+
+        Returns the new image record (status INIT, origin IMAGE_SAVE); follow it with
+        :meth:`wait`, or both it and the instance with
+        :func:`mai_widgets.services.notebooks.follow_save`. The instance is SNAPSHOTTING (not
+        usable) meanwhile; its mounted storage (``/home/ma-user/work``, ``/data``, ``/cache``) is
+        not in the image.
+
+        ``tag`` left out is :meth:`default_save_tag` (chosen here, so the image's path is known
+        before anything is sent). Fields are validated first (one :class:`ValidationError` naming
+        every broken rule); nothing is sent for an invalid request. One call saves at most one
+        image: after an ambiguous failure the user's images are looked up before any retry.
+        Errors say what to do: :class:`~mai_widgets.errors.NotebookStateError` (not running,
+        starting, stopping, busy, frozen), :class:`~mai_widgets.errors.TagConflictError`,
+        :class:`~mai_widgets.errors.QuotaExceededError`, :class:`~mai_widgets.errors.TooLargeError`,
+        :class:`~mai_widgets.errors.PermissionDeniedError` (the organization), ``NotFoundError``.
+        """
+        problems: list[FieldProblem] = []
+        try:
+            notebook_id = validate_notebook_id(notebook_id)
+        except ValidationError as exc:
+            problems += exc.problems
+        fields = {
+            "name": name,
+            "namespace": namespace,
+            "tag": tag,
+            "description": description,
+            "workspace_id": workspace_id,
+        }
+        problems += validate_save_fields(fields)
+        if problems:
+            raise ValidationError(problems)
+        request = SaveImageRequest.create(**fields)
+        if request.workspace_id is None and self.config.workspace_id != "0":
+            request = SaveImageRequest.create(
+                **{**request.to_body(), "workspace_id": self.config.workspace_id}
+            )
+        with call_scope(Deadline(timeout) if timeout is not None else None):
+            if request.tag is None:
+                request = request.with_tag(self.default_save_tag(request.namespace, request.name))
+            return self._save(notebook_id, request)
+
+    def _save(self, notebook_id: str, request: SaveImageRequest) -> ImageRecord:
+        maybe_done = (
+            f"the save may have taken effect: look for {request.repository}:{request.tag} "
+            "among your images before retrying"
+        )
+
+        def lookup() -> ImageRecord | None:
+            try:
+                return self.find_saved(request)
+            except MaiWidgetsError as exc:
+                exc.hint = maybe_done
+                raise
+
+        def conflict(error: ApiError, ambiguous: bool) -> ImageRecord:
+            # A tag conflict after an attempt that may have gone through is most likely our own save.
+            found = lookup() if ambiguous else None
+            if found is None:
+                raise error
+            return found
+
+        return self._create_once(
+            self._notebooks_path(f"/{notebook_id}/create-image"),
+            json.dumps(request.to_body(), separators=(",", ":")).encode(),
+            lookup=lookup,
+            conflict_type=TagConflictError,
+            conflict=conflict,
+            maybe_done=maybe_done,
+            classify=save_image_error,
+        )
+
     # -- register --------------------------------------------------------------------------
 
     def _register_request(
@@ -527,19 +705,54 @@ class ImageClient:
             return self._register(req)
 
     def _register(self, req: RegisterRequest) -> ImageRecord:
-        body = json.dumps(req.to_body(), separators=(",", ":")).encode()
-        path = self._path()
+        def conflict(error: ApiError, ambiguous: bool) -> ImageRecord:
+            existing = self._lookup_after_ambiguity(req)
+            if existing is None:
+                raise error
+            # After an ambiguous attempt the image is most likely this call's own.
+            return existing.with_changes(already_registered=not ambiguous)
+
+        return self._create_once(
+            self._path(),
+            json.dumps(req.to_body(), separators=(",", ":")).encode(),
+            lookup=lambda: self._lookup_after_ambiguity(req),
+            conflict_type=AlreadyRegisteredError,
+            conflict=conflict,
+            maybe_done=(
+                "the registration may have taken effect: list the images of this swr_path before retrying"
+            ),
+        )
+
+    def _create_once(
+        self,
+        path: str,
+        body: bytes,
+        *,
+        lookup: Callable[[], ImageRecord | None],
+        conflict_type: builtins.type[ApiError],
+        conflict: Callable[[ApiError, bool], ImageRecord],
+        maybe_done: str,
+        classify: Callable[[ApiError], ApiError] | None = None,
+    ) -> ImageRecord:
+        """POST a request that makes one image, at most once whatever the network does.
+
+        Only failed connections are retried by the transport. After an ambiguous failure (a
+        timeout, reset, 5xx or malformed answer) ``lookup()`` says whether the image appeared
+        before anything is sent again. An error of ``conflict_type`` goes to ``conflict(error,
+        ambiguous)``, which answers or raises; ``classify`` re-reads an error for this route;
+        ``maybe_done`` is the hint of a failure that may have taken effect.
+        """
         attempts = int(self.config.max_retries) + 1
-        ambiguous = False  # an earlier attempt may have registered the image
+        ambiguous = False  # an earlier attempt may have made the image
         last_error: MaiWidgetsError | None = None
         pause = 0.0
         for attempt in range(attempts):
             if attempt:
                 assert last_error is not None
                 if ambiguous:
-                    found = self._lookup_after_ambiguity(req)
+                    found = lookup()
                     if found is not None:
-                        log.debug("register: an earlier attempt registered %s", found.id)
+                        log.debug("POST %s: an earlier attempt made %s", path, found.id)
                         return found
                 self._pause(max(pause, backoff(attempt)), last_error)
                 pause = 0.0
@@ -560,12 +773,10 @@ class ImageClient:
                     last_error, ambiguous = exc, True
                     continue
             error = self._error(response)
-            if isinstance(error, AlreadyRegisteredError):
-                existing = self._lookup_after_ambiguity(req)
-                if existing is None:
-                    raise error
-                # After an ambiguous attempt the image is most likely this call's own.
-                return existing.with_changes(already_registered=not ambiguous)
+            if classify is not None:
+                error = classify(error)
+            if isinstance(error, conflict_type):
+                return conflict(error, ambiguous)
             if isinstance(error, ThrottledError):
                 # The gateway throttles before the request reaches ModelArts.
                 if self.too_long_to_wait(error):
@@ -577,14 +788,12 @@ class ImageClient:
                 continue
             raise error
         if ambiguous and not current_scope().deadline.expired:
-            found = self._lookup_after_ambiguity(req)
+            found = lookup()
             if found is not None:
                 return found
         assert last_error is not None
         if ambiguous:
-            last_error.hint = (
-                "the registration may have taken effect: list the images of this swr_path before retrying"
-            )
+            last_error.hint = maybe_done
         raise last_error
 
     def replace_failed(

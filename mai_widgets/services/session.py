@@ -175,18 +175,13 @@ class Session:
                 from ..auth.iam import discover_project_id
 
                 self._project_id = discover_project_id(
-                    self.config.iam_url(),
+                    iam,
                     self.config.region,
                     self._explicit_auth,
-                    session=iam.session,
-                    verify=iam.verify,
-                    timeout=iam.timeouts,
                     redact=lambda text, _held: self.redact(text),  # the explicit auth is among them
                 )
             return self._explicit_auth
-        built, self._project_id = self._credential_chain().build_auth(
-            self._project_id, verify=iam.verify, timeout=iam.timeouts, session=iam.session
-        )
+        built, self._project_id = self._credential_chain().build_auth(self._project_id, iam=iam)
         return built
 
     # -- secrets ---------------------------------------------------------------------------

@@ -6,7 +6,8 @@ an image's manifest and config before it is registered.
 through :mod:`mai_widgets.transport.http`:
 
 * the manage API (``MAI_WIDGETS_SWR_ENDPOINT``, default ``https://swr-api.{region}.myhuaweicloud.com``),
-  signed like ModelArts calls; its errors are ``{"errorCode", "errorMessage"}``;
+  signed like ModelArts calls; its errors (two documented shapes) are read by
+  :func:`mai_widgets.errors.error_from_answer`, as every service's are;
 * the registry host named in the path (``MAI_WIDGETS_SWR_REGISTRY_ENDPOINT`` replaces the region's
   registry host), read with the Docker Registry HTTP API v2: SWR's temporary login
   (``POST /v2/manage/utils/secret``) answers the registry's ``WWW-Authenticate: Bearer`` challenge.
@@ -30,7 +31,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urljoin, urlsplit
 
 from ..errors import (
     ApiError,
@@ -40,8 +41,8 @@ from ..errors import (
     NotFoundError,
     PermissionDeniedError,
     ValidationError,
-    api_error,
     malformed_answer,
+    request_id_of,
 )
 from ..transport.deadline import Deadline, call_scope
 from ..wire.contract import Arch, complete_swr_path, split_swr_path, swr_path_problem
@@ -101,6 +102,27 @@ _CHALLENGE_PARAM = re.compile(r'(\w+)\s*=\s*"([^"]*)"')
 _COMPONENT = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$")
 _DIGEST = re.compile(r"^sha256:[a-f0-9]{64}$")
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_MAX_REDIRECTS = 5  # as docker's registry client follows at most a few hops
+_DEFAULT_PORTS = {"https": 443, "http": 80}
+
+
+def _origin(url: str) -> tuple[str, str, int] | None:
+    """(scheme, host, port) of an http(s) URL, default ports filled in; ``None`` if it has none."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        return None
+    if scheme not in _DEFAULT_PORTS or not parts.hostname:
+        return None
+    return scheme, parts.hostname.lower(), port or _DEFAULT_PORTS[scheme]
+
+
+def _shown_origin(url: str) -> str:
+    # scheme://host:port only: a URL's path and query may carry a signed storage token
+    origin = _origin(url)
+    return f"{origin[0]}://{origin[1]}:{origin[2]}" if origin else "an unusable address"
 
 
 # ---------------------------------------------------------------------------------------
@@ -695,12 +717,13 @@ class SwrClient:
         params = dict(_CHALLENGE_PARAM.findall(challenge))
         realm = params.get("realm", "")
         parts = urlsplit(realm)
-        allowed = {urlsplit(registry.base_url).hostname, host.split(":")[0]}
-        if parts.scheme not in ("https", "http") or parts.hostname not in allowed:
-            # the temporary login is sent only to the registry's own host
+        # The temporary login goes only to the registry's own origin (scheme, host and port): the
+        # endpoint called, or the registry the login was issued for.
+        allowed = {_origin(registry.base_url), _origin(f"https://{host}")}
+        if _origin(realm) is None or _origin(realm) not in allowed:
             raise ConfigError(
-                f"the SWR registry {host} asked for credentials at another host ({parts.hostname}); "
-                "nothing was sent",
+                f"the SWR registry {host} asked for credentials at another address "
+                f"({_shown_origin(realm)}, not {_shown_origin(registry.base_url)}); nothing was sent",
                 hint="check MAI_WIDGETS_SWR_REGISTRY_ENDPOINT and the registry host in the path",
             )
         origin = f"{parts.scheme}://{parts.netloc}"
@@ -716,7 +739,7 @@ class SwrClient:
             if response.status_code == 401 and attempt == 0:
                 continue  # the temporary login may have expired: one fresh one
             if response.status_code >= 300:
-                raise self._registry_error(response, realm_service)
+                raise realm_service.error(response)
             data = registry.json(response)
             token = data.get("token") or data.get("access_token") if isinstance(data, Mapping) else None
             if not isinstance(token, str) or not token:
@@ -724,21 +747,6 @@ class SwrClient:
             self._tokens[(registry.base_url, scope)] = token
             return token
         raise AssertionError("unreachable")
-
-    def _registry_error(self, response: requests.Response, service: HttpService) -> ApiError:
-        """The registry's ``{"errors": [{"code", "message"}]}`` as a typed error."""
-        try:
-            body = service.json(response)
-        except MalformedResponseError:
-            body = None
-        errors = body.get("errors") if isinstance(body, Mapping) else None
-        first = errors[0] if isinstance(errors, list) and errors and isinstance(errors[0], Mapping) else None
-        if first is None or not isinstance(first.get("code"), str):
-            return service.error(response)
-        message = self._redact(" ".join(_text(first.get("message")).split())[:300])
-        return api_error(
-            response.status_code, first["code"][:64], message, response.headers.get("X-Request-Id")
-        )
 
     def _registry_request(
         self,
@@ -783,27 +791,51 @@ class SwrClient:
 
     def _registry_get(
         self, registry: RegistryClient, name: str, path: str, accept: str | None
-    ) -> requests.Response:
-        """GET from the registry with a pull token (and following a blob redirect)."""
+    ) -> tuple[requests.Response, Callable[[requests.Response], ApiError]]:
+        """GET from the registry with a pull token (and following a blob redirect), with the reader
+        of its errors (the storage's, after a redirect)."""
         response = registry.request(
             "GET", path, scope=f"repository:{name}:pull", headers={"Accept": accept} if accept else None
         )
         if response.status_code in _REDIRECTS and response.headers.get("Location"):
-            return self._follow(response, registry.host)
-        return response
+            followed, storage = self._follow(response, registry.host)
+            return followed, storage.error
+        return response, registry.error
 
-    def _follow(self, response: requests.Response, host: str) -> requests.Response:
-        # Blobs may be served from object storage: one redirect, followed without the registry's
+    def _follow(self, response: requests.Response, host: str) -> tuple[requests.Response, HttpService]:
+        # Blobs may be served from object storage: redirects are followed without the registry's
         # credentials (as docker does); plain http only to loopback (the HTTP layer's rule).
-        location = urlsplit(response.headers["Location"])
-        if not location.scheme:
-            location = urlsplit(f"{response.url.split('/v2/', 1)[0]}{response.headers['Location']}")
-        origin = f"{location.scheme}://{location.netloc}"
-        target = self._service(
-            origin, setting="MAI_WIDGETS_SWR_REGISTRY_ENDPOINT", where=f"the storage of {host}"
-        )
-        path = location.path + (f"?{location.query}" if location.query else "")
-        return target.request("GET", path)
+        # Location is resolved as RFC 3986 says: "//host/x" is another host, "/x" a path here.
+        seen = {response.url}
+        service: HttpService | None = None
+        while response.status_code in _REDIRECTS and response.headers.get("Location"):
+            target = urljoin(response.url, response.headers["Location"])
+            if target in seen or len(seen) > _MAX_REDIRECTS:
+                raise ApiError(
+                    response.status_code,
+                    None,
+                    f"the SWR registry {host} redirects in a loop "
+                    f"({len(seen)} redirects, the last to {_shown_origin(target)})",
+                    request_id_of(response.headers),
+                    hint="the registry or its storage is misconfigured: retry later, or pull the image "
+                    "with docker to see what it answers",
+                )
+            seen.add(target)
+            parts = urlsplit(target)
+            if parts.scheme not in ("https", "http") or not parts.hostname:
+                raise malformed_answer(
+                    response, f"the registry redirected to an unusable address ({parts.scheme}:)"
+                )
+            service = self._service(
+                f"{parts.scheme}://{parts.netloc}",
+                setting="MAI_WIDGETS_SWR_REGISTRY_ENDPOINT",
+                where=f"the storage of {host}",
+            )
+            response = service.request(
+                "GET", (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+            )
+        assert service is not None
+        return response, service
 
     @staticmethod
     def _verified(response: requests.Response, digest: str | None) -> bytes:
@@ -821,9 +853,9 @@ class SwrClient:
     ) -> tuple[bytes, str, str]:
         """(content, media type, digest) of a manifest or blob; errors typed."""
         registry = self.registry(host)
-        response = self._registry_get(registry, name, f"/v2/{name}/{kind}/{reference}", accept)
+        response, error = self._registry_get(registry, name, f"/v2/{name}/{kind}/{reference}", accept)
         if response.status_code >= 300:
-            raise registry.error(response)
+            raise error(response)
         expected = reference if reference.startswith("sha256:") else None
         content = self._verified(response, expected)
         media_type = response.headers.get("Content-Type", "").split(";")[0].strip()
@@ -952,4 +984,4 @@ class RegistryClient:
 
     def error(self, response: requests.Response) -> ApiError:
         """The registry's ``{"errors": [{"code", "message"}]}`` answer as a typed, redacted error."""
-        return self._swr._registry_error(response, self._service)
+        return self._service.error(response)

@@ -23,13 +23,11 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 import ssl
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -40,12 +38,16 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import (
     ConnectTimeoutError,
+    DecodeError,
     MaxRetryError,
     NameResolutionError,
     NewConnectionError,
+    ProtocolError,
     ReadTimeoutError,
     ResponseError,
 )
+from urllib3.exceptions import HTTPError as Urllib3Error
+from urllib3.exceptions import SSLError as Urllib3SSLError
 from urllib3.util.retry import Retry
 from urllib3.util.timeout import Timeout
 
@@ -55,9 +57,11 @@ from ..errors import (
     CancelledError,
     ClientTransportError,
     ConfigError,
-    ThrottledError,
-    api_error,
+    TimedOutError,
+    error_from_answer,
     malformed_answer,
+    parse_retry_after,
+    request_id_of,
 )
 from .addresses import is_loopback
 from .deadline import Cancel, Deadline, _Scope, _shut_down, call_scope, current_scope
@@ -81,9 +85,11 @@ RETRY_STATUSES = (429, 500, 502, 503, 504)
 MAX_ANSWER_BYTES = 8 << 20
 # Deeper JSON is refused (a ModelArts answer nests four levels); deep nesting is an attack.
 MAX_JSON_DEPTH = 64
-_ERROR_MSG_MAX = 300
 # The least time an attempt is given: a zero socket timeout would mean "non-blocking".
 _MIN_ATTEMPT = 0.01
+# A timeout that fires with less than this left was the deadline's, not the configured one's.
+_DEADLINE_SLACK = 0.25
+_CHUNK = 64 * 1024
 _BACKOFF_FIRST = 0.2  # urllib3's back-off: 0.2 s, 0.4 s, ... (see deadline.backoff)
 _BACKOFF_MAX = 3.2
 
@@ -99,6 +105,7 @@ class _DeadlineTimeout(Timeout):
         left = deadline.remaining()
         super().__init__(connect=connect, read=read, total=None if left is None else max(_MIN_ATTEMPT, left))
         self._deadline = deadline
+        self.read_seconds = read  # the configured read timeout, for reading the body
 
     def clone(self) -> _DeadlineTimeout:
         # urllib3 clones the timeout for each attempt (retries included): a fresh cut each time.
@@ -253,24 +260,6 @@ class RetryPolicy:
 # Parsing answers
 
 
-def parse_retry_after(value: str | None) -> float | None:
-    """Seconds from a ``Retry-After`` header (a number or an HTTP date), or ``None``."""
-    if not value:
-        return None
-    text = value.strip()
-    try:
-        seconds = float(text)
-    except ValueError:
-        try:
-            when = parsedate_to_datetime(text)
-        except (TypeError, ValueError, IndexError):
-            return None
-        seconds = when.timestamp() - time.time()
-    if math.isnan(seconds) or math.isinf(seconds):
-        return None
-    return max(0.0, seconds)
-
-
 def _too_deep(value: Any, limit: int) -> bool:
     # Iterative: a recursive walk would be the very RecursionError this guards against.
     stack: list[tuple[Any, int]] = [(value, 1)]
@@ -286,11 +275,6 @@ def _too_deep(value: Any, limit: int) -> bool:
             return True
         stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
     return False
-
-
-def _response_meta(response: requests.Response) -> tuple[int, str | None]:
-    request_id = response.headers.get("X-Request-Id") or response.headers.get("X-Openstack-Request-Id")
-    return response.status_code, request_id
 
 
 def loads(content: bytes) -> Any:
@@ -357,11 +341,11 @@ def transport_error(
     if caused_by(NewConnectionError):
         return ClientTransportError(f"cannot connect to {where}", hint=retry_hint, maybe_sent=False)
     if isinstance(exc, rex.ConnectTimeout) or caused_by(ConnectTimeoutError):
-        return ClientTransportError(
+        return TimedOutError(
             f"no connection to {where} within {_timeout_text(timeouts[0])}", hint=retry_hint, maybe_sent=False
         )
     if isinstance(exc, rex.ReadTimeout) or caused_by(ReadTimeoutError, TimeoutError):
-        return ClientTransportError(
+        return TimedOutError(
             f"{where} did not answer within {_timeout_text(timeouts[1])}", hint=maybe_done, maybe_sent=True
         )
     if isinstance(exc, rex.ConnectionError):
@@ -374,9 +358,13 @@ def transport_error(
 
 
 def _timeout_text(configured: float) -> str:
-    left = current_scope().deadline.remaining()
-    seconds = configured if left is None else min(configured, left)
-    return f"{seconds:.3g} s" if seconds < configured else f"{configured:g} s"
+    # The limit that ran out: the call's whole timeout when its deadline cut the attempt (the
+    # time left then, near 0, says nothing), else the configured connect or read timeout.
+    deadline = current_scope().deadline
+    left = deadline.remaining()
+    if deadline.seconds is not None and left is not None and left < min(configured, _DEADLINE_SLACK):
+        return f"{deadline.seconds:.3g} s"
+    return f"{configured:.3g} s"
 
 
 class _ScopedSession(requests.Session):
@@ -406,29 +394,61 @@ class _ScopedSession(requests.Session):
         kwargs["stream"] = True
         response = super().send(request, **kwargs)
         if not streamed:
-            _read_capped(response, scope, parts.hostname or "the service")
+            chosen = kwargs["timeout"]
+            _read_capped(
+                response, scope, chosen.read_seconds if isinstance(chosen, _DeadlineTimeout) else None
+            )
         return response
 
 
-def _read_capped(response: requests.Response, scope: _Scope, where: str) -> None:
+def _read_body(response: requests.Response, scope: _Scope, read_timeout: float | None) -> bytes:
+    """The body, up to the size cap, read as it arrives and cut at the scope's deadline.
+
+    ``read1`` returns what one receive brings, so a body that trickles in (a byte every half
+    second) is checked against the deadline between receives; each receive may wait only the
+    time left. urllib3's errors become requests' ones, which the caller turns into typed errors.
+    """
+    raw = response.raw
     chunks: list[bytes] = []
     size = 0
     try:
-        for chunk in response.iter_content(64 * 1024):
+        while True:
+            left = scope.deadline.remaining()
+            if left is not None:
+                if left <= 0:
+                    raise rex.ReadTimeout("the deadline passed while the answer was arriving")
+                sock = getattr(getattr(raw, "connection", None), "sock", None)
+                if sock is not None:
+                    sock.settimeout(max(_MIN_ATTEMPT, min(left, read_timeout or left)))
+            chunk = raw.read1(_CHUNK, decode_content=True)
+            if not chunk:
+                return b"".join(chunks)
             size += len(chunk)
             if size > MAX_ANSWER_BYTES:
                 raise malformed_answer(response, f"the answer is larger than {MAX_ANSWER_BYTES >> 20} MB")
-            if scope.deadline.expired:
-                raise ClientTransportError(
-                    f"{where} answered too slowly for the time left",
-                    hint="the request may have taken effect; check before repeating it",
-                    maybe_sent=True,
-                )
             chunks.append(chunk)
-    except BaseException:
-        response.close()
+    except requests.RequestException:
         raise
-    content = b"".join(chunks)
+    except ReadTimeoutError as exc:
+        raise rex.ReadTimeout(exc, request=response.request) from exc
+    except DecodeError as exc:
+        raise rex.ContentDecodingError(exc, request=response.request) from exc
+    except (Urllib3SSLError, ssl.SSLError) as exc:
+        raise rex.SSLError(exc, request=response.request) from exc
+    except (ProtocolError, Urllib3Error, OSError) as exc:
+        raise rex.ConnectionError(exc, request=response.request) from exc
+
+
+def _read_capped(response: requests.Response, scope: _Scope, read_timeout: float | None) -> None:
+    already = response._content
+    if isinstance(already, bytes):
+        content = already  # read by a response hook (IAM's "token expired?" check)
+    else:
+        try:
+            content = _read_body(response, scope, read_timeout)
+        except BaseException:
+            response.close()
+            raise
     # More brackets than the depth limit: check the nesting once, here, so that no parser
     # downstream (requests' .json() in IAM code included) can recurse on it.
     if content.count(b"[") + content.count(b"{") > MAX_JSON_DEPTH:
@@ -480,6 +500,16 @@ class HttpService:
         self.timeouts = timeouts
         self.max_retry_after = max_retry_after
         self._redact = redact or (lambda text: text)
+        self._options: dict[str, Any] = {
+            "verify": verify,
+            "timeouts": timeouts,
+            "retries": retries,
+            "max_retry_after": max_retry_after,
+            "allow_http": allow_http,
+            "plain_http_ok": plain_http_ok,
+            "redact": redact,
+            "session": session,
+        }
         # A caller's session lends its hooks, proxies, client certificate and headers; the calls
         # themselves go through sessions of ours, which keep this module's promises.
         template = session or requests.Session()
@@ -518,6 +548,15 @@ class HttpService:
         adapter = _Adapter(max_retries=policy.urllib3_retry(), pool_connections=2, pool_maxsize=POOL_MAXSIZE)
         session.mount("https://", adapter)
         session.mount("http://", adapter)
+
+    def sibling(self, base_url: str, *, where: str) -> HttpService:
+        """A service on another URL of the same kind (IAM named by a credentials file), with this
+        one's settings, redaction and caller's session; this one's close() stops it too."""
+        if base_url.rstrip("/") == self.base_url:
+            return self
+        other = HttpService(base_url, where=where, setting=self.setting, **self._options)
+        other._closed = Cancel(self._closed)
+        return other
 
     def close(self) -> None:
         """Stop every call of this service now (in-flight sockets are shut down) and for good."""
@@ -613,7 +652,7 @@ class HttpService:
             path,
             response.status_code,
             (time.monotonic() - started) * 1000,
-            response.headers.get("X-Request-Id"),
+            request_id_of(response.headers),
         )
         return response
 
@@ -627,41 +666,18 @@ class HttpService:
             reason = "nested too deeply" if "deep" in str(exc) else "not valid JSON"
             raise malformed_answer(response, f"the answer is {reason}") from None
 
-    def error(self, response: requests.Response) -> ApiError:
-        """The typed error for a non-2xx answer: ModelArts/APIG ``error_code``/``error_msg``, IAM's
-        ``{"error": {"code", "message"}}``, SWR's ``errorCode``/``errorMessage``, or a gateway page."""
-        status, request_id = _response_meta(response)
-        code: str | None = None
-        message = ""
-        try:
-            body = loads(response.content)
-        except ValueError:
-            body = None
-        if isinstance(body, dict):
-            raw_code = body.get("error_code", body.get("errorCode"))
-            raw_msg = body.get("error_msg", body.get("errorMessage"))
-            nested = body.get("error")
-            if raw_code is None and isinstance(nested, dict):
-                raw_code, raw_msg = nested.get("code"), nested.get("message")
-            code = str(raw_code)[:64] if isinstance(raw_code, (str, int)) and raw_code != "" else None
-            message = raw_msg if isinstance(raw_msg, str) else ""
-        if not message:
-            kind = response.headers.get("Content-Type", "").split(";")[0].strip() or "no content type"
-            reason = response.reason or "error"
-            message = f"{reason} (the answer was {kind}, not a service error)"
-        message = self._redact(" ".join(message[: _ERROR_MSG_MAX * 4].split()))
-        if len(message) > _ERROR_MSG_MAX:
-            message = message[: _ERROR_MSG_MAX - 1] + "…"
-        error = api_error(status, code, message, request_id)
-        error.retry_after = parse_retry_after(response.headers.get("Retry-After"))
-        if isinstance(error, ThrottledError) and error.retry_after is not None:
-            error.hint = f"the service asked to wait {_duration(error.retry_after)}; retry after that"
-        return error
+    def error(self, response: requests.Response, *, redact: Callable[[str], str] | None = None) -> ApiError:
+        """The typed error for a non-2xx answer, read by :func:`mai_widgets.errors.error_from_answer`
+        (every service's shape); ``redact`` removes more secrets than the service's own."""
 
+        def hide(text: str) -> str:
+            text = self._redact(text)
+            return redact(text) if redact is not None else text
 
-def _duration(seconds: float) -> str:
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
+        return error_from_answer(
+            response.status_code,
+            response.headers,
+            response.content,
+            reason=response.reason or "",
+            redact=hide,
+        )

@@ -83,6 +83,7 @@ def test_every_setting_from_the_environment() -> None:
         "MAI_WIDGETS_METADATA_CONNECT_TIMEOUT": "0.5",
         "MAI_WIDGETS_SWR_ENDPOINT": "https://swr.example.test",
         "MAI_WIDGETS_SWR_REGISTRY_ENDPOINT": "https://registry.example.test:5000",
+        "MAI_WIDGETS_NOTEBOOK_ID": "6f2a0b3c-1d4e-4f50-9a6b-7c8d9e0f1a2b",
     }
     assert set(env) == set(SETTING_ENV_VARS)
     cfg = _load(env)
@@ -98,11 +99,18 @@ def test_every_setting_from_the_environment() -> None:
     assert cfg.max_retry_after == 7.5 and cfg.allow_http is True
     assert (cfg.metadata_endpoint, cfg.metadata_connect_timeout) == ("http://169.254.169.254:8080", 0.5)
     assert cfg.swr_url() == "https://swr.example.test"
+    assert cfg.notebook_id == "6f2a0b3c-1d4e-4f50-9a6b-7c8d9e0f1a2b"
     # only the region's SWR registry host is redirected; another registry is asked directly
     assert cfg.swr_registry_url("swr.cn-east-3.myhuaweicloud.com") == "https://registry.example.test:5000"
     assert (
         cfg.swr_registry_url("swr.cn-north-4.myhuaweicloud.com") == "https://swr.cn-north-4.myhuaweicloud.com"
     )
+
+
+def test_notebook_id_must_be_an_instance_id() -> None:
+    with pytest.raises(ConfigError, match="MAI_WIDGETS_NOTEBOOK_ID"):
+        _load({"MAI_WIDGETS_NOTEBOOK_ID": "../images"})
+    assert _load({}).notebook_id == ""
 
 
 def test_swr_endpoints_default_from_the_region_and_refuse_user_info() -> None:

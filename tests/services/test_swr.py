@@ -11,7 +11,9 @@ import hashlib
 import http.server
 import json
 import math
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,13 +25,17 @@ from local_server import serving
 from mai_widgets.emulator import DEFAULTS, EmulatorProcess
 from mai_widgets.emulator.registry import SwrCatalogue
 from mai_widgets.errors import (
+    ApiError,
     AuthenticationError,
     ConfigError,
     NotFoundError,
     PermissionDeniedError,
+    TransportError,
     ValidationError,
 )
+from mai_widgets.services.preflight import check
 from mai_widgets.services.swr import ACCEPT_MANIFESTS, PAGE_SIZE, SwrClient
+from mai_widgets.transport.signer import AKSKAuth
 from mai_widgets.wire.contract import Arch
 
 REG = DEFAULTS.registry
@@ -244,8 +250,6 @@ def test_one_temporary_login_and_one_token_per_repository(emu: EmulatorProcess) 
 # -- the registry as any client sees it ------------------------------------------------------------
 
 
-
-
 def test_registry_serves_real_manifests_and_blobs_under_their_digests(emu: EmulatorProcess) -> None:
     token = registry_token(emu, "repository:mai-demo/tensorflow:pull")
     headers = {"Authorization": f"Bearer {token}", "Accept": ACCEPT_MANIFESTS}
@@ -398,3 +402,240 @@ def test_the_catalogue_file_and_flags_take_json_lines(tmp_path: Path, emulator_f
     assert arm.arches == (Arch.AARCH64,) and arm.user == "root"
     multi = swr.inspect("team/multi:3")
     assert multi.media_type == "application/vnd.oci.image.index.v1+json" and len(multi.platforms) == 2
+
+
+# -- SWR's two error shapes --------------------------------------------------------------------
+
+
+class LegacySwr(http.server.ThreadingHTTPServer):
+    """An SWR manage API answering every call with the legacy error list."""
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _LegacyHandler)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+class _LegacyHandler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        body = [
+            {"errorCode": "SVCSTG.SWR.4030170", "errorMessage": "Insufficient permissions", "detail": "x"}
+        ]
+        data = json.dumps(body).encode()
+        self.send_response(403)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("X-Request-Id", "legacy-1")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return None
+
+
+def test_the_legacy_list_error_keeps_its_code_and_hint(emu: EmulatorProcess) -> None:
+    with serving(LegacySwr()) as legacy:
+        swr = swr_for(emu, MAI_WIDGETS_SWR_ENDPOINT=legacy.url)
+        with pytest.raises(PermissionDeniedError) as info:
+            swr.repositories("mai-demo")
+    error = info.value
+    assert error.error_code == "SVCSTG.SWR.4030170" and error.request_id == "legacy-1"
+    assert "Insufficient permissions" in error.message and "read access" in (error.hint or "")
+
+
+def test_the_emulator_answers_swr_errors_in_the_documented_shape(emu: EmulatorProcess) -> None:
+    auth = AKSKAuth(emu.ak, emu.sk, project_id=emu.project_id)
+    forbidden = DEFAULTS.forbidden_namespace
+    answer = http_get(f"{emu.url}/v2/manage/namespaces/{forbidden}/repos/private-app/tags", auth=auth)
+    body = answer.json()
+    assert answer.status_code == 403 and answer.headers["X-Request-Id"]
+    assert body["errors"] == [{"errorCode": "SVCSTG.SWR.4030170", "errorMessage": "Insufficient permissions"}]
+    assert (body["error_code"], body["error_msg"]) == ("SVCSTG.SWR.4030170", "Insufficient permissions")
+    missing = http_get(f"{emu.url}/v2/manage/namespaces/mai-demo/repos/no-such-repo/tags", auth=auth)
+    assert missing.status_code == 404 and missing.json()["errors"][0]["errorCode"] == "SVCSTG.SWR.4040009"
+
+
+# -- the registry path: realms, redirects, a body that trickles ---------------------------------
+
+
+class Recorder(http.server.ThreadingHTTPServer):
+    """Answers 200 to anything and records the paths and Authorization headers it was sent."""
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _RecordHandler)
+        self.seen: list[tuple[str, str]] = []
+
+    @property
+    def port(self) -> int:
+        return int(self.server_address[1])
+
+
+class _RecordHandler(http.server.BaseHTTPRequestHandler):
+    server: Recorder
+
+    def do_GET(self) -> None:
+        self.server.seen.append((self.path, self.headers.get("Authorization", "")))
+        data = b'{"token": "stolen"}'
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return None
+
+
+def test_a_realm_on_the_same_host_but_another_port_gets_no_credentials(emu: EmulatorProcess) -> None:
+    with (
+        serving(Recorder()) as other,
+        serving(EchoingRegistry(realm_host=f"127.0.0.1:{other.port}")) as registry,
+    ):
+        swr = swr_for(emu, MAI_WIDGETS_SWR_REGISTRY_ENDPOINT=registry.url)
+        tags = swr.tags("mai-demo", "sklearn")
+        with pytest.raises(ConfigError) as info:
+            swr.inspect("mai-demo/sklearn:1.5.0", tag_list=tags)
+    assert f"127.0.0.1:{other.port}" in info.value.message and "nothing was sent" in info.value.message
+    assert other.seen == [] and not any(p.startswith("/token") for p in registry.paths)
+
+
+class RedirectingRegistry(http.server.ThreadingHTTPServer):
+    """A registry without auth whose blobs redirect (``Location``) as ``where`` says; the
+    manifests come from the emulator's catalogue."""
+
+    def __init__(self, documents: dict[str, bytes], where: Callable[[str], str]) -> None:
+        super().__init__(("127.0.0.1", 0), _RedirectHandler)
+        self.documents = documents
+        self.where = where
+        self.paths: list[str] = []
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+class _RedirectHandler(http.server.BaseHTTPRequestHandler):
+    server: RedirectingRegistry
+
+    def do_GET(self) -> None:
+        self.server.paths.append(self.path)
+        digest = self.path.rsplit("/", 1)[-1]
+        if self.path.startswith("/storage/") and digest in self.server.documents:
+            return self._send(200, self.server.documents[digest], "application/octet-stream")
+        if "/manifests/" in self.path:
+            return self._send(200, self.server.documents["manifest"], MANIFEST_TYPE)
+        if "/blobs/" in self.path:
+            self.send_response(307)
+            self.send_header("Location", self.server.where(digest))
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return None
+        return self._send(404, b'{"errors": [{"code": "NAME_UNKNOWN", "message": "no"}]}', "application/json")
+
+    def _send(self, status: int, data: bytes, kind: str) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return None
+
+
+MANIFEST_TYPE = "application/vnd.docker.distribution.manifest.v2+json"
+
+
+def sklearn_documents(emu: EmulatorProcess) -> dict[str, bytes]:
+    entry = catalogue(emu).repository("mai-demo", "sklearn")
+    assert entry is not None
+    top = entry.tags["1.5.0"].top
+    manifest = top.content
+    config_digest = json.loads(manifest)["config"]["digest"]
+    return {"manifest": manifest, config_digest: entry.blobs[config_digest].content}
+
+
+def test_a_scheme_relative_blob_redirect_goes_to_that_host(emu: EmulatorProcess) -> None:
+    documents = sklearn_documents(emu)
+    with serving(RedirectingRegistry(documents, lambda d: "")) as storage:
+        storage.where = lambda d: f"/storage/{d}"  # storage answers on its own port
+        with serving(RedirectingRegistry(documents, lambda d: "")) as registry:
+            registry.where = lambda d: f"//127.0.0.1:{storage.server_address[1]}/storage/{d}"
+            swr = swr_for(emu, MAI_WIDGETS_SWR_REGISTRY_ENDPOINT=registry.url)
+            image = swr.inspect("mai-demo/sklearn:1.5.0", tag_list=swr.tags("mai-demo", "sklearn"))
+    assert image.user == "root"
+    assert any(p.startswith("/storage/sha256:") for p in storage.paths)
+    assert not any(p.startswith("//") or p.startswith("/storage/") for p in registry.paths)
+
+
+def test_a_redirect_loop_is_reported_as_a_loop(emu: EmulatorProcess) -> None:
+    documents = sklearn_documents(emu)
+    with serving(RedirectingRegistry(documents, lambda d: "")) as registry:
+        registry.where = lambda d: f"{registry.url}/v2/mai-demo/sklearn/blobs/{d}"  # itself
+        swr = swr_for(emu, MAI_WIDGETS_SWR_REGISTRY_ENDPOINT=registry.url)
+        tags = swr.tags("mai-demo", "sklearn")
+        with pytest.raises(ApiError) as info:
+            swr.inspect("mai-demo/sklearn:1.5.0", tag_list=tags)
+        got = {c.name: c for c in check("mai-demo/sklearn:1.5.0", client=swr.image_client, swr=swr)}
+    assert "redirects in a loop" in info.value.message
+    assert not isinstance(info.value, (AuthenticationError, NotFoundError))
+    assert got["exists"].outcome == "warn" and "loop" in got["exists"].message
+
+
+class Trickling(http.server.ThreadingHTTPServer):
+    """A registry without auth that sends its manifest one byte every half second."""
+
+    def __init__(self, body: bytes) -> None:
+        super().__init__(("127.0.0.1", 0), _TrickleHandler)
+        self.daemon_threads = True
+        self.body = body
+        self.stop = threading.Event()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+class _TrickleHandler(http.server.BaseHTTPRequestHandler):
+    server: Trickling
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", MANIFEST_TYPE)
+        self.send_header("Content-Length", str(len(self.server.body)))
+        self.end_headers()
+        for byte in self.server.body:
+            if self.server.stop.wait(0.5):
+                return
+            try:
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+            except OSError:
+                return
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return None
+
+
+def test_a_deadline_cuts_a_body_that_is_still_arriving(emu: EmulatorProcess) -> None:
+    with serving(Trickling(sklearn_documents(emu)["manifest"])) as slow:
+        try:
+            swr = swr_for(emu, MAI_WIDGETS_SWR_REGISTRY_ENDPOINT=slow.url)
+            tags = swr.tags("mai-demo", "sklearn")
+            started = time.monotonic()
+            with pytest.raises(TimeoutError) as info:
+                swr.inspect("mai-demo/sklearn:1.5.0", tag_list=tags, timeout=5)
+            inspected = time.monotonic() - started
+            started = time.monotonic()
+            got = {
+                c.name: c
+                for c in check("mai-demo/sklearn:1.5.0", client=swr.image_client, swr=swr, timeout=5)
+            }
+            checked = time.monotonic() - started
+        finally:
+            slow.stop.set()
+    assert inspected < 6.0 and checked < 6.0, (inspected, checked)
+    assert isinstance(info.value, TransportError) and "within 5 s" in info.value.message
+    # out of time reading the manifest: "cannot check", never "there is no image"
+    assert "exists" not in got and got["access"].outcome == "warn" and "within 5 s" in got["access"].message
