@@ -7,7 +7,7 @@
   <mai_widgets.services.images.ImageClient.register>` looks before it retries an ambiguous failure
   and takes "already registered" as the existing image. ``concurrency`` registrations run at once.
 * Once every registration is sent, ONE poll loop (:class:`~mai_widgets.services.follow.Follow`)
-  follows all of them, reading ``concurrency`` statuses at a time.
+  follows all of them, reading their statuses from the list (a page a round, not a GET each).
 * ``stop`` (Ctrl-C, SIGTERM) stops starting registrations; those in flight end (so the result
   says what was sent) and nothing is followed. A second apply finishes the rest.
 """
@@ -219,7 +219,7 @@ def apply(
 ) -> ApplyResult:
     """Register the new entries of ``file`` and follow them until they settle.
 
-    ``concurrency`` (1 to 32) registrations at once and status reads per round; ``wait=False``
+    ``concurrency`` (1 to 32) registrations at once; ``wait=False``
     returns once every registration is sent; ``replace_failed`` deletes and registers again the
     entries whose image failed; ``timeout`` bounds the following (default: the configured
     ``wait_timeout``); ``stop`` (set it from a signal handler) stops starting registrations.
@@ -280,7 +280,7 @@ def apply(
                 future.result()
     stopped = _stopped(stop)
     if wait and not stopped:
-        _follow_all(client, run, concurrency, timeout, stop)
+        _follow_all(client, run, timeout, stop)
     stopped = stopped or _stopped(stop)
     for entry in run.results():  # what was not followed to the end
         if entry.state == "following":
@@ -307,7 +307,6 @@ def _registered(run: _Run, p: EntryPlan, record: ImageRecord, *, wait: bool) -> 
 def _follow_all(
     client: ImageClient,
     run: _Run,
-    concurrency: int,
     timeout: float | None,
     stop: threading.Event | Cancel | None,
 ) -> None:
@@ -335,6 +334,6 @@ def _follow_all(
         return False  # stop following that one
 
     known = [e.record for e in run.results() if e.state == "following" and e.record is not None]
-    follow = Follow(client, known=known, on_record=heard, on_error=gave_up, readers=concurrency)
+    follow = Follow(client, known=known, on_record=heard, on_error=gave_up, listing=True)
     limit = float(client.config.wait_timeout if timeout is None else timeout)
     follow.run(Deadline(limit), stop)
