@@ -5,7 +5,10 @@ fields are listed), *failed* (registered, and that registration ended CREATE_FAI
 *invalid* (a field the field table refuses). What is registered comes from ONE listing of the
 user's DEDICATED images per workspace the file names (not one look-up per entry). The entries
 that would be sent are checked in SWR (:func:`mai_widgets.services.preflight.check`: not in
-SWR, wrong architecture, not run as ma-user) a few at a time, sharing the session's one SWR login.
+SWR, wrong architecture, not run as ma-user) many at a time, sharing the session's one SWR login
+and one :class:`~mai_widgets.services.preflight.SharedReads` (a repository's tags read once, its
+pull token asked once). They start one repository after another (the first entry of each, then
+the second of each...), so every repository's first read is under way early.
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ __all__ = [
 
 PlanState = Literal["new", "same", "differs", "failed", "invalid"]
 # Checks only read SWR, and each waits on several round trips: more at once than registrations.
-DEFAULT_PLAN_CONCURRENCY = 16
+DEFAULT_PLAN_CONCURRENCY = 32
 # The HTTP pool keeps this many connections per host (transport.http.POOL_MAXSIZE).
 MAX_CONCURRENCY = 32
 
@@ -278,6 +281,7 @@ def plan(
                 swr=chosen.swr,
                 timeout=check_timeout if check_timeout is not None else DEFAULT_TIMEOUT,
                 registered=False,  # the listing above answered that for every entry
+                shared=shared,
             )
         except MaiWidgetsError as error:  # check() raises only for bad arguments; say it, per entry
             from ..services.preflight import Check
@@ -285,9 +289,24 @@ def plan(
             checks = [Check("exists", "warn", f"Cannot check the image ({error.message}).")]
         return heard(replace(entry, checks=tuple(checks)))
 
+    from ..services.preflight import SharedReads
+
+    shared = SharedReads()
     if preflight and any(e.state in ("new", "failed") for e in entries):
         with ThreadPoolExecutor(concurrency, thread_name_prefix="mai-widgets-plan") as pool:
-            planned = list(pool.map(checked, entries))
+            futures = {e.index: pool.submit(checked, e) for e in _by_repository_rounds(entries)}
+        planned = [futures[e.index].result() for e in entries]
     else:
         planned = [checked(e) for e in entries]
     return Plan(tuple(planned), time.monotonic() - started, listings)
+
+
+def _by_repository_rounds(entries: list[EntryPlan]) -> list[EntryPlan]:
+    """The entries, the first of each repository first, then the second of each, and so on."""
+    rounds: dict[str, list[EntryPlan]] = {}
+    for e in entries:
+        rounds.setdefault(e.swr_path.rsplit(":", 1)[0].split("@", 1)[0], []).append(e)
+    out: list[EntryPlan] = []
+    for n in range(max((len(r) for r in rounds.values()), default=0)):
+        out += [r[n] for r in rounds.values() if n < len(r)]
+    return out
