@@ -7,8 +7,8 @@ user's DEDICATED images per workspace the file names (not one look-up per entry)
 that would be sent are checked in SWR (:func:`mai_widgets.services.preflight.check`: not in
 SWR, wrong architecture, not run as ma-user) many at a time, sharing the session's one SWR login
 and one :class:`~mai_widgets.services.preflight.SharedReads` (a repository's tags read once, its
-pull token asked once). They start one repository after another (the first entry of each, then
-the second of each...), so every repository's first read is under way early.
+pull token asked once, while the tags are read). They start one repository after another (the
+first entry of each, then the second of each...), so every repository is under way early.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from ..wire.contract import (
     RegisterRequest,
     field_spec,
     registered_differences,
+    split_swr_path,
 )
 from .file import BatchFile, Entry
 
@@ -289,11 +290,17 @@ def plan(
             checks = [Check("exists", "warn", f"Cannot check the image ({error.message}).")]
         return heard(replace(entry, checks=tuple(checks)))
 
-    from ..services.preflight import SharedReads
+    from ..services.preflight import DEFAULT_TIMEOUT, SharedReads
 
     shared = SharedReads()
-    if preflight and any(e.state in ("new", "failed") for e in entries):
+    to_check = [e for e in entries if e.request is not None and e.state in ("new", "failed")]
+    if preflight and to_check:
+        timeout = check_timeout if check_timeout is not None else DEFAULT_TIMEOUT
+        sign_ins = [shared.sign_in_first(chosen.swr, e.swr_path, timeout=timeout) for e in to_check]
         with ThreadPoolExecutor(concurrency, thread_name_prefix="mai-widgets-plan") as pool:
+            for sign_in in sign_ins:
+                if sign_in is not None:
+                    pool.submit(sign_in)  # never raises
             futures = {e.index: pool.submit(checked, e) for e in _by_repository_rounds(entries)}
         planned = [futures[e.index].result() for e in entries]
     else:
@@ -303,9 +310,10 @@ def plan(
 
 def _by_repository_rounds(entries: list[EntryPlan]) -> list[EntryPlan]:
     """The entries, the first of each repository first, then the second of each, and so on."""
-    rounds: dict[str, list[EntryPlan]] = {}
+    rounds: dict[tuple[str, str], list[EntryPlan]] = {}
     for e in entries:
-        rounds.setdefault(e.swr_path.rsplit(":", 1)[0].split("@", 1)[0], []).append(e)
+        parts = split_swr_path(e.swr_path) or {}
+        rounds.setdefault((parts.get("namespace", ""), parts.get("name", "")), []).append(e)
     out: list[EntryPlan] = []
     for n in range(max((len(r) for r in rounds.values()), default=0)):
         out += [r[n] for r in rounds.values() if n < len(r)]

@@ -135,15 +135,20 @@ class SharedReads:
         result: list[SwrRepository] = self._once(("repos", namespace), lambda: swr.repositories(namespace))
         return result
 
+    def _claim(self, namespace: str, name: str) -> tuple[threading.Event, bool]:
+        """The repository's gate, and whether this call is the first (which opens it later)."""
+        with self._lock:
+            gate = self._gates.get((namespace, name))
+            if gate is not None:
+                return gate, False
+            gate = self._gates[(namespace, name)] = threading.Event()
+            return gate, True
+
     @contextlib.contextmanager
     def first_read(self, namespace: str, name: str) -> Iterator[None]:
         """The first registry read of ``namespace/name`` runs alone: the others wait for it (within
         their deadline), then find the repository's pull token instead of asking for their own."""
-        with self._lock:
-            gate = self._gates.get((namespace, name))
-            first = gate is None
-            if gate is None:
-                gate = self._gates[(namespace, name)] = threading.Event()
+        gate, first = self._claim(namespace, name)
         if not first:
             _wait(gate)
             yield
@@ -152,6 +157,34 @@ class SharedReads:
             yield
         finally:
             gate.set()
+
+    def sign_in_first(
+        self, swr: SwrClient, swr_path: str, *, timeout: float = DEFAULT_TIMEOUT
+    ) -> Callable[[], None] | None:
+        """Claim the first registry read of ``swr_path``'s repository now, for the returned call:
+        it asks for the repository's pull token (the registry's ping, ``GET /v2/``, with that
+        scope), then lets the checks waiting to read the repository go. Run it while their tag
+        lists are read, and the token is there when they need it. ``None``: claimed already, or
+        not a complete path. A failure is left to the checks, which then ask and report it."""
+        parts = split_swr_path(complete_swr_path(swr_path, swr.config.region))
+        if parts is None or "registry" not in parts:
+            return None
+        gate, first = self._claim(parts["namespace"], parts["name"])
+        if not first:
+            return None
+        registry = swr.registry(parts["registry"])
+        scope = f"repository:{parts['namespace']}/{parts['name']}:pull"
+
+        def sign_in() -> None:
+            try:
+                with call_scope(Deadline(timeout)):
+                    registry.request("GET", "/v2/", scope=scope)
+            except MaiWidgetsError:
+                pass  # the checks ask again, and say what went wrong
+            finally:
+                gate.set()
+
+        return sign_in
 
 
 def runs_as_ma_user(user: str) -> bool:
