@@ -35,12 +35,14 @@ from .batch import (
     ApplyResult,
     Plan,
     PlanEvent,
+    signed_in_session,
 )
+from .batch.text import apply_line, apply_report, plan_line, plan_report
 from .errors import BatchFileError, ConfigError, MaiWidgetsError, ValidationError
 from .wire.contract import ImageStatus
 
 if TYPE_CHECKING:
-    from .services.session import Session
+    pass
 
 __all__ = ["EXIT_BAD_INPUT", "EXIT_FAILED", "EXIT_OK", "main", "main_entry"]
 
@@ -157,62 +159,26 @@ class _Output:
     def json(self, data: Any) -> None:
         print(json.dumps(data, indent=2, ensure_ascii=False), file=self.out, flush=True)
 
-    def table(self, rows: Sequence[tuple[str, ...]], states: int = 2) -> None:
-        """A plain table; column ``states`` holds a state word (coloured on a terminal)."""
-        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-        for n, row in enumerate(rows):
-            cells = []
-            for i, cell in enumerate(row):
-                text = cell.ljust(widths[i]) if i < len(row) - 1 else cell
-                cells.append(self.state(cell) + " " * (widths[i] - len(cell)) if i == states and n else text)
-            self.line("  ".join(cells).rstrip())
-
-
-def _session() -> Session:
-    """The session of the configuration and the environment; missing settings are bad input."""
-    from .services.session import Session
-
-    session = Session.for_config()
-    missing = session.missing_settings()
-    if missing and session.has_local_credentials():
-        raise ConfigError(f"missing settings: {', '.join(missing)}", missing=tuple(missing))
-    if missing:  # nothing set here: the instance's agency (metadata service), else say what to set
-        try:
-            session.auth()
-        except MaiWidgetsError:
-            raise ConfigError(
-                f"no credentials: set {', '.join(missing)}",
-                missing=tuple(missing),
-                hint="see README: Pointing mai-widgets at the real ModelArts",
-            ) from None
-    return session
+    def lines_of(self, lines: Sequence[str]) -> None:
+        for text in lines:
+            self.line(text)
 
 
 def _plan(args: argparse.Namespace, output: _Output) -> int:
     from .batch import load, plan
 
     file = load(args.file)
-    session = _session()
+    session = signed_in_session()
 
     def heard(event: PlanEvent) -> None:
-        e = event.entry
-        detail = e.detail()
-        note = f" ({detail})" if detail else ""
-        output.line(f"[{event.done}/{event.total}] {e.swr_path}: {output.state(e.state)}{note}")
+        output.line(plan_line(event, output.state))
 
     result: Plan = plan(
         file, session=session, preflight=not args.no_preflight, concurrency=args.concurrency, on_event=heard
     )
     if args.json:
         output.json(result.to_json())
-    rows = [("#", "SWR path", "plan", "image", "notes")]
-    for e in result.entries:
-        image = f"{e.record.id} {e.record.status}" if e.record is not None else ""
-        rows.append((str(e.index), e.swr_path, e.state, image, e.detail()))
-    output.line("")
-    output.table(rows)
-    counts = ", ".join(f"{n} {state}" for state, n in result.counts().items() if n)
-    output.line(f"\n{len(result.entries)} images: {counts} ({result.elapsed:.1f} s)")
+    output.lines_of(plan_report(result, output.state))
     return EXIT_OK if result.ok else EXIT_FAILED
 
 
@@ -220,19 +186,13 @@ def _apply(args: argparse.Namespace, output: _Output) -> int:
     from .batch import apply, load
 
     file = load(args.file)
-    session = _session()
+    session = signed_in_session()
     stop = threading.Event()
 
     def heard(event: ApplyEvent) -> None:
-        e = event.entry
-        if e.state == "pending":
-            return
-        status = f" {e.status}" if e.status and e.status.lower() != e.state else ""
-        note = e.message()
-        output.line(
-            f"[{event.done}/{event.total}] {e.swr_path}: {output.state(e.state)}{status}"
-            + (f" ({note})" if note else "")
-        )
+        line = apply_line(event, output.state)
+        if line is not None:
+            output.line(line)
 
     def stopping(signum: int, _frame: FrameType | None) -> None:
         if stop.is_set():  # a second Ctrl-C: stop now
@@ -258,26 +218,14 @@ def _apply(args: argparse.Namespace, output: _Output) -> int:
             signal.signal(s, handler)
     if args.json:
         output.json(result.to_json())
-    rows = [("#", "SWR path", "state", "image", "notes")]
-    for e in result.entries:
-        image = f"{e.record.id} {e.record.status}" if e.record is not None else ""
-        rows.append((str(e.index), e.swr_path, e.state, image, e.message()))
-    output.line("")
-    output.table(rows)
-    counts = ", ".join(f"{n} {state}" for state, n in sorted(result.counts().items()))
-    output.line(
-        f"\n{len(result.entries)} images: {counts}; "
-        f"{len(result.sent)} registrations sent ({result.elapsed:.1f} s)"
-    )
-    if result.stopped:
-        output.line("stopped: apply the same file again to finish the rest")
+    output.lines_of(apply_report(result, output.state))
     return EXIT_OK if result.ok else EXIT_FAILED
 
 
 def _export(args: argparse.Namespace, output: _Output) -> int:
     from .batch import dumps, export
 
-    session = _session()
+    session = signed_in_session()
     file = export(session=session, name=args.name, status=args.status, workspace_id=args.workspace_id)
     output.out.write(dumps(file, "json" if args.json else "yaml"))
     output.out.flush()

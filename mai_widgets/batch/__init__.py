@@ -28,7 +28,16 @@ from .apply import (
 )
 from .export import export
 from .file import MAX_ENTRIES, BatchFile, Entry, Format, dumps, load, loads
-from .plan import DEFAULT_PLAN_CONCURRENCY, MAX_CONCURRENCY, EntryPlan, Plan, PlanEvent, PlanState, plan
+from .plan import (
+    DEFAULT_PLAN_CONCURRENCY,
+    MAX_CONCURRENCY,
+    EntryPlan,
+    Plan,
+    PlanEvent,
+    PlanState,
+    plan,
+    signed_in_session,
+)
 
 __all__ = [
     "DEFAULT_CONCURRENCY",
@@ -54,4 +63,5 @@ __all__ = [
     "load",
     "loads",
     "plan",
+    "signed_in_session",
 ]

@@ -160,6 +160,11 @@ class ApplyResult:
             out[e.state] = out.get(e.state, 0) + 1
         return out
 
+    def __repr__(self) -> str:  # a notebook's Out: the counts, not every entry
+        counts = ", ".join(f"{n} {state}" for state, n in sorted(self.counts().items()))
+        stopped = ", stopped" if self.stopped else ""
+        return f"<ApplyResult ok={self.ok}: {counts}; {len(self.sent)} sent{stopped}>"
+
     def to_json(self) -> dict[str, Any]:
         return {
             "ok": self.ok,

@@ -47,6 +47,7 @@ __all__ = [
     "PlanState",
     "plan",
     "session_for",
+    "signed_in_session",
 ]
 
 PlanState = Literal["new", "same", "differs", "failed", "invalid"]
@@ -162,6 +163,10 @@ class Plan:
             out["blocked"] += e.blocked
         return out
 
+    def __repr__(self) -> str:  # a notebook's Out: the counts, not every entry
+        counts = ", ".join(f"{n} {state}" for state, n in self.counts().items() if n)
+        return f"<Plan ok={self.ok}: {counts}>"
+
     def to_json(self) -> dict[str, Any]:
         return {
             "ok": self.ok,
@@ -178,6 +183,29 @@ def session_for(session: Session | None) -> Session:
     from ..services.session import Session
 
     return Session.for_config()
+
+
+def signed_in_session() -> Session:
+    """The session of the configuration and the environment, ready to call: missing settings
+    are a :class:`~mai_widgets.errors.ConfigError` naming them (the console script and the magic
+    say so before reading anything)."""
+    from ..errors import ConfigError
+    from ..services.session import Session
+
+    session = Session.for_config()
+    missing = session.missing_settings()
+    if missing and session.has_local_credentials():
+        raise ConfigError(f"missing settings: {', '.join(missing)}", missing=tuple(missing))
+    if missing:  # nothing set here: the instance's agency (metadata service), else say what to set
+        try:
+            session.auth()
+        except MaiWidgetsError:
+            raise ConfigError(
+                f"no credentials: set {', '.join(missing)}",
+                missing=tuple(missing),
+                hint="see README: Pointing mai-widgets at the real ModelArts",
+            ) from None
+    return session
 
 
 def check_concurrency(concurrency: int) -> int:
