@@ -65,6 +65,20 @@ class ValidationError(MaiWidgetsError, ValueError):
         return out
 
 
+class BatchFileError(MaiWidgetsError):
+    """A file of images to register (``mai_widgets.batch``) cannot be used as it is: not YAML or
+    JSON, the wrong shape, an unknown key, a path twice, an invalid entry. ``problems`` has one
+    line for each, naming the entry (its number, line and SWR path) and the key."""
+
+    code = "invalid-file"
+
+    def __init__(self, problems: list[str] | tuple[str, ...], *, hint: str | None = None) -> None:
+        self.problems: tuple[str, ...] = tuple(problems) or ("the file cannot be used",)
+        more = len(self.problems) - 1
+        message = self.problems[0] + (f" (and {more} more problem{'s' if more > 1 else ''})" if more else "")
+        super().__init__(message, hint=hint or "correct the file and run again")
+
+
 class ConfigError(MaiWidgetsError):
     """A setting or credential is missing or malformed; the message names what to provide."""
 

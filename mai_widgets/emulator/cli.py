@@ -107,6 +107,7 @@ class EmulatorSettings:
     delete_answer: str = DELETE_ANSWERS[0]
     image_not_found_code: str = IMAGE_NOT_FOUND_CODES[0]
     swr_upload_idle_seconds: float = 600.0
+    latency: float = 0.0
     snapshot_seconds: float = DEFAULTS.snapshot_seconds
     notebooks: tuple[NotebookSeed, ...] = ()  # besides the demo instance, which is always there
     save_too_large: bool = False
@@ -251,6 +252,14 @@ def build_parser() -> argparse.ArgumentParser:
     meta.add_argument(
         "--metadata-no-agency", action="store_true", help="answer as an instance without agency"
     )
+    p.add_argument(
+        "--latency",
+        type=_seconds,
+        default=0.0,
+        metavar="SECONDS",
+        help="wait this long before answering each request, as a distant service does (to measure "
+        "concurrency); requests wait side by side (default 0)",
+    )
     faults = p.add_argument_group("fault injection (image routes only)")
     faults.add_argument("--fault-rate", type=_fraction, default=0.0, metavar="F")
     faults.add_argument("--faults", type=_kinds, default=FAULT_KINDS, metavar=",".join(FAULT_KINDS))
@@ -314,6 +323,7 @@ def parse_settings(argv: Sequence[str] | None = None) -> EmulatorSettings:
         delete_answer=args.delete_answer,
         image_not_found_code=args.image_not_found_code,
         swr_upload_idle_seconds=args.swr_upload_idle_seconds,
+        latency=args.latency,
         snapshot_seconds=args.snapshot_seconds,
         notebooks=tuple(args.notebook),
         save_too_large=args.save_too_large,

@@ -19,6 +19,7 @@ from typing import TextIO
 from tornado import httputil
 from tornado.http1connection import HTTP1Connection
 from tornado.httpserver import HTTPServer
+from tornado.ioloop import IOLoop
 from tornado.netutil import bind_sockets
 from tornado.web import Application
 
@@ -83,9 +84,12 @@ class RequestGuard(httputil.HTTPMessageDelegate):
     sending, reads the answer instead of a reset.
     """
 
-    def __init__(self, inner: httputil.HTTPMessageDelegate, connection: httputil.HTTPConnection) -> None:
+    def __init__(
+        self, inner: httputil.HTTPMessageDelegate, connection: httputil.HTTPConnection, latency: float = 0.0
+    ) -> None:
         self.inner = inner
         self.connection = connection
+        self.latency = latency
         self.problem: str | None = None
         self.body_too_large = False
         self.path = ""
@@ -140,7 +144,10 @@ class RequestGuard(httputil.HTTPMessageDelegate):
 
     def finish(self) -> None:
         if self.problem is None:
-            self.inner.finish()
+            if self.latency > 0:  # --latency: answered later, while the loop serves other requests
+                IOLoop.current().call_later(self.latency, self.inner.finish)
+            else:
+                self.inner.finish()
             return
         line, headers, body = self.refusal()
         self.connection.write_headers(line, headers, body)
@@ -156,12 +163,15 @@ class RequestGuard(httputil.HTTPMessageDelegate):
 
 
 class GuardedHTTPServer(HTTPServer):
-    """tornado's HTTPServer with every request behind a :class:`RequestGuard`."""
+    """tornado's HTTPServer with every request behind a :class:`RequestGuard`; ``latency``
+    (seconds, ``--latency``) delays every answer."""
+
+    latency: float = 0.0
 
     def start_request(
         self, server_conn: object, request_conn: httputil.HTTPConnection
     ) -> httputil.HTTPMessageDelegate:
-        return RequestGuard(super().start_request(server_conn, request_conn), request_conn)
+        return RequestGuard(super().start_request(server_conn, request_conn), request_conn, self.latency)
 
 
 # -- application ------------------------------------------------------------------------------
@@ -207,6 +217,7 @@ async def serve(settings: EmulatorSettings, out: TextIO = sys.stdout) -> None:
         server = GuardedHTTPServer(
             make_app(state), max_body_size=DRAIN_BODY_BYTES, max_header_size=TORNADO_MAX_HEADER_BYTES
         )
+        server.latency = settings.latency
         server.add_sockets(sockets)
         port = int(sockets[0].getsockname()[1])
         stop = asyncio.Event()

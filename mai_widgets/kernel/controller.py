@@ -15,7 +15,6 @@ it, so no poll thread outlives its panel.
 from __future__ import annotations
 
 import atexit
-import contextlib
 import logging
 import threading
 import time
@@ -25,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from traitlets import Bool, Dict, Enum, Float, HasTraits, Instance, Int, List, Unicode
 
-from ..errors import ConfigError, MaiWidgetsError, NotFoundError, ValidationError
+from ..errors import ConfigError, MaiWidgetsError, ValidationError
 from ..services.preflight import Check
 from ..transport.deadline import Cancel, Deadline, call_scope
 from ..wire.contract import (
@@ -34,7 +33,6 @@ from ..wire.contract import (
     REGISTER_FIELD_TABLE,
     ImageRecord,
     RegisterRequest,
-    WireEnum,
     complete_swr_path,
     form_defaults,
     parse_register_fields,
@@ -55,7 +53,6 @@ __all__ = [
     "STATES",
     "RegistrationController",
     "default_fields",
-    "register_again_fields",
 ]
 
 log = logging.getLogger(__name__)
@@ -76,27 +73,6 @@ def default_fields(config: MaiConfig | None) -> dict[str, Any]:
     if config is not None and config.workspace_id:
         values["workspace_id"] = config.workspace_id
     return values
-
-
-def register_again_fields(record: ImageRecord) -> dict[str, Any]:
-    """The register fields a record came from (the register field table's ``record_attr``s).
-
-    What the record does not carry (an empty description, no workspace) is left out, so the
-    request gets the same defaults the first one had.
-    """
-    fields: dict[str, Any] = {}
-    for spec in REGISTER_FIELD_TABLE:
-        if spec.record_attr is None:
-            continue
-        value = getattr(record, spec.record_attr)
-        if isinstance(value, tuple):
-            if value:
-                fields[spec.name] = [str(v) for v in value]
-        elif isinstance(value, WireEnum):
-            fields[spec.name] = value.value
-        elif isinstance(value, str) and value:
-            fields[spec.name] = value
-    return fields
 
 
 def _sendable(fields: Mapping[str, Any], region: str | None) -> dict[str, Any]:
@@ -596,9 +572,7 @@ class RegistrationController(HasTraits):
         request: RegisterRequest,
         on_registered: Callable[[ImageRecord], None] | None,
     ) -> None:
-        with contextlib.suppress(NotFoundError):  # deleted elsewhere meanwhile: gone all the same
-            client.delete(failed.id)
-        record = client.register(request)
+        record = client.replace_failed(failed, request)
         self._apply({"record": record, "updated_at": time.time()})
         if on_registered is not None:
             self._writer.post(lambda: on_registered(record))

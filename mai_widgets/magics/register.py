@@ -37,6 +37,7 @@ from ..wire.contract import (
     RegisterRequest,
     complete_swr_path,
     field_spec,
+    registered_differences,
 )
 
 if TYPE_CHECKING:
@@ -60,7 +61,7 @@ __all__ = [
     "already_registered_report",
     "argument",
     "environment_client",
-    "load_ipython_extension",
+    "load_register_image",
     "magic_arguments",
     "positive_seconds",
 ]
@@ -606,27 +607,6 @@ def describe_problems(problems: tuple[FieldProblem, ...] | list[FieldProblem]) -
     return "; ".join(parts)
 
 
-# What an existing record calls each request field, and how a message names it.
-_COMPARED: tuple[tuple[str, str, str], ...] = (
-    ("arch", "arch", "Architecture"),
-    ("resource_category", "resource_categories", "Resource categories"),
-    ("services", "services", "Services"),
-    ("service_type", "service_type", "Service type"),
-    ("visibility", "visibility", "Visibility"),
-    ("origin", "origin", "Origin"),
-    ("workspace_id", "workspace_id", "Workspace id"),
-    ("description", "description", "Description"),
-)
-
-
-def _as_text(value: object) -> str:
-    if value is None or value == "":
-        return "(none)"
-    if isinstance(value, (list, tuple)):
-        return ", ".join(str(v) for v in value) or "(none)"
-    return str(value)
-
-
 def already_registered_report(record: ImageRecord, request: RegisterRequest | None) -> str:
     """Empty unless ``record`` is an image that was registered before; else says so and what differs.
 
@@ -639,14 +619,11 @@ def already_registered_report(record: ImageRecord, request: RegisterRequest | No
         f"{record.swr_path or record.name} was already registered (image {record.id}, {record.status}): "
         "ModelArts returned the existing image unchanged"
     )
-    asked = request.to_body() if request is not None else {}
-    rows = []
-    for wire, attribute, label in _COMPARED:
-        if wire not in asked:
-            continue
-        wanted, existing = _as_text(asked[wire]), _as_text(getattr(record, attribute))  # type: ignore[literal-required]
-        if wanted != existing:
-            rows.append(f"  {label}: the existing image has {existing}; this request asked for {wanted}")
+    differences = registered_differences(record, request) if request is not None else ()
+    rows = [
+        f"  {d.label}: the existing image has {d.existing}; this request asked for {d.requested}"
+        for d in differences
+    ]
     if not rows:
         return f"{head}; it matches this request."
     return "\n".join(
@@ -729,7 +706,7 @@ class _ShownRecord:
             formatter.pop(ImageRecord, None)
 
 
-def load_ipython_extension(ipython: InteractiveShell) -> None:
+def load_register_image(ipython: InteractiveShell) -> None:
     """Register ``%register_image`` (loading twice is harmless)."""
     if "RegisterImageMagics" in ipython.magics_manager.registry:
         return
@@ -737,8 +714,6 @@ def load_ipython_extension(ipython: InteractiveShell) -> None:
     ipython.register_magics(magics)
     forget: Callable[..., None] = magics._shown.forget
     ipython.events.register("post_run_cell", forget)
-    __import__("mai_widgets.magics.list_images", fromlist=["load_list_images"]).load_list_images(ipython)
-    __import__("mai_widgets.magics.save_image", fromlist=["load_save_image"]).load_save_image(ipython)
 
 
 def _parser_of(magics: type[RegisterImageMagics]) -> argparse.ArgumentParser:

@@ -9,6 +9,12 @@ deadline. An image that settles (or is given up) is dropped; with none left, :me
 returns. Throttling, 5xx, malformed answers and connection errors are ridden out; a 429 ends
 the round early (the other images wait for the next one).
 
+Many images at once (``listing=True``: a batch's hundreds, a page of rows) are read from the
+list instead, one page per round and workspace (``GET .../images``, newest first, up to
+:data:`~mai_widgets.wire.contract.LIST_LIMIT_MAX` a page): the images a round's pages do not show
+(deleted, or older than the pages read) are then read one by one, as without it. A listing
+refused outright (not throttled) ends the listing for good: one by one from then on.
+
 Notebook instances (``notebooks=``) are read in the same rounds (``GET .../notebooks/{id}``)
 and dropped once their state is settled (RUNNING, STOPPED, a failure...) *and* no image is
 followed any more: a save's instance is read until both it and its image have settled, so an
@@ -17,10 +23,11 @@ instance that has not yet shown SNAPSHOTTING is not taken for done.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from ..errors import (
     ApiError,
@@ -37,6 +44,7 @@ if TYPE_CHECKING:
     from ..auth.config import MaiConfig
     from ..wire.contract import ImageRecord
     from ..wire.notebooks import NotebookRecord
+    from .paging import Page
 
 __all__ = ["Follow", "FollowOutcome", "FollowedService", "poll_delay"]
 
@@ -53,6 +61,8 @@ class FollowedService(Protocol):
     def get_notebook(self, notebook_id: str, *, timeout: float | None = None) -> NotebookRecord: ...
 
     def too_long_to_wait(self, error: MaiWidgetsError) -> bool: ...
+
+    def page(self, *, offset: int = ..., type: str | None = ..., **values: Any) -> Page[ImageRecord]: ...
 
 
 FollowOutcome = Literal["settled", "timeout", "stopped"]
@@ -106,7 +116,8 @@ class Follow:
     ``on_error(image_id, error)`` hears an error that is not ridden out (not found, refused, a
     ``Retry-After`` longer than ``max_retry_after``) and says whether to keep following that
     image; without it, the error is raised. ``spacing`` is a breath between two reads of one
-    round, so a long round never holds the GIL for long.
+    round, so a long round never holds the GIL for long. ``listing`` reads two or more images
+    from the list (see the module's notes) rather than one GET each.
 
     Thread-safe: :meth:`follow` may change the images from another thread while :meth:`run`
     polls; new images are read at once and start the schedule over.
@@ -124,8 +135,10 @@ class Follow:
         spacing: float = 0.0,
         notebooks: Iterable[str] = (),
         on_notebook: Callable[[NotebookRecord, NotebookRecord | None], None] | None = None,
+        listing: bool = False,
     ) -> None:
         self._client = client
+        self._listing = listing
         self._on_notebook = on_notebook
         self._notebooks: list[str] = list(dict.fromkeys(notebooks))
         self.notebook_records: dict[str, NotebookRecord] = {}  # the last answer for each instance
@@ -141,7 +154,7 @@ class Follow:
         self._running = False
         self.records: dict[str, ImageRecord] = {}  # the last answer for each image
         self.last_error: MaiWidgetsError | None = None  # the error ridden out at the last read, if any
-        self.requests = 0  # status reads so far
+        self.requests = 0  # status reads so far (a page of the list counts as one)
         self.rounds = 0
         known = list(known)
         self._first_pause = bool(known)
@@ -262,6 +275,16 @@ class Follow:
                     step, self._restart = 0, False
                 reads = [(i, False) for i in self._ids] + [(n, True) for n in self._notebooks]
             retry_after = None
+            if self._listing and len(self.ids) > 1:
+                try:
+                    asked, slow_down, unseen = self._read_listing()
+                except CancelledError:
+                    return "stopped"
+                retry_after = asked
+                if slow_down:  # a 429: nothing more this round
+                    reads = []
+                elif unseen is not None:  # the list answered: read one by one only what it did not show
+                    reads = [(i, nb) for i, nb in reads if nb or i in unseen]
             for image_id, notebook in reads:
                 if self._stopped(token, event):
                     return "stopped"
@@ -281,6 +304,60 @@ class Follow:
                     return "stopped"
             step += 1
             self.rounds += 1
+
+    def _read_listing(self) -> tuple[float | None, bool, set[str] | None]:
+        """Read the followed images from the list, a page per workspace (more when many are
+        followed): the ``Retry-After`` asked for, whether it was a 429, and the images the pages
+        did not show (``None`` when the list could not be read: each image is then read alone)."""
+        from ..wire.contract import LIST_LIMIT_MAX
+
+        default = self._client.config.workspace_id
+        by_workspace: dict[str, set[str]] = {}
+        for image_id in self.ids:
+            known = self.records.get(image_id)
+            workspace = (known.workspace_id if known is not None else None) or default
+            by_workspace.setdefault(workspace, set()).add(image_id)
+        unseen: set[str] = set()
+        for workspace, wanted in by_workspace.items():
+            pages = math.ceil(len(wanted) / LIST_LIMIT_MAX)  # newest first: the followed are on top
+            offset = 0
+            while wanted and pages > 0:
+                self.requests += 1
+                try:
+                    page = self._client.page(type="DEDICATED", workspace_id=workspace, offset=offset)
+                except CancelledError:
+                    raise
+                except (ThrottledError, ServerError, TransportError) as error:
+                    if self._client.too_long_to_wait(error):
+                        self._listing = False
+                        return None, False, None
+                    self.last_error = error
+                    asked = error.retry_after if isinstance(error, ApiError) else None
+                    return asked, isinstance(error, ThrottledError), None
+                except MaiWidgetsError:  # refused (no right to list?): each image alone from now on
+                    self._listing = False
+                    return None, False, None
+                if self._on_poll is not None:
+                    self._on_poll(self.requests)
+                for record in page.items:
+                    if record.id in wanted:
+                        wanted.discard(record.id)
+                        self._heard(record)
+                offset += len(page.items)
+                pages -= 1
+                if not page.items or not page.has_more:
+                    break
+            unseen |= wanted
+        return None, False, unseen
+
+    def _heard(self, record: ImageRecord) -> None:
+        self.last_error = None
+        previous = self.records.get(record.id)
+        self.records[record.id] = record
+        if record.is_terminal:
+            self._drop(record.id)
+        if self._on_record is not None:
+            self._on_record(record, previous)
 
     def _read(self, image_id: str, *, notebook: bool = False) -> tuple[float | None, bool]:
         """One status read (of an image, or of a notebook instance): the ``Retry-After`` it asked
@@ -309,14 +386,8 @@ class Follow:
             return None, False
         if instance is not None:
             self._heard_notebook(instance)
-            return None, False
-        self.last_error = None
-        previous = self.records.get(image_id)
-        self.records[image_id] = record
-        if record.is_terminal:
-            self._drop(image_id)
-        if self._on_record is not None:
-            self._on_record(record, previous)
+        else:
+            self._heard(record)
         return None, False
 
     def _heard_notebook(self, record: NotebookRecord) -> None:

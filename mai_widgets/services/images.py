@@ -19,6 +19,7 @@ Reliability rules, in one place (the transport's own promises are in :mod:`mai_w
 from __future__ import annotations
 
 import builtins
+import contextlib
 import json
 import logging
 import threading
@@ -46,6 +47,7 @@ from ..errors import (
 )
 from ..transport.deadline import Cancel, Deadline, backoff, call_scope, current_scope
 from ..wire.contract import (
+    FAILED_STATUSES,
     LIST_LIMIT_MAX,
     ImageGroup,
     ImageRecord,
@@ -822,6 +824,24 @@ class ImageClient:
         if ambiguous:
             last_error.hint = maybe_done
         raise last_error
+
+    def replace_failed(
+        self, failed: ImageRecord, request: RegisterRequest, *, timeout: float | None = None
+    ) -> ImageRecord:
+        """Replace a registration that ended badly: delete ``failed`` (one that is gone already
+        counts as deleted), then register ``request`` (at most once, as :meth:`register`).
+
+        Only a record in :data:`~mai_widgets.wire.contract.FAILED_STATUSES` is replaced: anything
+        else is a :class:`ValidationError`, so a working image is never deleted by mistake.
+        """
+        if failed.status not in FAILED_STATUSES:
+            problem = f"image {failed.id} is {failed.status}, not a failed registration: it is not replaced"
+            raise ValidationError([FieldProblem("record", problem)])
+        req = self._register_request(request, {})
+        with call_scope(Deadline(timeout) if timeout is not None else None):
+            with contextlib.suppress(NotFoundError):  # deleted elsewhere meanwhile: gone all the same
+                self.delete(failed.id)
+            return self._register(req)
 
     # -- wait ------------------------------------------------------------------------------
 

@@ -5,12 +5,18 @@ per question, each a sentence: does the image exist (else the nearest tags), doe
 chosen arch, does a notebook image run as ``ma-user`` (uid 1000, gid 100), is it registered
 already. Credentials that cannot read SWR make one plain warning, never an exception: the user can
 still register by path. A deadline bounds the whole check.
+
+Checks of many paths at once (a batch's plan) share a :class:`SharedReads`: each repository's tag
+list and each organization's repository list is read once, and the first registry read of a
+repository goes alone, so the others find its pull token instead of each asking for one.
 """
 
 from __future__ import annotations
 
+import contextlib
 import difflib
-from collections.abc import Iterable, Mapping
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -20,9 +26,11 @@ from ..errors import (
     MaiWidgetsError,
     NotFoundError,
     PermissionDeniedError,
+    ServerError,
+    ThrottledError,
     TransportError,
 )
-from ..transport.deadline import Deadline, call_scope
+from ..transport.deadline import Deadline, call_scope, current_scope
 from ..wire.contract import (
     FAILED_STATUSES,
     Arch,
@@ -35,9 +43,17 @@ from ..wire.format import size_text
 
 if TYPE_CHECKING:
     from .images import ImageClient
-    from .swr import ImageInspection, SwrClient, SwrTag
+    from .swr import ImageInspection, SwrClient, SwrRepository, SwrTag
 
-__all__ = ["DEFAULT_TIMEOUT", "NOTEBOOK_USER_RULE", "Check", "Outcome", "check", "runs_as_ma_user"]
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "NOTEBOOK_USER_RULE",
+    "Check",
+    "Outcome",
+    "SharedReads",
+    "check",
+    "runs_as_ma_user",
+]
 
 Outcome = Literal["pass", "warn", "fail"]
 DEFAULT_TIMEOUT = 10.0
@@ -59,6 +75,117 @@ class Check:
     outcome: Outcome
     message: str
     data: Mapping[str, Any] = field(default_factory=dict)
+
+
+class _Slot:
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.value: Any = None
+        self.error: MaiWidgetsError | None = None
+
+
+def _wait(event: threading.Event) -> bool:
+    """Wait for ``event`` within the calling check's deadline; False when it did not come."""
+    return event.wait(current_scope().deadline.remaining())
+
+
+class SharedReads:
+    """The SWR reads that the checks of one batch share (made per plan, so nothing goes stale).
+
+    A repository's tags and an organization's repositories are asked once; the checks that want
+    them meanwhile wait for that answer (or its error: not found, no access). An answer that
+    may be better on a second try (a timeout, a 5xx, a 429, a cancelled call) is not kept: each waiting
+    check then asks for itself. Thread-safe.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._slots: dict[tuple[str, ...], _Slot] = {}
+        self._gates: dict[tuple[str, str], threading.Event] = {}
+
+    def _once(self, key: tuple[str, ...], read: Callable[[], Any]) -> Any:
+        with self._lock:
+            slot = self._slots.get(key)
+            first = slot is None
+            if slot is None:
+                slot = self._slots[key] = _Slot()
+        if not first:
+            if _wait(slot.done) and (slot.error is None or not self._passing(slot.error)):
+                if slot.error is not None:
+                    raise slot.error
+                return slot.value
+            return read()  # the first one's answer is not worth sharing (or did not come in time)
+        try:
+            slot.value = read()
+        except MaiWidgetsError as error:
+            slot.error = error
+            raise
+        finally:
+            slot.done.set()
+        return slot.value
+
+    @staticmethod
+    def _passing(error: MaiWidgetsError) -> bool:
+        return isinstance(error, (TransportError, ServerError, ThrottledError))
+
+    def tags(self, swr: SwrClient, namespace: str, name: str) -> list[SwrTag]:
+        result: list[SwrTag] = self._once(("tags", namespace, name), lambda: swr.tags(namespace, name))
+        return result
+
+    def repositories(self, swr: SwrClient, namespace: str) -> list[SwrRepository]:
+        result: list[SwrRepository] = self._once(("repos", namespace), lambda: swr.repositories(namespace))
+        return result
+
+    def _claim(self, namespace: str, name: str) -> tuple[threading.Event, bool]:
+        """The repository's gate, and whether this call is the first (which opens it later)."""
+        with self._lock:
+            gate = self._gates.get((namespace, name))
+            if gate is not None:
+                return gate, False
+            gate = self._gates[(namespace, name)] = threading.Event()
+            return gate, True
+
+    @contextlib.contextmanager
+    def first_read(self, namespace: str, name: str) -> Iterator[None]:
+        """The first registry read of ``namespace/name`` runs alone: the others wait for it (within
+        their deadline), then find the repository's pull token instead of asking for their own."""
+        gate, first = self._claim(namespace, name)
+        if not first:
+            _wait(gate)
+            yield
+            return
+        try:
+            yield
+        finally:
+            gate.set()
+
+    def sign_in_first(
+        self, swr: SwrClient, swr_path: str, *, timeout: float = DEFAULT_TIMEOUT
+    ) -> Callable[[], None] | None:
+        """Claim the first registry read of ``swr_path``'s repository now, for the returned call:
+        it asks for the repository's pull token (the registry's ping, ``GET /v2/``, with that
+        scope), then lets the checks waiting to read the repository go. Run it while their tag
+        lists are read, and the token is there when they need it. ``None``: claimed already, or
+        not a complete path. A failure is left to the checks, which then ask and report it."""
+        parts = split_swr_path(complete_swr_path(swr_path, swr.config.region))
+        if parts is None or "registry" not in parts:
+            return None
+        gate, first = self._claim(parts["namespace"], parts["name"])
+        if not first:
+            return None
+        registry = swr.registry(parts["registry"])
+        scope = f"repository:{parts['namespace']}/{parts['name']}:pull"
+
+        def sign_in() -> None:
+            try:
+                with call_scope(Deadline(timeout)):
+                    registry.request("GET", "/v2/", scope=scope)
+            except MaiWidgetsError:
+                pass  # the checks ask again, and say what went wrong
+            finally:
+                gate.set()
+
+        return sign_in
 
 
 def runs_as_ma_user(user: str) -> bool:
@@ -180,9 +307,11 @@ def _missing_tag(path: str, namespace: str, name: str, tag: str, tags: list[SwrT
     )
 
 
-def _missing_repository(swr: SwrClient, namespace: str, name: str, tag: str) -> Check:
+def _missing_repository(
+    swr: SwrClient, namespace: str, name: str, tag: str, shared: SharedReads | None
+) -> Check:
     try:
-        repositories = swr.repositories(namespace)
+        repositories = shared.repositories(swr, namespace) if shared else swr.repositories(namespace)
     except MaiWidgetsError:
         repositories = []
     nearest = _nearest(name, [r.name for r in repositories]) if repositories else []
@@ -206,12 +335,16 @@ def check(
     swr: SwrClient | None = None,
     *,
     timeout: float = DEFAULT_TIMEOUT,
+    registered: bool = True,
+    shared: SharedReads | None = None,
 ) -> list[Check]:
     """The preflight checks of ``swr_path`` for registering with ``arch`` and ``services``.
 
     ``client`` (an ImageClient) and ``swr`` (an SwrClient) default to ones built from the
     configuration, sharing one sign-in. Never raises for what SWR or ModelArts answer; bad
-    arguments raise :class:`~mai_widgets.errors.ValidationError`.
+    arguments raise :class:`~mai_widgets.errors.ValidationError`. ``registered=False`` leaves
+    out the "registered already" look-up (a batch answers it for every entry with one listing);
+    ``shared`` shares SWR reads with the other checks of a batch.
     """
     from ..errors import FieldProblem, ValidationError
     from .images import ImageClient
@@ -236,12 +369,14 @@ def check(
         image: ImageInspection | None = None
         no_access = (PermissionDeniedError, AuthenticationError, ConfigError, TransportError)
         try:
-            tags: list[SwrTag] | None = swr.tags(namespace, name)
+            tags: list[SwrTag] | None = (
+                shared.tags(swr, namespace, name) if shared else swr.tags(namespace, name)
+            )
         except no_access as error:
             checks.append(_no_access(namespace, f"{namespace}/{name}", error))
             tags = None
         except NotFoundError:
-            checks.append(_missing_repository(swr, namespace, name, reference))
+            checks.append(_missing_repository(swr, namespace, name, reference, shared))
             tags = None
         except MaiWidgetsError as error:
             checks.append(
@@ -251,8 +386,10 @@ def check(
         if tags is not None and "tag" in parts and not any(t.tag == reference for t in tags):
             checks.append(_missing_tag(path, namespace, name, reference, tags))
         elif tags is not None:
+            gate = shared.first_read(namespace, name) if shared else contextlib.nullcontext()
             try:
-                image = swr.inspect(path, arch=chosen_arch, tag_list=tags)
+                with gate:
+                    image = swr.inspect(path, arch=chosen_arch, tag_list=tags)
             except no_access as error:
                 checks.append(_no_access(namespace, f"the manifest of {namespace}/{name}", error))
             except NotFoundError:
@@ -266,5 +403,6 @@ def check(
             checks.append(_architecture(image, chosen_arch))
             if Service.NOTEBOOK.value in wanted_services:
                 checks.append(_user(image))
-        checks.append(_registered(client, path))
+        if registered:
+            checks.append(_registered(client, path))
     return checks

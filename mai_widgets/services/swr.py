@@ -423,6 +423,7 @@ class SwrClient:
         self.config: MaiConfig = self._shared.config
         self._lock = threading.Lock()
         self._login: _Login | None = None
+        self._login_lock = threading.Lock()
         self._tokens: dict[tuple[str, str], str] = {}  # (registry base URL, scope) -> bearer token
         self._used: list[HttpService] = []  # the services to close with this client
         self._owns_session = client is None and shared is None
@@ -670,9 +671,16 @@ class SwrClient:
         return RegistryClient(self, host)
 
     def _temporary_login(self, host: str, *, renew: bool = False) -> _Login:
-        login = self._login
-        if login is not None and login.host == host and login.fresh and not renew:
-            return login
+        # One login for every thread of the session (a batch's concurrent checks): the first asks,
+        # the others wait for its answer instead of asking too.
+        stale = self._login
+        with self._login_lock:
+            login = self._login
+            if login is not None and login.host == host and login.fresh and (not renew or login is not stale):
+                return login
+            return self._new_login(host)
+
+    def _new_login(self, host: str) -> _Login:
         auth = self._shared.auth()
         manage = self._manage
         response = manage.request(

@@ -466,6 +466,11 @@ def _read_capped(response: requests.Response, scope: Scope, read_timeout: float 
 # The service
 
 
+# Connections kept per host: a batch runs up to this many calls at once on one service (fewer
+# would open and drop a connection per call, and urllib3 would warn each time).
+POOL_MAXSIZE = 32
+
+
 class HttpService:
     """One HTTP service (a base URL), its session and the promises of this module.
 
@@ -540,7 +545,7 @@ class HttpService:
 
     @staticmethod
     def _mount(session: requests.Session, policy: RetryPolicy) -> None:
-        adapter = _Adapter(max_retries=policy.urllib3_retry(), pool_connections=2, pool_maxsize=4)
+        adapter = _Adapter(max_retries=policy.urllib3_retry(), pool_connections=2, pool_maxsize=POOL_MAXSIZE)
         session.mount("https://", adapter)
         session.mount("http://", adapter)
 

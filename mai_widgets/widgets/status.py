@@ -18,9 +18,16 @@ import ipywidgets as widgets
 from ipywidgets.widgets.widget_string import HTMLStyle, LabelStyle
 
 from ..errors import ApiError, MaiWidgetsError, ValidationError
-from ..kernel.controller import RegistrationController, register_again_fields
+from ..kernel.controller import RegistrationController
 from ..kernel.threads import BackgroundCalls
-from ..wire.contract import FAILED_STATUSES, REGISTER_FIELD_TABLE, ImageRecord, ImageStatus, ImageType
+from ..wire.contract import (
+    FAILED_STATUSES,
+    REGISTER_FIELD_TABLE,
+    ImageRecord,
+    ImageStatus,
+    ImageType,
+    register_again_fields,
+)
 from ..wire.format import image_label, size_text, time_text
 
 if TYPE_CHECKING:

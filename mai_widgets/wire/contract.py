@@ -25,6 +25,7 @@ __all__ = [
     "FAILED_STATUSES",
     "TERMINAL_STATUSES",
     "Arch",
+    "FieldDifference",
     "FieldProblem",
     "ImageGroup",
     "ImageRecord",
@@ -41,6 +42,8 @@ __all__ = [
     "SortDir",
     "ValidationError",
     "Visibility",
+    "register_again_fields",
+    "registered_differences",
     "split_swr_path",
     "validate_image_id",
     "validate_register_fields",
@@ -777,6 +780,69 @@ class ImageRecord:
 
     def with_changes(self, **changes: Any) -> ImageRecord:
         return replace(self, **changes)
+
+
+def register_again_fields(record: ImageRecord) -> dict[str, Any]:
+    """The register fields a record came from (the register field table's ``record_attr``s).
+
+    What the record does not carry (an empty description, no workspace) is left out, so the
+    request gets the same defaults the first one had.
+    """
+    fields: dict[str, Any] = {}
+    for spec in REGISTER_FIELD_TABLE:
+        if spec.record_attr is None:
+            continue
+        value = getattr(record, spec.record_attr)
+        if isinstance(value, tuple):
+            if value:
+                fields[spec.name] = [str(v) for v in value]
+        elif isinstance(value, WireEnum):
+            fields[spec.name] = value.value
+        elif isinstance(value, str) and value:
+            fields[spec.name] = value
+    return fields
+
+
+@dataclass(frozen=True)
+class FieldDifference:
+    """One field in which a registered image differs from a request for the same SWR path."""
+
+    field: str  # the request's (wire) name
+    label: str  # the field table's label
+    existing: str  # the registered image's value, as text ("(none)" when unset)
+    requested: str  # the request's value, as text
+
+
+def _as_text(value: object) -> str:
+    if value is None or value == "":
+        return "(none)"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(str(v) for v in value) or "(none)"
+    return str(value)
+
+
+def registered_differences(record: ImageRecord, request: RegisterRequest) -> tuple[FieldDifference, ...]:
+    """The fields ``request`` sets that the registered ``record`` has otherwise.
+
+    Only the fields the request sends are compared (one left out gets the service's default,
+    whatever the image has); lists compare as sets, enums ignoring case.
+    """
+    asked = request.to_body()
+    out: list[FieldDifference] = []
+    for spec in REGISTER_FIELD_TABLE:
+        if spec.record_attr is None or spec.name == "swr_path" or spec.name not in asked:
+            continue
+        wanted: Any = asked[spec.name]  # type: ignore[literal-required]
+        existing: Any = getattr(record, spec.record_attr)
+        if spec.multiple:
+            same = {str(v).upper() for v in wanted} == {str(v).upper() for v in existing or ()}
+        elif spec.enum is not None:
+            same = str(wanted).upper() == str(existing or "").upper()
+        else:
+            same = _as_text(wanted) == _as_text(existing)
+        if not same:
+            out.append(FieldDifference(spec.name, spec.label, _as_text(existing), _as_text(wanted)))
+    return tuple(out)
 
 
 @dataclass(frozen=True)

@@ -396,6 +396,13 @@ def row_browser(bench: Bench) -> list[Row]:
     return _rows_of(browser_bench.run())
 
 
+def row_batch(bench: Bench) -> list[Row]:
+    """Many images at once: plan and apply of 100 entries at 0.2 s latency (batch_bench.py)."""
+    import batch_bench  # a sibling script, like widgets_bench
+
+    return _rows_of(batch_bench.run())
+
+
 ROWS: list[Callable[[Bench], list[Row]]] = [
     row_import_time,
     row_register_show,
@@ -403,6 +410,7 @@ ROWS: list[Callable[[Bench], list[Row]]] = [
     row_wait_overshoot,
     row_swr,
     row_browser,
+    row_batch,
     row_widgets,
 ]
 

@@ -23,7 +23,8 @@ from IPython.utils.capture import CapturedIO, capture_output
 import mai_widgets
 from mai_widgets.emulator.defaults import DEFAULTS
 from mai_widgets.emulator.process import EmulatorProcess
-from mai_widgets.magics.register import RegisterImageError, RegisterImageMagics, load_ipython_extension
+from mai_widgets.magics import load_ipython_extension
+from mai_widgets.magics.register import RegisterImageError, RegisterImageMagics
 from mai_widgets.wire.contract import ImageRecord, ImageStatus
 
 PATH = "swr.cn-north-4.myhuaweicloud.com/mai-demo/pytorch-cpu:2.3.0"

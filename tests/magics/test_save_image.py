@@ -17,7 +17,7 @@ from IPython.utils.capture import CapturedIO, capture_output
 
 from mai_widgets.emulator.defaults import DEFAULTS, notebook_id_for
 from mai_widgets.emulator.process import EmulatorProcess
-from mai_widgets.magics.register import load_ipython_extension
+from mai_widgets.magics import load_ipython_extension
 from mai_widgets.magics.save_image import SaveImageError, SaveImageMagics
 from mai_widgets.wire.contract import ImageRecord, ImageStatus, Origin
 

@@ -5,16 +5,24 @@ Its schedule is a pure computation; the loop itself runs against the emulator ov
 
 from __future__ import annotations
 
+import http.server
+import json
 import uuid
 from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from emulator_clients import client_for
+from http_recorder import Recorder
+from local_server import serving
 
-from mai_widgets.auth.config import MaiConfig
+from mai_widgets.auth.config import MaiConfig, load_config
+from mai_widgets.auth.credentials import Credentials
 from mai_widgets.emulator import DEFAULTS, DEMO_SWR_IMAGES, EmulatorProcess
 from mai_widgets.errors import NotFoundError
 from mai_widgets.services.follow import Follow, poll_delay
+from mai_widgets.services.images import ImageClient
 from mai_widgets.transport.deadline import Deadline
 from mai_widgets.wire.contract import ImageRecord, ImageStatus
 
@@ -87,3 +95,71 @@ def test_a_known_terminal_record_needs_no_read(emulator: EmulatorProcess) -> Non
     done = ImageRecord(id=str(uuid.uuid4()), status=ImageStatus.ACTIVE)
     follow = Follow(client, known=[done])
     assert follow.run(Deadline(5)) == "settled" and follow.requests == 0
+
+
+def test_many_images_are_read_from_the_list_and_the_unlisted_one_by_one(emulator: EmulatorProcess) -> None:
+    seen = Recorder()
+    client = client_for(emulator, session=seen.session())
+    registered = [client.register(swr_path=path) for path in DEMO_SWR_IMAGES[:4]]
+    gone_id = str(uuid.uuid4())  # not in the list: read alone, and not found
+    seen.responses.clear()
+    errors: list[str] = []
+
+    def gone(image_id: str, error: Exception) -> bool:
+        errors.append(f"{image_id} {type(error).__name__}")
+        return False
+
+    follow = Follow(client, [*(r.id for r in registered), gone_id], on_error=gone, listing=True)
+    assert follow.run(Deadline(30)) == "settled"
+    assert {follow.records[r.id].status for r in registered} == {ImageStatus.ACTIVE}
+    assert errors == [f"{gone_id} NotFoundError"]
+    paths = [r.request.path_url.split("?")[0] for r in seen.responses if r.request.method == "GET"]
+    listing = f"/v1/{emulator.project_id}/images"
+    one_by_one = [p.rsplit("/", 1)[1] for p in paths if p != listing]
+    assert one_by_one == [gone_id]  # the listed images were never read alone
+    assert paths.count(listing) == follow.rounds and follow.requests == len(paths)
+
+
+class _NoListing(http.server.ThreadingHTTPServer):
+    """ModelArts that refuses the list (403) and answers each image's GET: ACTIVE."""
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _NoListingHandler)
+        self.paths: list[str] = []
+
+
+class _NoListingHandler(http.server.BaseHTTPRequestHandler):
+    server: _NoListing
+
+    def do_GET(self) -> None:
+        path = urlsplit(self.path).path
+        self.server.paths.append(path)
+        if path == "/v1/p1/images":
+            status, body = 403, {"error_code": "ModelArts.0403", "error_msg": "no right to list"}
+        else:
+            image_id = path.rsplit("/", 1)[1]
+            status, body = 200, {"id": image_id, "name": "app", "status": "ACTIVE", "type": "DEDICATED"}
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return None
+
+
+def test_a_refused_listing_falls_back_to_one_read_per_image() -> None:
+    ids = [str(uuid.uuid4()) for _ in range(3)]
+    with serving(_NoListing()) as server:
+        env = {
+            "MAI_WIDGETS_ENDPOINT": f"http://127.0.0.1:{server.server_address[1]}",
+            "MAI_WIDGETS_TOKEN": "a-fixed-test-token",
+            "HUAWEICLOUD_SDK_PROJECT_ID": "p1",
+        }
+        client = ImageClient(load_config(env=env, config_dirs=[]), Credentials.from_env(env))
+        follow = Follow(client, ids, listing=True)
+        assert follow.run(Deadline(10)) == "settled"
+    assert {follow.records[i].status for i in ids} == {ImageStatus.ACTIVE}
+    assert server.paths == ["/v1/p1/images", *(f"/v1/p1/images/{i}" for i in ids)]  # asked once only

@@ -7,9 +7,11 @@ import http.server
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+from http_recorder import Recorder
 from local_server import serving
 
 from mai_widgets.auth.config import load_config
@@ -17,7 +19,7 @@ from mai_widgets.auth.credentials import Credentials
 from mai_widgets.emulator import DEFAULTS, EmulatorProcess
 from mai_widgets.errors import ValidationError
 from mai_widgets.services.images import ImageClient
-from mai_widgets.services.preflight import NOTEBOOK_USER_RULE, Check, check
+from mai_widgets.services.preflight import NOTEBOOK_USER_RULE, Check, SharedReads, check
 from mai_widgets.services.swr import SwrClient
 from mai_widgets.wire.contract import Arch, Service
 
@@ -184,3 +186,31 @@ def test_the_default_clients_come_from_the_environment(
         monkeypatch.setenv(name, value)
     got = {c.name: c for c in check("mai-demo/tensorflow:2.15.0", arch="AARCH64")}
     assert got["exists"].outcome == "pass" and got["architecture"].outcome == "pass"
+
+
+def test_checks_of_one_batch_read_each_repository_once(emu: EmulatorProcess) -> None:
+    seen = Recorder()
+    env = emu.env()
+    client = ImageClient(
+        load_config(env=env, config_dirs=[]), Credentials.from_env(env), session=seen.session()
+    )
+    swr, shared = SwrClient(client=client), SharedReads()
+    paths = ["mai-demo/pytorch-cpu:2.1.0", "mai-demo/pytorch-cpu:2.2.0", "mai-demo/pytorch-cpu:2.3.0"] * 2
+    paths += ["mai-demo/pytorch-cpu:9.9", "mai-demo/pytorch-cpus:1.0", "mai-demo/pytorch-cpuz:1.0"]
+
+    def checked(path: str) -> list[Check]:
+        return check(path, client=client, swr=swr, registered=False, shared=shared)
+
+    with ThreadPoolExecutor(len(paths)) as pool:
+        results = dict(zip(paths, pool.map(checked, paths), strict=False))
+    for path in paths[:3]:
+        assert [c.outcome for c in results[path]] == ["pass", "pass"], results[path]
+    assert "2.3.0" in results["mai-demo/pytorch-cpu:9.9"][0].message  # the shared tags, nearest first
+    assert all("mai-demo/pytorch-cpu" in results[p][0].message for p in paths[-2:])
+    asked = [r.request.path_url.split("?")[0] for r in seen.responses]
+    assert asked.count("/v2/manage/namespaces/mai-demo/repos/pytorch-cpu/tags") == 1
+    assert asked.count("/v2/manage/repos") == 1  # the missing repositories share the one list
+    tokens = [r for r in seen.responses if "scope=" in r.request.path_url]
+    assert len(tokens) == 1  # one pull token for the repository, not one per check
+    manifests = [p for p in asked if "/manifests/" in p]
+    assert len(manifests) == 6 + 1  # each path once, and the first one's challenge (401)
