@@ -447,6 +447,24 @@ class SaveController(HasTraits):
             self._tag_key = None
             self._tag_debouncer.trigger()
 
+    def unfinished_text(self) -> str:
+        """What goes on in ModelArts after following ended early (stopped or timed out), in
+        words; "" when it did not, or when both the image and the instance had settled."""
+        record = self.record
+        if self.state != "settled" or self.outcome not in ("stopped", "timeout") or record is None:
+            return ""
+        going_on = [] if record.is_terminal else [f"the image is still {record.status}"]
+        notebook = self.notebook
+        if notebook is not None and notebook.status == NotebookStatus.SNAPSHOTTING:
+            going_on.append(
+                f"the instance {notebook.name or notebook.id} stays unavailable (SNAPSHOTTING) "
+                "until the save ends"
+            )
+        if not going_on:
+            return ""
+        lead = "Stopped following" if self.outcome == "stopped" else "Gave up waiting"
+        return f"{lead}: ModelArts carries on with the save; {' and '.join(going_on)}."
+
     def stop(self) -> None:
         """Stop following now (the save itself goes on in ModelArts)."""
         self._run.stop()
