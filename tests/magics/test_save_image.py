@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -114,6 +115,11 @@ def test_dry_run_sends_nothing_and_shows_no_secret(
     assert "os.environ['HUAWEICLOUD_SDK_AK']" in out
     with emulator.store() as store:
         assert store.count() == 0
+    # Without TAG the request carries the default, a date-and-time tag the repository has not:
+    # the magic looks it up before it builds the request (the service's own default is undocumented).
+    value, captured = run(shell, "%save_image my-env --namespace mai-demo --dry-run")
+    out = captured.stdout + "\n".join(str(v) for o in captured.outputs for v in o.data.values())
+    assert value is None and re.search(r'"tag": "\d{8}-\d{4}"', out), out
 
 
 @pytest.mark.parametrize(
