@@ -31,7 +31,7 @@ notebook), ModelArts does not register it again: it returns the existing image, 
 The last line then says so and names every setting in which that image differs from this
 request."""
 
-SETUP = """\
+RUN_ELSEWHERE = """\
 **Where this runs.** By default `make demo` starts a local ModelArts emulator and a JupyterLab
 whose kernels point at it, so this notebook runs with no cloud account: nothing here touches
 Huawei Cloud. To run it against the real ModelArts instead, start JupyterLab with your region
@@ -42,10 +42,14 @@ export MAI_WIDGETS_REGION=cn-north-4
 export HUAWEICLOUD_SDK_AK=...   # access key
 export HUAWEICLOUD_SDK_SK=...   # secret key
 jupyter lab
-```
+```"""
+SETUP = (
+    RUN_ELSEWHERE
+    + """
 
 and replace the `swr.cn-north-4.myhuaweicloud.com/mai-demo/...` paths with images you pushed to
 your own SWR organization. The README lists every setting."""
+)
 
 
 def md(text: str) -> NotebookNode:
@@ -95,7 +99,7 @@ PANEL = [
         "panel.register_button.click()\n"
         "panel.controller.wait_settled(timeout=120)\n"
         "if panel.controller.needs_confirmation():  # a check warned: the panel asks once\n"
-        "    print(*(c.message for c in panel.controller.preflight_warnings()), sep=\"\\n\")\n"
+        '    print(*(c.message for c in panel.controller.preflight_warnings()), sep="\\n")\n'
         "    panel.preflight_view.confirm.click()  # Register anyway\n"
         "    panel.controller.wait_settled(timeout=120)"
     ),
@@ -116,11 +120,7 @@ PANEL = [
         "Validation runs in the kernel on every change, so a mistake is named at once and\n"
         "nothing reaches ModelArts. This path lacks the SWR organization:"
     ),
-    code(
-        f'panel = RegisterPanel(swr_path="{SWR}/pytorch:latest")\n'
-        "print(panel.controller.problems)\n"
-        "panel"
-    ),
+    code(f'panel = RegisterPanel(swr_path="{SWR}/pytorch:latest")\nprint(panel.controller.problems)\npanel'),
     md(
         "## Watching an image registered elsewhere\n\n"
         "`StatusView.for_image` follows any image by id, for example one registered from a script:"
@@ -133,7 +133,7 @@ MAGIC = [
         "# Register an image with `%register_image`\n\n"
         "One line registers an SWR image and follows it until it is usable. The flags follow\n"
         "Huawei's `ma-cli image register`, short forms included (`-swr`, `-a`, `-rs`, `-s`, `-v`, `-wi`).\n\n"
-        "Like IPython's own magics, a failure fails the cell, so \"Run all\" stops there instead of\n"
+        'Like IPython\'s own magics, a failure fails the cell, so "Run all" stops there instead of\n'
         "carrying on with no image. The cells below that show a failure are tagged\n"
         "`raises-exception`, so this notebook still runs to the end.\n\n" + SETUP
     ),
@@ -251,10 +251,7 @@ SCRIPT = [
         "Registering the same SWR image again is not an error: the existing record comes back,\n"
         "marked as such, so a re-run script is safe."
     ),
-    code(
-        "again = client.register(request)\n"
-        "print(again.id == record.id, again.already_registered)"
-    ),
+    code("again = client.register(request)\nprint(again.id == record.id, again.already_registered)"),
     md("## List\n\n`list` handles paging and takes the API's filters:"),
     code(
         'for image in client.list(name="pytorch-cuda"):\n'
@@ -305,7 +302,7 @@ MANAGE = [
         '    description="pushed later",\n'
         ")\n"
         "result = client.wait(failed.id, timeout=120)\n"
-        "print(result.record.status, \"-\", result.record.status_message)"
+        'print(result.record.status, "-", result.record.status_message)'
     ),
     md(
         "## `%list_images`\n\n"
@@ -352,7 +349,7 @@ MANAGE = [
     ),
     code(
         "actions.delete_button.click()\n"
-        "print(actions.force_checkbox.description, \"->\", actions.force_checkbox.value)\n"
+        'print(actions.force_checkbox.description, "->", actions.force_checkbox.value)\n'
         "actions.delete_confirm_button.click()\n"
         "browser.wait_idle(60)\n"
         "print(again.id in [image.id for image in client.list()])"
@@ -363,6 +360,120 @@ MANAGE = [
         "list refreshes when the form registers an image."
     ),
     code("from mai_widgets import Workbench\n\nWorkbench()"),
+]
+
+# -- 05: save your environment as an image (the Save notebook tab and %save_image) ------------
+
+# The image the notebook saves the instance as, in the first SWR organization the credentials can
+# write (mai-demo in the demo). Its tag is left to the default, a date and time the repository
+# does not have yet, so running the notebook again saves again instead of meeting "tag taken".
+SAVE_NAME = "my-python-env"
+
+SAVE = [
+    md(
+        "# Save your environment as an image\n\n"
+        "You `pip install`ed and `apt-get`ed your way to a working environment in a ModelArts\n"
+        "notebook instance. ModelArts can save that instance as a container image (its\n"
+        "*create-image* API), for a training job, a colleague or your next notebook. The\n"
+        "**Save notebook** tab of the side panel and `%save_image` do it from where you are,\n"
+        "and follow it to the end.\n\n"
+        + RUN_ELSEWHERE
+        + "\n\nin the ModelArts notebook instance you want to keep (or anywhere, to save any of your\n"
+        'RUNNING instances). In the demo, "this instance" is the emulator\'s `mai-demo-notebook`.'
+    ),
+    md(
+        '## Which instance is "this one"\n\n'
+        "ModelArts does not tell a kernel which instance it runs in, so mai-widgets takes, in order:\n\n"
+        "1. the id you pass (`--notebook ID`, or an argument);\n"
+        "2. the setting `MAI_WIDGETS_NOTEBOOK_ID` (or `c.MaiConfig.notebook_id`): the id is on the\n"
+        "   instance's page in the ModelArts console (`make demo` sets it to its demo instance);\n"
+        "3. the one RUNNING instance whose address is this machine's (a guess: no public source\n"
+        "   says what an instance's `ip` is);\n"
+        "4. otherwise you pick from your RUNNING instances.\n\n"
+        "The same calls, from Python:"
+    ),
+    code(
+        "from mai_widgets.services.images import ImageClient\n"
+        "from mai_widgets.services.notebooks import this_notebook\n\n"
+        "client = ImageClient()  # reads Jupyter config files and the environment\n"
+        'for instance in client.list_notebooks(status="RUNNING"):\n'
+        '    print(instance.id, instance.label, instance.image.name if instance.image else "")\n'
+        "this_id = this_notebook(client)\n"
+        'print("this one:", this_id or "cannot be told: pass --notebook ID")'
+    ),
+    md(
+        "## What is not kept\n\n"
+        "The image holds the instance's system disk: what you installed with `pip`, `conda` or\n"
+        "`apt-get`. It does **not** hold the instance's mounted storage: `/home/ma-user/work` (your\n"
+        "persistent volume, this notebook included), `/data` and `/cache`. Keep data there, and put\n"
+        "what the image needs elsewhere. While it saves, the instance is `SNAPSHOTTING`:\n"
+        "unavailable, kernels included, until it is `RUNNING` again. The tab and the magic say so\n"
+        "before every save.\n\n"
+        "## The Save notebook tab\n\n"
+        "In the side panel (or in a cell, below) the third tab picks this instance, the first SWR\n"
+        "organization you can write, the name of the image the instance runs, and a date-and-time\n"
+        "tag the repository does not have yet. Change any of them, then press **Save**."
+    ),
+    code(
+        "from mai_widgets import Workbench\n\n"
+        "bench = Workbench()\n"
+        "bench.show_save()  # opens the Save notebook tab and lists your RUNNING instances\n"
+        "bench"
+    ),
+    md(
+        "## `%save_image`: one line does the same\n\n"
+        "It follows `%register_image`'s conventions (`%save_image?` lists every flag). Look before\n"
+        "you leap: `--dry-run` shows the request, with the same call written with Huawei's Python\n"
+        "SDK and with curl, and sends nothing."
+    ),
+    code(f"%load_ext mai_widgets\n%save_image {SAVE_NAME} --dry-run"),
+    md(
+        "## Save, and watch both states\n\n"
+        "Without `--dry-run` the magic saves and shows the tab's view: the instance goes\n"
+        "`SNAPSHOTTING` → `RUNNING`, the image `INIT` → `CREATING` → `ACTIVE`, live. It returns the\n"
+        "image record once both have settled. On the real service a save takes minutes; `--no-wait`\n"
+        "returns at once, and Ctrl-C (or `--timeout S`) stops only the waiting: ModelArts carries\n"
+        "on, and the view says so."
+    ),
+    code(
+        f'record = %save_image {SAVE_NAME} --description "Python 3.10 with my packages" --timeout 1800\n'
+        "print(record.id, record.status, record.origin)\n"
+        "print(record.swr_path)"
+    ),
+    md("The instance runs on the image it was just saved as, so a restart keeps what you installed:"),
+    code(
+        "instance = client.get_notebook(this_id)\n"
+        'print(instance.status, instance.image.name if instance.image else "", '
+        "instance.image.id == record.id if instance.image else False)"
+    ),
+    md(
+        "## The result in the Images tab\n\n"
+        "The saved image is an ordinary image of yours (origin `IMAGE_SAVE`): the **Images** tab\n"
+        "lists it, and selecting it shows its status view, which says how it was made. The next\n"
+        "cell selects it from code, as a click on its row would:"
+    ),
+    code(
+        "bench.show_images()\n"
+        "bench.browser.wait_idle(60)\n"
+        "detail = bench.browser.select(record.id)\n"
+        "detail.controller.wait_settled(60)\n"
+        "print(detail.controller.record.status)\n"
+        "bench"
+    ),
+    md(
+        "## When ModelArts says no\n\n"
+        "A failure fails the cell with one block (code, message, request id, and what to do),\n"
+        "never a traceback. Saving again under the tag just used is refused: tags cannot be\n"
+        'reused. (This cell is tagged `raises-exception`, so "Run all" carries on.)'
+    ),
+    failing_code(f"%save_image {SAVE_NAME}:{{record.tag}}"),
+    md(
+        "Each refusal says what to do in words: the instance is not running (start it), starting or\n"
+        "stopping (wait), busy with another operation (wait), frozen or gone; the organization does\n"
+        "not exist or cannot be written; the image quota is full. An environment too large to save\n"
+        "is accepted first and then ends `CREATE_FAILED`, with ModelArts' reason and a hint: move\n"
+        "large files into `/home/ma-user/work` (which is not saved), or build the image elsewhere."
+    ),
 ]
 
 # The first image each notebook registers (tests register it beforehand to meet "already registered").
@@ -378,6 +489,7 @@ NOTEBOOKS: dict[str, list[NotebookNode]] = {
     "03-python-api-for-scripts.ipynb": SCRIPT,
 }
 NOTEBOOKS["04-manage-your-images.ipynb"] = MANAGE
+NOTEBOOKS["05-save-your-environment-as-an-image.ipynb"] = SAVE
 
 
 def build(name: str, cells: list[NotebookNode]) -> NotebookNode:

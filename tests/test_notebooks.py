@@ -21,7 +21,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from mai_widgets.emulator.defaults import DEFAULTS
+from mai_widgets.emulator.defaults import DEFAULTS, notebook_id_for
 from mai_widgets.emulator.process import EmulatorProcess
 
 NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
@@ -136,11 +136,17 @@ def execute(path: Path, emulator: EmulatorProcess, tmp_path: Path) -> tuple[Any,
     return nb, statuses
 
 
+# Emulator flags by notebook: 05's saves keep the instance SNAPSHOTTING 1.5 s (the default is 6 s).
+EMULATOR_OPTIONS: dict[str, dict[str, Any]] = {"05": {"snapshot_seconds": 1.5}}
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
 def test_notebook_runs_against_the_emulator_and_leaks_no_secret(
     path: Path, emulator_factory: Callable[..., EmulatorProcess], tmp_path: Path
 ) -> None:
-    emulator = emulator_factory(init_seconds=0.2, creating_seconds=0.4)
+    emulator = emulator_factory(
+        init_seconds=0.2, creating_seconds=0.4, **EMULATOR_OPTIONS.get(path.name[:2], {})
+    )
     nb, statuses = execute(path, emulator, tmp_path)
     # Exactly the cells that show a failure fail (they are tagged so that Run all carries on).
     failing = {i for i, cell in enumerate(nb.cells) if "raises-exception" in cell.metadata.get("tags", [])}
@@ -166,7 +172,7 @@ def text_of_outputs(nb: Any) -> str:
 
 
 def _widget_state_text(nb: Any) -> str:
-    return json.dumps(nb.metadata.get("widgets", {}).get(WIDGET_STATE, {}))
+    return json.dumps(nb.metadata.get("widgets", {}).get(WIDGET_STATE, {}), ensure_ascii=False)
 
 
 def _check_story(name: str, nb: Any, text: str) -> None:
@@ -187,11 +193,24 @@ def _check_story(name: str, nb: Any, text: str) -> None:
         assert "invalid-request" in text and "arch" in text
         assert "True True" in text  # registering again: same id, already registered
         assert text.rstrip().endswith("False")  # the deleted image is no longer listed
+    elif name.startswith("05"):
+        demo_id = notebook_id_for(DEFAULTS.project_id, DEFAULTS.demo_notebook)
+        assert f"this one: {demo_id}" in text  # MAI_WIDGETS_NOTEBOOK_ID, as make demo sets it
+        assert "Dry run: nothing was sent" in text and f"/notebooks/{demo_id}/create-image" in text
+        assert '"tag": "' in text  # the default tag, looked up before the request is built
+        assert "ACTIVE IMAGE_SAVE" in text and "/mai-demo/my-python-env:" in text
+        assert "RUNNING my-python-env True" in text  # the instance runs on the image it was saved as
+        assert "SNAPSHOTTING → RUNNING" in widgets and "CREATING → ACTIVE" in widgets  # both, live
+        assert "/home/ma-user/work" in widgets and "unavailable" in widgets  # said before saving
+        assert "The image was saved from a notebook instance and is ACTIVE: ready to use" in widgets
+        assert "%save_image failed: tag-conflict · HTTP 400 · ModelArts.6737" in text
+        assert "tag cannot be duplicated" in text and "choose another tag" in text
 
 
 # Notebook 04 registers a path that was never pushed, on purpose, to show a failed image; meeting it
 # already registered (and failed) tells the same story, so it has no "what differs" report.
-REGISTERING = [p for p in NOTEBOOKS if not p.name.startswith("04-")]
+# Notebook 05 registers nothing: it saves a notebook instance, under a tag no image has yet.
+REGISTERING = [p for p in NOTEBOOKS if not p.name.startswith(("04-", "05-"))]
 
 
 @pytest.mark.parametrize("path", REGISTERING, ids=[p.name for p in REGISTERING])

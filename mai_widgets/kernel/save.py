@@ -149,6 +149,7 @@ class SaveController(HasTraits):
         self._writer = MainLoopWriter()
         self._run = OneRun(self._writer, self._set_busy)
         self._calls = BackgroundCalls(self._writer)
+        self._tag_delay = tag_delay
         self._tag_debouncer = Debouncer(tag_delay, self._refresh_tag, self._writer)
         self._tag_key: tuple[str, str] | None = None
         # Fields the user (or code) set: a default never overwrites them.
@@ -239,6 +240,8 @@ class SaveController(HasTraits):
             own = instance.image.namespace if instance is not None and instance.image is not None else None
             defaults["namespace"] = own if own in writable else writable[0]
         self._set_defaults(defaults)
+        if "tag" not in self._edited:  # the name and organization may have been given, not defaulted
+            self._tag_due()
 
     def _load_failed(self, error: MaiWidgetsError) -> None:
         self.load_state, self.load_error = "failed", error
@@ -246,10 +249,13 @@ class SaveController(HasTraits):
     def wait_loaded(self, timeout: float | None = None) -> bool:
         """Block until listing and the default tag's lookup have ended (scripts and tests)."""
         end = None if timeout is None else time.monotonic() + timeout
-        ok = self._calls.wait_idle(timeout)
-        if self._tag_debouncer.flush():
-            ok = self._calls.wait_idle(None if end is None else max(0.0, end - time.monotonic())) and ok
-        return ok
+        while True:
+            if not self._calls.wait_idle(None if end is None else max(0.0, end - time.monotonic())):
+                return False
+            # What was applied just now (the listing's defaults) may have started the default
+            # tag's lookup, or made one due: wait for that too.
+            if not (self._tag_debouncer.flush() or self._calls.busy):
+                return True
 
     def instance(self, notebook_id: str) -> NotebookRecord | None:
         """The listed instance with this id, if any."""
@@ -276,7 +282,13 @@ class SaveController(HasTraits):
                 new["name"] = instance.image.name  # the image the instance runs now
         self.fields = new
         if (new.get("namespace"), new.get("name")) != (old.get("namespace"), old.get("name")):
+            self._tag_due()
+
+    def _tag_due(self) -> None:
+        if self._tag_delay > 0:
             self._tag_debouncer.trigger()
+        else:  # no typing to wait for (the magic): look it up now, so wait_loaded sees it
+            self._refresh_tag()
 
     def _refresh_tag(self) -> None:
         """On the loop, once typing paused: look up a tag that namespace/name does not have yet."""
@@ -288,6 +300,8 @@ class SaveController(HasTraits):
             for p in validate_save_fields({"name": name, "namespace": namespace})
         ):
             return
+        if (namespace, name) == self._tag_key:
+            return  # looked up already (or in flight) for this repository
         try:
             client = self.client()
         except MaiWidgetsError:
@@ -446,6 +460,24 @@ class SaveController(HasTraits):
         if change["new"] == "settled" and "tag" not in self._edited:
             self._tag_key = None
             self._tag_debouncer.trigger()
+
+    def unfinished_text(self) -> str:
+        """What goes on in ModelArts after following ended early (stopped or timed out), in
+        words; "" when it did not, or when both the image and the instance had settled."""
+        record = self.record
+        if self.state != "settled" or self.outcome not in ("stopped", "timeout") or record is None:
+            return ""
+        going_on = [] if record.is_terminal else [f"the image is still {record.status}"]
+        notebook = self.notebook
+        if notebook is not None and notebook.status == NotebookStatus.SNAPSHOTTING:
+            going_on.append(
+                f"the instance {notebook.name or notebook.id} stays unavailable (SNAPSHOTTING) "
+                "until the save ends"
+            )
+        if not going_on:
+            return ""
+        lead = "Stopped following" if self.outcome == "stopped" else "Gave up waiting"
+        return f"{lead}: ModelArts carries on with the save; {' and '.join(going_on)}."
 
     def stop(self) -> None:
         """Stop following now (the save itself goes on in ModelArts)."""

@@ -62,13 +62,15 @@ class SaveImageError(RegisterImageError):
     magic = MAGIC
 
     @classmethod
-    def not_active(cls, record: ImageRecord, outcome: str) -> SaveImageError:
+    def not_active(cls, record: ImageRecord, outcome: str, unfinished: str = "") -> SaveImageError:
+        """The image did not end ACTIVE; ``unfinished`` says what goes on after a timeout
+        (:meth:`SaveController.unfinished_text`)."""
         label = f"image {record.id} ({record.swr_path or record.name})"
         if outcome == "timeout":
             return cls(
                 f"{MAGIC} gave up waiting: {label} is still {record.status}",
                 [
-                    "ModelArts carries on saving it.",
+                    unfinished or "ModelArts carries on with the save.",
                     f"Hint: follow it with StatusView.for_image({record.id!r}), or give a longer --timeout",
                 ],
                 record=record,
@@ -293,9 +295,14 @@ class SaveImageMagics(Magics):
         if lines is not None and not wait:
             print(f"not waiting; follow it with StatusView.for_image({record.id!r}) or ImageClient().wait")
         elif lines is not None and stopped:
-            print(f"stopped following (interrupted); image {record.id} carries on in ModelArts")
+            ongoing = (
+                controller.unfinished_text() or f"Stopped following; image {record.id} is {record.status}."
+            )
+            print(f"{ongoing} (interrupted)")
+            if not record.is_terminal:
+                print(f"Follow it with StatusView.for_image({record.id!r}) or ImageClient().wait")
         if wait and not stopped and record.status != ImageStatus.ACTIVE:
-            raise SaveImageError.not_active(record, controller.outcome)
+            raise SaveImageError.not_active(record, controller.outcome, controller.unfinished_text())
         return record
 
     @staticmethod

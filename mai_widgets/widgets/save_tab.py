@@ -39,7 +39,7 @@ _NOTEBOOK_COLOURS: dict[str, str] = {
     NotebookStatus.RUNNING.value: "mai-badge-active",
 }
 _CONTROL_TRAITS = ["problems", "missing", "busy", "closed", "endpoint", "load_state", "state"]
-_PROGRESS_TRAITS = ["notebook", "record", "state", "error", "polls"]
+_PROGRESS_TRAITS = ["notebook", "record", "state", "error", "polls", "outcome"]
 _LIST_TRAITS = [
     "notebooks",
     "organizations",
@@ -151,6 +151,8 @@ class SaveNotebookView(widgets.VBox):  # type: ignore[misc]  # ipywidgets is unt
         self.reason = looks.html(classes=("mai-save-reason",))
         self.notebook_state = looks.html(classes=("mai-save-notebook-state",))
         self.image_state = looks.html(classes=("mai-save-image-state",))
+        # Following stopped or timed out while ModelArts still saves: what goes on, in words.
+        self.unfinished = looks.html(classes=("mai-save-unfinished",))
         self.error_box = looks.html(classes=("mai-save-error",))
         self.result = widgets.VBox([], _dom_classes=("mai-save-result",))
         self.status_view: StatusView | None = None  # the image's record, once a save has ended
@@ -163,6 +165,7 @@ class SaveNotebookView(widgets.VBox):  # type: ignore[misc]  # ipywidgets is unt
                 self.reason,
                 self.notebook_state,
                 self.image_state,
+                self.unfinished,
                 self.error_box,
                 self.result,
             ],
@@ -322,6 +325,12 @@ class SaveNotebookView(widgets.VBox):  # type: ignore[misc]  # ipywidgets is unt
         else:
             self.notebook_state.value = self._notebook_line()
             self.image_state.value = self._image_line()
+        unfinished = html.escape(c.unfinished_text())
+        if unfinished and c.record is not None and not c.record.is_terminal:
+            unfinished += " <b>Follow again</b> (below) watches the image again."
+        self.unfinished.value = (
+            f"<span class='mai-message mai-message-warn'>{unfinished}</span>" if unfinished else ""
+        )
         self.error_box.value = error_html(c.error) if c.error is not None else ""
         if c.state == "settled" and c.record is not None:
             self._show_record(c.record)

@@ -12,6 +12,7 @@ import html
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
@@ -26,6 +27,7 @@ from ..wire.contract import (
     ImageRecord,
     ImageStatus,
     ImageType,
+    Origin,
     register_again_fields,
 )
 from ..wire.format import image_label, size_text, time_text
@@ -35,13 +37,17 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FAILED_STATUSES",
+    "REGISTERED_WORDS",
+    "SAVED_WORDS",
     "STATUS_COLOURS",
     "ImageActions",
+    "ImageWords",
     "SharedLooks",
     "StatusView",
     "badge_class_html",
     "describe_state",
     "error_html",
+    "image_words",
     "record_table_html",
 ]
 
@@ -200,10 +206,30 @@ def error_html(error: MaiWidgetsError) -> str:
     return f"<div class='mai-error-block'>{body}</div>"
 
 
+@dataclass(frozen=True)
+class ImageWords:
+    """What happened to an image, in the words :func:`describe_state` puts into its sentences."""
+
+    made: str  # what was done to make it ("registered")
+    work: str  # what ModelArts carries on with while it is not ACTIVE yet
+
+
+REGISTERED_WORDS = ImageWords(made="registered", work="the registration")
+# An image made by "save this notebook as an image" (origin IMAGE_SAVE): nothing was registered.
+SAVED_WORDS = ImageWords(made="saved from a notebook instance", work="the save")
+
+
+def image_words(record: ImageRecord | None) -> ImageWords:
+    """The words for ``record``: those of a saved notebook (origin IMAGE_SAVE) or a registration."""
+    return SAVED_WORDS if record is not None and record.origin == Origin.IMAGE_SAVE else REGISTERED_WORDS
+
+
 def describe_state(controller: RegistrationController) -> str:
-    """The controller's state as one sentence (the view always says what is going on)."""
+    """The controller's state as one sentence (the view always says what is going on); an image
+    saved from a notebook is told in its own words (:func:`image_words`)."""
     record = controller.record
     state = controller.state
+    words = image_words(record)
     if state == "editing":
         return "Nothing registered yet."
     if state == "submitting":
@@ -211,7 +237,7 @@ def describe_state(controller: RegistrationController) -> str:
     if state == "watching":
         status = record.status if record is not None else "INIT"
         reads = f", {controller.polls} status reads so far" if controller.polls else ""
-        return f"Registered; following its status ({status}{reads})."
+        return f"{words.made.capitalize()}; following its status ({status}{reads})."
     if state == "failed":
         if record is not None:
             return f"Stopped following after an error; the image was last {record.status}."
@@ -220,12 +246,17 @@ def describe_state(controller: RegistrationController) -> str:
     if record is None:
         return "Done."
     if controller.outcome == "stopped":
-        return f"Stopped following; the image was still {record.status} (ModelArts carries on)."
+        return (
+            f"Stopped following; the image was still {record.status} "
+            f"(ModelArts carries on with {words.work})."
+        )
     if controller.outcome == "timeout":
-        return f"Gave up waiting; the image was still {record.status} (ModelArts carries on)."
+        return (
+            f"Gave up waiting; the image was still {record.status} (ModelArts carries on with {words.work})."
+        )
     if record.status == ImageStatus.ACTIVE:
-        return "The image is registered and ACTIVE: ready to use."
-    return f"The image ended {record.status}."
+        return f"The image was {words.made} and is ACTIVE: ready to use."
+    return f"The image {words.made} ended {record.status}."
 
 
 class StatusView(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped

@@ -293,6 +293,14 @@ def row_widgets(bench: Bench) -> list[Row]:
     return _rows_of(widgets_bench.run(creating_seconds=10.0 if bench.quick else 60.0))
 
 
+def row_save_notebook(bench: Bench) -> list[Row]:
+    """Saving a notebook: from the instance leaving SNAPSHOTTING, or the image changing status, to
+    the Save notebook tab (tests/benchmarks/widgets_bench.py); goal as for registrations."""
+    import widgets_bench
+
+    return _rows_of(widgets_bench.follow_save(snapshot_seconds=10.0 if bench.quick else 60.0))
+
+
 def _hostile_server(kind: str) -> Any:
     """A loopback server that hangs (``hang``) or answers every request with 429 ``Retry-After``."""
     import http.server
@@ -412,6 +420,7 @@ ROWS: list[Callable[[Bench], list[Row]]] = [
     row_browser,
     row_batch,
     row_widgets,
+    row_save_notebook,
 ]
 
 

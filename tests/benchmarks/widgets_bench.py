@@ -1,4 +1,4 @@
-"""Widget benchmarks (helper WIDGETS): panel start-up, and following an image's status.
+"""Widget benchmarks (helper WIDGETS): panel start-up, following an image, and a notebook save.
 
 ``run()`` returns rows of ``{"name", "value", "unit", "goal", "ok"}``; ``make bench`` prints
 them. Run alone: ``.venv/bin/python tests/benchmarks/widgets_bench.py [--creating-seconds 60]``.
@@ -128,6 +128,57 @@ def follow_long_creating(creating_seconds: float = 60.0, init_seconds: float = 2
             ),
             _row("delay INIT -> CREATING shown", shown["CREATING"] - creating_at, "s", 5.0),
             _row("delay CREATING -> ACTIVE shown", shown["ACTIVE"] - active_at, "s", 5.0),
+        ]
+
+
+def follow_save(snapshot_seconds: float = 60.0, init_seconds: float = 2.0) -> list[Row]:
+    """Save the demo instance through the Save notebook tab; time how late the tab shows the
+    image's changes and the instance leaving SNAPSHOTTING (the default poll schedule)."""
+    from mai_widgets.auth.config import load_config
+    from mai_widgets.auth.credentials import Credentials
+    from mai_widgets.services.images import ImageClient
+    from mai_widgets.widgets.save_tab import SaveNotebookView
+
+    with (
+        tempfile.TemporaryDirectory() as data_dir,
+        EmulatorProcess(
+            data_dir,
+            init_seconds=init_seconds,
+            args=["--snapshot-seconds", str(snapshot_seconds)],
+        ) as emu,
+    ):
+        config = load_config(env=emu.env(), config_dirs=[])  # the default poll schedule
+        client = ImageClient(config, Credentials(ak=emu.ak, sk=emu.sk))
+        view = SaveNotebookView(client)
+        assert view.wait_idle(60) and view.controller.this_notebook_id, "the demo instance is this one"
+        shown: dict[str, float] = {}
+        lock = threading.Lock()
+
+        def on_line(change: Any) -> None:
+            # A badge is ">STATUS<" in the line; the path after it ("SNAPSHOTTING → RUNNING") is not.
+            with lock:
+                for status in ("CREATING", "ACTIVE", "RUNNING"):
+                    if f">{status}<" in change["new"] and status not in shown:
+                        shown[status] = time.time()
+
+        view.image_state.observe(on_line, names="value")
+        view.notebook_state.observe(on_line, names="value")
+        view.name.value = "bench-env"
+        assert view.save()
+        assert view.controller.wait_settled(snapshot_seconds + 120)
+        record = view.controller.record
+        assert record is not None and record.create_at is not None and str(record.status) == "ACTIVE"
+        view.close()
+        # The emulator's schedule (emulator/notebooks.py): the image is CREATING after init_seconds
+        # (at most half the snapshot), ACTIVE as the instance leaves SNAPSHOTTING.
+        saved = record.create_at.timestamp()
+        creating_at = saved + min(init_seconds, snapshot_seconds / 2)
+        done_at = saved + snapshot_seconds
+        label = f"({snapshot_seconds:g} s SNAPSHOTTING)"
+        return [
+            _row(f"save: image INIT -> CREATING shown {label}", shown["CREATING"] - creating_at, "s", 5.0),
+            _row(f"save: image CREATING -> ACTIVE shown {label}", shown["ACTIVE"] - done_at, "s", 5.0),
+            _row(f"save: instance leaving SNAPSHOTTING shown {label}", shown["RUNNING"] - done_at, "s", 5.0),
         ]
 
 

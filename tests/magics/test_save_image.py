@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -114,6 +115,11 @@ def test_dry_run_sends_nothing_and_shows_no_secret(
     assert "os.environ['HUAWEICLOUD_SDK_AK']" in out
     with emulator.store() as store:
         assert store.count() == 0
+    # Without TAG the request carries the default, a date-and-time tag the repository has not:
+    # the magic looks it up before it builds the request (the service's own default is undocumented).
+    value, captured = run(shell, "%save_image my-env --namespace mai-demo --dry-run")
+    out = captured.stdout + "\n".join(str(v) for o in captured.outputs for v in o.data.values())
+    assert value is None and re.search(r'"tag": "\d{8}-\d{4}"', out), out
 
 
 @pytest.mark.parametrize(
@@ -212,6 +218,74 @@ def test_in_a_notebook_the_tabs_view_shows_both_states_and_no_secret(
     assert view.status_view is not None and "ready to use" in view.status_view.state_line.value
     state = json.dumps(widgets.Widget.get_manager_state(drop_defaults=False))
     assert emu.ak not in state and emu.sk not in state
+
+
+@pytest.mark.parametrize("widgets", [False, True])
+def test_a_timeout_fails_the_cell_saying_the_save_carries_on(
+    shell: InteractiveShell,
+    magics: SaveImageMagics,
+    emulator_factory: Callable[..., EmulatorProcess],
+    point_at: Callable[..., EmulatorProcess],
+    widgets: bool,
+) -> None:
+    emu = point_at(emulator_factory(snapshot_seconds=30))
+    magics.use_widgets = widgets
+    error, captured = run(shell, "%save_image slow:v1 --namespace mai-demo --timeout 1.5")
+    assert isinstance(error, SaveImageError), error
+    assert error.record is not None and not error.record.is_terminal
+    block = "\n".join(error._render_traceback_())
+    assert f"%save_image gave up waiting: image {error.record.id}" in block
+    assert "ModelArts carries on with the save; the image is still" in block
+    assert (
+        f"the instance {DEFAULTS.demo_notebook} stays unavailable (SNAPSHOTTING) until the save ends" in block
+    )
+    assert "StatusView.for_image" in block and "--timeout" in block
+    assert "Traceback" not in block + captured.stdout + captured.stderr
+    assert emu.ak not in block and emu.sk not in block
+    if widgets:
+        view = magics.last_view
+        assert view is not None and "Gave up waiting: ModelArts carries on" in view.unfinished.value
+        assert view.status_view is not None and "Gave up waiting" in view.status_view.state_line.value
+
+
+@pytest.mark.parametrize("widgets", [False, True])
+def test_ctrl_c_stops_following_and_says_the_save_carries_on(
+    shell: InteractiveShell,
+    magics: SaveImageMagics,
+    emulator_factory: Callable[..., EmulatorProcess],
+    point_at: Callable[..., EmulatorProcess],
+    monkeypatch: pytest.MonkeyPatch,
+    widgets: bool,
+) -> None:
+    from mai_widgets.kernel.save import SaveController
+
+    point_at(emulator_factory(snapshot_seconds=30))
+    magics.use_widgets = widgets
+    original = SaveController.wait_settled
+
+    def interrupted(self: SaveController, timeout: float | None = None) -> bool:
+        # Ctrl-C arrives on the main thread while it waits, once both records have been read.
+        if self.notebook is not None and self.state == "following" and not self.stopping:
+            raise KeyboardInterrupt
+        return original(self, timeout)
+
+    monkeypatch.setattr(SaveController, "wait_settled", interrupted)
+    record, captured = run(shell, "%save_image stopped:v1 --namespace mai-demo")
+    assert isinstance(record, ImageRecord) and not record.is_terminal, captured.stdout
+    controller = magics.last_controller
+    assert controller is not None and (controller.state, controller.outcome) == ("settled", "stopped")
+    assert controller.worker is not None and not controller.worker.is_alive()
+    if widgets:
+        view = magics.last_view
+        assert view is not None and "Stopped following: ModelArts carries on" in view.unfinished.value
+        assert view.status_view is not None
+        assert "Stopped following; the image was still" in view.status_view.state_line.value
+    else:
+        out = captured.stdout
+        assert "Stopped following: ModelArts carries on with the save; the image is still" in out
+        assert f"the instance {DEFAULTS.demo_notebook} stays unavailable (SNAPSHOTTING)" in out
+        assert "(interrupted)" in out and f"StatusView.for_image({record.id!r})" in out
+        assert "Traceback" not in out + captured.stderr
 
 
 def test_load_ext_registers_the_magic(shell: InteractiveShell) -> None:

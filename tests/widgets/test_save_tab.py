@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 
 import ipywidgets as widgets
+import pytest
 from widget_support import make_client
 
 from mai_widgets import Workbench
@@ -144,5 +145,42 @@ def test_a_not_running_instance_is_said_in_words(emulator_factory: Callable[...,
         assert "Instance is STOPPED" in message and "start it" in message
         assert view.save_button.disabled
         assert not view.save() and view.controller.record is None
+    finally:
+        view.close()
+
+
+@pytest.mark.parametrize("outcome", ["stopped", "timeout"])
+def test_a_stopped_or_timed_out_follow_says_what_goes_on_in_words(
+    emulator_factory: Callable[..., EmulatorProcess], outcome: str
+) -> None:
+    """Stopping (the magic's Ctrl-C stops the tab's controller) or the wait timeout while the
+    instance is still SNAPSHOTTING: the tab says the save carries on and what is unavailable."""
+    emu = emulator_factory(snapshot_seconds=30)
+    settings = {"wait_timeout": 1.5} if outcome == "timeout" else {}
+    view = SaveNotebookView(make_client(emu, **settings))
+    try:
+        assert view.wait_idle(WAIT)
+        assert view.unfinished.value == ""
+        assert view.save()
+        c = view.controller
+        wait_for(lambda: c.notebook is not None and c.record is not None and c.state == "following")
+        if outcome == "stopped":
+            c.stop()
+        assert c.wait_settled(WAIT)
+        assert (c.state, c.outcome, c.error) == ("settled", outcome, None)
+        assert c.record is not None and not c.record.is_terminal
+        lead = "Stopped following" if outcome == "stopped" else "Gave up waiting"
+        said = view.unfinished.get_state()["value"]  # what the comm sends
+        assert f"{lead}: ModelArts carries on with the save; the image is still {c.record.status}" in said
+        assert f"the instance {DEFAULTS.demo_notebook} stays unavailable (SNAPSHOTTING)" in said
+        assert "Follow again" in said and "mai-save-unfinished" in view.unfinished._dom_classes
+        assert "SNAPSHOTTING" in view.notebook_state.value and "RUNNING" not in view.notebook_state.value
+        assert view.status_view is not None
+        line = view.status_view.state_line.value
+        assert f"{lead}; the image was still {c.record.status} (ModelArts carries on with the save)" in line
+        assert view.status_view.follow_button.description == "Follow again"
+        assert view.status_view.follow_button.layout.display == ""
+        assert view.error_box.value == "" and "Traceback" not in said
+        assert c.worker is not None and not c.worker.is_alive()
     finally:
         view.close()

@@ -18,7 +18,7 @@ from mai_widgets.errors import FieldProblem, ValidationError, api_error
 from mai_widgets.kernel.controller import RegistrationController
 from mai_widgets.services.images import ImageClient
 from mai_widgets.widgets.status import STATUS_COLOURS
-from mai_widgets.wire.contract import ImageRecord, ImageStatus
+from mai_widgets.wire.contract import ImageRecord, ImageStatus, Origin
 
 SETTLE = 60.0
 GOOD = DEMO_SWR_IMAGES[1]
@@ -161,6 +161,38 @@ def test_states_are_always_described() -> None:
     c.state = "settled"
     assert "Stopped following; the image was still CREATING" in view.state_line.value
     assert view.follow_button.description == "Follow again"
+    view.close()
+
+
+def test_an_image_saved_from_a_notebook_is_told_in_its_own_words() -> None:
+    """Origin IMAGE_SAVE: the same sentences, saying "saved from a notebook instance", never
+    "registered"; what the front end receives (the synced value) says so too."""
+    c = offline_controller()
+    view = StatusView(c)
+    saved = record(origin=Origin.IMAGE_SAVE, status=ImageStatus.CREATING, status_message=None)
+    c.record, c.state, c.polls = saved, "watching", 3
+    said = [view.state_line.value]
+    assert "Saved from a notebook instance; following its status (CREATING, 3 status reads" in said[-1]
+    c.outcome, c.state = "stopped", "settled"
+    said.append(view.state_line.value)
+    assert "Stopped following; the image was still CREATING (ModelArts carries on with the save)" in said[-1]
+    c.outcome = "timeout"
+    said.append(view.state_line.value)
+    assert "Gave up waiting; the image was still CREATING (ModelArts carries on with the save)" in said[-1]
+    c.outcome, c.record = "settled", saved.with_changes(status=ImageStatus.ACTIVE)
+    said.append(view.state_line.get_state()["value"])  # what the comm sends
+    assert "The image was saved from a notebook instance and is ACTIVE: ready to use." in said[-1]
+    c.record = saved.with_changes(status=ImageStatus.CREATE_FAILED)
+    said.append(view.state_line.value)
+    assert "The image saved from a notebook instance ended CREATE_FAILED." in said[-1]
+    assert not any("registered" in line.lower() or "registration" in line for line in said), said
+    # The same view, the same sentences, for a registration (origin CUSTOMIZE or not said).
+    for origin in (Origin.CUSTOMIZE, None):
+        c.record = saved.with_changes(status=ImageStatus.ACTIVE, origin=origin)
+        assert "The image was registered and is ACTIVE: ready to use." in view.state_line.value
+    c.outcome = "stopped"
+    c.record = saved.with_changes(origin=None)
+    assert "(ModelArts carries on with the registration)" in view.state_line.value
     view.close()
 
 
