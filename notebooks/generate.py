@@ -605,8 +605,8 @@ BATCH = [
     ),
     code(
         'print(batch.plan(batch.load("exported.yaml"), preflight=False))\n'
-        f'for entry, path, request, problems in exported.requests("{OTHER_REGION}"):\n'
-        "    print(path)"
+        f'for entry, path, *_ in exported.requests("{OTHER_REGION}"):\n'
+        "    print(entry.index, path)"
     ),
     md(
         "To move the set, push (or sync) the images to the other region's SWR, then apply the file\n"
