@@ -476,6 +476,172 @@ SAVE = [
     ),
 ]
 
+# -- 06: many images at once (a file, %register_images, batch, the mai-widgets console script) ----
+
+# Demo SWR images no other example registers (host-less: the registry follows the region), one of
+# them arm64 only. Files are written next to the notebook, as a user would.
+BATCH_FILE = "images.yaml"
+BATCH_YAML = """\
+defaults:                      # every entry gets these unless it sets its own
+  arch: X86_64
+  resource_category: [CPU]
+  services: [NOTEBOOK, SSH]
+images:
+  - swr_path: mai-demo/pytorch-cpu:2.2.0
+    description: PyTorch 2.2 for CPU notebooks
+  - swr_path: mai-demo/pytorch-cpu:2.1.0
+    description: PyTorch 2.1 for CPU notebooks
+  - swr_path: mai-demo/mindspore-ascend:2.3.0-aarch64
+    arch: AARCH64
+    resource_category: [ASCEND]
+    description: MindSpore 2.3 on Ascend
+"""
+# A typo in a key: the file is refused before anything is sent, naming the entry and the nearest key.
+BAD_BATCH_YAML = """\
+images:
+  - swr_path: mai-demo/pytorch-cpu:2.2.0
+    resource_categroy: [GPU]
+"""
+# Another region, to show where a host-less path goes there (nothing is sent to it).
+OTHER_REGION = "cn-east-3"
+# The console script, run by the kernel's own Python (so it is the same mai-widgets, on any PATH).
+CLI = "{sys.executable} -m mai_widgets.cli"
+
+BATCH = [
+    md(
+        "# Many images at once\n\n"
+        "A team keeps a set of images: every framework, version and architecture it supports.\n"
+        "Instead of one `%register_image` per image, describe the set in one file, see what\n"
+        "registering it would do (`plan`), register what is new (`apply`), and write what is\n"
+        "registered back to such a file (`export`) to move the set to another region or project.\n"
+        "The same file works in a notebook (`%register_images`), in Python (`mai_widgets.batch`)\n"
+        "and in a terminal or CI (the `mai-widgets` console script).\n\n"
+        + RUN_ELSEWHERE
+        + "\n\nand replace the `mai-demo` organization in the file below with your own SWR organization\n"
+        "(and its images with ones you pushed there). The README lists every setting."
+    ),
+    md(
+        "## The file\n\n"
+        "YAML, or JSON of the same shape: one entry per image under `images`, with the keys of the\n"
+        "register form (`swr_path`, `arch`, `resource_category`, `services`, `service_type`,\n"
+        "`visibility`, `description`, `workspace_id`, ...). `defaults` is optional: every entry gets\n"
+        "these unless it sets its own. The paths name no registry host, so the region's SWR is used\n"
+        "wherever the file is applied. The last image is arm64 only: it runs on Ascend hosts."
+    ),
+    code(f"%%writefile {BATCH_FILE}\n{BATCH_YAML}"),
+    md(
+        "## Plan: what applying would do\n\n"
+        "`--plan` sends no registration. It lists your registered images once and tells, per entry:\n\n"
+        "* **new**: not registered yet; applying registers it;\n"
+        "* **same**: registered already with these fields; applying leaves it alone;\n"
+        "* **differs**: registered with other fields (they are listed); applying reports it and\n"
+        "  changes nothing;\n"
+        "* **failed**: registered, and that registration failed; `--replace-failed` deletes it and\n"
+        "  registers it again;\n"
+        "* **invalid**: a value the register form refuses (`arch: SPARC`), with its message.\n\n"
+        "It also checks each image to be registered in SWR, as the panel's checklist does: does it\n"
+        "exist, for this architecture, does a notebook image run as `ma-user`. A plan where any entry\n"
+        "would not end as the file asks fails the cell."
+    ),
+    code(f"%load_ext mai_widgets\n%register_images {BATCH_FILE} --plan"),
+    md(
+        "## Apply\n\n"
+        "Without `--plan` the magic registers the new entries, 4 at a time (`--concurrency N`),\n"
+        "each exactly once whatever the network does, and follows them all until they are `ACTIVE`:\n"
+        "one live view with a progress bar, a row per entry and the summary. It returns the results,\n"
+        "and the cell fails unless every entry ends `ACTIVE` or was registered the same way before.\n"
+        "`--no-wait` returns once every registration is sent. Interrupting the kernel stops\n"
+        "starting registrations and shows what was sent; running the cell again finishes the rest."
+    ),
+    code(
+        f"result = %register_images {BATCH_FILE}\n"
+        "print(result)\n"
+        "for entry in result.entries:\n"
+        "    print(entry.index, entry.state, entry.record.id, entry.swr_path)"
+    ),
+    md(
+        "## Apply again: nothing new is sent\n\n"
+        "Every entry is now registered the same way, so applying the file again registers nothing.\n"
+        "That makes `apply` safe to run on every change of the file (in CI, say): only what is new\n"
+        "is sent."
+    ),
+    code(f"again = %register_images {BATCH_FILE}\nprint(again)"),
+    md(
+        "## When an image is registered otherwise\n\n"
+        "The same plan in Python: `mai_widgets.batch` has `load`/`loads`, `plan`, `apply`, `export`\n"
+        "and `dumps`, returning typed results, with no widgets (for scripts). Here the file asks for\n"
+        "another description of one image than the one it was registered with. The plan says\n"
+        "**differs** and names the field; `apply` would report it and leave the image alone (nothing\n"
+        "registered is replaced silently). To change it, delete the image and apply again."
+    ),
+    code(
+        "from pathlib import Path\n\n"
+        "from mai_widgets import batch\n\n"
+        f'text = Path("{BATCH_FILE}").read_text()\n'
+        'edited = batch.loads(text.replace("PyTorch 2.1 for CPU notebooks", "PyTorch 2.1, CPU only"))\n'
+        "plan = batch.plan(edited, preflight=False)  # preflight=False: no SWR checks, only the listing\n"
+        "print(plan)\n"
+        "for entry in plan.entries:\n"
+        "    print(entry.index, entry.swr_path, entry.summary())"
+    ),
+    md(
+        "## Export: move a set to another region or project\n\n"
+        "`export` writes your registered (DEDICATED) images as such a file, with the fields each was\n"
+        "registered with (those equal to the defaults are left out). Filters: `name` (part of the\n"
+        "image name), `status` and `workspace_id`. This region's registry host is left out of the\n"
+        "paths, so the file reads back unchanged and, applied in another region, registers the same\n"
+        "images from that region's SWR:"
+    ),
+    code(
+        'exported = batch.export(status="ACTIVE")\n'
+        'exported_text = batch.dumps(exported)  # YAML; batch.dumps(exported, "json") for JSON\n'
+        'Path("exported.yaml").write_text(exported_text)\n'
+        "print(exported_text)\n"
+        'print("reads back unchanged:", batch.load("exported.yaml").to_data() == exported.to_data())'
+    ),
+    md(
+        "Applied here, the exported file changes nothing: every image is **same**. In another region\n"
+        f"(`{OTHER_REGION}` here) each host-less path names that region's registry:"
+    ),
+    code(
+        'print(batch.plan(batch.load("exported.yaml"), preflight=False))\n'
+        f'for entry, path, *_ in exported.requests("{OTHER_REGION}"):\n'
+        "    print(entry.index, path)"
+    ),
+    md(
+        "To move the set, push (or sync) the images to the other region's SWR, then apply the file\n"
+        "with that region and project's settings, for example in a terminal:\n\n"
+        "```bash\n"
+        f"export MAI_WIDGETS_REGION={OTHER_REGION}\n"
+        "export HUAWEICLOUD_SDK_PROJECT_ID=...   # the target project (or leave it to IAM)\n"
+        "mai-widgets plan exported.yaml\n"
+        "mai-widgets apply exported.yaml\n"
+        "```"
+    ),
+    md(
+        "## In a terminal and in CI: `mai-widgets`\n\n"
+        "The console script does the same: `mai-widgets plan FILE`, `mai-widgets apply FILE\n"
+        "[--concurrency N] [--no-wait] [--replace-failed] [--timeout S]`, `mai-widgets export\n"
+        "[--name N] [--status S ...] [--workspace-id ID] > images.yaml`. It prints a line per change\n"
+        "and the summary table (plain text when the output is not a terminal; `--json` for machines)\n"
+        "and exits **0** on success, **1** when an entry failed, **2** on bad input, so a CI step\n"
+        "fails when it should. The cells below run it with the kernel's Python, as\n"
+        "`python -m mai_widgets.cli`, which is the same program:"
+    ),
+    code(f'import sys\n\n!{CLI} apply {BATCH_FILE}; echo "exit code $?"'),
+    md(
+        "## A bad file is refused before anything is sent\n\n"
+        "An unknown key, a path listed twice, a key given twice or YAML that does not parse: the\n"
+        "whole file is refused, naming the entry (number, line, path) and, for a misspelt key, the\n"
+        "nearest valid one. The magic fails the cell with one line (this cell is tagged\n"
+        '`raises-exception`, so "Run all" carries on):'
+    ),
+    code(f"%%writefile bad.yaml\n{BAD_BATCH_YAML}"),
+    failing_code("%register_images bad.yaml --plan"),
+    md("The console script says the same on one line and exits 2:"),
+    code(f'!{CLI} plan bad.yaml; echo "exit code $?"'),
+]
+
 # The first image each notebook registers (tests register it beforehand to meet "already registered").
 FIRST_IMAGES: dict[str, str] = {
     "01-register-with-the-panel.ipynb": PANEL_IMAGE,
@@ -490,6 +656,7 @@ NOTEBOOKS: dict[str, list[NotebookNode]] = {
 }
 NOTEBOOKS["04-manage-your-images.ipynb"] = MANAGE
 NOTEBOOKS["05-save-your-environment-as-an-image.ipynb"] = SAVE
+NOTEBOOKS["06-many-images-at-once.ipynb"] = BATCH
 
 
 def build(name: str, cells: list[NotebookNode]) -> NotebookNode:

@@ -205,12 +205,33 @@ def _check_story(name: str, nb: Any, text: str) -> None:
         assert "The image was saved from a notebook instance and is ACTIVE: ready to use" in widgets
         assert "%save_image failed: tag-conflict · HTTP 400 · ModelArts.6737" in text
         assert "tag cannot be duplicated" in text and "choose another tag" in text
+    elif name.startswith("06"):
+        assert "<Plan ok=True: 3 new>" in text  # planned: nothing registered yet, the SWR checks pass
+        assert "Done:</b> 3 new" in widgets and "Done:</b> 3 active; 3 registrations sent" in widgets
+        assert "<ApplyResult ok=True: 3 active; 3 sent>" in text  # applied: each entry sent once
+        assert text.count(" active ") == 3 and "mai-demo/mindspore-ascend:2.3.0-aarch64" in text
+        assert "<ApplyResult ok=True: 3 same; 0 sent>" in text  # applied again: nothing sent
+        assert "<Plan ok=False: 2 same, 1 differs>" in text
+        assert "which has Description PyTorch 2.1 for CPU notebooks (file: PyTorch 2.1, CPU only)" in text
+        # exported host-less, read back unchanged, the same set here, another region's registry there
+        exported = text.split("# ModelArts images")[1].split("reads back unchanged: True")[0]
+        assert "- swr_path: mai-demo/mindspore-ascend:2.3.0-aarch64\n  arch: AARCH64" in exported
+        assert "swr.cn-north-4" not in exported and "<Plan ok=True: 3 same>" in text
+        assert "swr.cn-east-3.myhuaweicloud.com/mai-demo/pytorch-cpu:2.1.0" in text
+        assert "3 images: 3 same; 0 registrations sent" in text and "exit code 0" in text  # the script
+        # the bad file, refused with the entry and the nearest key, by the magic and the script (exit 2)
+        bad = "bad.yaml: entry 1 (line 2, mai-demo/pytorch-cpu:2.2.0): unknown key 'resource_categroy' "
+        bad += "(did you mean 'resource_category'?)"
+        assert f"UsageError: %register_images: invalid-file: {bad}" in text
+        assert f"mai-widgets plan: invalid-file: {bad}" in text and "exit code 2" in text
 
 
 # Notebook 04 registers a path that was never pushed, on purpose, to show a failed image; meeting it
 # already registered (and failed) tells the same story, so it has no "what differs" report.
 # Notebook 05 registers nothing: it saves a notebook instance, under a tag no image has yet.
-REGISTERING = [p for p in NOTEBOOKS if not p.name.startswith(("04-", "05-"))]
+# Notebook 06 registers a file of images: one registered otherwise before is "differs", reported and
+# left alone, and the cell fails as it should; the notebook shows such a plan itself.
+REGISTERING = [p for p in NOTEBOOKS if not p.name.startswith(("04-", "05-", "06-"))]
 
 
 @pytest.mark.parametrize("path", REGISTERING, ids=[p.name for p in REGISTERING])
