@@ -384,7 +384,7 @@ def _rows_of(results: list[dict[str, Any]]) -> list[Row]:
             r["name"],
             f"{r['value']:.3f} {r['unit']}" if isinstance(r["value"], float) else f"{r['value']} {r['unit']}",
             ratio_goal=str(r["goal"]).replace("<=", "≤"),
-            met=bool(r["ok"]),
+            met=None if r["goal"] == "(info)" else bool(r["ok"]),
         )
         for r in results
     ]
