@@ -68,7 +68,7 @@ def __dir__() -> list[str]:
 
 
 def load_ipython_extension(ipython: Any) -> None:
-    """``%load_ext mai_widgets``: registers ``%register_image`` and ``%list_images``."""
+    """``%load_ext mai_widgets``: registers ``%register_image``, ``%list_images`` and ``%save_image``."""
     from .magics import load_ipython_extension as _load
 
     _load(ipython)

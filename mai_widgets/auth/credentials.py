@@ -800,6 +800,7 @@ class CredentialChain:
 
         def discover(auth: AuthBase) -> str:
             return discover_project_id(service, config.region, auth, redact=redact)
+
         project_id = project_id or (local.project_id if local else None) or ""
         built: AuthBase
         if local is None:

@@ -40,7 +40,7 @@ from ..wire.contract import (
     parse_register_fields,
     validate_image_id,
 )
-from .threads import CLOSE_JOIN_SECONDS, BackgroundCalls, Debouncer, MainLoopWriter, start_thread, unexpected
+from .threads import CLOSE_JOIN_SECONDS, BackgroundCalls, Debouncer, MainLoopWriter, OneRun, start_thread
 
 if TYPE_CHECKING:
     from ..auth.config import MaiConfig
@@ -163,13 +163,7 @@ class RegistrationController(HasTraits):
         self._client = client
         self._config = client.config if client is not None else config
         self._writer = MainLoopWriter()
-        self._busy_lock = threading.Lock()
-        self._busy = False
-        self._done = threading.Event()
-        self._done.set()
-        self._stop = Cancel()
-        self._worker: threading.Thread | None = None
-        self._closed = False
+        self._run = OneRun(self._writer, self._set_busy)
         self._setup_error: ConfigError | None = None
         self._learning = Cancel()  # the background look for instance credentials, ended by close()
         self._resolve_setup()
@@ -227,8 +221,8 @@ class RegistrationController(HasTraits):
                 log.debug("no instance credentials: %s", error.message)
                 return
             client = session.images
-            with self._busy_lock:
-                if self._closed or self._client is not None:
+            with self._run.lock:
+                if self._run.closed or self._client is not None:
                     return
                 self._client = client
             self._apply({"missing": [], "credentials_source": client.credentials_source})
@@ -238,6 +232,15 @@ class RegistrationController(HasTraits):
     @property
     def config(self) -> MaiConfig | None:
         return self._config
+
+    @property
+    def _closed(self) -> bool:
+        return self._run.closed
+
+    @property
+    def stopping(self) -> bool:
+        """The run in flight was asked to stop (``stop()``, ``close()``)."""
+        return self._run.stop_token.cancelled
 
     def client(self) -> ImageClient:
         """The client to use, made from the configuration on first use."""
@@ -436,6 +439,22 @@ class RegistrationController(HasTraits):
         self._begin("watching", "mai-widgets-follow", lambda: self._run_follow(client, image_id))
         return True
 
+    def show(self, record: ImageRecord, outcome: str = "settled", *, started_at: float = 0.0) -> None:
+        """Show a record followed elsewhere (a notebook saved as an image) as settled; nothing is
+        sent. Ignored while this controller's own run is in flight."""
+        if self.busy or self.closed:
+            return
+        self._apply(
+            {
+                "record": record,
+                "state": "settled",
+                "outcome": outcome,
+                "error": None,
+                "started_at": started_at,
+                "updated_at": time.time(),
+            }
+        )
+
     def replaceable(self) -> bool:
         """The record shown is a failed registration that :meth:`replace_failed` can replace."""
         record = self.record
@@ -479,7 +498,7 @@ class RegistrationController(HasTraits):
     def _refuse(self, error: MaiWidgetsError) -> bool:
         """Nothing could start: show why and give the claim back (False, for submit/follow)."""
         self._apply({"error": error, "state": "failed"})
-        self._writer.post(self._release)
+        self._run.give_back()
         return False
 
     def stop(self) -> None:
@@ -487,24 +506,19 @@ class RegistrationController(HasTraits):
 
         The image itself is unaffected; nothing more is sent.
         """
-        with self._busy_lock:
-            stop = self._stop
-        stop.cancel()
+        self._run.stop()
 
     def close(self, timeout: float = CLOSE_JOIN_SECONDS) -> None:
         """Stop and wait (a second at most) for the worker to end; the panel calls this when it
         closes. Nothing is sent after it returns."""
-        with self._busy_lock:
-            self._closed = True
-            stop = self._stop
-        stop.cancel()
+        self._run.close(timeout=0.0)  # closed, and the run in flight cut; joined below
         self._learning.cancel()
         if self._preflight_debouncer is not None:
             self._preflight_debouncer.close()
         if self._preflight_calls is not None:
             self._preflight_calls.close()
         self._apply({"closed": True})
-        worker = self._worker
+        worker = self._run.worker
         if worker is not None and worker is not threading.current_thread():
             worker.join(timeout)
         self._writer.drain_here()
@@ -522,33 +536,19 @@ class RegistrationController(HasTraits):
             if left is not None and left <= 0:
                 return False
             self.wait_preflight(left)
-        ended = self._done.wait(None if end is None else max(0.0, end - time.monotonic()))
-        self._writer.drain_here()
-        return ended
+        return self._run.wait(None if end is None else max(0.0, end - time.monotonic()))
 
     @property
     def worker(self) -> threading.Thread | None:
-        return self._worker
+        return self._run.worker
 
     # -- worker plumbing -------------------------------------------------------------------
 
     def _claim(self) -> bool:
-        self._writer.drain_here()  # a finished worker's release may still be queued
-        with self._busy_lock:
-            if self._busy or self._closed:
-                return False
-            self._busy = True
-            self._done.clear()
-            # A fresh stop token per run, made under the lock that close() takes to read it.
-            self._stop = Cancel()
-        self._apply({"busy": True})
-        return True
+        return self._run.claim()
 
-    def _release(self) -> None:
-        with self._busy_lock:
-            self._busy = False
-            self._done.set()
-        self.busy = False
+    def _set_busy(self, busy: bool) -> None:
+        self.busy = busy
 
     def _begin(
         self, state: str, name: str, work: Callable[[], None], record: ImageRecord | None = None
@@ -566,27 +566,10 @@ class RegistrationController(HasTraits):
             }
         )
         _LIVE.add(self)
-        self._worker = start_thread(self._guarded(work), name)
+        self._run.start(work, self._failed, name)
 
-    def _guarded(self, work: Callable[[], None]) -> Callable[[], None]:
-        stop = self._stop
-
-        def run() -> None:
-            try:
-                # Every HTTP call of this run obeys the run's stop token.
-                with call_scope(cancel=stop):
-                    work()
-            except MaiWidgetsError as error:
-                self._apply({"error": error, "state": "failed"})
-            except Exception as error:  # a bug must still end as a visible state, not a dead thread
-                log.debug("registration worker failed", exc_info=True)  # for developers, not the panel
-                self._apply({"error": unexpected(error), "state": "failed"})
-            finally:
-                # Queued behind the worker's trait changes, so observers see them before busy ends.
-                self._writer.post(self._release)
-                self._done.set()
-
-        return run
+    def _failed(self, error: MaiWidgetsError) -> None:
+        self._apply({"error": error, "state": "failed"})
 
     def _apply(self, values: dict[str, Any]) -> None:
         def change() -> None:
@@ -637,7 +620,12 @@ class RegistrationController(HasTraits):
         timeout = self._config.wait_timeout if self._config is not None else None
         # The record in hand counts as the first read: the first GET waits for the first pause.
         result: WaitResult = client.wait(
-            record.id, timeout=timeout, on_update=on_update, stop=self._stop, on_poll=on_poll, known=record
+            record.id,
+            timeout=timeout,
+            on_update=on_update,
+            stop=self._run.stop_token,
+            on_poll=on_poll,
+            known=record,
         )
         self._apply(
             {

@@ -29,6 +29,7 @@ __all__ = [
     "BackgroundCalls",
     "Debouncer",
     "MainLoopWriter",
+    "OneRun",
     "start_thread",
     "unexpected",
 ]
@@ -127,6 +128,108 @@ class MainLoopWriter:
         with self._lock:
             while self._queue:
                 self._queue.popleft()()
+
+
+class OneRun:
+    """One piece of work at a time on a worker thread: the plumbing of a controller that
+    registers or saves and then follows.
+
+    :meth:`claim` fails while a run is in flight (a double click sends nothing twice) or once
+    closed; :meth:`start` runs the claimed work under a fresh stop token; :meth:`stop` cuts it
+    (pauses end, HTTP in flight is cut); :meth:`close` stops for good and joins the worker.
+    ``on_busy`` hears the busy flag change on the kernel loop, after the run's own changes.
+    """
+
+    def __init__(self, writer: MainLoopWriter, on_busy: Callable[[bool], None]) -> None:
+        self.writer = writer
+        self._on_busy = on_busy
+        self.lock = threading.Lock()  # also guards a caller's "closed yet?" check
+        self._busy = False
+        self._done = threading.Event()
+        self._done.set()
+        self._stop = Cancel()
+        self._worker: threading.Thread | None = None
+        self._closed = False
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
+    def stop_token(self) -> Cancel:
+        """The current run's stop token (a fresh one per run)."""
+        with self.lock:
+            return self._stop
+
+    @property
+    def worker(self) -> threading.Thread | None:
+        return self._worker
+
+    def claim(self) -> bool:
+        """Take the one run; False while another is in flight or once closed."""
+        self.writer.drain_here()  # a finished worker's release may still be queued
+        with self.lock:
+            if self._busy or self._closed:
+                return False
+            self._busy = True
+            self._done.clear()
+            # A fresh stop token per run, made under the lock that close() takes to read it.
+            self._stop = Cancel()
+        self.writer.post(lambda: self._on_busy(True))
+        return True
+
+    def give_back(self) -> None:
+        """Nothing started after all: release the claim (after the changes already posted)."""
+        self.writer.post(self._release)
+
+    def _release(self) -> None:
+        with self.lock:
+            self._busy = False
+            self._done.set()
+        self._on_busy(False)
+
+    def start(self, work: Callable[[], None], failed: Callable[[MaiWidgetsError], None], name: str) -> None:
+        """Run the claimed ``work`` on a worker; a failure goes to ``failed`` (on the worker:
+        post trait changes through the writer), a bug as :func:`unexpected`, never a dead thread."""
+        stop = self._stop
+
+        def run() -> None:
+            try:
+                # Every HTTP call of this run obeys the run's stop token.
+                with call_scope(cancel=stop):
+                    work()
+            except MaiWidgetsError as error:
+                failed(error)
+            except Exception as error:
+                log.debug("%s failed", name, exc_info=True)  # for developers, not the user
+                failed(unexpected(error))
+            finally:
+                # Queued behind the worker's trait changes, so observers see them before busy ends.
+                self.writer.post(self._release)
+                self._done.set()
+
+        self._worker = start_thread(run, name)
+
+    def stop(self) -> None:
+        """Stop the run in flight now; nothing more is sent for it."""
+        self.stop_token.cancel()
+
+    def close(self, timeout: float = CLOSE_JOIN_SECONDS) -> None:
+        """Stop for good and wait, ``timeout`` at most, for the worker."""
+        with self.lock:
+            self._closed = True
+            stop = self._stop
+        stop.cancel()
+        worker = self._worker
+        if worker is not None and worker is not threading.current_thread():
+            worker.join(timeout)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the run in flight has ended (True) or ``timeout`` passes; pending changes
+        are applied here when this thread may."""
+        ended = self._done.wait(timeout)
+        self.writer.drain_here()
+        return ended
 
 
 class BackgroundCalls:

@@ -1,4 +1,5 @@
-"""IPython magics: ``%register_image`` and ``%list_images`` (``%load_ext mai_widgets`` loads both)."""
+"""IPython magics: ``%register_image``, ``%list_images`` and ``%save_image`` (``%load_ext mai_widgets``
+loads them all)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from typing import Any
 
 
 def load_ipython_extension(ipython: Any) -> None:
-    """Register ``%register_image`` and ``%list_images`` (loading twice is harmless)."""
+    """Register ``%register_image``, ``%list_images`` and ``%save_image`` (loading twice is harmless)."""
     from .register import load_ipython_extension as _load
 
     _load(ipython)

@@ -50,12 +50,19 @@ if TYPE_CHECKING:
     from ..widgets.status import StatusView
 
 __all__ = [
+    "PUMP_SECONDS",
+    "STOP_SECONDS",
     "Checklist",
+    "DryRun",
     "ProgressLines",
     "RegisterImageError",
     "RegisterImageMagics",
     "already_registered_report",
+    "argument",
+    "environment_client",
     "load_ipython_extension",
+    "magic_arguments",
+    "positive_seconds",
 ]
 
 # IPython's magic_arguments and display are untyped; these typed names keep mypy --strict useful.
@@ -104,7 +111,7 @@ def _flags(long_flag: str, *aliases: str) -> tuple[str, ...]:
     return (long_flag, *aliases, *((short,) if short else ()))
 
 
-def _seconds(text: str) -> float:
+def positive_seconds(text: str) -> float:
     """argparse type of ``--timeout``: a positive, finite number of seconds."""
     try:
         value = float(text)
@@ -128,8 +135,11 @@ class RegisterImageError(Exception):
 
     IPython renders ``_render_traceback_()`` instead of a traceback, in a terminal and in a
     kernel alike. ``record`` is the image as last seen (``None`` when nothing was registered);
-    ``error`` the typed error behind it, if there was one.
+    ``error`` the typed error behind it, if there was one. ``magic`` names the magic that failed
+    (a subclass serves another magic).
     """
+
+    magic = MAGIC
 
     def __init__(
         self,
@@ -161,7 +171,7 @@ class RegisterImageError(Exception):
             details.append(f"Hint: {error.hint}")
         if record is not None:
             details.append(f"The image {_label(record)} was last {record.status}.")
-        return cls(f"{MAGIC} failed: {' · '.join(head)}", details, error=error, record=record)
+        return cls(f"{cls.magic} failed: {' · '.join(head)}", details, error=error, record=record)
 
     @classmethod
     def not_active(cls, record: ImageRecord, outcome: str) -> RegisterImageError:
@@ -183,7 +193,7 @@ class RegisterImageError(Exception):
     @classmethod
     def unexpected(cls, bug: Exception) -> RegisterImageError:
         failure = cls(
-            f"{MAGIC} failed: unexpected {type(bug).__name__} in mai-widgets",
+            f"{cls.magic} failed: unexpected {type(bug).__name__} in mai-widgets",
             ["This is a bug in mai-widgets: %tb shows where; please report it."],
         )
         failure._bug = bug
@@ -283,7 +293,9 @@ class RegisterImageMagics(Magics):
     @argument("--panel", action="store_true", help="open the panel filled in from the arguments instead")
     @argument("--dry-run", action="store_true", help="show the request and equivalent code; send nothing")
     @argument("--no-wait", action="store_true", help="return right after registering, without waiting")
-    @argument("--timeout", type=_seconds, metavar="SECONDS", help="stop waiting after this many seconds")
+    @argument(
+        "--timeout", type=positive_seconds, metavar="SECONDS", help="stop waiting after this many seconds"
+    )
     @argument(
         "--preflight-only",
         action="store_true",
@@ -452,22 +464,7 @@ class RegisterImageMagics(Magics):
         return load_config(**overrides)
 
     def _client(self, timeout: float | None) -> ImageClient:
-        """A client from the Jupyter config files and the environment, read afresh per call."""
-        from ..auth.credentials import Credentials, credentials_problem, find_local_credentials
-        from ..services.session import Session
-
-        config = self._config(**({} if timeout is None else {"wait_timeout": timeout}))
-        credentials = Credentials.from_env()
-        session = Session.for_config(config, credentials)
-        problem = credentials_problem(config, credentials)
-        if problem is not None:
-            if find_local_credentials(config, credentials) is not None:
-                raise problem  # a source is set but incomplete: say what is missing
-            try:  # nothing set here: the instance's agency (metadata service), as the panel asks it
-                session.auth()
-            except MaiWidgetsError:
-                raise problem from None
-        return session.images
+        return environment_client(timeout)
 
     def _widgets(self) -> bool:
         if self.use_widgets is not None:
@@ -576,6 +573,28 @@ class RegisterImageMagics(Magics):
             controller.wait_settled(STOP_SECONDS)
             return True
         return False
+
+
+def environment_client(timeout: float | None = None) -> ImageClient:
+    """The kernel session's client, from the Jupyter config files and the environment read
+    afresh (a magic's per-call client); ``timeout`` is its wait timeout."""
+    from ..auth.config import load_config
+    from ..auth.credentials import Credentials, credentials_problem, find_local_credentials
+    from ..services.session import Session
+
+    overrides: dict[str, Any] = {} if timeout is None else {"wait_timeout": timeout}
+    config = load_config(**overrides)
+    credentials = Credentials.from_env()
+    session = Session.for_config(config, credentials)
+    problem = credentials_problem(config, credentials)
+    if problem is not None:
+        if find_local_credentials(config, credentials) is not None:
+            raise problem  # a source is set but incomplete: say what is missing
+        try:  # nothing set here: the instance's agency (metadata service), as the panel asks it
+            session.auth()
+        except MaiWidgetsError:
+            raise problem from None
+    return session.images
 
 
 class Checklist(list["Check"]):
@@ -731,6 +750,7 @@ def load_ipython_extension(ipython: InteractiveShell) -> None:
     forget: Callable[..., None] = magics._shown.forget
     ipython.events.register("post_run_cell", forget)
     __import__("mai_widgets.magics.list_images", fromlist=["load_list_images"]).load_list_images(ipython)
+    __import__("mai_widgets.magics.save_image", fromlist=["load_save_image"]).load_save_image(ipython)
 
 
 def _parser_of(magics: type[RegisterImageMagics]) -> argparse.ArgumentParser:

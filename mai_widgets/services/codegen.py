@@ -1,4 +1,5 @@
-"""What a registration would send, and the same call as SDK code and as curl.
+"""What a registration (or a notebook's save as an image) would send, and the same call as SDK
+code and as curl.
 
 The preview is built from the request and the (secret-free) configuration only: credentials
 appear solely as environment-variable references, so a preview is safe to show, save in a
@@ -16,8 +17,9 @@ from ..wire.contract import RegisterRequest
 
 if TYPE_CHECKING:
     from ..auth.config import MaiConfig
+    from ..wire.notebooks import SaveImageRequest
 
-__all__ = ["PROJECT_ID_PLACEHOLDER", "Preview", "preview", "register_url"]
+__all__ = ["PROJECT_ID_PLACEHOLDER", "Preview", "preview", "register_url", "save_preview", "save_url"]
 
 # In the URL when the project id is not configured (it is discovered through IAM at submit).
 PROJECT_ID_PLACEHOLDER = "{project_id}"
@@ -51,21 +53,49 @@ def register_url(config: MaiConfig) -> str:
     return f"{config.modelarts_endpoint().rstrip('/')}/v1/{project_id}/images"
 
 
+def save_url(config: MaiConfig, notebook_id: str) -> str:
+    project_id = config.project_id or PROJECT_ID_PLACEHOLDER
+    return f"{config.modelarts_endpoint().rstrip('/')}/v1/{project_id}/notebooks/{notebook_id}/create-image"
+
+
+@dataclass(frozen=True)
+class _SdkCall:
+    """How the official SDK spells one call: request and body classes, the client method, and
+    the request's own arguments (a path parameter) besides the body."""
+
+    request_class: str
+    body_class: str
+    method: str
+    arguments: tuple[tuple[str, str], ...] = ()
+
+
+_REGISTER_CALL = _SdkCall("RegisterImageRequest", "ImageRegRequest", "register_image")
+
+
 def preview(request: RegisterRequest, config: MaiConfig) -> Preview:
     """The exact body, method and URL of registering ``request``, and the same call as code."""
-    body: dict[str, Any] = dict(request.to_body())
-    url = register_url(config)
+    return _preview(dict(request.to_body()), register_url(config), config, _REGISTER_CALL)
+
+
+def save_preview(notebook_id: str, request: SaveImageRequest, config: MaiConfig) -> Preview:
+    """The exact body, method and URL of saving the instance ``notebook_id`` as an image
+    (``request`` with its tag chosen, or none: the client then picks one), and the same call as code."""
+    call = _SdkCall("CreateImageRequest", "ImageCreateReq", "create_image", (("id", notebook_id),))
+    return _preview(dict(request.to_body()), save_url(config, notebook_id), config, call)
+
+
+def _preview(body: dict[str, Any], url: str, config: MaiConfig, call: _SdkCall) -> Preview:
     return Preview(
         method="POST",
         url=url,
         body=body,
         body_json=json.dumps(body, indent=2, ensure_ascii=False),
-        python_sdk_code=_python_sdk_code(body, config),
+        python_sdk_code=_python_sdk_code(body, config, call),
         curl=_curl(body, url, config),
     )
 
 
-def _python_sdk_code(body: dict[str, Any], config: MaiConfig) -> str:
+def _python_sdk_code(body: dict[str, Any], config: MaiConfig, call: _SdkCall = _REGISTER_CALL) -> str:
     endpoint = config.modelarts_endpoint().rstrip("/")
     default_endpoint = f"https://modelarts.{config.region}.myhuaweicloud.com"
     project = repr(config.project_id) if config.project_id else f"os.environ[{PROJECT_ID_VAR!r}]"
@@ -78,7 +108,8 @@ def _python_sdk_code(body: dict[str, Any], config: MaiConfig) -> str:
     if http_config:
         lines.append("from huaweicloudsdkcore.http.http_config import HttpConfig")
     lines += [
-        "from huaweicloudsdkmodelarts.v1 import ImageRegRequest, ModelArtsClient, RegisterImageRequest",
+        "from huaweicloudsdkmodelarts.v1 import "
+        + ", ".join(sorted((call.body_class, "ModelArtsClient", call.request_class))),
     ]
     if endpoint == default_endpoint:
         lines.append("from huaweicloudsdkmodelarts.v1.region.modelarts_region import ModelArtsRegion")
@@ -99,12 +130,14 @@ def _python_sdk_code(body: dict[str, Any], config: MaiConfig) -> str:
         lines.append(f"    .with_region(ModelArtsRegion.value_of({config.region!r}))")
     else:
         lines.append(f"    .with_endpoints([{endpoint!r}])")
-    lines += ["    .build()", ")", "request = RegisterImageRequest(", "    body=ImageRegRequest("]
+    lines += ["    .build()", ")", f"request = {call.request_class}("]
+    lines += [f"    {name}={value!r}," for name, value in call.arguments]
+    lines += [f"    body={call.body_class}("]
     lines += [f"        {name}={value!r}," for name, value in body.items()]
     lines += [
         "    )",
         ")",
-        "response = client.register_image(request)",
+        f"response = client.{call.method}(request)",
         "print(response.id, response.status)",
     ]
     return "\n".join(lines)

@@ -1,12 +1,15 @@
-"""``Workbench``: the side panel's two tabs, "Register" (RegisterPanel) and "Images" (ImageBrowser).
+"""``Workbench``: the side panel's tabs, "Register" (RegisterPanel), "Images" (ImageBrowser) and
+"Save notebook" (SaveNotebookView).
 
 The Images tab loads its first page when it is first opened, not before; after that, every
-image the Register tab registers refreshes it (a new image) or updates its row (a known one).
+image the Register tab registers (or the Save tab saves) refreshes it (a new image) or updates its
+row (a known one). The Save tab is not even built until it is first opened, so the side panel's
+cold open does not pay for it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
@@ -21,12 +24,14 @@ from .panel import RegisterPanel
 if TYPE_CHECKING:
     from ..auth.config import MaiConfig
     from ..services.images import ImageClient
+    from .save_tab import SaveNotebookView
 
-__all__ = ["IMAGES_TAB", "REGISTER_TAB", "TAB_TITLES", "Workbench", "settled_notice"]
+__all__ = ["IMAGES_TAB", "REGISTER_TAB", "SAVE_TAB", "TAB_TITLES", "Workbench", "settled_notice"]
 
 REGISTER_TAB = 0
 IMAGES_TAB = 1
-TAB_TITLES = ("Register", "Images")
+SAVE_TAB = 2
+TAB_TITLES = ("Register", "Images", "Save notebook")
 # JupyterLab cuts notification messages at 140 characters (@jupyterlab/apputils' Notification).
 _NOTICE_MAX = 140
 
@@ -87,10 +92,18 @@ class Workbench(widgets.Tab):  # type: ignore[misc]  # ipywidgets is untyped
             except MaiWidgetsError:  # settings missing: the browser says which, as the form does
                 browser_client = None
         self.browser = ImageBrowser(browser_client, type=type, config=config, autoload=False)
+        # The Save tab's client: the same one, or (settings missing now) the form's, once it has one.
+        self._save_client: ImageClient | Callable[[], ImageClient] = (
+            browser_client if browser_client is not None else self.register_panel.controller.client
+        )
+        self._config = config
+        self._save_view: SaveNotebookView | None = None
+        # Stands in for the Save tab until it is first opened (then holds it).
+        self.save_box = widgets.VBox([], _dom_classes=("mai-save-notebook-box",))
         self._last_registered: str | None = None
         self.register_panel.preflight_view.open_image = self.show_image
         super().__init__(
-            children=[self.register_panel, self.browser],
+            children=[self.register_panel, self.browser, self.save_box],
             titles=TAB_TITLES,
             selected_index=REGISTER_TAB,
             _dom_classes=("mai-workbench",),
@@ -111,6 +124,23 @@ class Workbench(widgets.Tab):  # type: ignore[misc]  # ipywidgets is untyped
         """Open the Images tab (its first page loads now, if it has not yet)."""
         self.selected_index = IMAGES_TAB
 
+    def show_save(self) -> SaveNotebookView:
+        """Open the Save notebook tab (built, and its instances listed, now if not yet)."""
+        self.selected_index = SAVE_TAB
+        return self.save_view
+
+    @property
+    def save_view(self) -> SaveNotebookView:
+        """The Save notebook tab's view, built on first use."""
+        if self._save_view is None:
+            from .save_tab import SaveNotebookView
+
+            view = SaveNotebookView(self._save_client, self._config)
+            view.controller.observe(self._saved, names="record")
+            self._save_view = view
+            self.save_box.children = (view,)
+        return self._save_view
+
     def show_image(self, image_id: str) -> None:
         """Show one image in the Images tab (preflight's "already registered" and the host's
         notification action both ask for it)."""
@@ -120,6 +150,20 @@ class Workbench(widgets.Tab):  # type: ignore[misc]  # ipywidgets is untyped
     def _tab_changed(self, change: Mapping[str, Any]) -> None:
         if change["new"] == IMAGES_TAB and not self.browser.loaded:
             self.browser.refresh()
+        elif change["new"] == SAVE_TAB:
+            _ = self.save_view
+
+    def _saved(self, change: Mapping[str, Any]) -> None:
+        """A save's image changed: tell the host once it settles, and select it in the Images tab
+        (without leaving the Save tab, where its record is shown)."""
+        record, old = change["new"], change["old"]
+        if not isinstance(record, ImageRecord):
+            return
+        if record.settles(old):
+            self._settled(record)
+        self.browser.registered(record)
+        if record.status == ImageStatus.ACTIVE:
+            self.browser.select(record.id)
 
     def _registered(self, change: Mapping[str, Any]) -> None:
         record, old = change["new"], change["old"]
@@ -143,11 +187,15 @@ class Workbench(widgets.Tab):  # type: ignore[misc]  # ipywidgets is untyped
             self.open_image = ""  # the same image can be asked for again
 
     def close(self) -> None:
-        """Close both tabs: every worker and poll loop stops (HTTP in flight is cut)."""
+        """Close every tab: every worker and poll loop stops (HTTP in flight is cut)."""
         if getattr(self, "_workbench_closed", True):
             return
         self._workbench_closed = True
         self.register_panel.controller.unobserve(self._registered, names="record")
+        if self._save_view is not None:
+            self._save_view.controller.unobserve(self._saved, names="record")
+            self._save_view.close()
+        self.save_box.close()
         self.browser.close()
         self.register_panel.close()
         super().close()

@@ -774,7 +774,7 @@ def test_ctrl_c_in_a_terminal_stops_following_and_returns_the_record(
 
     def interrupted(self: RegistrationController, timeout: float | None = None) -> bool:
         # Ctrl-C arrives on the main thread while it waits, once the image is registered.
-        if self.record is not None and self.state == "watching" and not self._stop.cancelled:
+        if self.record is not None and self.state == "watching" and not self.stopping:
             raise KeyboardInterrupt
         return original(self, timeout)
 

@@ -1,0 +1,409 @@
+"""``SaveNotebookView``: the Workbench's "Save notebook" tab, in stock ipywidgets.
+
+Save a RUNNING notebook instance (the one this kernel runs in, when it can be told) as an image.
+The view holds no logic: every field writes into a
+:class:`~mai_widgets.kernel.save.SaveController`, and everything shown (field messages, why Save is
+disabled, the instance's and the image's live states) is rendered from its traits. The ending
+image record is a :class:`~mai_widgets.widgets.status.StatusView`. Layout and colours come from the
+register form's CSS classes (labextension/style/base.css); no widget holds a credential.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import ipywidgets as widgets
+from ipywidgets.widgets.widget_description import DescriptionStyle
+from ipywidgets.widgets.widget_string import TextStyle
+
+from ..errors import MaiWidgetsError
+from ..kernel.controller import RegistrationController
+from ..kernel.save import SAVE_FIELD_LABELS, SaveController, not_kept_text
+from ..wire.contract import ImageRecord, ImageStatus
+from ..wire.format import image_label
+from ..wire.notebooks import NotebookRecord, NotebookStatus
+from .status import STATUS_COLOURS, SharedLooks, StatusView, badge_html, error_html
+
+if TYPE_CHECKING:
+    from ..auth.config import MaiConfig
+    from ..services.images import ImageClient
+
+__all__ = ["SAVE_TITLE", "SaveNotebookView"]
+
+SAVE_TITLE = "Save notebook"
+# Badge looks of the instance's states (the image's are status.STATUS_COLOURS).
+_NOTEBOOK_COLOURS: dict[str, str] = {
+    NotebookStatus.SNAPSHOTTING.value: "mai-badge-creating",
+    NotebookStatus.RUNNING.value: "mai-badge-active",
+}
+_CONTROL_TRAITS = ["problems", "missing", "busy", "closed", "endpoint", "load_state", "state"]
+_PROGRESS_TRAITS = ["notebook", "record", "state", "error", "polls"]
+_LIST_TRAITS = [
+    "notebooks",
+    "organizations",
+    "this_notebook_id",
+    "load_state",
+    "load_error",
+    "organizations_error",
+]
+
+
+def _message(label: str, text: str) -> str:
+    return (
+        "<span class='mai-message mai-message-error'><span class='mai-message-icon'>⚠</span> "
+        f"{html.escape(label)} {html.escape(text)}</span>"
+    )
+
+
+class SaveNotebookView(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
+    """Save a notebook instance as an image: pick it, name the image, Save, and watch both states."""
+
+    def __init__(
+        self,
+        client: ImageClient | Callable[[], ImageClient] | None = None,
+        config: MaiConfig | None = None,
+        controller: SaveController | None = None,
+        *,
+        autoload: bool = True,
+        **initial_fields: Any,
+    ) -> None:
+        if controller is None:
+            controller = SaveController(client, config=config, **initial_fields)
+        self.controller = controller
+        self._syncing = False
+        self._touched: set[str] = {k for k, v in initial_fields.items() if v not in (None, "")}
+        self._attempted = False
+        self._history: dict[str, list[str]] = {"notebook": [], "image": []}
+        looks = self._looks = SharedLooks()
+        text_style = looks.style(TextStyle)
+
+        self.title = looks.html("<h3>Save this notebook as an image</h3>", classes=("mai-title",))
+        self.listing = looks.html(classes=("mai-save-listing",))
+        self.instance = widgets.Dropdown(
+            options=[],
+            value=None,
+            description="Instance",
+            style=looks.style(DescriptionStyle),
+            layout=looks.layout(),
+            _dom_classes=("mai-save-instance",),
+        )
+        self.organization = widgets.Combobox(
+            options=[],
+            description="Organization",
+            placeholder="an SWR organization you can write",
+            ensure_option=False,
+            continuous_update=True,
+            style=text_style,
+            layout=looks.layout(),
+            _dom_classes=("mai-save-organization",),
+        )
+        self.name = widgets.Text(
+            description="Name",
+            placeholder="lower-case letters, digits, '-', '_', '.'",
+            continuous_update=True,
+            style=text_style,
+            layout=looks.layout(),
+            _dom_classes=("mai-save-name",),
+        )
+        self.tag = widgets.Text(
+            description="Tag",
+            placeholder="a date-and-time tag, by default",
+            continuous_update=True,
+            style=text_style,
+            layout=looks.layout(),
+            _dom_classes=("mai-save-tag",),
+        )
+        self.description = widgets.Textarea(
+            description="Description",
+            placeholder="optional, at most 512 characters",
+            continuous_update=True,
+            style=text_style,
+            layout=looks.layout(height="5em"),
+            _dom_classes=("mai-save-description",),
+        )
+        self.inputs: dict[str, widgets.Widget] = {
+            "notebook_id": self.instance,
+            "namespace": self.organization,
+            "name": self.name,
+            "tag": self.tag,
+            "description": self.description,
+        }
+        self.field_errors: dict[str, widgets.HTML] = {}
+        rows: list[widgets.Widget] = []
+        for field, widget in self.inputs.items():
+            message = looks.html(classes=("mai-field-error", f"mai-field-error-{field.replace('_', '-')}"))
+            self.field_errors[field] = message
+            extra = [self.listing] if field == "notebook_id" else []
+            rows.append(
+                widgets.VBox(
+                    [widget, *extra, message], layout=looks.layout(), _dom_classes=("mai-field-row",)
+                )
+            )
+        self.not_kept = looks.html(
+            f"<span class='mai-message mai-message-warn'>{html.escape(not_kept_text())}</span>",
+            classes=("mai-save-not-kept",),
+        )
+        self.save_button = widgets.Button(
+            description="Save", button_style="primary", icon="save", _dom_classes=("mai-save-button",)
+        )
+        self.reason = looks.html(classes=("mai-save-reason",))
+        self.notebook_state = looks.html(classes=("mai-save-notebook-state",))
+        self.image_state = looks.html(classes=("mai-save-image-state",))
+        self.error_box = looks.html(classes=("mai-save-error",))
+        self.result = widgets.VBox([], _dom_classes=("mai-save-result",))
+        self.status_view: StatusView | None = None  # the image's record, once a save has ended
+        super().__init__(
+            [
+                self.title,
+                *rows,
+                self.not_kept,
+                widgets.HBox([self.save_button], layout=looks.layout(), _dom_classes=("mai-actions",)),
+                self.reason,
+                self.notebook_state,
+                self.image_state,
+                self.error_box,
+                self.result,
+            ],
+            _dom_classes=("mai-save-notebook",),
+        )
+        self._view_closed = False
+        for field, widget in self.inputs.items():
+            widget.observe(self._input_handler(field), names="value")
+        self.save_button.on_click(lambda _: self.save())
+        controller.observe(self._fields_changed, names="fields")
+        controller.observe(self._lists_changed, names=_LIST_TRAITS)
+        controller.observe(self._controls_changed, names=_CONTROL_TRAITS)
+        controller.observe(self._progress_changed, names=_PROGRESS_TRAITS)
+        self._render_lists()
+        self._render_fields()
+        self._render_controls()
+        self._render_progress()
+        if autoload:
+            controller.load()
+
+    # -- widgets -> controller -------------------------------------------------------------
+
+    def _input_handler(self, field: str) -> Any:
+        def changed(_: Mapping[str, Any]) -> None:
+            if self._syncing:
+                return
+            self._touched.add(field)
+            self.controller.set_field(field, self.inputs[field].value)
+
+        return changed
+
+    def save(self) -> bool:
+        """What a click on Save does: save, unless something blocks it (then say what). False
+        when nothing was sent, as for a second click while a save is in flight."""
+        if not self._attempted:
+            self._attempted = True
+            self._render_controls()
+        if self.controller.blockers():
+            return False
+        return self.controller.submit()
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Block until listing and the save in flight (with its follow) have ended (scripts, tests)."""
+        return self.controller.wait_loaded(timeout) and self.controller.wait_settled(timeout)
+
+    # -- controller -> widgets -------------------------------------------------------------
+
+    def _fields_changed(self, _: Mapping[str, Any]) -> None:
+        self._render_fields()
+
+    def _lists_changed(self, _: Mapping[str, Any]) -> None:
+        self._render_lists()
+        self._render_fields()
+
+    def _controls_changed(self, _: Mapping[str, Any]) -> None:
+        self._render_controls()
+
+    def _progress_changed(self, change: Mapping[str, Any]) -> None:
+        if change["name"] == "state" and change["new"] == "saving":
+            self._history = {"notebook": [], "image": []}
+        self._render_progress()
+
+    def _instance_label(self, record: NotebookRecord) -> str:
+        this = " · this one" if record.id == self.controller.this_notebook_id else ""
+        return f"{record.label}{this}"
+
+    def _render_lists(self) -> None:
+        c = self.controller
+        self._syncing = True
+        try:
+            self.instance.options = [(self._instance_label(n), n.id) for n in c.notebooks]
+            self.organization.options = list(c.organizations)
+        finally:
+            self._syncing = False
+        if c.load_state == "loading":
+            self.listing.value = "<span class='mai-muted'>Listing your RUNNING instances…</span>"
+        elif c.load_state == "failed" and c.load_error is not None:
+            self.listing.value = error_html(c.load_error)
+        elif c.load_state == "loaded" and not c.notebooks:
+            self.listing.value = (
+                "<span class='mai-message mai-message-warn'>No RUNNING instance: start one in the "
+                "ModelArts console (Notebook), then open this tab again.</span>"
+            )
+        elif c.load_state == "loaded" and not c.this_notebook_id:
+            self.listing.value = (
+                "<span class='mai-muted'>Which instance this kernel runs in cannot be told: pick it "
+                "(or set MAI_WIDGETS_NOTEBOOK_ID).</span>"
+            )
+        else:
+            self.listing.value = ""
+        if c.organizations_error is not None:
+            trouble = c.organizations_error
+            hint = f" ({trouble.hint})" if trouble.hint else ""
+            self.organization.placeholder = "type an SWR organization you can write"
+            self.field_errors["namespace"].value = (
+                f"<span class='mai-muted'>Cannot list SWR: {html.escape(trouble.message)}"
+                f"{html.escape(hint)}. You can still type the organization.</span>"
+            )
+
+    def _render_fields(self) -> None:
+        values = self.controller.fields
+        self._syncing = True
+        try:
+            for field, widget in self.inputs.items():
+                value = str(values.get(field) or "")
+                if field == "notebook_id":
+                    ids = {v for _, v in self.instance.options}
+                    widget.value = value if value in ids else None
+                elif widget.value != value:
+                    widget.value = value
+        finally:
+            self._syncing = False
+        self._render_controls()
+
+    def _render_controls(self) -> None:
+        c = self.controller
+        shown: list[str] = []
+        hidden: list[str] = []
+        for field, message in self.field_errors.items():
+            problems = c.problems.get(field) or []
+            label = SAVE_FIELD_LABELS[field]
+            visible = bool(problems) and (self._attempted or field in self._touched)
+            if problems:
+                (shown if visible else hidden).append(label)
+                message.value = "<br>".join(_message(label, p) for p in problems) if visible else ""
+            elif field != "namespace" or c.organizations_error is None:
+                message.value = ""
+        blockers = c.blockers()
+        self.save_button.disabled = bool(blockers)
+        if blockers:
+            # Each field's problems are said next to it; this line only names the fields.
+            said = {f"{SAVE_FIELD_LABELS.get(f, f)} {m}" for f, ms in c.problems.items() for m in ms}
+            reasons = [b for b in blockers if b not in said]
+            if shown:
+                reasons.append(f"check {' and '.join(shown)}")
+            if hidden:
+                reasons.append(f"fill in {' and '.join(hidden)}")
+            self.reason.value = (
+                "<span class='mai-message mai-message-warn'>"
+                f"Save is disabled: {html.escape('; '.join(reasons))}.</span>"
+            )
+        else:
+            where = f" to {c.endpoint}" if c.endpoint else ""
+            self.reason.value = (
+                f"<span class='mai-message'>Ready: Save sends this request{html.escape(where)}.</span>"
+            )
+        frozen = c.busy or c.closed
+        for widget in self.inputs.values():
+            widget.disabled = frozen
+
+    def _render_progress(self) -> None:
+        c = self.controller
+        if c.state == "editing" or (c.state == "failed" and c.record is None and c.notebook is None):
+            self.notebook_state.value = self.image_state.value = ""
+        else:
+            self.notebook_state.value = self._notebook_line()
+            self.image_state.value = self._image_line()
+        self.error_box.value = error_html(c.error) if c.error is not None else ""
+        if c.state == "settled" and c.record is not None:
+            self._show_record(c.record)
+
+    def _seen(self, kind: str, status: str) -> str:
+        history = self._history[kind]
+        if not history or history[-1] != status:
+            history.append(status)
+        return " → ".join(history)
+
+    def _notebook_line(self) -> str:
+        c = self.controller
+        record = c.notebook or c.instance(str(c.fields.get("notebook_id") or ""))
+        name = html.escape(record.name or record.id) if record is not None else "the instance"
+        if c.state == "saving" or c.notebook is None:
+            return f"Instance <b>{name}</b>: saving it…"
+        record = c.notebook
+        status = str(record.status)
+        path = html.escape(self._seen("notebook", status))
+        badge = badge_html(status, _NOTEBOOK_COLOURS.get(status, "mai-badge-unknown"))
+        if status == NotebookStatus.SNAPSHOTTING.value:
+            note = " (unavailable while it saves)"
+        elif status == NotebookStatus.RUNNING.value and len(self._history["notebook"]) > 1:
+            note = " (available again)"
+        else:
+            note = ""
+        return f"Instance <b>{name}</b>: {badge} <small class='mai-muted'>{path}{note}</small>"
+
+    def _image_line(self) -> str:
+        c = self.controller
+        record = c.record
+        if record is None:
+            return "Image: being created…" if c.state == "saving" else ""
+        status = str(record.status)
+        path = html.escape(self._seen("image", status))
+        badge = badge_html(status, STATUS_COLOURS.get(status, "mai-badge-unknown"))
+        reads = f", {c.polls} status reads" if c.polls and c.state == "following" else ""
+        return (
+            f"Image <b>{html.escape(image_label(record))}</b>: {badge} "
+            f"<small class='mai-muted'>{path}{html.escape(reads)}</small>"
+        )
+
+    def _show_record(self, record: ImageRecord) -> None:
+        """The image's record as the Register tab shows its result (a StatusView)."""
+        c = self.controller
+        if self.status_view is None:
+            try:
+                status_controller = RegistrationController(c.client())
+            except MaiWidgetsError:  # the record is still named in the lines above
+                return
+            self.status_view = StatusView(status_controller, looks=self._looks)
+            self.result.children = (self.status_view,)
+        self.status_view.controller.show(record, c.outcome or "settled", started_at=c.started_at)
+
+    @property
+    def succeeded(self) -> bool:
+        """The last save made an ACTIVE image."""
+        record = self.controller.record
+        return (
+            self.controller.state == "settled" and record is not None and record.status == ImageStatus.ACTIVE
+        )
+
+    # -- closing ---------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Stop listing, saving and following (HTTP in flight is cut) and close every widget."""
+        if getattr(self, "_view_closed", True):
+            return
+        self._view_closed = True
+        c = self.controller
+        c.unobserve(self._fields_changed, names="fields")
+        c.unobserve(self._lists_changed, names=_LIST_TRAITS)
+        c.unobserve(self._controls_changed, names=_CONTROL_TRAITS)
+        c.unobserve(self._progress_changed, names=_PROGRESS_TRAITS)
+        c.close()
+        if self.status_view is not None:
+            self.status_view.controller.close()
+            self.status_view.close()
+        for child in self.children:
+            if child is self.result:
+                continue
+            for grandchild in getattr(child, "children", ()):
+                grandchild.close()
+            child.close()
+        self.result.close()
+        self._looks.close()
+        super().close()
