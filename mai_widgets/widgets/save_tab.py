@@ -287,7 +287,7 @@ class SaveNotebookView(widgets.VBox):  # type: ignore[misc]  # ipywidgets is unt
             visible = bool(problems) and (self._attempted or field in self._touched)
             if problems:
                 (shown if visible else hidden).append(label)
-                message.value = "<br>".join(_message(label, p) for p in problems) if visible else ""
+                message.value = "".join(_message(label, p) for p in problems) if visible else ""
             elif field != "namespace" or c.organizations_error is None:
                 message.value = ""
         blockers = c.blockers()
