@@ -284,7 +284,9 @@ class SaveNotebookView(widgets.VBox):  # type: ignore[misc]  # ipywidgets is unt
         for field, message in self.field_errors.items():
             problems = c.problems.get(field) or []
             label = SAVE_FIELD_LABELS[field]
-            visible = bool(problems) and (self._attempted or field in self._touched)
+            # An instance picked for the user that cannot be saved is said at once: nothing to type.
+            picked = field == "notebook_id" and bool(c.fields.get(field))
+            visible = bool(problems) and (self._attempted or field in self._touched or picked)
             if problems:
                 (shown if visible else hidden).append(label)
                 message.value = "".join(_message(label, p) for p in problems) if visible else ""

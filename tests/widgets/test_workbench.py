@@ -41,8 +41,8 @@ def test_two_tabs_and_the_images_tab_loads_when_opened(emulator: EmulatorProcess
     existing = client.register(swr_path=DEMO_SWR_IMAGES[1])
     bench = Workbench(client)
     try:
-        assert tuple(bench.titles) == TAB_TITLES == ("Register", "Images")
-        assert bench.children == (bench.register_panel, bench.browser)
+        assert tuple(bench.titles) == TAB_TITLES == ("Register", "Images", "Save notebook")
+        assert bench.children == (bench.register_panel, bench.browser, bench.save_box)
         assert bench.selected_index == 0
         assert not bench.browser.loaded, "nothing is listed before the Images tab is opened"
         bench.selected_index = IMAGES_TAB
