@@ -227,7 +227,8 @@ class SaveNotebookView(widgets.VBox):  # type: ignore[misc]  # ipywidgets is unt
 
     def _instance_label(self, record: NotebookRecord) -> str:
         this = " · this one" if record.id == self.controller.this_notebook_id else ""
-        return f"{record.label}{this}"
+        # the list is of RUNNING instances: only another state is named, so "this one" shows when narrow
+        return f"{record.name or record.id if record.is_running else record.label}{this}"
 
     def _render_lists(self) -> None:
         c = self.controller
