@@ -379,6 +379,34 @@ export async function cutOff(root: Locator, selector: string): Promise<string[]>
 }
 
 /**
+ * Drop-downs under `root` whose chosen option is drawn cut (none expected): its text, in the
+ * drop-down's font, wider than the box inside its padding (the arrow sits in the padding).
+ */
+export async function cutSelections(root: Locator): Promise<string[]> {
+  return root.evaluate(root => {
+    const found: string[] = [];
+    const context = document.createElement('canvas').getContext('2d')!;
+    for (const select of Array.from(
+      root.querySelectorAll('select:not([multiple]):not([size])')
+    ) as HTMLSelectElement[]) {
+      const option = select.selectedOptions[0];
+      if (!option || !select.checkVisibility()) {
+        continue;
+      }
+      const style = getComputedStyle(select);
+      context.font = style.font;
+      const text = option.text;
+      const width = context.measureText(text).width;
+      const room = select.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+      if (width > room + 0.5) {
+        found.push(`"${text}" is ${width.toFixed(1)} px in a ${room.toFixed(1)} px drop-down`);
+      }
+    }
+    return found;
+  });
+}
+
+/**
  * The contrast ratio of every character of each visible message matching `selector`, glyphs
  * included, as a user sees it: each run of text in its own element's colour (a coloured icon
  * inside a message is measured in its colour, not the message's), the text a ::before or ::after

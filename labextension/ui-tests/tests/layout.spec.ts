@@ -14,6 +14,7 @@ import {
   CATALOGUE_IMAGE,
   contrasts,
   cutOff,
+  cutSelections,
   DEMO_NOTEBOOK,
   freshSwrPath,
   KERNEL_TIMEOUT,
@@ -181,14 +182,27 @@ async function checkImagesTab(root: Locator, bench: Workbench, name: string): Pr
  * read-only organization and a name against the rules typed, so that a message shows under each:
  * every field whole, nothing overflows or is cut, no word cut in two, every message readable.
  */
-async function checkSaveTab(root: Locator, bench: Workbench, name: string): Promise<void> {
+async function checkSaveTab(
+  root: Locator,
+  bench: Workbench,
+  name: string,
+  width: 'default' | 400 | 'cell'
+): Promise<void> {
   await bench.tab('Save notebook').click();
   const save = new SaveTab(bench.root.locator('.mai-save-notebook'));
-  await expect(save.instance).toHaveValue(`${DEMO_NOTEBOOK} (RUNNING) · this one`, { timeout: KERNEL_TIMEOUT });
+  await expect(save.instance).toHaveValue(`${DEMO_NOTEBOOK} · this one`, { timeout: KERNEL_TIMEOUT });
   await expect(save.organization).not.toHaveValue('');
   await expect(save.name).not.toHaveValue('');
   await expect(save.tag).toHaveValue(/^\d{8}-\d{4}/, { timeout: KERNEL_TIMEOUT }); // looked up in SWR
   await expect(save.root.locator('.mai-save-not-kept')).toContainText('/home/ma-user/work');
+  // The chosen instance reads whole, "this one" included, where there is room for a name this long
+  // (not yet at the default side bar: there the drop-down cuts it, and nothing else names it).
+  const cut = await cutSelections(save.root);
+  if (width === 'default') {
+    console.log(`${name}: drop-downs cut: ${JSON.stringify(cut)}`);
+  } else {
+    expect(cut, 'the instance shown whole').toEqual([]);
+  }
 
   // The organization picker: a text box whose suggestions the browser lists under it once it is
   // emptied and focused (drawn by Chromium, outside the page: its lists are checked here).
@@ -243,7 +257,7 @@ for (const theme of ['light', 'dark'] as const) {
       // The other tabs work at this width too.
       const bench = sidePanelWorkbench(page);
       await checkImagesTab(panel(page), bench, `layout-${theme}-${width}`);
-      await checkSaveTab(panel(page), bench, `layout-${theme}-${width}`);
+      await checkSaveTab(panel(page), bench, `layout-${theme}-${width}`, width);
       await bench.tab('Register').click();
       await expect(form.register).toBeVisible();
     });
@@ -266,6 +280,6 @@ for (const theme of ['light', 'dark'] as const) {
     await checkPicker(output, form, `layout-${theme}-cell`);
     const bench = new Workbench(output.locator('.mai-workbench'));
     await checkImagesTab(output, bench, `layout-${theme}-cell`);
-    await checkSaveTab(output, bench, `layout-${theme}-cell`);
+    await checkSaveTab(output, bench, `layout-${theme}-cell`, 'cell');
   });
 }

@@ -44,10 +44,10 @@ for (const theme of ['light', 'dark'] as const) {
     await expect(save.instanceOptions).toHaveCount(2, { timeout: KERNEL_TIMEOUT });
     // (an option's value is its label with plain spaces; its text has no-break spaces)
     expect((await save.instanceOptions.evaluateAll(o => o.map(e => (e as HTMLOptionElement).value))).sort()).toEqual([
-      'mai-colleague-notebook (RUNNING)',
-      `${DEMO_NOTEBOOK} (RUNNING) · this one`
+      'mai-colleague-notebook',
+      `${DEMO_NOTEBOOK} · this one`
     ]);
-    await expect(save.instance).toHaveValue(`${DEMO_NOTEBOOK} (RUNNING) · this one`);
+    await expect(save.instance).toHaveValue(`${DEMO_NOTEBOOK} · this one`);
     // What a save does not keep, and that the instance is unavailable meanwhile, said before Save.
     for (const where of ['/home/ma-user/work', '/data', '/cache']) {
       await expect(save.root).toContainText(where);
