@@ -62,6 +62,30 @@ def stop(process: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
     process.wait()
 
 
+# A save keeps the instance SNAPSHOTTING this long: short, yet long enough for the kernel's first
+# two polls (after 1 s and 2.5 s) to see SNAPSHOTTING and CREATING on a loaded machine.
+SNAPSHOT_SECONDS = 4.0
+# Besides the demo instance (RUNNING, ip 127.0.0.1): another RUNNING one, on an address that is
+# never this machine's (TEST-NET-2), which the Save tab lists but must not take for "this one";
+# and a STOPPED one, which it must not list.
+OTHER_NOTEBOOKS = ("mai-colleague-notebook:RUNNING:198.51.100.7", "mai-stopped-notebook:STOPPED:198.51.100.8")
+EMULATOR_ARGS = (
+    "--snapshot-seconds",
+    str(SNAPSHOT_SECONDS),
+    *(arg for seed in OTHER_NOTEBOOKS for arg in ("--notebook", seed)),
+)
+
+
+def kernel_env(emulator_env: dict[str, str]) -> dict[str, str]:
+    """The emulator's variables, without the one naming the demo instance as "this notebook".
+
+    Inside ModelArts no variable carries the instance's own id (issue 16), so a kernel there
+    finds its instance by address, or the user picks it; the browser tests take that road: the
+    demo instance's ip (loopback, as the emulator is local) tells it.
+    """
+    return {k: v for k, v in emulator_env.items() if k != "MAI_WIDGETS_NOTEBOOK_ID"}
+
+
 def add_kernel_without_mai_widgets(data_dir: Path) -> None:
     """A kernel spec whose Python cannot import mai_widgets (see fixtures/without-mai-widgets)."""
     spec_dir = data_dir / "kernels" / "python3-without-mai-widgets"
@@ -91,12 +115,14 @@ def main(argv: list[str] | None = None) -> int:
         for sub in ("root", "config", "runtime", "ipython", "data"):
             (work / sub).mkdir()
         add_kernel_without_mai_widgets(work / "data")
-        # Demo timings shortened so a registration settles within seconds.
-        with EmulatorProcess(work / "emulator", init_seconds=0.5, creating_seconds=1.5) as emulator:
+        # Demo timings shortened so a registration or a save settles within seconds.
+        with EmulatorProcess(
+            work / "emulator", init_seconds=0.5, creating_seconds=1.5, args=EMULATOR_ARGS
+        ) as emulator:
             port = args.lab_port or free_port()
             env = {
                 **os.environ,
-                **emulator.env(),
+                **kernel_env(emulator.env()),
                 "MAI_UI_PORT": str(port),
                 "MAI_UI_ROOT": str(work / "root"),
                 # isolated from the user's Jupyter and IPython settings

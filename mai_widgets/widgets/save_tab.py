@@ -230,7 +230,8 @@ class SaveNotebookView(widgets.VBox):  # type: ignore[misc]  # ipywidgets is unt
 
     def _instance_label(self, record: NotebookRecord) -> str:
         this = " · this one" if record.id == self.controller.this_notebook_id else ""
-        return f"{record.label}{this}"
+        # the list is of RUNNING instances: only another state is named, so "this one" shows when narrow
+        return f"{record.name or record.id if record.is_running else record.label}{this}"
 
     def _render_lists(self) -> None:
         c = self.controller
@@ -292,7 +293,7 @@ class SaveNotebookView(widgets.VBox):  # type: ignore[misc]  # ipywidgets is unt
             visible = bool(problems) and (self._attempted or field in self._touched or picked)
             if problems:
                 (shown if visible else hidden).append(label)
-                message.value = "<br>".join(_message(label, p) for p in problems) if visible else ""
+                message.value = "".join(_message(label, p) for p in problems) if visible else ""
             elif field != "namespace" or c.organizations_error is None:
                 message.value = ""
         blockers = c.blockers()

@@ -91,6 +91,85 @@ export class Workbench {
   }
 }
 
+/** The emulator's demo notebook instance (mai_widgets/emulator/defaults.py), RUNNING on 127.0.0.1. */
+export const DEMO_NOTEBOOK = 'mai-demo-notebook';
+
+/** The Workbench's "Save notebook" tab (mai_widgets/widgets/save_tab.py). */
+export class SaveTab {
+  constructor(readonly root: Locator) {}
+
+  get instance(): Locator {
+    return this.root.getByRole('combobox', { name: 'Instance', exact: true });
+  }
+  get instanceOptions(): Locator {
+    return this.instance.locator('option');
+  }
+  /** A text box with the organizations these credentials can read as its suggestions (a datalist). */
+  get organization(): Locator {
+    return this.root.getByRole('combobox', { name: 'Organization', exact: true });
+  }
+  get organizationOptions(): Locator {
+    return this.root.locator('.mai-save-organization datalist option');
+  }
+  get name(): Locator {
+    return this.root.getByRole('textbox', { name: 'Name', exact: true });
+  }
+  get tag(): Locator {
+    return this.root.getByRole('textbox', { name: 'Tag', exact: true });
+  }
+  get description(): Locator {
+    return this.root.getByRole('textbox', { name: 'Description', exact: true });
+  }
+  /** (by class: the icon's glyph is part of its accessible name, as the Register button's) */
+  get save(): Locator {
+    return this.root.locator('.mai-save-button');
+  }
+  get notebookState(): Locator {
+    return this.root.locator('.mai-save-notebook-state');
+  }
+  get imageState(): Locator {
+    return this.root.locator('.mai-save-image-state');
+  }
+
+  /** Take one of the suggested organizations, as typing its first letters and picking it does. */
+  async pickOrganization(namespace: string): Promise<void> {
+    await expect(this.organizationOptions.and(this.root.locator(`[value="${namespace}"]`))).toHaveCount(1, {
+      timeout: KERNEL_TIMEOUT
+    });
+    await this.organization.fill(namespace);
+  }
+}
+
+export function sidePanelSaveTab(page: IJupyterLabPageFixture): SaveTab {
+  return new SaveTab(page.locator(`${PANEL} .mai-save-notebook`));
+}
+
+/**
+ * Record, from now on, each text the elements matching `selectors` (by key) show under `root`, in
+ * order, as the page changes (a MutationObserver: a state shown for an instant is caught too).
+ */
+export async function recordTexts(root: Locator, selectors: Record<string, string>): Promise<void> {
+  await root.evaluate((element, selectors) => {
+    const seen: Record<string, string[]> = {};
+    const note = () => {
+      for (const [key, selector] of Object.entries(selectors)) {
+        const text = (element.querySelector(selector)?.textContent ?? '').trim();
+        const texts = (seen[key] ??= []);
+        if (text && texts[texts.length - 1] !== text) {
+          texts.push(text);
+        }
+      }
+    };
+    note();
+    new MutationObserver(note).observe(element, { subtree: true, childList: true, characterData: true });
+    (element as any).maiRecordedTexts = seen;
+  }, selectors);
+}
+
+export async function recordedTexts(root: Locator): Promise<Record<string, string[]>> {
+  return root.evaluate(element => (element as any).maiRecordedTexts as Record<string, string[]>);
+}
+
 export function sidePanelWorkbench(page: IJupyterLabPageFixture): Workbench {
   return new Workbench(page.locator(`${PANEL} .mai-workbench`));
 }
@@ -297,6 +376,34 @@ export async function cutOff(root: Locator, selector: string): Promise<string[]>
     }
     return found;
   }, selector);
+}
+
+/**
+ * Drop-downs under `root` whose chosen option is drawn cut (none expected): its text, in the
+ * drop-down's font, wider than the box inside its padding (the arrow sits in the padding).
+ */
+export async function cutSelections(root: Locator): Promise<string[]> {
+  return root.evaluate(root => {
+    const found: string[] = [];
+    const context = document.createElement('canvas').getContext('2d')!;
+    for (const select of Array.from(
+      root.querySelectorAll('select:not([multiple]):not([size])')
+    ) as HTMLSelectElement[]) {
+      const option = select.selectedOptions[0];
+      if (!option || !select.checkVisibility()) {
+        continue;
+      }
+      const style = getComputedStyle(select);
+      context.font = style.font;
+      const text = option.text;
+      const width = context.measureText(text).width;
+      const room = select.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+      if (width > room + 0.5) {
+        found.push(`"${text}" is ${width.toFixed(1)} px in a ${room.toFixed(1)} px drop-down`);
+      }
+    }
+    return found;
+  });
 }
 
 /**

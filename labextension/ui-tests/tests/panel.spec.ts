@@ -57,11 +57,11 @@ test.describe('ModelArts images side panel', () => {
     await panel(page).screenshot({ path: path.join(ARTIFACTS, 'side-panel-active.png') });
   });
 
-  test('has two tabs, Register and Images', async ({ page }) => {
+  test('has three tabs, Register, Images and Save notebook', async ({ page }) => {
     await openFromSideBar(page);
     await waitForForm(page);
     const bench = sidePanelWorkbench(page);
-    await expect(bench.tabs).toHaveText(['Register', 'Images']);
+    await expect(bench.tabs).toHaveText(['Register', 'Images', 'Save notebook']);
     await expect(bench.tab('Register')).toHaveClass(/lm-mod-current/);
   });
 
