@@ -63,8 +63,9 @@ def stop(process: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
 
 
 # A save keeps the instance SNAPSHOTTING this long: short, yet long enough for the kernel's first
-# two polls (after 1 s and 2.5 s) to see SNAPSHOTTING and CREATING on a loaded machine.
-SNAPSHOT_SECONDS = 4.0
+# two polls (after 1 s and 2.5 s) to see SNAPSHOTTING and CREATING on a loaded machine (twice
+# what an idle machine needs: CI runs the browser, JupyterLab and the kernel on two cores).
+SNAPSHOT_SECONDS = 8.0
 # Besides the demo instance (RUNNING, ip 127.0.0.1): another RUNNING one, on an address that is
 # never this machine's (TEST-NET-2), which the Save tab lists but must not take for "this one";
 # and a STOPPED one, which it must not list.

@@ -23,7 +23,7 @@ from ..errors import MaiWidgetsError
 from ..kernel.controller import FIELD_LABELS, RegistrationController
 from ..wire.contract import FORM_FIELDS, field_spec
 from .preflight_view import PreflightView
-from .status import SharedLooks, StatusView, error_html
+from .status import SharedLooks, StatusView, error_html, field_message_html
 from .swr_picker import SwrPathCombobox
 
 if TYPE_CHECKING:
@@ -436,8 +436,7 @@ class RegisterPanel(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
             problem = c.problems.get(name)
             visible = problem is not None and (self._attempted or name in self._touched)
             message.value = (
-                f"<span class='mai-message mai-message-error'><span class='mai-message-icon'>⚠</span> "
-                f"{html.escape(FIELD_LABELS.get(name, name))} {html.escape(problem)}</span>"
+                field_message_html(FIELD_LABELS.get(name, name), problem)
                 if visible and problem is not None
                 else ""
             )

@@ -24,7 +24,15 @@ from ..kernel.save import SAVE_FIELD_LABELS, SaveController, not_kept_text
 from ..wire.contract import ImageRecord, ImageStatus
 from ..wire.format import image_label
 from ..wire.notebooks import NotebookRecord, NotebookStatus
-from .status import STATUS_COLOURS, SharedLooks, StatusView, badge_html, error_html
+from .status import (
+    STATUS_COLOURS,
+    SharedLooks,
+    StatusView,
+    badge_html,
+    breakable_html,
+    error_html,
+    field_message_html,
+)
 
 if TYPE_CHECKING:
     from ..auth.config import MaiConfig
@@ -48,13 +56,6 @@ _LIST_TRAITS = [
     "load_error",
     "organizations_error",
 ]
-
-
-def _message(label: str, text: str) -> str:
-    return (
-        "<span class='mai-message mai-message-error'><span class='mai-message-icon'>⚠</span> "
-        f"{html.escape(label)} {html.escape(text)}</span>"
-    )
 
 
 class SaveNotebookView(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
@@ -256,7 +257,13 @@ class SaveNotebookView(widgets.VBox):  # type: ignore[misc]  # ipywidgets is unt
                 "(or set MAI_WIDGETS_NOTEBOOK_ID).</span>"
             )
         else:
-            self.listing.value = ""
+            # The drop-down may be too narrow to show the whole name: the line says it in full.
+            this = next((n for n in c.notebooks if n.id == c.this_notebook_id), None)
+            self.listing.value = (
+                f"<span class='mai-muted'>This kernel runs in {breakable_html(this.name or this.id)}.</span>"
+                if this is not None
+                else ""
+            )
         if c.organizations_error is not None:
             trouble = c.organizations_error
             hint = f" ({trouble.hint})" if trouble.hint else ""
@@ -293,7 +300,7 @@ class SaveNotebookView(widgets.VBox):  # type: ignore[misc]  # ipywidgets is unt
             visible = bool(problems) and (self._attempted or field in self._touched or picked)
             if problems:
                 (shown if visible else hidden).append(label)
-                message.value = "".join(_message(label, p) for p in problems) if visible else ""
+                message.value = "".join(field_message_html(label, p) for p in problems) if visible else ""
             elif field != "namespace" or c.organizations_error is None:
                 message.value = ""
         blockers = c.blockers()

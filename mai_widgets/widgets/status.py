@@ -184,6 +184,14 @@ def badge_class_html(status: object) -> str:
     return f"<span class='mai-badge mai-badge-{html.escape(slug)}'>{html.escape(text)}</span>"
 
 
+def field_message_html(label: str, text: str) -> str:
+    """One field's message beside it, as every form shows it: the field's label, then the problem."""
+    return (
+        "<span class='mai-message mai-message-error'><span class='mai-message-icon'>⚠</span> "
+        f"{html.escape(label)} {html.escape(text)}</span>"
+    )
+
+
 def error_html(error: MaiWidgetsError) -> str:
     """Code, message, request id and hint of an error, escaped (server text is untrusted)."""
     head = [error.code]

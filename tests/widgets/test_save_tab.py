@@ -46,6 +46,8 @@ def test_the_tab_is_built_when_opened_with_the_demo_instance_and_defaults(emulat
         ]
         assert view.save_button.description == "Save"
         assert view.instance.value == DEMO_ID and "this one" in view.instance.label
+        # the drop-down may cut the name at the side bar's width: the line under it says it whole
+        assert "This kernel runs in mai-demo-notebook" in view.listing.value
         assert view.organization.value == "mai-demo" and "mai-demo" in view.organization.options
         assert view.name.value == DEFAULTS.demo_notebook_image
         assert view.tag.value and view.tag.value[:8].isdigit()

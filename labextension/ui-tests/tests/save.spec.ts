@@ -66,7 +66,7 @@ for (const theme of ['light', 'dark'] as const) {
     expect(await brokenWords(panel(page))).toEqual([]);
 
     // Each state the two lines' badges show, caught as the page changes (the first poll comes
-    // after about a second; the emulator keeps the instance SNAPSHOTTING for 4 s).
+    // after about a second; the emulator keeps the instance SNAPSHOTTING for 8 s).
     const badges = { notebook: '.mai-save-notebook-state .mai-badge', image: '.mai-save-image-state .mai-badge' };
     await recordTexts(save.root, badges);
     await save.save.click();
