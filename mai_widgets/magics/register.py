@@ -21,7 +21,7 @@ import re
 import shlex
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from IPython.core import magic_arguments as _magic_arguments
 from IPython.core.error import UsageError
@@ -532,7 +532,7 @@ class RegisterImageMagics(Magics):
         else:
             lines = ProgressLines(controller)
         try:
-            interrupted = self._follow(controller, wait=wait)
+            interrupted = pump(controller, wait=wait)
         finally:
             if lines is not None:  # printed lines: nothing follows once the cell returns
                 lines.close()
@@ -557,23 +557,37 @@ class RegisterImageMagics(Magics):
             self._shown.mark(record)
         return record
 
-    @staticmethod
-    def _follow(controller: RegistrationController, *, wait: bool) -> bool:
-        """Pump the controller until it settles (or, without waiting, has a record). True if interrupted."""
-        if not controller.submit():
-            return False
-        try:
-            if wait:
-                while not controller.wait_settled(PUMP_SECONDS):
-                    pass
-            else:  # until the record exists; the view keeps following once the cell returns
-                while controller.record is None and not controller.wait_settled(PUMP_SECONDS):
-                    pass
-        except KeyboardInterrupt:
-            controller.stop()
-            controller.wait_settled(STOP_SECONDS)
-            return True
+
+class Pumped(Protocol):
+    """What a magic drives through a run: the registration and save controllers."""
+
+    @property
+    def record(self) -> ImageRecord | None: ...
+
+    def submit(self) -> bool: ...
+
+    def wait_settled(self, timeout: float | None = None) -> bool: ...
+
+    def stop(self) -> None: ...
+
+
+def pump(controller: Pumped, *, wait: bool) -> bool:
+    """Run the controller's one submit and pump until it settles (or, without waiting, has a
+    record): the cell stays responsive to Ctrl-C, which stops the wait. True if interrupted."""
+    if not controller.submit():
         return False
+    try:
+        if wait:
+            while not controller.wait_settled(PUMP_SECONDS):
+                pass
+        else:  # until the record exists; the view keeps following once the cell returns
+            while controller.record is None and not controller.wait_settled(PUMP_SECONDS):
+                pass
+    except KeyboardInterrupt:
+        controller.stop()
+        controller.wait_settled(STOP_SECONDS)
+        return True
+    return False
 
 
 def environment_client(timeout: float | None = None) -> ImageClient:

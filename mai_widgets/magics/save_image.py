@@ -24,8 +24,6 @@ from ..kernel.save import not_kept_text
 from ..wire.contract import ImageRecord, ImageStatus
 from ..wire.notebooks import NOT_KEPT_PATHS
 from .register import (
-    PUMP_SECONDS,
-    STOP_SECONDS,
     DryRun,
     RegisterImageError,
     argument,
@@ -33,6 +31,7 @@ from .register import (
     environment_client,
     magic_arguments,
     positive_seconds,
+    pump,
 )
 
 if TYPE_CHECKING:
@@ -282,7 +281,7 @@ class SaveImageMagics(Magics):
             print(not_kept_text())
             lines = SaveProgressLines(controller)
         try:
-            interrupted = self._follow(controller, wait=wait)
+            interrupted = pump(controller, wait=wait)
         finally:
             if lines is not None:
                 lines.close()
@@ -304,24 +303,6 @@ class SaveImageMagics(Magics):
         if wait and not stopped and record.status != ImageStatus.ACTIVE:
             raise SaveImageError.not_active(record, controller.outcome, controller.unfinished_text())
         return record
-
-    @staticmethod
-    def _follow(controller: SaveController, *, wait: bool) -> bool:
-        """Pump the controller until it settles (or, without waiting, has a record). True if interrupted."""
-        if not controller.submit():
-            return False
-        try:
-            if wait:
-                while not controller.wait_settled(PUMP_SECONDS):
-                    pass
-            else:
-                while controller.record is None and not controller.wait_settled(PUMP_SECONDS):
-                    pass
-        except KeyboardInterrupt:
-            controller.stop()
-            controller.wait_settled(STOP_SECONDS)
-            return True
-        return False
 
 
 def load_save_image(ipython: InteractiveShell) -> None:
