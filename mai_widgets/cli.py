@@ -30,13 +30,13 @@ from typing import IO, TYPE_CHECKING, Any
 from .batch import (
     DEFAULT_CONCURRENCY,
     DEFAULT_PLAN_CONCURRENCY,
-    MAX_CONCURRENCY,
     ApplyEvent,
     ApplyResult,
     Plan,
     PlanEvent,
     signed_in_session,
 )
+from .batch.plan import concurrency_argument
 from .batch.text import apply_line, apply_report, plan_line, plan_report
 from .errors import BatchFileError, ConfigError, MaiWidgetsError, ValidationError
 from .wire.contract import ImageStatus
@@ -73,16 +73,6 @@ class _Usage(Exception):
     pass
 
 
-def _concurrency(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if not 1 <= value <= MAX_CONCURRENCY:
-        raise argparse.ArgumentTypeError(f"must be a whole number from 1 to {MAX_CONCURRENCY}, not {text!r}")
-    return value
-
-
 def _seconds(text: str) -> float:
     try:
         value = float(text)
@@ -100,7 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("file", metavar="FILE", help="YAML (or .json) file of images")
     plan.add_argument(
         "--concurrency",
-        type=_concurrency,
+        type=concurrency_argument,
         default=DEFAULT_PLAN_CONCURRENCY,
         metavar="N",
         help="SWR checks at once (default %(default)s)",
@@ -110,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     apply.add_argument("file", metavar="FILE", help="YAML (or .json) file of images")
     apply.add_argument(
         "--concurrency",
-        type=_concurrency,
+        type=concurrency_argument,
         default=DEFAULT_CONCURRENCY,
         metavar="N",
         help="registrations at once (default %(default)s)",

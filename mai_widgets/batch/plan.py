@@ -204,6 +204,19 @@ def check_concurrency(concurrency: int) -> int:
     return concurrency
 
 
+def concurrency_argument(text: str) -> int:
+    """``--concurrency`` as the console script and the magic parse it (argparse's ``type=``)."""
+    import argparse
+
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= MAX_CONCURRENCY:
+        raise argparse.ArgumentTypeError(f"must be a whole number from 1 to {MAX_CONCURRENCY}, not {text!r}")
+    return value
+
+
 def survey(file: BatchFile, client: ImageClient) -> tuple[list[EntryPlan], int]:
     """Each entry's state against what is registered (one listing per workspace), no checks.
 

@@ -22,13 +22,13 @@ from IPython.core.magic import Magics, line_magic, magics_class
 
 from ..batch import (
     DEFAULT_CONCURRENCY,
-    MAX_CONCURRENCY,
     ApplyEvent,
     ApplyResult,
     BatchFile,
     Plan,
     PlanEvent,
 )
+from ..batch.plan import concurrency_argument
 from ..errors import BatchFileError, MaiWidgetsError, ValidationError
 from .register import PUMP_SECONDS, RegisterImageError, argument, display, magic_arguments
 
@@ -43,16 +43,6 @@ __all__ = ["RegisterImagesError", "RegisterImagesMagics", "load_register_images"
 MAGIC = "%register_images"
 # The failing entries named in the cell's error block (the view or the table shows them all).
 SHOWN_FAILURES = 10
-
-
-def _concurrency(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if not 1 <= value <= MAX_CONCURRENCY:
-        raise argparse.ArgumentTypeError(f"must be a whole number from 1 to {MAX_CONCURRENCY}, not {text!r}")
-    return value
 
 
 class RegisterImagesError(RegisterImageError):
@@ -117,7 +107,7 @@ class RegisterImagesMagics(Magics):
     @argument("--plan", action="store_true", help="tell what applying would do, entry by entry; send nothing")
     @argument(
         "--concurrency",
-        type=_concurrency,
+        type=concurrency_argument,
         metavar="N",
         help=f"registrations at once (default {DEFAULT_CONCURRENCY}; plan: SWR checks at once)",
     )
