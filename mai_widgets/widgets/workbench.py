@@ -90,13 +90,15 @@ class Workbench(widgets.Tab):  # type: ignore[misc]  # ipywidgets is untyped
         self._type = type
         self._browser: ImageBrowser | None = None
         # Stand in for the Images and Save tabs until each is first opened.
-        self._pending_tab = widgets.Box(_dom_classes=("mai-images-pending",))
+        # The tabs' children never change (a changed list re-renders every tab after the first
+        # difference, the one being looked at included): each lazy tab fills its own box.
+        self.images_box = widgets.VBox([], _dom_classes=("mai-images-box",))
         self._save_view: SaveNotebookView | None = None
         self.save_box = widgets.VBox([], _dom_classes=("mai-save-notebook-box",))
         self._last_registered: str | None = None
         self.register_panel.preflight_view.open_image = self.show_image
         super().__init__(
-            children=[self.register_panel, self._pending_tab, self.save_box],
+            children=[self.register_panel, self.images_box, self.save_box],
             titles=TAB_TITLES,
             selected_index=REGISTER_TAB,
             _dom_classes=("mai-workbench",),
@@ -128,13 +130,8 @@ class Workbench(widgets.Tab):  # type: ignore[misc]  # ipywidgets is untyped
             browser.on_settled.append(self._settled)
             browser.on_register.append(self.show_register)  # the empty list's "Register an image"
             self._browser = browser
-            self.children = (self.register_panel, browser, self.save_box)
-            self._close_pending_tab()
+            self.images_box.children = (browser,)
         return self._browser
-
-    def _close_pending_tab(self) -> None:
-        self._pending_tab.layout.close()
-        self._pending_tab.close()
 
     def show_register(self) -> None:
         """Open the Register tab."""
@@ -224,6 +221,6 @@ class Workbench(widgets.Tab):  # type: ignore[misc]  # ipywidgets is untyped
         self.save_box.close()
         if self._browser is not None:
             self._browser.close()
-        self._close_pending_tab()
+        self.images_box.close()
         self.register_panel.close()
         super().close()

@@ -47,8 +47,13 @@ def test_three_tabs_and_the_images_tab_loads_when_opened(emulator: EmulatorProce
         assert bench.children[0] is bench.register_panel
         assert not isinstance(bench.children[IMAGES_TAB], ImageBrowser), "nothing is listed before"
         assert bench.children[SAVE_TAB] is bench.save_box and not bench.save_box.children
+        tabs = bench.children
         bench.selected_index = IMAGES_TAB
-        assert bench.children == (bench.register_panel, bench.browser, bench.save_box)
+        assert bench.images_box.children == (bench.browser,)
+        # Opening a tab fills its box: the tabs stay the same widgets, so none is rendered again
+        # (a re-rendered Save tab lost what a user was looking at while a save went on).
+        bench.selected_index = SAVE_TAB
+        assert bench.save_box.children == (bench.save_view,) and bench.children == tabs
         assert bench.browser.wait_idle(WAIT)
         assert [r.id for r in bench.browser.records] == [existing.id]
     finally:
