@@ -74,3 +74,18 @@ def registry_token(emu: EmulatorProcess, scope: str) -> str:
     got = http_get(realm, params={"service": "dockyard", "scope": scope}, auth=(user, password))
     assert got.status_code == 200
     return str(got.json()["token"])
+
+
+class Calls:
+    """A requests session whose response hook records every URL asked for (lend it to a client)."""
+
+    def __init__(self) -> None:
+        self.urls: list[str] = []
+        self.session = requests.Session()
+        self.session.hooks["response"].append(self._record)
+
+    def _record(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        self.urls.append(response.request.url or "")
+
+    def count(self, part: str) -> int:
+        return sum(part in u for u in self.urls)

@@ -16,8 +16,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-import requests
-from emulator_clients import http_get, http_post
+from emulator_clients import Calls, http_get, http_post
 from local_server import serving
 
 from mai_widgets.auth.config import load_config
@@ -30,21 +29,6 @@ from mai_widgets.services.preflight import check
 from mai_widgets.services.session import Session
 from mai_widgets.services.swr import PAGE_SIZE, SwrClient, parse_content_range, parse_expiry
 from mai_widgets.transport.signer import AKSKAuth
-
-
-class Calls:
-    """A requests session whose response hook records every URL asked for."""
-
-    def __init__(self) -> None:
-        self.urls: list[str] = []
-        self.session = requests.Session()
-        self.session.hooks["response"].append(self._record)
-
-    def _record(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
-        self.urls.append(response.request.url or "")
-
-    def count(self, part: str) -> int:
-        return sum(part in u for u in self.urls)
 
 
 def session_for(emu: EmulatorProcess, calls: Calls | None = None) -> Session:

@@ -18,8 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
-from emulator_clients import http_get, http_head, http_request, registry_token, swr_for
+from emulator_clients import Calls, http_get, http_head, http_request, registry_token, swr_for
 from local_server import serving
 
 from mai_widgets.emulator import DEFAULTS, EmulatorProcess
@@ -48,18 +47,6 @@ def emu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorProcess]:
     args = ["--swr-seed-repos", str(SEED_REPOS), "--swr-seed-tags", str(SEED_TAGS)]
     with EmulatorProcess(tmp_path_factory.mktemp("swr-emulator"), args=args) as process:
         yield process
-
-
-class Calls:
-    """A session whose response hook records every URL the client asked for."""
-
-    def __init__(self) -> None:
-        self.urls: list[str] = []
-        self.session = requests.Session()
-        self.session.hooks["response"].append(self._record)
-
-    def _record(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
-        self.urls.append(response.request.url or "")
 
 
 @pytest.fixture
