@@ -17,7 +17,6 @@ from typing import Any
 import pytest
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
-from IPython.testing import globalipapp
 from IPython.utils.capture import CapturedIO, capture_output
 
 import mai_widgets
@@ -35,14 +34,6 @@ SLOW = {"init_seconds": 60.0, "creating_seconds": 60.0}
 
 
 # -- fixtures -------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def shell() -> InteractiveShell:
-    # The module attribute: after the first call it is the shell itself (the imported name is not).
-    ip = globalipapp.get_ipython()
-    load_ipython_extension(ip)
-    return ip
 
 
 @pytest.fixture

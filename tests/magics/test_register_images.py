@@ -11,24 +11,15 @@ from pathlib import Path
 import pytest
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
-from IPython.testing import globalipapp
 from test_register_image import _clean_env, assert_no_secret, run, run_failing, shown_text
 
 from mai_widgets import batch
 from mai_widgets.emulator import DEFAULTS, DEMO_SWR_IMAGES, EmulatorProcess
-from mai_widgets.magics import load_ipython_extension
 from mai_widgets.magics.register_images import RegisterImagesError, RegisterImagesMagics
 from mai_widgets.widgets.batch_view import BatchView
 
 PATHS = DEMO_SWR_IMAGES[5:8]
 MISSING = f"{DEFAULTS.registry}/mai-images-magic/never-pushed:1.0"
-
-
-@pytest.fixture(scope="module")
-def shell() -> InteractiveShell:
-    ip = globalipapp.get_ipython()
-    load_ipython_extension(ip)
-    return ip
 
 
 @pytest.fixture

@@ -13,23 +13,14 @@ import ipywidgets as widgets
 import pytest
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
-from IPython.testing import globalipapp
 from IPython.utils.capture import CapturedIO, capture_output
 
 from mai_widgets.emulator.defaults import DEFAULTS, notebook_id_for
 from mai_widgets.emulator.process import EmulatorProcess
-from mai_widgets.magics import load_ipython_extension
 from mai_widgets.magics.save_image import SaveImageError, SaveImageMagics
 from mai_widgets.wire.contract import ImageRecord, ImageStatus, Origin
 
 DEMO_ID = notebook_id_for(DEFAULTS.project_id, DEFAULTS.demo_notebook)
-
-
-@pytest.fixture(scope="module")
-def shell() -> InteractiveShell:
-    ip = globalipapp.get_ipython()
-    load_ipython_extension(ip)
-    return ip
 
 
 @pytest.fixture
