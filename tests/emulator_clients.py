@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import sqlite3
 from typing import Any
 
 import requests
@@ -89,3 +90,18 @@ class Calls:
 
     def count(self, part: str) -> int:
         return sum(part in u for u in self.urls)
+
+
+def registrations_per_path(emu: EmulatorProcess) -> dict[str, int]:
+    """swr_path -> the user's registrations of it, deleted ones included, read from the sqlite
+    store (not the service's presets): 1 each means registered exactly once."""
+    with emu.store() as store:
+        path = store.path
+    db = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
+    try:
+        rows = db.execute(
+            "SELECT swr_path, COUNT(*) FROM images WHERE type = 'DEDICATED' GROUP BY swr_path"
+        ).fetchall()
+    finally:
+        db.close()
+    return {str(p): int(n) for p, n in rows}

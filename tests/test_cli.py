@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -14,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from emulator_clients import registrations_per_path
 
 from mai_widgets.emulator import DEFAULTS, EmulatorProcess
 
@@ -38,17 +38,6 @@ def command(*args: str) -> list[str]:
 
 def run(env: dict[str, str], *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(command(*args), env=env, cwd=cwd, capture_output=True, text=True, timeout=120)
-
-
-def registrations(emu: EmulatorProcess) -> dict[str, int]:
-    with emu.store() as store:
-        path = store.path
-    db = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
-    try:
-        rows = db.execute("SELECT swr_path, COUNT(*) FROM images WHERE type = 'DEDICATED' GROUP BY swr_path")
-        return {str(p): int(n) for p, n in rows.fetchall()}
-    finally:
-        db.close()
 
 
 @pytest.fixture
@@ -139,7 +128,7 @@ def test_a_signal_stops_apply_and_a_second_apply_finishes(
         text=True,
     )
     deadline = time.monotonic() + 60
-    while len(registrations(emu)) < 4 and time.monotonic() < deadline and proc.poll() is None:
+    while len(registrations_per_path(emu)) < 4 and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.05)
     proc.send_signal(sig)
     stdout, stderr = proc.communicate(timeout=60)
@@ -147,11 +136,11 @@ def test_a_signal_stops_apply_and_a_second_apply_finishes(
     assert f"{sig.name}: no new registrations are started" in stdout
     assert "stopped: apply the same file again to finish the rest" in stdout
     assert "Traceback" not in stderr
-    sent = registrations(emu)
+    sent = registrations_per_path(emu)
     assert 4 <= len(sent) < len(APPS) and set(sent.values()) == {1}
     assert f"{len(sent)} registrations sent" in stdout  # what was sent, reported
 
     second = run(env, "apply", "images.yaml", "--concurrency", "8", cwd=tmp_path)
     assert second.returncode == 0, second.stdout + second.stderr
     assert f"{len(APPS) - len(sent)} registrations sent" in second.stdout
-    assert registrations(emu) == {f"{REG}/{p}": 1 for p in APPS}  # complete, no duplicates
+    assert registrations_per_path(emu) == {f"{REG}/{p}": 1 for p in APPS}  # complete, no duplicates

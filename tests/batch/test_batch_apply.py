@@ -3,14 +3,13 @@ own requests session, registrations by the emulator's sqlite store."""
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from emulator_clients import fast_config
+from emulator_clients import fast_config, registrations_per_path
 from http_recorder import Recorder
 
 from mai_widgets import batch
@@ -47,20 +46,6 @@ def posts(recorder: Recorder, emu: EmulatorProcess) -> int:
     )
 
 
-def registrations(emu: EmulatorProcess) -> dict[str, int]:
-    """swr_path -> rows in the store (deleted ones included): 1 each means registered once."""
-    with emu.store() as store:
-        path = store.path
-    db = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
-    try:
-        rows = db.execute(
-            "SELECT swr_path, COUNT(*) FROM images WHERE type = 'DEDICATED' GROUP BY swr_path"
-        ).fetchall()
-    finally:
-        db.close()
-    return {str(p): int(n) for p, n in rows}
-
-
 def fifty() -> batch.BatchFile:
     return batch.BatchFile.of([{"swr_path": p} for p in APPS], defaults={"arch": "X86_64"})
 
@@ -81,7 +66,7 @@ def test_apply_fifty_then_again_registers_nothing(
     first = batch.apply(fifty(), session=session_for(emu, seen), concurrency=8, on_event=heard)
     assert first.ok and first.counts() == {"active": 50}
     assert len(first.sent) == 50 and posts(seen, emu) == 50
-    assert registrations(emu) == {f"{REG}/{p}": 1 for p in APPS}
+    assert registrations_per_path(emu) == {f"{REG}/{p}": 1 for p in APPS}
     # every entry went registering -> following -> active, and the last event counts all done
     for index in (1, 50):
         states = [e.entry.state for e in events if e.entry.index == index]
@@ -168,7 +153,7 @@ def test_plan_against_a_mixed_state(
     replaced = batch.apply(fixed, session=setup, replace_failed=True)
     gone = next(e for e in replaced.entries if e.swr_path.endswith("gone:v1"))
     assert gone.replaced == old.id and gone.record is not None and gone.record.id != old.id
-    assert registrations(emu)[f"{REG}/mai-batch/gone:v1"] == 2  # the failed one deleted, one new
+    assert registrations_per_path(emu)[f"{REG}/mai-batch/gone:v1"] == 2  # the failed one deleted, one new
     assert next(e for e in replaced.entries if e.swr_path.endswith(APPS[1])).state == "differs"
 
 
@@ -182,7 +167,7 @@ def test_apply_through_faults_registers_each_entry_once(
     seen = Recorder()
     result = batch.apply(fifty(), session=session_for(emu, seen), concurrency=8)
     assert result.ok, [e.to_json() for e in result.entries if e.state != "active"]
-    assert registrations(emu) == {f"{REG}/{p}": 1 for p in APPS}  # every entry once, no duplicates
+    assert registrations_per_path(emu) == {f"{REG}/{p}": 1 for p in APPS}  # every entry once, no duplicates
     faults = [r.headers.get("X-Emulator-Fault", "") for r in seen.responses]
     assert sum(bool(f) for f in faults) >= 10 and any(f.endswith(";after") for f in faults)
     again = batch.apply(fifty(), session=session_for(emu))
@@ -196,18 +181,18 @@ def test_stop_sends_nothing_more_and_a_second_apply_finishes(
     stop = threading.Event()
 
     def heard(event: batch.ApplyEvent) -> None:
-        if event.entry.state == "following" and event.entry.sent and len(registrations(emu)) >= 6:
+        if event.entry.state == "following" and event.entry.sent and len(registrations_per_path(emu)) >= 6:
             stop.set()
 
     first = batch.apply(fifty(), session=session_for(emu), concurrency=2, stop=stop, on_event=heard)
     assert first.stopped and not first.ok
     sent = {e.swr_path for e in first.sent}
     assert 6 <= len(sent) < 50
-    assert set(registrations(emu)) == sent  # it reports exactly what was sent
+    assert set(registrations_per_path(emu)) == sent  # it reports exactly what was sent
     assert {e.state for e in first.entries if not e.sent} == {"not-sent"}
     second = batch.apply(fifty(), session=session_for(emu), concurrency=8)
     assert second.ok and len(second.sent) == 50 - len(sent)
-    assert registrations(emu) == {f"{REG}/{p}": 1 for p in APPS}
+    assert registrations_per_path(emu) == {f"{REG}/{p}": 1 for p in APPS}
 
 
 def test_export_then_apply_into_another_project_round_trips(

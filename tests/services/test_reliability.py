@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -12,6 +11,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
+from emulator_clients import registrations_per_path
 from http_recorder import Recorder
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -42,21 +42,6 @@ def make_client(
     )
 
 
-def live_swr_paths(emu: EmulatorProcess) -> dict[str, int]:
-    """swr_path -> number of registrations (deleted ones included), read from the sqlite store."""
-    with emu.store() as store:
-        path = store.path
-    db = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
-    try:
-        # The user's registrations only, not the service's presets (type BUILD_IN).
-        rows = db.execute(
-            "SELECT swr_path, COUNT(*) FROM images WHERE type = 'DEDICATED' GROUP BY swr_path"
-        ).fetchall()
-    finally:
-        db.close()
-    return {str(p): int(n) for p, n in rows}
-
-
 # -- faults -------------------------------------------------------------------------------------
 
 
@@ -76,7 +61,7 @@ def test_100_registrations_through_20_percent_faults_each_registered_once(
     assert [r.swr_path for r in records] == paths
     assert len({r.id for r in records}) == 100
     assert not any(r.already_registered for r in records)  # each was this call's own
-    assert live_swr_paths(emu) == dict.fromkeys(paths, 1)  # exactly once, no duplicates
+    assert registrations_per_path(emu) == dict.fromkeys(paths, 1)  # exactly once, no duplicates
     with emu.store() as store:
         assert sorted(store.all_ids()) == sorted(r.id for r in records)
     faults = [r.headers["X-Emulator-Fault"] for r in seen.responses if "X-Emulator-Fault" in r.headers]
@@ -118,7 +103,7 @@ def test_sigkill_mid_run_keeps_every_acknowledged_record(emulator: EmulatorProce
     assert len(acknowledged) == 40
     assert killed_after >= 15
     assert failures  # the crash was seen by the client
-    counts = live_swr_paths(emulator)
+    counts = registrations_per_path(emulator)
     for record in acknowledged:
         assert counts.get(record.swr_path or "") == 1
         assert client.get(record.id).swr_path == record.swr_path
