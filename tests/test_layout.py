@@ -18,6 +18,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "mai_widgets"
 
 LAYERS: dict[str, float] = {
     "_version": 0,
+    "i18n": 0,
     "errors": 0,
     "wire": 1,
     "transport": 2,

@@ -28,6 +28,7 @@ Environment variables:
 | `MAI_WIDGETS_SWR_ENDPOINT` | `swr_endpoint` | SWR manage API URL, default from the region |
 | `MAI_WIDGETS_SWR_REGISTRY_ENDPOINT` | `swr_registry_endpoint` | Registry v2 URL for the region's SWR host |
 | `MAI_WIDGETS_NOTEBOOK_ID` | `notebook_id` | Notebook instance this kernel runs in (saving it) |
+| `MAI_WIDGETS_LANGUAGE` | `language` | `en` or `zh_CN`; empty: JupyterLab's, then the locale's |
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from traitlets import Bool, Float, Int, TraitError, Unicode, validate
 from traitlets.config import Config, Configurable
 
 from ..errors import ConfigError
+from ..i18n import LANGUAGE_ENV, LANGUAGES, Translation, choose_language, normalize_language, translation
 from ..transport.addresses import is_loopback
 from ..wire.contract import IMAGE_ID_RE, WORKSPACE_ID_HELP, WORKSPACE_ID_RE, swr_registry
 
@@ -53,6 +55,7 @@ __all__ = [
     "MaiConfig",
     "check_base_url",
     "load_config",
+    "translation_for",
 ]
 
 CONFIG_FILE_BASENAME = "mai_widgets_config"
@@ -77,6 +80,7 @@ SETTING_ENV_VARS: dict[str, str] = {
     "MAI_WIDGETS_SWR_ENDPOINT": "swr_endpoint",
     "MAI_WIDGETS_SWR_REGISTRY_ENDPOINT": "swr_registry_endpoint",
     "MAI_WIDGETS_NOTEBOOK_ID": "notebook_id",
+    LANGUAGE_ENV: "language",
 }
 # ECS/BMS instance metadata service (huaweicloudsdkcore.auth.internal.MetadataAccessor).
 DEFAULT_METADATA_ENDPOINT = "http://169.254.169.254"
@@ -171,6 +175,22 @@ class MaiConfig(Configurable):
         help="Id of the notebook instance this kernel runs in (no public source names a variable "
         "that carries it inside ModelArts); empty: found by address, or picked by the user.",
     ).tag(config=True)
+
+    language = Unicode(
+        "",
+        help="Language of the widgets, magics and console script: en or zh_CN; empty means "
+        "JupyterLab's language in the side panel, else LANGUAGE, LC_ALL, LC_MESSAGES or LANG.",
+    ).tag(config=True)
+
+    @validate("language")
+    def _valid_language(self, proposal: dict[str, Any]) -> str:
+        value = str(proposal["value"]).strip()
+        if not value:
+            return ""
+        chosen = normalize_language(value)
+        if chosen is None:
+            raise TraitError(f"language must be one of {', '.join(LANGUAGES)}, not {value!r}")
+        return chosen
 
     @validate("notebook_id")
     def _valid_notebook_id(self, proposal: dict[str, Any]) -> str:
@@ -365,3 +385,20 @@ def load_config(
         except TraitError as exc:
             raise ConfigError(f"{name}: {exc}") from None
     return config
+
+
+def translation_for(
+    config: MaiConfig | None = None, *, language: str | None = None, host: str | None = None
+) -> Translation:
+    """The words to speak to a person: ``language=`` first, then ``c.MaiConfig.language`` (or
+    ``MAI_WIDGETS_LANGUAGE``), then the host's (JupyterLab's, from the side panel), then the
+    locale's. Raises ``ValueError`` naming ``language`` for an explicit language without a catalogue."""
+    if language:
+        return translation(choose_language(language))
+    if config is None:
+        try:
+            config = load_config()
+        except ConfigError:  # a bad setting is reported where it is used, not here
+            config = None
+    configured = config.language if config is not None else None
+    return translation(choose_language(configured=configured, host=host))
