@@ -20,6 +20,7 @@ from collections.abc import Iterable
 
 import ipywidgets as widgets
 
+from ..auth.config import translation_for
 from ..batch import ApplyEvent, ApplyResult, EntryPlan, EntryResult, Plan, PlanEvent
 from .status import STATUS_COLOURS, SharedLooks, badge_class_html, badge_html, breakable_html
 
@@ -67,9 +68,10 @@ def entry_row_html(entry: EntryResult | EntryPlan) -> str:
 class BatchView(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
     """A plan (``kind="plan"``) or an apply of ``total`` entries, updated as events arrive."""
 
-    def __init__(self, kind: str, total: int, *, source: str = "") -> None:
+    def __init__(self, kind: str, total: int, *, source: str = "", language: str | None = None) -> None:
         self.kind = kind
-        self._looks = SharedLooks()
+        self._looks = SharedLooks(translation_for(language=language))
+        self._tr = self._looks.tr
         self._lock = threading.Lock()
         self._rows: dict[int, str] = {}
         self._done = 0

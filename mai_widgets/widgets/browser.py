@@ -26,6 +26,7 @@ from ipywidgets.widgets.widget_button import ButtonStyle
 from ipywidgets.widgets.widget_description import DescriptionStyle
 from ipywidgets.widgets.widget_string import TextStyle
 
+from ..auth.config import translation_for
 from ..errors import (
     FieldProblem,
     MaiWidgetsError,
@@ -289,6 +290,7 @@ class ImageBrowser(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         sort_dir: str = "DESC",
         config: MaiConfig | None = None,
         autoload: bool = True,
+        language: str | None = None,
     ) -> None:
         kind = _checked_type(type)
         statuses = _checked_statuses(status)
@@ -324,7 +326,10 @@ class ImageBrowser(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         # Called with a followed image's record when it reaches a terminal status.
         self.on_settled: list[Callable[[ImageRecord], None]] = []
 
-        looks = self._looks = SharedLooks()
+        looks = self._looks = SharedLooks(
+            translation_for(self._client.config if self._client is not None else config, language=language)
+        )
+        self._tr = looks.tr
         describe = looks.style(DescriptionStyle, description_width="initial")
         self.type_dropdown = widgets.Dropdown(
             options=LIST_TYPES,
@@ -729,7 +734,7 @@ class ImageBrowser(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         self.selected_id = image_id
         if image_id and self._client is not None:
             controller = RegistrationController(self._client)
-            view = StatusView(controller, actions=True)
+            view = StatusView(controller, actions=True, language=self._tr.language)
             assert view.actions is not None
             view.actions.on_deleted.append(self._deleted)
             view.actions.on_registered.append(self._registered_again)

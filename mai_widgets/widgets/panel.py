@@ -19,6 +19,7 @@ from ipywidgets.widgets.widget_description import DescriptionStyle
 from ipywidgets.widgets.widget_selection import ToggleButtonsStyle
 from ipywidgets.widgets.widget_string import TextStyle
 
+from ..auth.config import translation_for
 from ..errors import MaiWidgetsError
 from ..kernel.controller import FIELD_LABELS, RegistrationController
 from ..wire.contract import FORM_FIELDS, field_spec
@@ -118,8 +119,10 @@ class RegisterPanel(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
         controller: RegistrationController | None = None,
         *,
         preflight: bool = True,
+        language: str | None = None,
         **initial_fields: Any,
     ) -> None:
+        """``language``: ``en`` or ``zh_CN``; None: ``MaiConfig.language``, then the locale's."""
         if controller is None:
             controller = RegistrationController(client, config=config, preflight=preflight, **initial_fields)
         elif initial_fields:
@@ -127,7 +130,8 @@ class RegisterPanel(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
         self.controller = controller
         self._syncing = False
         values = controller.fields
-        looks = self._looks = SharedLooks()
+        looks = self._looks = SharedLooks(translation_for(controller.config, language=language))
+        self._tr = looks.tr
         text_style = looks.style(TextStyle)
         # A field's message shows once the user changed it (or code gave it a value), or after
         # an attempt to register: never on an empty new form.
@@ -147,7 +151,7 @@ class RegisterPanel(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
             _dom_classes=("mai-swr-path",),
         )
         # Typed as before, or picked from SWR's lists; the text field stays the form's field.
-        self.swr_picker = SwrPathCombobox(self.swr_path, self._swr_client)
+        self.swr_picker = SwrPathCombobox(self.swr_path, self._swr_client, tr=self._tr)
         self.arch = self._dropdown("arch", values, "mai-arch")
         self.resource_category = _MultiChoice(
             _label("resource_category"),
@@ -208,7 +212,7 @@ class RegisterPanel(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
             )
 
         # The preflight checklist sits under the SWR path it is about.
-        self.preflight_view = PreflightView(controller)
+        self.preflight_view = PreflightView(controller, tr=self._tr)
         rows.insert(1, self.preflight_view)
 
         self.register_button = widgets.Button(
@@ -295,6 +299,11 @@ class RegisterPanel(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
         # A wrong initial value keeps the first option in the widget; the controller still holds it
         # and reports it next to the field until the user picks a value.
         return str(value).upper() if isinstance(value, str) and value.upper() in options else options[0]
+
+    @property
+    def language(self) -> str:
+        """The language the form speaks (``en`` or ``zh_CN``)."""
+        return self._tr.language
 
     def _dropdown(self, name: str, values: Mapping[str, Any], *classes: str) -> widgets.Dropdown:
         return widgets.Dropdown(

@@ -14,6 +14,8 @@ from typing import Any
 
 import ipywidgets as widgets
 
+from ..auth.config import translation_for
+from ..i18n import Translation
 from ..kernel.controller import RegistrationController
 from ..services.preflight import Check
 
@@ -65,8 +67,9 @@ class _Parts:
 class PreflightView(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
     """The checklist, its one-click actions, and the "Register anyway" question."""
 
-    def __init__(self, controller: RegistrationController) -> None:
+    def __init__(self, controller: RegistrationController, *, tr: Translation | None = None) -> None:
         self.controller = controller
+        self._tr = tr if tr is not None else translation_for(controller.config)
         self.open_image: Callable[[str], None] | None = None  # set by a Workbench: show it in Images
         self.list = widgets.HTML(_dom_classes=("mai-preflight-list",))
         # The buttons and the question are made when a check first has something to offer

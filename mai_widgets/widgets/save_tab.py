@@ -18,6 +18,7 @@ import ipywidgets as widgets
 from ipywidgets.widgets.widget_description import DescriptionStyle
 from ipywidgets.widgets.widget_string import TextStyle
 
+from ..auth.config import translation_for
 from ..errors import MaiWidgetsError
 from ..kernel.controller import RegistrationController
 from ..kernel.save import SAVE_FIELD_LABELS, SaveController, not_kept_text
@@ -68,6 +69,7 @@ class SaveNotebookView(widgets.VBox):  # type: ignore[misc]  # ipywidgets is unt
         controller: SaveController | None = None,
         *,
         autoload: bool = True,
+        language: str | None = None,
         **initial_fields: Any,
     ) -> None:
         if controller is None:
@@ -77,7 +79,8 @@ class SaveNotebookView(widgets.VBox):  # type: ignore[misc]  # ipywidgets is unt
         self._touched: set[str] = {k for k, v in initial_fields.items() if v not in (None, "")}
         self._attempted = False
         self._history: dict[str, list[str]] = {"notebook": [], "image": []}
-        looks = self._looks = SharedLooks()
+        looks = self._looks = SharedLooks(translation_for(config, language=language))
+        self._tr = looks.tr
         text_style = looks.style(TextStyle)
 
         self.title = looks.html("<h3>Save this notebook as an image</h3>", classes=("mai-title",))

@@ -18,7 +18,9 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets
 from ipywidgets.widgets.widget_string import HTMLStyle, LabelStyle
 
+from ..auth.config import translation_for
 from ..errors import ApiError, MaiWidgetsError, ValidationError
+from ..i18n import Translation
 from ..kernel.controller import RegistrationController
 from ..kernel.threads import BackgroundCalls
 from ..wire.contract import (
@@ -86,14 +88,16 @@ _WATCHED_TRAITS = [
 
 
 class SharedLooks:
-    """One Layout or Style model per look, shared by widgets that never change theirs.
+    """One Layout or Style model per look, shared by widgets that never change theirs, and the
+    one language (``tr``) a family of widgets speaks.
 
     Every ipywidget brings its own Layout and Style models, each one more comm to open; a
     panel has dozens of static labels and messages, so sharing halves what a kernel sends.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, tr: Translation | None = None) -> None:
         self._made: dict[tuple[Any, ...], Any] = {}
+        self.tr = tr if tr is not None else translation_for()
 
     def layout(self, **values: str) -> Any:
         return self._get(widgets.Layout, values)
@@ -276,11 +280,15 @@ class StatusView(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         *,
         looks: SharedLooks | None = None,
         actions: bool = False,
+        language: str | None = None,
         **kwargs: Any,
     ) -> None:
         self.controller = controller
         self._owns_looks = looks is None
-        self._looks = looks if looks is not None else SharedLooks()
+        if looks is None:
+            looks = SharedLooks(translation_for(controller.config, language=language))
+        self._looks = looks
+        self._tr = looks.tr
         html_widget = self._looks.html
         # Stable classes for browser tests, given at construction (each add_class is one more message).
         self.state_line = html_widget(classes=("mai-status-state",))
@@ -458,6 +466,7 @@ class ImageActions(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
     def __init__(self, controller: RegistrationController, *, looks: SharedLooks | None = None) -> None:
         self.controller = controller
         self._looks = looks if looks is not None else SharedLooks()
+        self._tr = self._looks.tr
         self._owns_looks = looks is None
         self._calls = BackgroundCalls()
         self.on_deleted: list[Callable[[ImageRecord], None]] = []

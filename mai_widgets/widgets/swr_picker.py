@@ -18,7 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 
+from ..auth.config import translation_for
 from ..errors import MaiWidgetsError
+from ..i18n import Translation
 from ..kernel.threads import BackgroundCalls, Debouncer
 from ..transport.deadline import Cancel
 from ..wire.format import size_text, time_text
@@ -59,8 +61,11 @@ def _column(title: str, plural: str, cls: str) -> tuple[widgets.Text, widgets.Se
 class SwrPathCombobox(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
     """The SWR path text field with "Browse SWR": pick organization → repository → tag."""
 
-    def __init__(self, text: widgets.Text, swr: Callable[[], SwrClient]) -> None:
+    def __init__(
+        self, text: widgets.Text, swr: Callable[[], SwrClient], *, tr: Translation | None = None
+    ) -> None:
         self.text = text
+        self._tr = tr if tr is not None else translation_for()
         self._swr_factory = swr
         self._swr: SwrClient | None = None
         self._calls = BackgroundCalls()

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets
 from traitlets import Dict, Unicode
 
+from ..auth.config import translation_for
 from ..errors import MaiWidgetsError
 from ..wire.contract import ImageRecord, ImageStatus
 from ..wire.format import image_label
@@ -64,16 +65,24 @@ class Workbench(widgets.Tab):  # type: ignore[misc]  # ipywidgets is untyped
     open_image = Unicode("").tag(sync=True)
 
     @classmethod
-    def shared(cls) -> Workbench:
-        """The kernel's side-panel workbench: the one already made, unless it was closed.
+    def shared(cls, *, host_language: str | None = None) -> Workbench:
+        """The kernel's side-panel workbench: the one already made, unless it was closed or
+        speaks another language than the one chosen now.
 
         A page reload reconnects the side panel to the same kernel and runs its code again;
         showing the same widget then brings back the registration in progress (or its last
-        result) and the Images tab as they were, not a blank form.
+        result) and the Images tab as they were, not a blank form. ``host_language`` is
+        JupyterLab's language, which the side panel hands over: after the user switches it and
+        reloads, a new workbench speaks the new one, the form's values carried over.
         """
+        language = translation_for(host=host_language).language
         existing = Workbench._shared
+        if existing is not None and not existing._workbench_closed and existing.language != language:
+            fields = dict(existing.register_panel.controller.fields)
+            existing.close()
+            existing = Workbench._shared = cls(language=language, **fields)
         if existing is None or existing._workbench_closed:
-            existing = Workbench._shared = cls()
+            existing = Workbench._shared = cls(language=language)
         return existing
 
     def __init__(
@@ -82,9 +91,12 @@ class Workbench(widgets.Tab):  # type: ignore[misc]  # ipywidgets is untyped
         config: MaiConfig | None = None,
         *,
         type: str = "DEDICATED",  # the API's name
+        language: str | None = None,
         **initial_fields: Any,
     ) -> None:
-        self.register_panel = RegisterPanel(client, config, **initial_fields)
+        self.register_panel = RegisterPanel(client, config, language=language, **initial_fields)
+        # one language for every tab: the one the form resolved
+        self.language = self.register_panel.language
         self._client = client
         self._config = config
         self._type = type
@@ -125,7 +137,11 @@ class Workbench(widgets.Tab):  # type: ignore[misc]  # ipywidgets is untyped
             from .browser import ImageBrowser  # imported with the tab: the form comes first
 
             browser = ImageBrowser(
-                self._shared_client(), type=self._type, config=self._config, autoload=False
+                self._shared_client(),
+                type=self._type,
+                config=self._config,
+                autoload=False,
+                language=self.language,
             )
             browser.on_settled.append(self._settled)
             browser.on_register.append(self.show_register)  # the empty list's "Register an image"
@@ -155,7 +171,9 @@ class Workbench(widgets.Tab):  # type: ignore[misc]  # ipywidgets is untyped
             client = self._shared_client()
             # settings missing now: the form's client, once it has one
             view = SaveNotebookView(
-                client if client is not None else self.register_panel.controller.client, self._config
+                client if client is not None else self.register_panel.controller.client,
+                self._config,
+                language=self.language,
             )
             view.controller.observe(self._saved, names="record")
             self._save_view = view
