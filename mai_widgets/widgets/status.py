@@ -234,21 +234,24 @@ class ImageWords:
     """What happened to an image, in the words :func:`describe_state` puts into its sentences
     (each a :class:`~mai_widgets.i18n.Msg`: English as a str, translated where shown)."""
 
-    made: str  # what was done to make it ("registered")
+    ready: str  # the sentence once it is ACTIVE
+    ended: str  # the sentence once it ended otherwise, with {status}
     work: str  # what ModelArts carries on with while it is not ACTIVE yet
     following: str  # the sentence while it is followed, with {status} (and {n} reads)
     following_reads: str
 
 
 REGISTERED_WORDS = ImageWords(
-    made=Msg("registered"),
+    ready=N_("The image was registered and is ACTIVE: ready to use."),
+    ended=N_("The image registered ended {status}."),
     work=Msg("the registration"),
     following=N_("Registered; following its status ({status})."),
     following_reads=N_("Registered; following its status ({status}, {n} status reads so far)."),
 )
 # An image made by "save this notebook as an image" (origin IMAGE_SAVE): nothing was registered.
 SAVED_WORDS = ImageWords(
-    made=Msg("saved from a notebook instance"),
+    ready=N_("The image was saved from a notebook instance and is ACTIVE: ready to use."),
+    ended=N_("The image saved from a notebook instance ended {status}."),
     work=Msg("the save"),
     following=N_("Saved from a notebook instance; following its status ({status})."),
     following_reads=N_(
@@ -300,8 +303,8 @@ def describe_state(controller: RegistrationController) -> str:
             work=words.work,
         )
     if record.status == ImageStatus.ACTIVE:
-        return Msg("The image was {made} and is ACTIVE: ready to use.", made=words.made)
-    return Msg("The image {made} ended {status}.", made=words.made, status=str(record.status))
+        return Msg(words.ready)
+    return Msg(words.ended, status=str(record.status))
 
 
 class StatusView(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped

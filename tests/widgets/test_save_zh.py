@@ -38,7 +38,7 @@ def test_the_form_speaks_chinese(emulator: EmulatorProcess) -> None:
             "Notebook 实例",
             "组织",
             "名称",
-            "版本",
+            "镜像版本",
             "描述",
         ]
         assert view.organization.placeholder == "您有写权限的 SWR 组织"
@@ -71,7 +71,7 @@ def test_field_messages_and_why_save_is_disabled_in_chinese(emulator: EmulatorPr
         view.organization.value = "mai-shared"  # readable, not writable
         assert "组织 对当前凭证只读" in view.field_errors["namespace"].value
         view.tag.value = "x" * 200
-        assert "版本 最多 64 个字符（当前 200 个）" in view.field_errors["tag"].value
+        assert "镜像版本 最多 64 个字符（当前 200 个）" in view.field_errors["tag"].value
         view.name.value = "good-name"
         view.organization.value = "mai-demo"
         view.tag.value = ""
