@@ -645,7 +645,7 @@ class ImageBrowser(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         if empty:
             self.register_button.layout.display = "" if self.on_register else "none"
             self.presets_button.layout.display = "" if self.type == "DEDICATED" else "none"
-        self.error_box.value = error_html(self.error) if self.error is not None else ""
+        self.error_box.value = error_html(self.error, self._tr) if self.error is not None else ""
         self.more_button.layout.display = "" if self.has_more or self.loading else "none"
         self.more_button.disabled = self.loading or not self.has_more
         self.more_button.description = (

@@ -272,7 +272,7 @@ class SaveNotebookView(widgets.VBox):  # type: ignore[misc]  # ipywidgets is unt
             said = _tr("Listing your RUNNING instances…")
             self.listing.value = f"<span class='mai-muted'>{html.escape(said)}</span>"
         elif c.load_state == "failed" and c.load_error is not None:
-            self.listing.value = error_html(c.load_error)
+            self.listing.value = error_html(c.load_error, self._tr)
         elif c.load_state == "loaded" and not c.notebooks:
             said = _tr(
                 "No RUNNING instance: start one in the ModelArts console (Notebook), "
@@ -338,7 +338,7 @@ class SaveNotebookView(widgets.VBox):  # type: ignore[misc]  # ipywidgets is unt
             if problems:
                 (shown if visible else hidden).append(label)
                 message.value = (
-                    "".join(field_message_html(label, _tr.text(p)) for p in problems) if visible else ""
+                    "".join(field_message_html(label, _tr.text(p), _tr) for p in problems) if visible else ""
                 )
             elif field != "namespace" or c.organizations_error is None:
                 message.value = ""
@@ -384,7 +384,7 @@ class SaveNotebookView(widgets.VBox):  # type: ignore[misc]  # ipywidgets is unt
         self.unfinished.value = (
             f"<span class='mai-message mai-message-warn'>{unfinished}</span>" if unfinished else ""
         )
-        self.error_box.value = error_html(c.error) if c.error is not None else ""
+        self.error_box.value = error_html(c.error, self._tr) if c.error is not None else ""
         if c.state == "settled" and c.record is not None:
             self._show_record(c.record)
 
