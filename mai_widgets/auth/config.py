@@ -43,7 +43,15 @@ from traitlets import Bool, Float, Int, TraitError, Unicode, validate
 from traitlets.config import Config, Configurable
 
 from ..errors import ConfigError
-from ..i18n import LANGUAGE_ENV, LANGUAGES, Translation, choose_language, normalize_language, translation
+from ..i18n import (
+    LANGUAGE_ENV,
+    LANGUAGES,
+    Msg,
+    Translation,
+    choose_language,
+    normalize_language,
+    translation,
+)
 from ..transport.addresses import is_loopback
 from ..wire.contract import IMAGE_ID_RE, WORKSPACE_ID_HELP, WORKSPACE_ID_RE, swr_registry
 
@@ -293,8 +301,8 @@ class MaiConfig(Configurable):
         url = self.modelarts_endpoint()
         host = urlsplit(url).hostname or ""
         if is_loopback(host):
-            return f"local ModelArts emulator at {url}"
-        return f"ModelArts {self.region} ({url})"
+            return Msg("local ModelArts emulator at {url}", url=url)
+        return Msg("ModelArts {region} ({url})", region=self.region, url=url)
 
     def __repr__(self) -> str:
         # Settings only; a MaiConfig never holds a secret.
