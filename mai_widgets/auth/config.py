@@ -46,6 +46,7 @@ from ..errors import ConfigError
 from ..i18n import (
     LANGUAGE_ENV,
     LANGUAGES,
+    N_,
     Msg,
     Translation,
     choose_language,
@@ -349,7 +350,7 @@ def _read_config_files(config_dirs: Iterable[str]) -> Config:
                 path = os.path.join(directory, CONFIG_FILE_BASENAME + suffix)
                 raise ConfigError(
                     f"cannot read {path}: {type(exc).__name__}",
-                    hint="fix or remove the file",
+                    hint=N_("fix or remove the file"),
                 ) from None
             merged.merge(loaded)
     return merged
@@ -375,7 +376,7 @@ def load_config(
         config = MaiConfig(config=file_config)
     except TraitError as exc:
         raise ConfigError(
-            f"invalid setting in {CONFIG_FILE_BASENAME}.py/.json: {exc}", hint="fix the config file"
+            f"invalid setting in {CONFIG_FILE_BASENAME}.py/.json: {exc}", hint=N_("fix the config file")
         ) from None
     for var, trait in SETTING_ENV_VARS.items():
         raw = source.get(var)

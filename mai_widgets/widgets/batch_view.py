@@ -74,13 +74,12 @@ def entry_row_html(entry: EntryResult | EntryPlan, tr: Translation | None = None
     tr = tr or translation()
     state: str
     if isinstance(entry, EntryPlan):  # a new entry whose checks failed would not end ACTIVE
-        state, note = ("blocked" if entry.blocked else entry.state), entry.detail()
+        state, note = ("blocked" if entry.blocked else entry.state), entry.detail(tr)
     else:
-        state, note = entry.state, entry.message()
+        state, note = entry.state, entry.message(tr)
     badge = badge_html(_state_word(tr, state), STATE_LOOKS.get(state, _WARN_LOOK))
     record = entry.record
     image = (badge_class_html(record.status) + _cell("id", record.id)) if record is not None else ""
-    note = tr.text(note)
     why = f"<div class='mai-browser-summary mai-batch-note'>{html.escape(note)}</div>" if note else ""
     return (
         "<div class='mai-image-row mai-batch-row'>"

@@ -61,17 +61,17 @@ def test_field_messages_and_why_save_is_disabled_in_chinese(emulator: EmulatorPr
         assert view.wait_idle(WAIT)
         view.name.value = "-Bad Name"
         message = view.field_errors["name"].value
-        assert "名称 只能包含小写字母、数字、&#x27;-&#x27;、&#x27;_&#x27; 和 &#x27;.&#x27;" in message
-        assert "名称 必须以小写字母或数字开头" in message
+        assert "名称：只能包含小写字母、数字、&#x27;-&#x27;、&#x27;_&#x27; 和 &#x27;.&#x27;" in message
+        assert "名称：必须以小写字母或数字开头" in message
         assert view.save_button.disabled and "无法保存：请检查名称。" in view.reason.value
         # what Python code reads stays English
         problems = view.controller.problems["name"]
         assert "may contain only lower-case letters, digits, '-', '_' and '.'" in problems
         assert any(b.startswith("Name may contain only") for b in view.controller.blockers())
         view.organization.value = "mai-shared"  # readable, not writable
-        assert "组织 对当前凭证只读" in view.field_errors["namespace"].value
+        assert "组织：对当前凭证只读" in view.field_errors["namespace"].value
         view.tag.value = "x" * 200
-        assert "镜像版本 最多 64 个字符（当前 200 个）" in view.field_errors["tag"].value
+        assert "镜像版本：最多 64 个字符（当前 200 个）" in view.field_errors["tag"].value
         view.name.value = "good-name"
         view.organization.value = "mai-demo"
         view.tag.value = ""
