@@ -152,10 +152,10 @@ class Credentials:
         """Where these credentials came from, in words (never a value)."""
         kind = next((name for name in CREDENTIAL_ENV_VARS if getattr(self, name)), "ak")
         if self.origin == "environment":
-            return f"from the environment ({CREDENTIAL_ENV_VARS[kind]})"
+            return Msg("from the environment ({variable})", variable=CREDENTIAL_ENV_VARS[kind])
         if self.origin is not None:
-            return f"from {self.origin}"
-        return "given explicitly (Credentials)"
+            return Msg("from {origin}", origin=self.origin)
+        return Msg("given explicitly (Credentials)")
 
     def check_values(self) -> None:
         """Raise :class:`ConfigError` naming the first value no request could carry."""

@@ -537,7 +537,7 @@ class RegisterPanel(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
         local = endpoint.startswith("local ")
         look = "mai-endpoint-local" if local else "mai-endpoint-cloud"
         _tr = self._tr
-        where = f"<b>{html.escape(endpoint)}</b>"
+        where = f"<b>{html.escape(_tr.text(endpoint))}</b>"
         talking = (
             _tr("Talking to {endpoint} (a demo: nothing reaches Huawei Cloud)", endpoint=where)
             if local

@@ -411,7 +411,7 @@ class StatusView(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         self.record_id.value = self._tr("Image id: {id}", id=_code(record.id)) if record is not None else ""
         self.table.value = record_table_html(record, self._tr) if record is not None else ""
         self.error_box.value = error_html(c.error, self._tr) if c.error is not None else ""
-        talking = self._tr("Talking to {endpoint}", endpoint=c.endpoint) if c.endpoint else ""
+        talking = self._tr("Talking to {endpoint}", endpoint=self._tr.text(c.endpoint)) if c.endpoint else ""
         self.endpoint_line.value = (
             f"<small class='mai-muted'>{html.escape(talking)}</small>" if talking else ""
         )
@@ -422,9 +422,12 @@ class StatusView(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         parts = []
         if record.already_registered:
             parts.append(self._tr("This SWR image was already registered: showing the existing image."))
+        shown = [html.escape(p) for p in parts]
         if record.status_message:
-            parts.append(self._tr("Status message: {message}", message=record.status_message))
-        return "<br>".join(html.escape(p) for p in parts)
+            # the service's own words, quoted as they came
+            quoted = f"<q class='mai-service-text'>{html.escape(record.status_message)}</q>"
+            shown.append(html.escape(self._tr("Status message: {message}", message="\0")).replace("\0", quoted))
+        return "<br>".join(shown)
 
     def _elapsed_text(self) -> str:
         c = self.controller
