@@ -426,7 +426,8 @@ class StatusView(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         if record.status_message:
             # the service's own words, quoted as they came
             quoted = f"<q class='mai-service-text'>{html.escape(record.status_message)}</q>"
-            shown.append(html.escape(self._tr("Status message: {message}", message="\0")).replace("\0", quoted))
+            said = html.escape(self._tr("Status message: {message}", message="\0"))
+            shown.append(said.replace("\0", quoted))
         return "<br>".join(shown)
 
     def _elapsed_text(self) -> str:
