@@ -261,6 +261,7 @@ export class ModelArtsPanel extends Panel {
     this._session = null;
     this._setManager(null);
     this._clearOutput();
+    this._updateKernelLabel(); // "no kernel", not the last state of the kernel being shut down
     if (!session) {
       return;
     }
