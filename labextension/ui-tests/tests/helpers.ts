@@ -80,6 +80,17 @@ export function settingsIn(language: Language, defaults: Record<string, unknown>
   };
 }
 
+/**
+ * A new notebook, as File › New › Notebook makes it, in any language (Galata's `notebook.createNew`
+ * clicks the English menu): the same command, and the kernel dialog's default answered.
+ */
+export async function createNotebook(page: IJupyterLabPageFixture): Promise<void> {
+  await page.evaluate(() => void (window as any).jupyterapp.commands.execute('notebook:create-new'));
+  await page.locator('.jp-Dialog').waitFor();
+  await page.click('.jp-Dialog .jp-mod-accept');
+  await page.locator('.jp-NotebookPanel').first().waitFor({ state: 'visible' });
+}
+
 type WaitForApplication = (page: Page, helpers: IJupyterLabPage) => Promise<void>;
 
 /**

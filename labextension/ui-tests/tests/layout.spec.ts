@@ -14,6 +14,7 @@ import {
   brokenWords,
   CATALOGUE_IMAGE,
   contrasts,
+  createNotebook,
   cutOff,
   cutSelections,
   DEMO_NOTEBOOK,
@@ -302,11 +303,21 @@ for (const language of LANGUAGES as readonly Language[]) {
         if (theme === 'dark') {
           await page.theme.setDarkTheme();
         }
-        await page.notebook.createNew();
+        if (language === 'en') {
+          await page.notebook.createNew();
+        } else {
+          await createNotebook(page);
+        }
         // a notebook's widgets take their language from the kernel's settings, not JupyterLab's
         const make = language === 'en' ? 'Workbench()' : `Workbench(language='${language}')`;
         await page.notebook.setCell(0, 'code', `from mai_widgets import Workbench\n${make}`);
-        await page.notebook.runCell(0);
+        if (language === 'en') {
+          await page.notebook.runCell(0);
+        } else {
+          // (Galata's runCell waits for the English "Idle" in the status bar)
+          await page.locator('.jp-Notebook .jp-Cell').first().locator('.jp-InputArea-editor').click();
+          await page.keyboard.press('Shift+Enter');
+        }
         const output = page.locator('.jp-Notebook .jp-Cell').first().locator('.jp-OutputArea-output');
         const form = new RegisterForm(output.locator('.mai-register-panel'), words);
         await expect(form.swrPath).toBeVisible({ timeout: KERNEL_TIMEOUT });
