@@ -10,10 +10,11 @@ import * as path from 'path';
 
 import {
   ARTIFACTS,
-  CATALOGUE_IMAGE,
+  freshSwrPath,
   KERNEL_TIMEOUT,
   OPEN_COMMAND,
   panel,
+  pushImage,
   recordedTexts,
   recordTexts,
   SESSION_PATH,
@@ -84,14 +85,17 @@ test.describe('JupyterLab in 中文', () => {
     const bench = sidePanelWorkbench(page, words);
     await expect(bench.tabs).toHaveText([words('Register'), words('Images'), words('Save notebook')]);
 
-    // A registration runs to ACTIVE (the status name stays English), and says so in a notification.
-    await form.typeSwrPath(CATALOGUE_IMAGE);
+    // A registration runs to ACTIVE (the status name stays English), and says so in a notification:
+    // an image pushed now (one registered before would just be shown, with no notification).
+    const { swrPath, nameTag } = freshSwrPath('zh-image');
+    pushImage(swrPath);
+    await form.typeSwrPath(swrPath);
     await expect(form.register).toBeEnabled({ timeout: KERNEL_TIMEOUT });
     await form.pressRegister();
     await expect(form.badge).toContainText('ACTIVE', { timeout: KERNEL_TIMEOUT });
     await expect(form.recordId).toContainText(/[0-9a-f]{8}-?[0-9a-f]{4}/i);
     await panel(page).screenshot({ path: path.join(ARTIFACTS, 'zh-side-panel-active.png') });
-    const toast = page.locator('.Toastify__toast').filter({ hasText: 'mindspore-ascend:2.3.0-aarch64' });
+    const toast = page.locator('.Toastify__toast').filter({ hasText: nameTag });
     await expect(toast).toBeVisible({ timeout: KERNEL_TIMEOUT });
     await expect(toast).toContainText('ACTIVE');
     const show = toast.getByRole('button', { name: '查看镜像' });
