@@ -4,7 +4,7 @@ import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 
-import { COMMAND_CATEGORY, CommandIDs, OPEN_LABEL, PANEL_ID, PANEL_TITLE, PLUGIN_ID, SESSION_PATH } from './constants';
+import { COMMAND_CATEGORY, CommandIDs, PANEL_ID, PLUGIN_ID, SESSION_PATH } from './constants';
 import { modelartsIcon } from './icon';
 import { ModelArtsPanel } from './panel';
 
@@ -32,7 +32,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
       translator
     });
     panel.title.icon = modelartsIcon;
-    panel.title.caption = trans.__(PANEL_TITLE);
+    panel.title.caption = trans.__('ModelArts images');
 
     // A followed image settled: say so even when the side bar is collapsed, with a way to it.
     panel.imageSettled.connect((_, notice) => {
@@ -54,7 +54,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     restorer?.add(panel, PANEL_ID);
 
     app.commands.addCommand(CommandIDs.open, {
-      label: trans.__(OPEN_LABEL),
+      label: trans.__('ModelArts: Register a custom image'),
       caption: trans.__('Open the ModelArts images side panel'),
       icon: args => (args['isPalette'] ? undefined : modelartsIcon),
       execute: async () => {
@@ -74,7 +74,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
       }
     });
     for (const command of [CommandIDs.open, CommandIDs.restart, CommandIDs.close]) {
-      palette?.addItem({ command, category: trans.__(COMMAND_CATEGORY) });
+      palette?.addItem({ command, category: COMMAND_CATEGORY });
     }
 
     if (settingRegistry) {

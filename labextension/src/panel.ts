@@ -16,9 +16,8 @@ import { ISignal, Signal } from '@lumino/signaling';
 import { Panel, Widget } from '@lumino/widgets';
 
 import {
-  PANEL_CODE,
   PANEL_ID,
-  PANEL_TITLE,
+  panelCode,
   PYTHON_EXECUTABLE_EXPRESSION,
   SESSION_NAME,
   SESSION_PATH,
@@ -63,7 +62,7 @@ export class ModelArtsPanel extends Panel {
     this.addClass('mai-panel');
     this._services = options.services;
     this._kernelSetting = options.kernelSetting;
-    const translator = options.translator ?? nullTranslator;
+    const translator = (this._translator = options.translator ?? nullTranslator);
     const trans = (this._trans = translator.load('mai_widgets'));
     this._kernelStatuses = translateKernelStatuses(translator);
 
@@ -82,7 +81,7 @@ export class ModelArtsPanel extends Panel {
     this._header.addClass('mai-panel-header');
     const title = new Widget({ node: document.createElement('h2') });
     title.addClass('mai-panel-title');
-    title.node.textContent = trans.__(PANEL_TITLE);
+    title.node.textContent = trans.__('ModelArts images');
     const kernelLabel = new Widget({ node: document.createElement('span') });
     kernelLabel.addClass('mai-panel-kernel');
     this._kernelLabel = kernelLabel.node;
@@ -262,6 +261,7 @@ export class ModelArtsPanel extends Panel {
     this._session = null;
     this._setManager(null);
     this._clearOutput();
+    this._updateKernelLabel(); // "no kernel", not the last state of the kernel being shut down
     if (!session) {
       return;
     }
@@ -385,7 +385,7 @@ export class ModelArtsPanel extends Panel {
     const generation = ++this._generation;
     this._show({ kind: 'loading' });
     const future = kernel.requestExecute({
-      code: PANEL_CODE,
+      code: panelCode(this._language()),
       silent: false,
       store_history: false,
       allow_stdin: false,
@@ -492,6 +492,17 @@ export class ModelArtsPanel extends Panel {
     }
   }
 
+  /**
+   * JupyterLab's language, handed to the kernel with the panel's code: the translator's
+   * (Settings › Language), else the page's own `lang` when there is no translator.
+   */
+  private _language(): string | null {
+    if (this._translator !== nullTranslator) {
+      return this._translator.languageCode;
+    }
+    return document.documentElement.lang || null;
+  }
+
   private _kernelDisplayName(): string {
     const name = this._session?.session?.kernel?.name ?? this._session?.kernelPreference.name ?? '';
     return this._services.kernelspecs.specs?.kernelspecs[name]?.display_name ?? name;
@@ -548,6 +559,7 @@ export class ModelArtsPanel extends Panel {
   private _manager: KernelWidgetManager | null = null;
   private _workbenchModel: widgetsBase.WidgetModel | null = null;
   private _imageSettled = new Signal<this, IImageNotice>(this);
+  private _translator: ITranslator;
   private _trans: TranslationBundle;
   /** JupyterLab's own words for kernel states ('idle', 'busy'…), in the user's language. */
   private _kernelStatuses: Record<string, string>;

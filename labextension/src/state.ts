@@ -15,6 +15,7 @@ export type Phase =
   | { kind: 'ready' }
   | { kind: 'restarting' }
   | { kind: 'dead' }
+  /** `requested` is the kernelName setting; '' when none was set and no kernel is a Python one. */
   | { kind: 'no-kernelspec'; requested: string; available: string[] }
   | {
       kind: 'missing-package';
@@ -150,13 +151,20 @@ export function describePhase(phase: Phase, trans: ITranslate): IPhaseView {
       };
     case 'no-kernelspec':
       return {
-        text: phase.available.length
-          ? trans.__(
-              'No kernel named "%1" is installed. Set "kernelName" in Settings › ModelArts images to one of: %2, or leave it empty for the default Python kernel.',
-              phase.requested,
-              phase.available.join(', ')
-            )
-          : trans.__('No kernel named "%1" is installed. No kernels are installed at all.', phase.requested),
+        text: !phase.requested
+          ? phase.available.length
+            ? trans.__(
+                'No Python kernel is installed (only: %1). Install one with mai-widgets in its environment, or set "kernelName" in Settings › ModelArts images.',
+                phase.available.join(', ')
+              )
+            : trans.__('No Python kernel is installed. No kernels are installed at all.')
+          : phase.available.length
+            ? trans.__(
+                'No kernel named "%1" is installed. Set "kernelName" in Settings › ModelArts images to one of: %2, or leave it empty for the default Python kernel.',
+                phase.requested,
+                phase.available.join(', ')
+              )
+            : trans.__('No kernel named "%1" is installed. No kernels are installed at all.', phase.requested),
         code: null,
         action: retry,
         busy: false
@@ -209,7 +217,10 @@ export function describePhase(phase: Phase, trans: ITranslate): IPhaseView {
   }
 }
 
-/** Kernel to use: the setting if given, else the default kernel if it is Python, else any Python one. */
+/**
+ * Kernel to use: the setting if given, else the default kernel if it is Python, else any Python
+ * one. `missing` names the kernel the setting asked for, or is '' when no Python kernel exists.
+ */
 export function chooseKernel(
   setting: string,
   specs: { default: string; kernels: { name: string; language: string }[] }
@@ -228,7 +239,7 @@ export function chooseKernel(
   if (python) {
     return { name: python.name };
   }
-  return { missing: 'a Python kernel', available: names };
+  return { missing: '', available: names };
 }
 
 /**

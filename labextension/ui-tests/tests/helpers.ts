@@ -1,7 +1,8 @@
 /** What the browser tests and benchmarks share: selectors, waits and REST look-ups. */
-import { expect, IJupyterLabPageFixture } from '@jupyterlab/galata';
-import { APIRequestContext, Locator } from '@playwright/test';
+import { expect, IJupyterLabPage, IJupyterLabPageFixture } from '@jupyterlab/galata';
+import { APIRequestContext, Locator, Page } from '@playwright/test';
 import { execFileSync } from 'child_process';
+import * as fs from 'fs';
 import * as path from 'path';
 
 export const PANEL_ID = 'mai-widgets-panel';
@@ -10,6 +11,100 @@ export const SESSION_PATH = 'mai-widgets/modelarts-images-panel';
 export const OPEN_COMMAND = 'mai-widgets:open';
 export const OPEN_LABEL = 'ModelArts: Register a custom image';
 export const ARTIFACTS = path.resolve(__dirname, '..', 'artifacts');
+
+/**
+ * The words a person reads, in the language a test runs JupyterLab in: `words('Images')` is that
+ * msgid's translation in the catalogue mai-widgets ships (mai_widgets/locale/<lang>/…/.po, which
+ * the kernel's gettext and the side panel read too), the msgid itself when the catalogue has no
+ * translation of it (yet) or the language is English.
+ */
+export type Words = (msgid: string) => string;
+
+export const ENGLISH: Words = msgid => msgid;
+
+/** The languages the browser tests run JupyterLab in, and its setting for each. */
+export const LANGUAGES = ['en', 'zh_CN'] as const;
+export type Language = (typeof LANGUAGES)[number];
+
+export function wordsFor(language: Language): Words {
+  if (language === 'en') {
+    return ENGLISH;
+  }
+  const po = path.resolve(
+    __dirname,
+    '..',
+    '..',
+    '..',
+    'mai_widgets',
+    'locale',
+    language,
+    'LC_MESSAGES',
+    'mai_widgets.po'
+  );
+  const catalogue = readPo(fs.readFileSync(po, 'utf-8'));
+  return msgid => catalogue.get(msgid) || msgid;
+}
+
+/** msgid → msgstr of a .po's translated, not fuzzy, singular entries. */
+function readPo(text: string): Map<string, string> {
+  const entries = new Map<string, string>();
+  for (const block of text.split(/\n\s*\n/)) {
+    if (/^#,.*fuzzy/m.test(block)) {
+      continue;
+    }
+    const parts: Record<string, string> = {};
+    let key: string | null = null;
+    for (const line of block.split('\n')) {
+      const start = /^(msgid|msgstr|msgid_plural|msgctxt|msgstr\[\d+\]) (".*")$/.exec(line);
+      if (start) {
+        key = start[1];
+        parts[key] = JSON.parse(start[2]);
+      } else if (key && line.startsWith('"')) {
+        parts[key] += JSON.parse(line);
+      } else {
+        key = null;
+      }
+    }
+    if (parts.msgid && parts.msgstr && parts.msgctxt === undefined) {
+      entries.set(parts.msgid, parts.msgstr);
+    }
+  }
+  return entries;
+}
+
+/** Galata's settings with JupyterLab's language (Settings › Language) set. */
+export function settingsIn(language: Language, defaults: Record<string, unknown>): Record<string, unknown> {
+  return {
+    ...defaults,
+    '@jupyterlab/translation-extension:plugin': { locale: language === 'en' ? 'en' : language }
+  };
+}
+
+/**
+ * A new notebook, as File › New › Notebook makes it, in any language (Galata's `notebook.createNew`
+ * clicks the English menu): the same command, and the kernel dialog's default answered.
+ */
+export async function createNotebook(page: IJupyterLabPageFixture): Promise<void> {
+  await page.evaluate(() => void (window as any).jupyterapp.commands.execute('notebook:create-new'));
+  await page.locator('.jp-Dialog').waitFor();
+  await page.click('.jp-Dialog .jp-mod-accept');
+  await page.locator('.jp-NotebookPanel').first().waitFor({ state: 'visible' });
+}
+
+type WaitForApplication = (page: Page, helpers: IJupyterLabPage) => Promise<void>;
+
+/**
+ * Galata's `waitForApplication` fixture for JupyterLab in any language: Galata's own waits for a
+ * tab titled "Launcher", which JupyterLab in Chinese calls 启动页; this one waits for the launcher.
+ */
+// (Playwright reads the fixtures a function needs from its first argument: an empty pattern)
+// eslint-disable-next-line no-empty-pattern
+export async function waitForLauncher({}: object, use: (wait: WaitForApplication) => Promise<void>): Promise<void> {
+  await use(async page => {
+    await page.locator('#jupyterlab-splash').waitFor({ state: 'detached' });
+    await page.locator('.jp-Launcher').first().waitFor({ state: 'visible' });
+  });
+}
 
 /** In the emulator's demo SWR catalogue (mai_widgets/emulator/defaults.py), so it reaches ACTIVE. */
 export const CATALOGUE_IMAGE = 'swr.cn-north-4.myhuaweicloud.com/mai-demo/mindspore-ascend:2.3.0-aarch64';
@@ -25,14 +120,17 @@ export function panel(page: IJupyterLabPageFixture): Locator {
 
 /** The Python RegisterPanel, rendered inside a given container (the side panel or a cell output). */
 export class RegisterForm {
-  constructor(readonly root: Locator) {}
+  constructor(
+    readonly root: Locator,
+    readonly words: Words = ENGLISH
+  ) {}
 
   // Inputs are found by their labels (the widgets' descriptions), as a person finds them.
   get swrPath(): Locator {
-    return this.root.getByRole('textbox', { name: 'SWR path', exact: true });
+    return this.root.getByRole('textbox', { name: this.words('SWR path'), exact: true });
   }
   get arch(): Locator {
-    return this.root.getByRole('combobox', { name: 'Architecture', exact: true });
+    return this.root.getByRole('combobox', { name: this.words('Architecture'), exact: true });
   }
   /** A resource category or service checkbox, e.g. 'GPU' or 'SSH'. */
   checkbox(label: string): Locator {
@@ -73,14 +171,18 @@ export class RegisterForm {
 
 /** The side panel's Python Workbench: its tabs ("Register", "Images") and the image list. */
 export class Workbench {
-  constructor(readonly root: Locator) {}
+  constructor(
+    readonly root: Locator,
+    readonly words: Words = ENGLISH
+  ) {}
 
   /** Its own tabs only (the form's request preview has tabs too). */
   get tabs(): Locator {
     return this.root.locator(':scope > .lm-TabBar .lm-TabBar-tab');
   }
+  /** A tab by its English title, in the workbench's language. */
   tab(title: string): Locator {
-    return this.tabs.filter({ hasText: title });
+    return this.tabs.filter({ hasText: this.words(title) });
   }
   get browser(): Locator {
     return this.root.locator('.mai-image-browser');
@@ -96,29 +198,32 @@ export const DEMO_NOTEBOOK = 'mai-demo-notebook';
 
 /** The Workbench's "Save notebook" tab (mai_widgets/widgets/save_tab.py). */
 export class SaveTab {
-  constructor(readonly root: Locator) {}
+  constructor(
+    readonly root: Locator,
+    readonly words: Words = ENGLISH
+  ) {}
 
   get instance(): Locator {
-    return this.root.getByRole('combobox', { name: 'Instance', exact: true });
+    return this.root.getByRole('combobox', { name: this.words('Instance'), exact: true });
   }
   get instanceOptions(): Locator {
     return this.instance.locator('option');
   }
   /** A text box with the organizations these credentials can read as its suggestions (a datalist). */
   get organization(): Locator {
-    return this.root.getByRole('combobox', { name: 'Organization', exact: true });
+    return this.root.getByRole('combobox', { name: this.words('Organization'), exact: true });
   }
   get organizationOptions(): Locator {
     return this.root.locator('.mai-save-organization datalist option');
   }
   get name(): Locator {
-    return this.root.getByRole('textbox', { name: 'Name', exact: true });
+    return this.root.getByRole('textbox', { name: this.words('Name'), exact: true });
   }
   get tag(): Locator {
-    return this.root.getByRole('textbox', { name: 'Tag', exact: true });
+    return this.root.getByRole('textbox', { name: this.words('Tag'), exact: true });
   }
   get description(): Locator {
-    return this.root.getByRole('textbox', { name: 'Description', exact: true });
+    return this.root.getByRole('textbox', { name: this.words('Description'), exact: true });
   }
   /** (by class: the icon's glyph is part of its accessible name, as the Register button's) */
   get save(): Locator {
@@ -140,8 +245,8 @@ export class SaveTab {
   }
 }
 
-export function sidePanelSaveTab(page: IJupyterLabPageFixture): SaveTab {
-  return new SaveTab(page.locator(`${PANEL} .mai-save-notebook`));
+export function sidePanelSaveTab(page: IJupyterLabPageFixture, words: Words = ENGLISH): SaveTab {
+  return new SaveTab(page.locator(`${PANEL} .mai-save-notebook`), words);
 }
 
 /**
@@ -170,12 +275,12 @@ export async function recordedTexts(root: Locator): Promise<Record<string, strin
   return root.evaluate(element => (element as any).maiRecordedTexts as Record<string, string[]>);
 }
 
-export function sidePanelWorkbench(page: IJupyterLabPageFixture): Workbench {
-  return new Workbench(page.locator(`${PANEL} .mai-workbench`));
+export function sidePanelWorkbench(page: IJupyterLabPageFixture, words: Words = ENGLISH): Workbench {
+  return new Workbench(page.locator(`${PANEL} .mai-workbench`), words);
 }
 
-export function sidePanelForm(page: IJupyterLabPageFixture): RegisterForm {
-  return new RegisterForm(page.locator(`${PANEL} .mai-register-panel`));
+export function sidePanelForm(page: IJupyterLabPageFixture, words: Words = ENGLISH): RegisterForm {
+  return new RegisterForm(page.locator(`${PANEL} .mai-register-panel`), words);
 }
 
 export async function waitForPhase(
@@ -187,17 +292,17 @@ export async function waitForPhase(
 }
 
 /** The form is there and can be typed into. */
-export async function waitForForm(page: IJupyterLabPageFixture): Promise<RegisterForm> {
+export async function waitForForm(page: IJupyterLabPageFixture, words: Words = ENGLISH): Promise<RegisterForm> {
   await waitForPhase(page, 'ready');
-  const form = sidePanelForm(page);
+  const form = sidePanelForm(page, words);
   await expect(form.swrPath).toBeVisible({ timeout: KERNEL_TIMEOUT });
   await expect(form.swrPath).toBeEditable();
   return form;
 }
 
-export async function openFromSideBar(page: IJupyterLabPageFixture): Promise<void> {
+export async function openFromSideBar(page: IJupyterLabPageFixture, words: Words = ENGLISH): Promise<void> {
   const tab = page.locator(`.jp-SideBar .lm-TabBar-tab[data-id="${PANEL_ID}"]`);
-  await expect(tab).toHaveAttribute('title', 'ModelArts images');
+  await expect(tab).toHaveAttribute('title', words('ModelArts images'));
   if (!(await panel(page).isVisible())) {
     await tab.click(); // a click on the tab of an open panel would close it
   }
@@ -284,6 +389,8 @@ export function freshSwrPath(name: string, options: { register?: boolean } = {})
 /**
  * Words (two or more letters) that the layout cut across two lines, in text people read: none
  * expected. Text boxes and code are left out; a long value breaks after its "/" and "." instead.
+ * Chinese (and Japanese, Korean) text has no spaces and breaks between any two characters: only
+ * runs of letters of other scripts count as words.
  */
 export async function brokenWords(root: Locator): Promise<string[]> {
   return root.evaluate(element => {
@@ -295,7 +402,7 @@ export async function brokenWords(root: Locator): Promise<string[]> {
         continue;
       }
       const text = node.textContent ?? '';
-      for (const match of text.matchAll(/\p{L}{2,}/gu)) {
+      for (const match of text.matchAll(/(?:(?![\p{sc=Han}\p{sc=Hiragana}\p{sc=Katakana}\p{sc=Hangul}])\p{L}){2,}/gu)) {
         const range = document.createRange();
         range.setStart(node, match.index ?? 0);
         range.setEnd(node, (match.index ?? 0) + match[0].length);

@@ -1,10 +1,11 @@
 /**
  * The workbench where it lives: in the side panel at JupyterLab's default side-bar width (never
- * widened first) and at 400 px, and in a full notebook cell, in the light and the dark theme.
+ * widened first) and at 400 px, and in a full notebook cell, in the light and the dark theme, with
+ * JupyterLab in English and in Simplified Chinese (Settings › Language: the panel follows it).
  * Nothing may overflow sideways, message text must reach a WCAG AA contrast of 4.5:1 against the
  * background it is drawn on, and labels sit above their fields when narrow, on the left when wide.
  */
-import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
+import { expect, galata, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
 import { Locator } from '@playwright/test';
 import * as path from 'path';
 
@@ -13,20 +14,41 @@ import {
   brokenWords,
   CATALOGUE_IMAGE,
   contrasts,
+  createNotebook,
   cutOff,
   cutSelections,
   DEMO_NOTEBOOK,
+  ENGLISH,
   freshSwrPath,
   KERNEL_TIMEOUT,
+  Language,
+  LANGUAGES,
   openFromSideBar,
   overflowing,
   panel,
   RegisterForm,
   SaveTab,
+  settingsIn,
   sidePanelWorkbench,
   waitForForm,
+  waitForLauncher,
+  Words,
+  wordsFor,
   Workbench
 } from './helpers';
+
+/**
+ * A message that names something in English (`english`) says it; in another language only that it
+ * says something (its exact words are the translators'; what matters here is where it is drawn).
+ */
+async function expectSays(message: Locator, english: string, words: Words): Promise<void> {
+  if (words === ENGLISH) {
+    await expect(message).toContainText(english, { timeout: KERNEL_TIMEOUT });
+  } else {
+    await expect(message).toBeVisible({ timeout: KERNEL_TIMEOUT });
+    await expect(message).not.toBeEmpty();
+  }
+}
 
 /** Where the forms and the status say something in words (the Register and Save notebook tabs). */
 const MESSAGE_TEXT = [
@@ -45,6 +67,10 @@ async function setSideBarWidth(page: IJupyterLabPageFixture, width: number): Pro
     const total = shell._hsplitPanel.node.clientWidth;
     shell._hsplitPanel.setRelativeSizes([w / total, 1 - w / total, 0]);
   }, width);
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
 /** Where a field's label is drawn: on its left, above it, or (a defect) something else. */
@@ -66,7 +92,8 @@ async function placement(label: Locator, control: Locator): Promise<string> {
 
 /** Each kind of field the form has: a text box, a drop-down, check boxes, toggle buttons. */
 async function labelPlacements(form: RegisterForm): Promise<Record<string, string>> {
-  const label = (text: string) => form.root.locator('.widget-label', { hasText: new RegExp(`^${text}$`) });
+  const label = (text: string) =>
+    form.root.locator('.widget-label', { hasText: new RegExp(`^${escapeRegExp(form.words(text))}$`) });
   return {
     'SWR path': await placement(label('SWR path'), form.swrPath),
     Architecture: await placement(label('Architecture'), form.arch),
@@ -88,7 +115,7 @@ async function expectPlaced(form: RegisterForm, where: 'left' | 'above'): Promis
 /** The form with a wrong path typed: its messages show, nothing overflows, everything reads well. */
 async function checkForm(root: Locator, form: RegisterForm, name: string): Promise<void> {
   await form.typeSwrPath('swr.example.com/Team/app');
-  await expect(form.swrError).toContainText('SWR path');
+  await expectSays(form.swrError, 'SWR path', form.words);
   await expect(form.register).toBeDisabled();
   await root.page().waitForTimeout(300); // let the layout settle after the messages appear
   await root.screenshot({ path: path.join(ARTIFACTS, `${name}.png`) });
@@ -189,8 +216,10 @@ async function checkSaveTab(
   width: 'default' | 400 | 'cell'
 ): Promise<void> {
   await bench.tab('Save notebook').click();
-  const save = new SaveTab(bench.root.locator('.mai-save-notebook'));
-  await expect(save.instance).toHaveValue(`${DEMO_NOTEBOOK} · this one`, { timeout: KERNEL_TIMEOUT });
+  const save = new SaveTab(bench.root.locator('.mai-save-notebook'), bench.words);
+  // "<id> · this one" (in the workbench's language after the id)
+  const thisOne = bench.words === ENGLISH ? `${DEMO_NOTEBOOK} · this one` : new RegExp(`^${DEMO_NOTEBOOK} · `);
+  await expect(save.instance).toHaveValue(thisOne, { timeout: KERNEL_TIMEOUT });
   await expect(save.organization).not.toHaveValue('');
   await expect(save.name).not.toHaveValue('');
   await expect(save.tag).toHaveValue(/^\d{8}-\d{4}/, { timeout: KERNEL_TIMEOUT }); // looked up in SWR
@@ -214,9 +243,7 @@ async function checkSaveTab(
   expect(suggested.indexOf('mai-demo')).toBeLessThan(suggested.indexOf('mai-shared'));
   expect(suggested).not.toContain('someone-else'); // SWR refuses these credentials
   await save.organization.fill('mai-shared');
-  await expect(save.root.locator('.mai-field-error-namespace')).toContainText('read-only', {
-    timeout: KERNEL_TIMEOUT
-  });
+  await expectSays(save.root.locator('.mai-field-error-namespace'), 'read-only', bench.words);
   await save.name.fill('My environment');
   // one message per broken rule, one under the other (no blank line between them)
   const nameMessages = save.root.locator('.mai-field-error-name .mai-message');
@@ -224,7 +251,7 @@ async function checkSaveTab(
   const [first, second] = [(await nameMessages.nth(0).boundingBox())!, (await nameMessages.nth(1).boundingBox())!];
   expect(second.y - (first.y + first.height), 'the space between two messages').toBeLessThanOrEqual(4);
   await expect(save.save).toBeDisabled();
-  await expect(save.root.locator('.mai-save-reason')).toContainText('Save is disabled');
+  await expectSays(save.root.locator('.mai-save-reason'), 'Save is disabled', bench.words);
   await root.page().waitForTimeout(300); // let the layout settle after the messages appear
   await root.screenshot({ path: path.join(ARTIFACTS, `${name}-save.png`) });
   expect(await cutOff(root, SAVE_FIELDS)).toEqual([]);
@@ -233,53 +260,76 @@ async function checkSaveTab(
   await expectReadable(root, `${name}-save`, ['⚠']);
 }
 
-for (const theme of ['light', 'dark'] as const) {
-  for (const width of ['default', 400] as const) {
-    test(`fits and reads well: ${theme} theme, ${width === 'default' ? 'default side bar' : '400 px'}`, async ({
-      page
-    }) => {
-      if (theme === 'dark') {
-        await page.theme.setDarkTheme();
-      }
-      await openFromSideBar(page);
-      if (width !== 'default') {
-        await setSideBarWidth(page, width);
-      }
-      const form = await waitForForm(page);
-      // An empty new form says nothing is wrong yet.
-      await expect(panel(page).locator('.mai-field-error .mai-message')).toHaveCount(0);
-
-      // Narrow: each label sits above its field, which takes the whole width.
-      await expectPlaced(form, 'above');
-      await checkForm(panel(page), form, `layout-${theme}-${width}`);
-      await checkPicker(panel(page), form, `layout-${theme}-${width}`);
-
-      // The other tabs work at this width too.
-      const bench = sidePanelWorkbench(page);
-      await checkImagesTab(panel(page), bench, `layout-${theme}-${width}`);
-      await checkSaveTab(panel(page), bench, `layout-${theme}-${width}`, width);
-      await bench.tab('Register').click();
-      await expect(form.register).toBeVisible();
-    });
-  }
-
-  test(`fits and reads well: ${theme} theme, a full notebook cell`, async ({ page }) => {
-    if (theme === 'dark') {
-      await page.theme.setDarkTheme();
+for (const language of LANGUAGES as readonly Language[]) {
+  const words = wordsFor(language);
+  // English keeps the test names and screenshots it always had
+  const suffix = language === 'en' ? '' : `, ${language}`;
+  const shot = language === 'en' ? '' : `-${language}`;
+  const group = (tests: () => void) => (language === 'en' ? tests() : test.describe(language, tests));
+  group(() => {
+    if (language !== 'en') {
+      test.use({ mockSettings: settingsIn(language, galata.DEFAULT_SETTINGS), waitForApplication: waitForLauncher });
     }
-    await page.notebook.createNew();
-    await page.notebook.setCell(0, 'code', 'from mai_widgets import Workbench\nWorkbench()');
-    await page.notebook.runCell(0);
-    const output = page.locator('.jp-Notebook .jp-Cell').first().locator('.jp-OutputArea-output');
-    const form = new RegisterForm(output.locator('.mai-register-panel'));
-    await expect(form.swrPath).toBeVisible({ timeout: KERNEL_TIMEOUT });
-    await expect(output.locator('.mai-field-error .mai-message')).toHaveCount(0);
-    // Wide: labels on the left of their fields, check boxes and toggle buttons included.
-    await expectPlaced(form, 'left');
-    await checkForm(output, form, `layout-${theme}-cell`);
-    await checkPicker(output, form, `layout-${theme}-cell`);
-    const bench = new Workbench(output.locator('.mai-workbench'));
-    await checkImagesTab(output, bench, `layout-${theme}-cell`);
-    await checkSaveTab(output, bench, `layout-${theme}-cell`, 'cell');
+    for (const theme of ['light', 'dark'] as const) {
+      for (const width of ['default', 400] as const) {
+        const where = width === 'default' ? 'default side bar' : '400 px';
+        test(`fits and reads well: ${theme} theme, ${where}${suffix}`, async ({ page }) => {
+          if (theme === 'dark') {
+            await page.theme.setDarkTheme();
+          }
+          await openFromSideBar(page, words);
+          if (width !== 'default') {
+            await setSideBarWidth(page, width);
+          }
+          const form = await waitForForm(page, words);
+          // An empty new form says nothing is wrong yet.
+          await expect(panel(page).locator('.mai-field-error .mai-message')).toHaveCount(0);
+
+          // Narrow: each label sits above its field, which takes the whole width.
+          await expectPlaced(form, 'above');
+          await checkForm(panel(page), form, `layout-${theme}-${width}${shot}`);
+          await checkPicker(panel(page), form, `layout-${theme}-${width}${shot}`);
+
+          // The other tabs work at this width too.
+          const bench = sidePanelWorkbench(page, words);
+          await checkImagesTab(panel(page), bench, `layout-${theme}-${width}${shot}`);
+          await checkSaveTab(panel(page), bench, `layout-${theme}-${width}${shot}`, width);
+          await bench.tab('Register').click();
+          await expect(form.register).toBeVisible();
+        });
+      }
+
+      test(`fits and reads well: ${theme} theme, a full notebook cell${suffix}`, async ({ page }) => {
+        if (theme === 'dark') {
+          await page.theme.setDarkTheme();
+        }
+        if (language === 'en') {
+          await page.notebook.createNew();
+        } else {
+          await createNotebook(page);
+        }
+        // a notebook's widgets take their language from the kernel's settings, not JupyterLab's
+        const make = language === 'en' ? 'Workbench()' : `Workbench(language='${language}')`;
+        await page.notebook.setCell(0, 'code', `from mai_widgets import Workbench\n${make}`);
+        if (language === 'en') {
+          await page.notebook.runCell(0);
+        } else {
+          // (Galata's runCell waits for the English "Idle" in the status bar)
+          await page.locator('.jp-Notebook .jp-Cell').first().locator('.jp-InputArea-editor').click();
+          await page.keyboard.press('Shift+Enter');
+        }
+        const output = page.locator('.jp-Notebook .jp-Cell').first().locator('.jp-OutputArea-output');
+        const form = new RegisterForm(output.locator('.mai-register-panel'), words);
+        await expect(form.swrPath).toBeVisible({ timeout: KERNEL_TIMEOUT });
+        await expect(output.locator('.mai-field-error .mai-message')).toHaveCount(0);
+        // Wide: labels on the left of their fields, check boxes and toggle buttons included.
+        await expectPlaced(form, 'left');
+        await checkForm(output, form, `layout-${theme}-cell${shot}`);
+        await checkPicker(output, form, `layout-${theme}-cell${shot}`);
+        const bench = new Workbench(output.locator('.mai-workbench'), words);
+        await checkImagesTab(output, bench, `layout-${theme}-cell${shot}`);
+        await checkSaveTab(output, bench, `layout-${theme}-cell${shot}`, 'cell');
+      });
+    }
   });
 }
