@@ -90,14 +90,14 @@ def test_plan_and_apply_speak_chinese_and_json_stays_english(emu: EmulatorProces
     table = planned.stdout.split("\n\n")[1].splitlines()
     assert table[0].split() == ["#", "SWR", "镜像地址", "计划", "镜像", "说明"] and len(table) == 4
     assert f"{REG}/{APPS[0]}: 新增" in planned.stdout
-    assert "3 个镜像：3 个新增（" in planned.stdout and " 秒）" in planned.stdout
+    assert "3 个镜像：新增 3 个（" in planned.stdout and " 秒）" in planned.stdout
     # The columns line up: each row's state starts under the header's, CJK counting two columns.
     assert len({row.index("新增") for row in table[1:]}) == 1
 
     applied = run(env, "apply", "images.yaml", "--language", "zh_CN", cwd=tmp_path)
     assert applied.returncode == 0, applied.stdout + applied.stderr
-    assert f"{REG}/{APPS[0]}: 正在注册" in applied.stdout
-    assert "3 个镜像：3 个可用；已发送 3 个注册请求（" in applied.stdout
+    assert f"{REG}/{APPS[0]}: 注册中" in applied.stdout
+    assert "3 个镜像：可用 3 个；已发送 3 个注册请求（" in applied.stdout
     assert " ACTIVE" in applied.stdout  # statuses as ModelArts says them
 
     again = run(env, "apply", "images.yaml", "--json", "--language", "zh_CN", cwd=tmp_path)

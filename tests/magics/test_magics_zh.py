@@ -183,12 +183,12 @@ def test_register_images_plans_and_applies_in_chinese(
     assert isinstance(planned, batch.Plan) and planned.counts()["new"] == 2
     assert "SWR 镜像地址" in captured.stdout and "计划" in captured.stdout  # the table's header
     assert f"{PATHS[0]}: 新增" in captured.stdout
-    assert "2 个镜像：2 个新增（" in captured.stdout
+    assert "2 个镜像：新增 2 个（" in captured.stdout
     assert planned.to_json()["entries"][0]["state"] == "new"  # what code reads stays English
 
     result, captured = run(shell, f"%register_images {file}")
     assert isinstance(result, batch.ApplyResult) and result.ok
-    assert "已发送 2 个注册请求" in captured.stdout and "2 个可用" in captured.stdout
+    assert "已发送 2 个注册请求" in captured.stdout and "可用 2 个" in captured.stdout
     assert all(e.state == "active" for e in result.entries)
 
     # A bad file: one line, the code and the message English, the hint Chinese.
