@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install tools lint typecheck pytest jstest ui-test ui-bench test demo bench clean
+.PHONY: install catalogues tools lint typecheck pytest jstest ui-test ui-bench test demo bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,6 +14,11 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# Each language's .po compiled to the .mo and .json the package reads (the wheel's build does the
+# same); after editing a .po: `make catalogues`. Adding texts: README, "Languages".
+catalogues: install
+	$(PY) -m mai_widgets.i18n.catalogues compile >/dev/null
 
 lint: install
 	$(VENV)/bin/ruff check mai_widgets tests
@@ -29,7 +34,7 @@ tools:
 	  SUDO=""; [ "$$(id -u)" -ne 0 ] && SUDO="sudo"; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq skopeo >/dev/null; }
 
-pytest: install tools
+pytest: install tools catalogues
 	$(VENV)/bin/pytest
 
 # The side panel's TypeScript: prettier and eslint (as jupyterlab/extension-template; `jlpm lint`
@@ -39,7 +44,7 @@ jstest: install
 
 # Browser tests of the side panel: Galata in Debian's chromium (installed if missing),
 # against a local emulator and JupyterLab that the script starts and stops.
-ui-test: install
+ui-test: install catalogues
 	labextension/ui-tests/run.sh test
 
 # Side-panel timing and bundle-size rows (labextension/ui-tests/artifacts/bench.json).
@@ -52,7 +57,7 @@ test: lint typecheck pytest jstest ui-test
 
 # Ctrl-C, `kill <make's pid>` (make passes SIGTERM on to the demo) or closing the terminal
 # (SIGHUP) stops JupyterLab, its kernels and the emulator. DEMO_ARGS: e.g. --lab-port 9999.
-demo: install
+demo: install catalogues
 	$(PY) -m mai_widgets.demo $(DEMO_ARGS)
 
 bench: install

@@ -125,6 +125,21 @@ def test_the_wheel_carries_the_built_extension(wheel: Path) -> None:
     assert not [n for n in names if n.endswith(".ts") or "node_modules" in n]
 
 
+def test_the_wheel_carries_the_compiled_catalogues(wheel: Path) -> None:
+    """The build compiles each .po: gettext's .mo and the side panel's .json ride in the wheel
+    (git ignores both), and the build's own hook stays out."""
+    archive = zipfile.ZipFile(wheel)
+    names = archive.namelist()
+    folder = "mai_widgets/locale/zh_CN/LC_MESSAGES"
+    assert {f"{folder}/mai_widgets.po", f"{folder}/mai_widgets.mo", f"{folder}/mai_widgets.json"} <= set(names)
+    assert "mai_widgets/i18n/build_hook.py" not in names
+    served = json.loads(archive.read(f"{folder}/mai_widgets.json"))
+    assert served[""]["domain"] == "mai_widgets"
+    assert served["Kernel start failed"] and all(isinstance(v, list) for k, v in served.items() if k)
+    entry_points = archive.read(f"mai_widgets-{mai_widgets.__version__}.dist-info/entry_points.txt").decode()
+    assert "[jupyterlab.locale]" in entry_points and "mai_widgets = mai_widgets" in entry_points
+
+
 LOAD_EXT = """
 from IPython.core.interactiveshell import InteractiveShell
 import mai_widgets

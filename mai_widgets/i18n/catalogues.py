@@ -51,21 +51,24 @@ _PLACEHOLDER_RE = re.compile(r"\{(\w*)[^{}]*\}|(%\d)")
 _PLURAL_FORMS = {"zh_CN": "nplurals=1; plural=0;"}
 
 
-def _sources() -> Iterator[tuple[str, Path]]:
-    for path in sorted(PACKAGE_DIR.rglob("*.py")):
-        if not set(path.relative_to(PACKAGE_DIR).parts[:-1]) & set(_SKIPPED):
+def _sources(root: Path) -> Iterator[tuple[str, Path]]:
+    package = root / PACKAGE_DIR.name
+    for path in sorted(package.rglob("*.py")):
+        if not set(path.relative_to(package).parts[:-1]) & set(_SKIPPED):
             yield "python", path
-    if TS_DIR.is_dir():
-        for path in sorted(TS_DIR.glob("*.ts")):
+    ts_dir = root / TS_DIR.relative_to(SOURCE_ROOT)
+    if ts_dir.is_dir():
+        for path in sorted(ts_dir.glob("*.ts")):
             yield "javascript", path
 
 
-def extract() -> Catalog:
-    """Every marked text of the Python package and the side panel's TypeScript."""
+def extract(root: Path = SOURCE_ROOT) -> Catalog:
+    """Every marked text of the Python package and the side panel's TypeScript under ``root``
+    (a checkout)."""
     template = Catalog(domain=DOMAIN, project="mai-widgets", fuzzy=False)
-    for method, path in _sources():
+    for method, path in _sources(root):
         keywords = PY_KEYWORDS if method == "python" else JS_KEYWORDS
-        where = path.relative_to(SOURCE_ROOT).as_posix()
+        where = path.relative_to(root).as_posix()
         for lineno, message, comments, context in extract_from_file(
             method, str(path), keywords=keywords, comment_tags=("TRANSLATORS:",)  # type: ignore[arg-type]
         ):
@@ -77,8 +80,8 @@ def po_path(language: str) -> Path:
     return LOCALE_DIR / language / "LC_MESSAGES" / f"{DOMAIN}.po"
 
 
-def _read(language: str) -> Catalog:
-    with po_path(language).open("rb") as file:
+def _read(language: str, path: Path | None = None) -> Catalog:
+    with (path or po_path(language)).open("rb") as file:
         return read_po(file, locale=language, domain=DOMAIN)
 
 
@@ -118,10 +121,10 @@ def _placeholders(text: str) -> set[str]:
     return {name or number for name, number in _PLACEHOLDER_RE.findall(text) if name or number}
 
 
-def check(language: str) -> list[str]:
+def check(language: str, *, root: Path = SOURCE_ROOT, po: Path | None = None) -> list[str]:
     """What is wrong with one language's ``.po``: a text with no translation (or a fuzzy one), an
     entry whose text is gone from the code, a translation whose ``{placeholders}`` differ."""
-    template, catalog = extract(), _read(language)
+    template, catalog = extract(root), _read(language, po)
     problems = []
     wanted, have = _ids(template), _ids(catalog)
     for msgid, context in sorted(wanted - have, key=str):
