@@ -73,23 +73,23 @@ def settled_notice(record: ImageRecord) -> dict[str, str]:
     return {"image_id": record.id, "status": status, "text": text, "kind": kind}
 
 
-def status_announcement(controller: RegistrationController | SaveController, tr: Translation) -> str:
+def status_announcement(controller: RegistrationController | SaveController, _tr: Translation) -> str:
     """What a screen reader hears when a controller's status changes: one short sentence, the
     same for every poll of the same status ("" while nothing is going on)."""
     record, state, error = controller.record, controller.state, controller.error
     if state == "submitting":
-        return tr("Sending the registration to ModelArts…")
+        return _tr("Sending the registration to ModelArts…")
     if record is not None:
         image, status = image_label(record), str(record.status)
         if state == "failed":
-            return tr(
+            return _tr(
                 "Stopped following {image} after an error; it was last {status}.", image=image, status=status
             )
         if not record.is_terminal and controller.outcome in ("stopped", "timeout"):
-            return tr("Stopped following {image}; it was still {status}.", image=image, status=status)
-        return tr("{image} is {status}.", image=image, status=status)
+            return _tr("Stopped following {image}; it was still {status}.", image=image, status=status)
+        return _tr("{image} is {status}.", image=image, status=status)
     if state == "failed" and error is not None:
-        return tr("Failed: {code}.", code=error.code)
+        return _tr("Failed: {code}.", code=error.code)
     return ""
 
 
