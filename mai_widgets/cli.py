@@ -25,7 +25,7 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 from types import FrameType
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any
 
 from .batch import (
     DEFAULT_CONCURRENCY,
@@ -39,15 +39,14 @@ from .batch import (
 from .batch.plan import concurrency_argument
 from .batch.text import apply_line, apply_report, plan_line, plan_report
 from .errors import BatchFileError, ConfigError, MaiWidgetsError, ValidationError
+from .i18n import LANGUAGES, Translation
 from .wire.contract import ImageStatus
-
-if TYPE_CHECKING:
-    pass
 
 __all__ = ["EXIT_BAD_INPUT", "EXIT_FAILED", "EXIT_OK", "main", "main_entry"]
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 PROG = "mai-widgets"
+HELP_COMMAND = f"{PROG} --help"
 # States drawn in colour on a terminal (never when stdout is a file or a pipe).
 _COLOURS = {
     "active": "32",
@@ -85,6 +84,11 @@ def _seconds(text: str) -> float:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog=PROG, description="Register many ModelArts images at once from a file.")
+    language_help = (
+        "the language of the messages (default: c.MaiConfig.language, MAI_WIDGETS_LANGUAGE, "
+        "then the locale's: LANGUAGE, LC_ALL, LC_MESSAGES, LANG)"
+    )
+    parser.add_argument("--language", choices=LANGUAGES, help=language_help)
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     plan = commands.add_parser("plan", help="tell what apply would do with FILE, sending no registration")
     plan.add_argument("file", metavar="FILE", help="YAML (or .json) file of images")
@@ -125,6 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--workspace-id", help="the workspace to list (default: the configured one)")
     for command in (plan, apply, export):
         command.add_argument("--json", action="store_true", help="machine-readable output")
+        # after the command too; SUPPRESS keeps a --language given before it
+        command.add_argument("--language", choices=LANGUAGES, default=argparse.SUPPRESS, help=language_help)
     for command in (plan, apply, export):
         command.allow_abbrev = False
     parser.allow_abbrev = False
@@ -134,14 +140,16 @@ def build_parser() -> argparse.ArgumentParser:
 class _Output:
     """Where lines go: stdout (stderr with --json), coloured only on a terminal."""
 
-    def __init__(self, out: IO[str], err: IO[str], as_json: bool) -> None:
+    def __init__(self, out: IO[str], err: IO[str], as_json: bool, words: Translation) -> None:
         self.out = out
         self.lines = err if as_json else out
         self.colour = not as_json and out.isatty()
+        self.words = words
 
-    def state(self, state: str) -> str:
+    def state(self, state: str, word: str) -> str:
+        """A state's word, coloured by the state on a terminal."""
         code = _COLOURS.get(state)
-        return f"\x1b[{code}m{state}\x1b[0m" if self.colour and code else state
+        return f"\x1b[{code}m{word}\x1b[0m" if self.colour and code else word
 
     def line(self, text: str) -> None:
         print(text, file=self.lines, flush=True)
@@ -161,14 +169,14 @@ def _plan(args: argparse.Namespace, output: _Output) -> int:
     session = signed_in_session()
 
     def heard(event: PlanEvent) -> None:
-        output.line(plan_line(event, output.state))
+        output.line(plan_line(event, output.state, output.words))
 
     result: Plan = plan(
         file, session=session, preflight=not args.no_preflight, concurrency=args.concurrency, on_event=heard
     )
     if args.json:
         output.json(result.to_json())
-    output.lines_of(plan_report(result, output.state))
+    output.lines_of(plan_report(result, output.state, output.words))
     return EXIT_OK if result.ok else EXIT_FAILED
 
 
@@ -180,7 +188,7 @@ def _apply(args: argparse.Namespace, output: _Output) -> int:
     stop = threading.Event()
 
     def heard(event: ApplyEvent) -> None:
-        line = apply_line(event, output.state)
+        line = apply_line(event, output.state, output.words)
         if line is not None:
             output.line(line)
 
@@ -189,7 +197,10 @@ def _apply(args: argparse.Namespace, output: _Output) -> int:
             raise KeyboardInterrupt
         stop.set()
         name = signal.Signals(signum).name
-        output.line(f"{name}: no new registrations are started; waiting for those in flight")
+        _tr = output.words
+        output.line(
+            _tr("{signal}: no new registrations are started; waiting for those in flight", signal=name)
+        )
 
     previous = {s: signal.signal(s, stopping) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -208,7 +219,7 @@ def _apply(args: argparse.Namespace, output: _Output) -> int:
             signal.signal(s, handler)
     if args.json:
         output.json(result.to_json())
-    output.lines_of(apply_report(result, output.state))
+    output.lines_of(apply_report(result, output.state, output.words))
     return EXIT_OK if result.ok else EXIT_FAILED
 
 
@@ -236,20 +247,41 @@ def main(argv: Sequence[str] | None = None, *, out: IO[str] | None = None, err: 
     try:
         args = build_parser().parse_args(argv)
     except _Usage as usage:
-        print(f"{usage} (see {PROG} --help)", file=stderr)
+        _tr = _translation(_language_of(sys.argv[1:] if argv is None else argv))
+        print(_tr("{problem} (see {command})", problem=usage, command=HELP_COMMAND), file=stderr)
         return EXIT_BAD_INPUT
-    output = _Output(stdout, stderr, bool(getattr(args, "json", False)))
+    _tr = _translation(args.language)
+    output = _Output(stdout, stderr, bool(getattr(args, "json", False)), _tr)
+    where = f"{PROG} {args.command}"
     try:
         return _COMMANDS[args.command](args, output)
     except (BatchFileError, ConfigError, ValidationError) as error:
-        print(f"{PROG} {args.command}: {error.one_line()}", file=stderr)
+        print(f"{where}: {error.one_line(_tr)}", file=stderr)
         return EXIT_BAD_INPUT
     except MaiWidgetsError as error:
-        print(f"{PROG} {args.command}: {error.one_line()}", file=stderr)
+        print(f"{where}: {error.one_line(_tr)}", file=stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
-        print(f"{PROG} {args.command}: interrupted", file=stderr)
+        print(_tr("{command}: interrupted", command=where), file=stderr)
         return 130
+
+
+def _language_of(argv: Sequence[str]) -> str | None:
+    """The ``--language`` of arguments argparse refused (to say why in that language)."""
+    for n, word in enumerate(argv):
+        value = argv[n + 1] if word == "--language" and n + 1 < len(argv) else ""
+        if word.startswith("--language="):
+            value = word.partition("=")[2]
+        if value in LANGUAGES:
+            return value
+    return None
+
+
+def _translation(language: str | None) -> Translation:
+    """``--language``, else the configured language, else the locale's."""
+    from .auth.config import translation_for
+
+    return translation_for(language=language)
 
 
 def main_entry() -> None:

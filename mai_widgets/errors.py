@@ -12,7 +12,12 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from .i18n import N_, Msg
+
+if TYPE_CHECKING:
+    from .i18n import Translation
 
 
 @dataclass(frozen=True)
@@ -36,10 +41,18 @@ class MaiWidgetsError(Exception):
         self.message = message
         self.hint = hint
 
-    def one_line(self) -> str:
-        """The error as a single line, fit for a magic's output or a status badge."""
+    def one_line(self, tr: Translation | None = None) -> str:
+        """The error as a single line, fit for a magic's output or a status badge.
+
+        With ``tr`` the hint (and the words around it) are in that language; the code and the
+        message stay as they are (English: searched for, pasted into a support ticket)."""
         text = f"{self.code}: {self.message}"
-        return f"{text} ({self.hint})" if self.hint else text
+        if not self.hint:
+            return text
+        if tr is None:
+            return f"{text} ({self.hint})"
+        _tr = tr
+        return _tr("{error} ({hint})", error=text, hint=_tr.text(self.hint))
 
 
 class ValidationError(MaiWidgetsError, ValueError):
@@ -51,7 +64,7 @@ class ValidationError(MaiWidgetsError, ValueError):
         self.problems: tuple[FieldProblem, ...] = tuple(problems)
         fields = ", ".join(dict.fromkeys(p.field for p in self.problems))
         detail = "; ".join(str(p) for p in self.problems)
-        super().__init__(f"invalid {fields}: {detail}", hint="correct the named fields and retry")
+        super().__init__(f"invalid {fields}: {detail}", hint=N_("correct the named fields and retry"))
 
     @property
     def fields(self) -> tuple[str, ...]:
@@ -76,7 +89,7 @@ class BatchFileError(MaiWidgetsError):
         self.problems: tuple[str, ...] = tuple(problems) or ("the file cannot be used",)
         more = len(self.problems) - 1
         message = self.problems[0] + (f" (and {more} more problem{'s' if more > 1 else ''})" if more else "")
-        super().__init__(message, hint=hint or "correct the file and run again")
+        super().__init__(message, hint=hint or N_("correct the file and run again"))
 
 
 class ConfigError(MaiWidgetsError):
@@ -116,14 +129,14 @@ class CancelledError(ClientTransportError):
     code = "cancelled"
 
     def __init__(self, message: str, *, maybe_sent: bool) -> None:
-        super().__init__(message, hint="closed or stopped by the user", maybe_sent=maybe_sent)
+        super().__init__(message, hint=N_("closed or stopped by the user"), maybe_sent=maybe_sent)
 
 
-_SWR_NAMESPACE_HINT = (
+_SWR_NAMESPACE_HINT = N_(
     "these credentials cannot read that SWR organization: ask its administrator for read access "
     "(SWR > Organization Management > Permissions), or push the image to an organization you own"
 )
-_SWR_MISSING_HINT = (
+_SWR_MISSING_HINT = N_(
     "no such SWR repository or tag: check the path's spelling and that the image was pushed (docker push)"
 )
 # SWR's published codes (API reference appendix "Error Codes", swr_02_0024; 4030170 is its example
@@ -132,54 +145,64 @@ SWR_ERROR_CODES: dict[str, tuple[str, str]] = {
     "SVCSTG.SWR.4030170": ("permission", _SWR_NAMESPACE_HINT),
     "SVCSTG.SWR.4040009": ("not-found", _SWR_MISSING_HINT),
     "SVCSTG.SWR.4040010": ("not-found", _SWR_MISSING_HINT),
-    "SVCSTG.SWR.4010000": ("auth", "SWR authentication failed: sign in again (check the AK/SK or token)"),
+    "SVCSTG.SWR.4010000": ("auth", N_("SWR authentication failed: sign in again (check the AK/SK or token)")),
 }
 # The registry's own codes (Docker Registry HTTP API v2 / OCI distribution spec, "errors" array).
 REGISTRY_ERROR_CODES: dict[str, tuple[str, str]] = {
     "DENIED": ("permission", _SWR_NAMESPACE_HINT),
-    "UNAUTHORIZED": ("auth", "the registry refused the temporary SWR login: check the credentials and retry"),
+    "UNAUTHORIZED": (
+        "auth",
+        N_("the registry refused the temporary SWR login: check the credentials and retry"),
+    ),
     "NAME_UNKNOWN": ("not-found", _SWR_MISSING_HINT),
     "MANIFEST_UNKNOWN": ("not-found", _SWR_MISSING_HINT),
-    "BLOB_UNKNOWN": ("not-found", "the registry lost a piece of the image: push it again"),
+    "BLOB_UNKNOWN": ("not-found", N_("the registry lost a piece of the image: push it again")),
 }
 
 # The hints for the causes users meet most, keyed by error_code first, then HTTP status.
-_AUTH_HINT = (
+_AUTH_HINT = N_(
     "authentication failed: check HUAWEICLOUD_SDK_AK/HUAWEICLOUD_SDK_SK "
     "(and HUAWEICLOUD_SDK_SECURITY_TOKEN for temporary credentials) and the machine's clock"
 )
-_ALREADY_HINT = "this SWR image is already registered; use the existing image record"
-_NO_IMAGE_HINT = "no image with that id in this project: check the id and the project/region"
+_ALREADY_HINT = N_("this SWR image is already registered; use the existing image record")
+_NO_IMAGE_HINT = N_("no image with that id in this project: check the id and the project/region")
+_TOO_LARGE_HINT = N_("the image is larger than ModelArts accepts: slim it down and push again")
 _HINTS_BY_CODE: dict[str, str] = {
-    "ModelArts.2885": "ModelArts has no access to that SWR organization: grant it in SWR "
-    "(Organization Management > permissions) or push the image to a namespace you own",
+    "ModelArts.2885": N_(
+        "ModelArts has no access to that SWR organization: grant it in SWR "
+        "(Organization Management > permissions) or push the image to a namespace you own"
+    ),
     "ModelArts.2884": _ALREADY_HINT,
     "ModelArts.6737": _ALREADY_HINT,
     "ModelArts.6404": _NO_IMAGE_HINT,
     "ModelArts.6797": _NO_IMAGE_HINT,
-    "ModelArts.2810": "ModelArts could not query SWR: check the swr_path and that the image was pushed",
-    "ModelArts.6771": "the image is larger than ModelArts accepts: slim it down and push again",
-    "ModelArts.2845": "the image is larger than ModelArts accepts: slim it down and push again",
-    "ModelArts.0104": "a request parameter was rejected: check the named field",
-    "ModelArts.0210": "the project id is not the credentials' project: check HUAWEICLOUD_SDK_PROJECT_ID "
-    "and MAI_WIDGETS_REGION (each region has its own project id), or unset the project id to discover it",
-    "ModelArts.0202": "the token has expired: sign in again",
+    "ModelArts.2810": N_("ModelArts could not query SWR: check the swr_path and that the image was pushed"),
+    "ModelArts.6771": _TOO_LARGE_HINT,
+    "ModelArts.2845": _TOO_LARGE_HINT,
+    "ModelArts.0104": N_("a request parameter was rejected: check the named field"),
+    "ModelArts.0210": N_(
+        "the project id is not the credentials' project: check HUAWEICLOUD_SDK_PROJECT_ID "
+        "and MAI_WIDGETS_REGION (each region has its own project id), or unset the project id to discover it"
+    ),
+    "ModelArts.0202": N_("the token has expired: sign in again"),
     "APIG.0301": _AUTH_HINT,
-    "APIG.0307": "the token has expired or is invalid: sign in again",
-    "APIG.0308": "throttled by the API gateway: wait and retry",
+    "APIG.0307": N_("the token has expired or is invalid: sign in again"),
+    "APIG.0308": N_("throttled by the API gateway: wait and retry"),
     **{code: hint for code, (_, hint) in {**SWR_ERROR_CODES, **REGISTRY_ERROR_CODES}.items()},
 }
 _HINTS_BY_STATUS: dict[int, str] = {
-    400: "the request was rejected: check the named field",
-    401: "authentication failed: check HUAWEICLOUD_SDK_AK/HUAWEICLOUD_SDK_SK (or the IAM "
-    "user and password) and that the machine's clock is right",
-    403: "permission denied: the IAM user needs ModelArts and SWR permissions in this project",
-    404: "not found: check the id, the project id and the region",
-    429: "throttled: too many requests, wait a moment and retry",
-    500: "ModelArts had an internal error: retry later",
-    502: "gateway error between you and ModelArts: retry later",
-    503: "ModelArts is unavailable right now: retry later",
-    504: "gateway timeout: retry later, then check whether the operation took effect",
+    400: N_("the request was rejected: check the named field"),
+    401: N_(
+        "authentication failed: check HUAWEICLOUD_SDK_AK/HUAWEICLOUD_SDK_SK (or the IAM "
+        "user and password) and that the machine's clock is right"
+    ),
+    403: N_("permission denied: the IAM user needs ModelArts and SWR permissions in this project"),
+    404: N_("not found: check the id, the project id and the region"),
+    429: N_("throttled: too many requests, wait a moment and retry"),
+    500: N_("ModelArts had an internal error: retry later"),
+    502: N_("gateway error between you and ModelArts: retry later"),
+    503: N_("ModelArts is unavailable right now: retry later"),
+    504: N_("gateway timeout: retry later, then check whether the operation took effect"),
 }
 
 # What each error code means, whatever HTTP status it came with (the code is the more exact of the
@@ -220,7 +243,7 @@ def hint_for(status: int, error_code: str | None) -> str | None:
         return _HINTS_BY_CODE[error_code]
     if error_code and error_code.startswith("APIG") and status == 401:
         return _HINTS_BY_STATUS[401]
-    return _HINTS_BY_STATUS.get(status, "server error: retry later" if status >= 500 else None)
+    return _HINTS_BY_STATUS.get(status, N_("server error: retry later") if status >= 500 else None)
 
 
 class ApiError(MaiWidgetsError):
@@ -249,9 +272,14 @@ class ApiError(MaiWidgetsError):
             hint=hint if hint is not None else hint_for(status, error_code),
         )
 
-    def one_line(self) -> str:
-        text = super().one_line()
-        return f"{text} [request id {self.request_id}]" if self.request_id else text
+    def one_line(self, tr: Translation | None = None) -> str:
+        text = super().one_line(tr)
+        if not self.request_id:
+            return text
+        if tr is None:
+            return f"{text} [request id {self.request_id}]"
+        _tr = tr
+        return _tr("{error} [request id {request_id}]", error=text, request_id=self.request_id)
 
 
 class AuthenticationError(ApiError):
@@ -300,42 +328,50 @@ class TooLargeError(ApiError):
 
 # Notebook instances (ModelArts' published error table, notebook codes; API-NOTES "Saving a
 # running notebook as an image"): each code's class and the sentence saying what to do.
-_NOT_RUNNING_HINT = "the notebook instance is not running: start it (ModelArts console > Notebook), then save"
+_NOT_RUNNING_HINT = N_(
+    "the notebook instance is not running: start it (ModelArts console > Notebook), then save"
+)
 NOTEBOOK_ERROR_CODES: dict[str, tuple[type[ApiError], str]] = {
     "ModelArts.6327": (NotebookStateError, _NOT_RUNNING_HINT),
     "ModelArts.6306": (
         NotebookStateError,
-        "the notebook instance is still starting: wait until it is RUNNING, then save",
+        N_("the notebook instance is still starting: wait until it is RUNNING, then save"),
     ),
     "ModelArts.6308": (
         NotebookStateError,
-        "the notebook instance is stopping: start it again and wait until it is RUNNING, then save",
+        N_("the notebook instance is stopping: start it again and wait until it is RUNNING, then save"),
     ),
     "ModelArts.6357": (
         NotebookStateError,
-        "the notebook instance is busy with another operation (saving an image, a restart...): "
-        "wait until it is RUNNING again, then retry",
+        N_(
+            "the notebook instance is busy with another operation (saving an image, a restart...): "
+            "wait until it is RUNNING again, then retry"
+        ),
     ),
     "ModelArts.6326": (
         NotebookStateError,
-        "the notebook instance is frozen (arrears or a security lock): settle the account "
-        "or ask the administrator to unfreeze it",
+        N_(
+            "the notebook instance is frozen (arrears or a security lock): settle the account "
+            "or ask the administrator to unfreeze it"
+        ),
     ),
     "ModelArts.6309": (
         NotFoundError,
-        "no such notebook instance: it was deleted, or the id or project/region is wrong; "
-        "pick one from the list",
+        N_(
+            "no such notebook instance: it was deleted, or the id or project/region is wrong; "
+            "pick one from the list"
+        ),
     ),
     **dict.fromkeys(
         ("ModelArts.0113", "ModelArts.0116", "ModelArts.0118"),
         (
             QuotaExceededError,
-            "a quota is full: delete images (or instances) you no longer need, or ask for a larger quota",
+            N_("a quota is full: delete images (or instances) you no longer need, or ask for a larger quota"),
         ),
     ),
 }
 _HINTS_BY_CODE.update({code: hint for code, (_, hint) in NOTEBOOK_ERROR_CODES.items()})
-_TAG_CONFLICT_HINT = (
+_TAG_CONFLICT_HINT = N_(
     "that tag is already used in this repository: choose another tag (or leave it to the default)"
 )
 # On POST .../notebooks/{id}/create-image some codes mean something else than on registration:
@@ -346,22 +382,30 @@ SAVE_IMAGE_ERROR_CODES: dict[str, tuple[type[ApiError], str]] = {
     "ModelArts.2884": (TagConflictError, _TAG_CONFLICT_HINT),
     "ModelArts.2845": (
         TooLargeError,
-        "the environment is too large to save (about 35 GB at most): delete caches, datasets and "
-        "unused packages outside /home/ma-user/work, or build the image on an ECS server",
+        N_(
+            "the environment is too large to save (about 35 GB at most): delete caches, datasets and "
+            "unused packages outside /home/ma-user/work, or build the image on an ECS server"
+        ),
     ),
     "ModelArts.2885": (
         PermissionDeniedError,
-        "the SWR organization does not exist or these credentials cannot push to it: create it in "
-        "SWR (Organization Management) or pick one you can write to",
+        N_(
+            "the SWR organization does not exist or these credentials cannot push to it: create it in "
+            "SWR (Organization Management) or pick one you can write to"
+        ),
     ),
     "SVCSTG.SWR.4030170": (
         PermissionDeniedError,
-        "these credentials cannot write to that SWR organization: ask its administrator for edit "
-        "rights or pick one you can write to",
+        N_(
+            "these credentials cannot write to that SWR organization: ask its administrator for edit "
+            "rights or pick one you can write to"
+        ),
     ),
     "SVCSTG.SWR.4040009": (
         NotFoundError,
-        "that SWR organization does not exist: create it in SWR (Organization Management) or pick another",
+        N_(
+            "that SWR organization does not exist: create it in SWR (Organization Management) or pick another"
+        ),
     ),
 }
 
@@ -422,7 +466,7 @@ def malformed_answer(response: Any, message: str) -> MalformedResponseError:
         None,
         message,
         request_id_of(response.headers),
-        hint="the service or a proxy garbled the answer; retry later",
+        hint=N_("the service or a proxy garbled the answer; retry later"),
     )
 
 
@@ -546,5 +590,7 @@ def error_from_answer(
     error = api_error(status, code, message, request_id_of(headers))
     error.retry_after = parse_retry_after(headers.get("Retry-After"))
     if isinstance(error, ThrottledError) and error.retry_after is not None:
-        error.hint = f"the service asked to wait {_duration(error.retry_after)}; retry after that"
+        error.hint = Msg(
+            "the service asked to wait {duration}; retry after that", duration=_duration(error.retry_after)
+        )
     return error

@@ -112,7 +112,9 @@ def test_committed_notebook_is_what_the_generator_writes(path: Path) -> None:
     )
 
 
-def execute(path: Path, emulator: EmulatorProcess, tmp_path: Path) -> tuple[Any, dict[int, str]]:
+def execute(
+    path: Path, emulator: EmulatorProcess, tmp_path: Path, extra_env: dict[str, str] | None = None
+) -> tuple[Any, dict[int, str]]:
     """Run the notebook as "Run all" does; return it executed and each cell's reply status."""
     nb = nbformat.read(path, as_version=4)
     statuses: dict[int, str] = {}
@@ -130,7 +132,7 @@ def execute(path: Path, emulator: EmulatorProcess, tmp_path: Path) -> tuple[Any,
     )
     try:
         # raises CellExecutionError if a cell fails, unless it is tagged raises-exception
-        client.execute(env=kernel_env(emulator, tmp_path))
+        client.execute(env={**kernel_env(emulator, tmp_path), **(extra_env or {})})
     finally:  # kept, executed as far as it got, for a look after a failure
         nbformat.write(nb, tmp_path / path.name)
     return nb, statuses
@@ -259,3 +261,25 @@ def test_a_notebook_that_meets_an_already_registered_image_says_what_differs(
     assert "Traceback" not in text
     with ImageClient() as client:  # never deleted by a notebook that did not register it
         assert str(client.get(first.id).status) == "ACTIVE"
+
+
+def test_the_magic_notebook_runs_in_chinese(
+    emulator_factory: Callable[..., EmulatorProcess], tmp_path: Path
+) -> None:
+    """02 with MAI_WIDGETS_LANGUAGE=zh_CN: the same cells succeed and fail, and what the magic and
+    the panel say is Chinese, while codes, enum values and the request stay as they are."""
+    path = NOTEBOOK_DIR / "02-register-with-the-magic.ipynb"
+    emulator = emulator_factory(init_seconds=0.2, creating_seconds=0.4)
+    nb, statuses = execute(path, emulator, tmp_path, {"MAI_WIDGETS_LANGUAGE": "zh_CN"})
+    failing = {i for i, cell in enumerate(nb.cells) if "raises-exception" in cell.metadata.get("tags", [])}
+    assert {i for i, status in statuses.items() if status != "ok"} == failing
+    text, widgets = outputs_text(nb), _widget_state_text(nb)
+    assert "Traceback" not in text and 'File "' not in text
+    assert "试运行：未发送任何请求。" in text and '"arch": "X86_64"' in text  # the request as sent
+    assert "UsageError: %register_image: --arch 'ARM64' 不是 X86_64, AARCH64 之一" in text
+    assert "%register_image 失败：permission-denied · HTTP 400 · ModelArts.2885" in text
+    # the service's message and the request id stay as they came; the hint is Chinese
+    assert "ModelArts has no permission to access the SWR organization someone-else." in text
+    assert "请求 ID：" in text and "提示：ModelArts 无权访问该 SWR 组织" in text
+    assert "在 ModelArts 中注册自定义镜像" in widgets and "可以使用了" in widgets  # the panel, ACTIVE
+    assert "Dry run" not in text and "ready to use" not in widgets

@@ -43,7 +43,16 @@ from traitlets import Bool, Float, Int, TraitError, Unicode, validate
 from traitlets.config import Config, Configurable
 
 from ..errors import ConfigError
-from ..i18n import LANGUAGE_ENV, LANGUAGES, Translation, choose_language, normalize_language, translation
+from ..i18n import (
+    LANGUAGE_ENV,
+    LANGUAGES,
+    N_,
+    Msg,
+    Translation,
+    choose_language,
+    normalize_language,
+    translation,
+)
 from ..transport.addresses import is_loopback
 from ..wire.contract import IMAGE_ID_RE, WORKSPACE_ID_HELP, WORKSPACE_ID_RE, swr_registry
 
@@ -293,8 +302,8 @@ class MaiConfig(Configurable):
         url = self.modelarts_endpoint()
         host = urlsplit(url).hostname or ""
         if is_loopback(host):
-            return f"local ModelArts emulator at {url}"
-        return f"ModelArts {self.region} ({url})"
+            return Msg("local ModelArts emulator at {url}", url=url)
+        return Msg("ModelArts {region} ({url})", region=self.region, url=url)
 
     def __repr__(self) -> str:
         # Settings only; a MaiConfig never holds a secret.
@@ -341,7 +350,7 @@ def _read_config_files(config_dirs: Iterable[str]) -> Config:
                 path = os.path.join(directory, CONFIG_FILE_BASENAME + suffix)
                 raise ConfigError(
                     f"cannot read {path}: {type(exc).__name__}",
-                    hint="fix or remove the file",
+                    hint=N_("fix or remove the file"),
                 ) from None
             merged.merge(loaded)
     return merged
@@ -367,7 +376,7 @@ def load_config(
         config = MaiConfig(config=file_config)
     except TraitError as exc:
         raise ConfigError(
-            f"invalid setting in {CONFIG_FILE_BASENAME}.py/.json: {exc}", hint="fix the config file"
+            f"invalid setting in {CONFIG_FILE_BASENAME}.py/.json: {exc}", hint=N_("fix the config file")
         ) from None
     for var, trait in SETTING_ENV_VARS.items():
         raw = source.get(var)

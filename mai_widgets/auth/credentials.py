@@ -55,6 +55,7 @@ from urllib.parse import urlsplit
 from traitlets import TraitError
 
 from ..errors import ApiError, ConfigError, MaiWidgetsError, TransportError
+from ..i18n import N_, Msg
 from .config import DEFAULT_METADATA_ENDPOINT, PROJECT_ID_RE, MaiConfig, check_base_url
 
 if TYPE_CHECKING:
@@ -151,10 +152,10 @@ class Credentials:
         """Where these credentials came from, in words (never a value)."""
         kind = next((name for name in CREDENTIAL_ENV_VARS if getattr(self, name)), "ak")
         if self.origin == "environment":
-            return f"from the environment ({CREDENTIAL_ENV_VARS[kind]})"
+            return Msg("from the environment ({variable})", variable=CREDENTIAL_ENV_VARS[kind])
         if self.origin is not None:
-            return f"from {self.origin}"
-        return "given explicitly (Credentials)"
+            return Msg("from {origin}", origin=self.origin)
+        return Msg("given explicitly (Credentials)")
 
     def check_values(self) -> None:
         """Raise :class:`ConfigError` naming the first value no request could carry."""
@@ -173,7 +174,7 @@ class Credentials:
                 raise ConfigError(
                     f"{label} is not a valid credential ({allowed})",
                     missing=(label,),
-                    hint=f"check {label} for a stray character, quote or newline",
+                    hint=Msg("check {setting} for a stray character, quote or newline", setting=label),
                 )
 
     def __repr__(self) -> str:
@@ -227,8 +228,12 @@ def _file_error(shown: str, problem: str, key: str | None = None) -> ConfigError
     return ConfigError(
         f"the credentials file {shown} {problem}",
         missing=(what,),
-        hint=f"write an INI file with a [{_FILE_SECTION}] section holding ak and sk "
-        f"(and optionally security_token, project_id, iam_endpoint), or unset {CREDENTIALS_FILE_ENV}",
+        hint=Msg(
+            "write an INI file with a [{section}] section holding ak and sk "
+            "(and optionally security_token, project_id, iam_endpoint), or unset {setting}",
+            section=_FILE_SECTION,
+            setting=CREDENTIALS_FILE_ENV,
+        ),
     )
 
 
@@ -354,7 +359,7 @@ def _missing_in(config: MaiConfig, credentials: Credentials) -> list[str]:
     return [CREDENTIAL_ENV_VARS["ak"], CREDENTIAL_ENV_VARS["sk"]]
 
 
-NO_CREDENTIALS_HINT = (
+NO_CREDENTIALS_HINT = N_(
     "set them in the environment of the Jupyter server or kernel (or MAI_WIDGETS_TOKEN, or "
     "MAI_WIDGETS_IAM_USER, MAI_WIDGETS_IAM_DOMAIN and MAI_WIDGETS_IAM_PASSWORD), or write ak and sk "
     "to the [basic] section of ~/.huaweicloud/credentials (chmod 600); on an ECS with an agency "
@@ -494,7 +499,7 @@ def metadata_request(method: str, url: str, headers: Mapping[str, str], timeout:
     except TransportError as exc:
         raise MetadataUnreachable(
             f"the instance metadata service at {parts.netloc} did not answer ({exc.message})",
-            hint="check MAI_WIDGETS_METADATA_ENDPOINT",
+            hint=Msg("check {setting}", setting="MAI_WIDGETS_METADATA_ENDPOINT"),
         ) from None
     finally:
         service.close()
@@ -573,8 +578,10 @@ class MetadataClient:
             raise ConfigError(
                 "this instance has no agency, so the metadata service has no credentials for it",
                 missing=(CREDENTIAL_ENV_VARS["ak"], CREDENTIAL_ENV_VARS["sk"]),
-                hint="attach an agency to the ECS (console: ECS > the instance > Agency), "
-                "or set HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK",
+                hint=N_(
+                    "attach an agency to the ECS (console: ECS > the instance > Agency), "
+                    "or set HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK"
+                ),
             )
         if status != 200:
             raise ApiError(status, None, f"the metadata service answered HTTP {status} for the security key")

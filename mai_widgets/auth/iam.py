@@ -25,6 +25,7 @@ from requests.auth import AuthBase
 
 from ..errors import ApiError, ConfigError, error_fields
 from ..errors import says_token_expired as token_expired
+from ..i18n import N_, Msg
 from ..transport.http import HttpService
 from ..transport.signer import (
     BAD_HEADER_CHARS,
@@ -171,7 +172,9 @@ class IAMPasswordAuth(AuthBase):
             (project_name, "IAM project name (the region)", "MAI_WIDGETS_REGION"),
         ):
             if not value:
-                raise ConfigError(f"the {what} is empty", missing=(env,), hint=f"set {env}")
+                raise ConfigError(
+                    f"the {what} is empty", missing=(env,), hint=Msg("set {setting}", setting=env)
+                )
         self._iam = iam_service(iam_endpoint, verify=verify, timeout=timeout, session=session)
         self.iam_endpoint = self._iam.base_url
         self.user = user
@@ -293,7 +296,9 @@ def discover_project_id(
     """
     if not region:
         raise ConfigError(
-            "the region is empty", missing=("MAI_WIDGETS_REGION",), hint="set MAI_WIDGETS_REGION"
+            "the region is empty",
+            missing=("MAI_WIDGETS_REGION",),
+            hint=Msg("set {setting}", setting="MAI_WIDGETS_REGION"),
         )
     service = iam_service(iam_endpoint, verify=verify, timeout=timeout, session=session)
     try:
@@ -316,12 +321,14 @@ def discover_project_id(
         raise ConfigError(
             f"IAM has no project named {region!r} for these credentials",
             missing=missing,
-            hint="check the region, or set HUAWEICLOUD_SDK_PROJECT_ID (console: My Credentials > Projects)",
+            hint=N_(
+                "check the region, or set HUAWEICLOUD_SDK_PROJECT_ID (console: My Credentials > Projects)"
+            ),
         )
     if len(ids) > 1:
         raise ConfigError(
             f"IAM has {len(ids)} projects named {region!r} ({', '.join(ids)}); cannot choose one",
             missing=missing,
-            hint="set HUAWEICLOUD_SDK_PROJECT_ID to the project to use",
+            hint=N_("set HUAWEICLOUD_SDK_PROJECT_ID to the project to use"),
         )
     return ids[0]

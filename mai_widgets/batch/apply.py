@@ -22,11 +22,12 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..errors import BatchFileError, MaiWidgetsError
+from ..i18n import N_, Translation, translation
 from ..services.images import ImageClient
 from ..transport.deadline import Cancel, Deadline
 from ..wire.contract import FieldDifference, ImageRecord, ImageStatus, registered_differences
 from .file import BatchFile
-from .plan import EntryPlan, check_concurrency, session_for, survey
+from .plan import EntryPlan, check_concurrency, differences_text, session_for, survey
 
 if TYPE_CHECKING:
     from ..services.session import Session
@@ -88,25 +89,29 @@ class EntryResult:
         """The image's status (``""`` before it has a record)."""
         return "" if self.record is None else str(self.record.status)
 
-    def message(self) -> str:
-        """One line saying why the entry is in its state (empty when there is nothing to add)."""
+    def message(self, tr: Translation | None = None) -> str:
+        """One line saying why the entry is in its state (empty when there is nothing to add), in
+        ``tr``'s language (English by default; error codes, values and ModelArts' own text stay)."""
+        _tr = tr or translation()
         if self.error is not None:
-            return self.error.one_line()
+            return self.error.one_line(_tr)
         record = self.record
         if self.state == "differs":
-            return "registered otherwise: " + "; ".join(
-                f"{d.label} {d.existing} (file: {d.requested})" for d in self.differences
+            return _tr(
+                "registered otherwise: {differences}", differences=differences_text(self.differences, _tr)
             )
         if self.state == "failed" and record is not None and record.status_message:
             return record.status_message
         if self.state == "failed" and record is not None:
-            return f"the image ended {record.status}: apply --replace-failed registers it again"
+            return _tr(
+                "the image ended {status}: apply --replace-failed registers it again", status=record.status
+            )
         if self.state == "not-sent":
-            return "stopped before it was sent: apply again to register it"
+            return _tr("stopped before it was sent: apply again to register it")
         if self.state == "timeout":
-            return "not settled yet: apply again to follow it"
+            return _tr("not settled yet: apply again to follow it")
         if self.replaced:
-            return f"replaced the failed image {self.replaced}"
+            return _tr("replaced the failed image {image_id}", image_id=self.replaced)
         return ""
 
     def to_json(self) -> dict[str, Any]:
@@ -242,7 +247,7 @@ def apply(
     if invalid:
         raise BatchFileError(
             [f"{file.source}: {p.entry.where()}: {'; '.join(str(x) for x in p.problems)}" for p in invalid],
-            hint="nothing was registered; `mai-widgets plan FILE` lists every entry's state",
+            hint=N_("nothing was registered; `mai-widgets plan FILE` lists every entry's state"),
         )
     run = _Run(planned, on_event)
     to_send: list[EntryPlan] = []

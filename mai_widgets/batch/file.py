@@ -33,6 +33,7 @@ from typing import Any, Literal
 import yaml
 
 from ..errors import BatchFileError, FieldProblem
+from ..i18n import N_
 from ..wire.contract import (
     FIELDS_BY_NAME,
     REGISTER_FIELDS,
@@ -115,9 +116,9 @@ def _read_yaml(text: str, source: str) -> tuple[Any, dict[int, int]]:
         mark = exc.problem_mark or exc.context_mark
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
         what = " ".join(str(p) for p in (exc.context, exc.problem) if p) or "not valid YAML"
-        raise BatchFileError([f"{source}{where}: {what}"], hint="this is not valid YAML") from None
+        raise BatchFileError([f"{source}{where}: {what}"], hint=N_("this is not valid YAML")) from None
     except yaml.YAMLError as exc:
-        raise BatchFileError([f"{source}: {exc}"], hint="this is not valid YAML") from None
+        raise BatchFileError([f"{source}: {exc}"], hint=N_("this is not valid YAML")) from None
     finally:
         loader.dispose()
 
@@ -135,10 +136,10 @@ def _read_json(text: str, source: str) -> Any:
         return json.loads(text, object_pairs_hook=pairs)
     except json.JSONDecodeError as exc:
         raise BatchFileError(
-            [f"{source} line {exc.lineno}, column {exc.colno}: {exc.msg}"], hint="this is not valid JSON"
+            [f"{source} line {exc.lineno}, column {exc.colno}: {exc.msg}"], hint=N_("this is not valid JSON")
         ) from None
     except (ValueError, RecursionError) as exc:
-        raise BatchFileError([f"{source}: {exc}"], hint="this is not valid JSON") from None
+        raise BatchFileError([f"{source}: {exc}"], hint=N_("this is not valid JSON")) from None
 
 
 # ---------------------------------------------------------------------------------------
@@ -277,7 +278,7 @@ def _from_data(data: Any, source: str, lines: Mapping[int, int]) -> BatchFile:
         shape = "empty" if data is None else f"a {type(data).__name__}"
         raise BatchFileError(
             [f"{source}: the file is {shape}, not a mapping with 'images' (and optionally 'defaults')"],
-            hint="start the file with 'images:' and list one '- swr_path: ...' per image",
+            hint=N_("start the file with 'images:' and list one '- swr_path: ...' per image"),
         )
     problems: list[str] = []
     for key in data:
@@ -341,7 +342,7 @@ def load(path: str | Path) -> BatchFile:
         raise BatchFileError([f"{file}: not a UTF-8 text file"]) from None
     except OSError as exc:
         raise BatchFileError(
-            [f"{file}: cannot read it ({exc.strerror})"], hint="check the file name"
+            [f"{file}: cannot read it ({exc.strerror})"], hint=N_("check the file name")
         ) from None
     return loads(text, source=str(file), format="json" if file.suffix.lower() == ".json" else "yaml")
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..errors import FieldProblem, MaiWidgetsError, ValidationError
+from ..i18n import N_, Translation, translation
 from ..services.images import ImageClient
 from ..services.swr import SwrClient
 from ..wire.contract import (
@@ -42,10 +43,12 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_PLAN_CONCURRENCY",
     "MAX_CONCURRENCY",
+    "STATE_WORDS",
     "EntryPlan",
     "Plan",
     "PlanEvent",
     "PlanState",
+    "differences_text",
     "plan",
     "session_for",
     "signed_in_session",
@@ -56,6 +59,35 @@ PlanState = Literal["new", "same", "differs", "failed", "invalid"]
 DEFAULT_PLAN_CONCURRENCY = 32
 # The HTTP pool keeps this many connections per host (transport.http.POOL_MAXSIZE).
 MAX_CONCURRENCY = 32
+# The words a person reads for each state of a plan or a run (the JSON keeps the states).
+STATE_WORDS: dict[str, str] = {
+    "new": N_("new"),
+    "same": N_("same"),
+    "differs": N_("differs"),
+    "failed": N_("failed"),
+    "invalid": N_("invalid"),
+    "blocked": N_("blocked"),
+    "pending": N_("pending"),
+    "registering": N_("registering"),
+    "following": N_("following"),
+    "active": N_("active"),
+    "registered": N_("registered"),
+    "not-sent": N_("not sent"),
+    "timeout": N_("timed out"),
+}
+
+
+def differences_text(differences: tuple[FieldDifference, ...], _tr: Translation) -> str:
+    """``label existing (file: requested)`` for each field, in ``tr``'s language (values as they are)."""
+    return _tr("; ").join(
+        _tr(
+            "{field} {existing} (file: {requested})",
+            field=_tr.text(d.label),
+            existing=_tr.text(d.existing),
+            requested=_tr.text(d.requested),
+        )
+        for d in differences
+    )
 
 
 @dataclass(frozen=True)
@@ -95,28 +127,38 @@ class EntryPlan:
         """Applying would leave this entry as the file asks (new and passing, or the same)."""
         return self.state in ("new", "same") and not self.blocked
 
-    def summary(self) -> str:
-        """One line: the state and why."""
-        detail = self.detail()
-        return f"{self.state}: {detail}" if detail else self.state
+    def summary(self, tr: Translation | None = None) -> str:
+        """One line: the state and why (in ``tr``'s language, English by default)."""
+        _tr = tr or translation()
+        state = _tr.text(STATE_WORDS.get(self.state, self.state))
+        detail = self.detail(_tr)
+        return _tr("{state}: {detail}", state=state, detail=detail) if detail else state
 
-    def detail(self) -> str:
-        """Why the entry is in its state, and what its checks found (empty: new, nothing found)."""
-        status = f" ({self.record.status})" if self.record is not None else ""
-        image = f"image {self.record.id}{status}" if self.record is not None else ""
+    def detail(self, tr: Translation | None = None) -> str:
+        """Why the entry is in its state, and what its checks found (empty: new, nothing found),
+        in ``tr``'s language (English by default; ids, statuses and values stay as they are)."""
+        _tr = tr or translation()
+        image = ""
+        if self.record is not None:
+            image = _tr("image {image_id} ({status})", image_id=self.record.id, status=self.record.status)
         if self.state == "invalid":
-            text = "; ".join(str(p) for p in self.problems)
+            text = _tr("; ").join(
+                _tr("{field}: {problem}", field=p.field, problem=_tr.text(p.message)) for p in self.problems
+            )
         elif self.state == "differs":
-            fields = "; ".join(f"{d.label} {d.existing} (file: {d.requested})" for d in self.differences)
-            text = f"registered as {image}, which has {fields}"
+            text = _tr(
+                "registered as {image}, which has {differences}",
+                image=image,
+                differences=differences_text(self.differences, _tr),
+            )
         elif self.state == "failed":
-            text = f"registered as {image}: apply --replace-failed registers it again"
+            text = _tr("registered as {image}: apply --replace-failed registers it again", image=image)
         elif self.state == "same":
-            text = f"registered as {image}"
+            text = _tr("registered as {image}", image=image)
         else:
             text = ""
-        findings = "; ".join(c.message.rstrip(".") for c in self.findings)
-        return "; ".join(t for t in (text, findings) if t)
+        findings = [_tr.text(c.message).rstrip(".。") for c in self.findings]
+        return _tr("; ").join(t for t in (text, *findings) if t)
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from traitlets import Bool, Dict, Enum, Float, HasTraits, Instance, Int, List, Unicode
 
 from ..errors import ConfigError, MaiWidgetsError, ValidationError
+from ..i18n import Msg
 from ..services.preflight import Check
 from ..transport.deadline import Cancel, Deadline, call_scope
 from ..wire.contract import (
@@ -52,19 +53,37 @@ __all__ = [
     "PREFLIGHT_STATES",
     "STATES",
     "RegistrationController",
+    "and_list",
     "default_fields",
+    "field_problem_text",
 ]
 
 log = logging.getLogger(__name__)
 
 STATES = ("editing", "submitting", "watching", "settled", "failed")
-# Wire name -> the label the panel shows, so messages name what the user sees.
+# Wire name -> the label the panel shows, so messages name what the user sees (each a Msg:
+# English as a str, translated where it is shown).
 FIELD_LABELS: dict[str, str] = {spec.name: spec.label for spec in REGISTER_FIELD_TABLE}
 # How long the background look for instance credentials may take (metadata service, then IAM).
 LEARN_SECONDS = 15.0
 PREFLIGHT_STATES = ("off", "waiting", "running", "done")
 # Typing pauses this long (seconds) before the preflight of a complete path starts.
 PREFLIGHT_DELAY = 0.5
+
+
+def and_list(items: list[str]) -> str:
+    """``a and b and c``, as a :class:`~mai_widgets.i18n.Msg` a view translates as a whole
+    (each item that is a Msg too)."""
+    if not items:
+        return ""
+    if len(items) == 1:
+        return items[0]
+    return Msg("{first} and {rest}", first=items[0], rest=and_list(items[1:]))
+
+
+def field_problem_text(name: str, problem: str) -> Msg:
+    """A field's problem named by the field's label: ``SWR path must not contain spaces``."""
+    return Msg("{label} {problem}", label=FIELD_LABELS.get(name, name), problem=problem)
 
 
 def default_fields(config: MaiConfig | None) -> dict[str, Any]:
@@ -273,20 +292,25 @@ class RegistrationController(HasTraits):
         """Why Register cannot be pressed now, in words (empty: it can)."""
         reasons: list[str] = []
         if self.closed:
-            reasons.append("this panel was closed")
+            reasons.append(Msg("this panel was closed"))
         if self.missing:
             reasons.append(
-                f"set {' and '.join(self.missing)} in the environment of the Jupyter server or kernel"
+                Msg(
+                    "set {settings} in the environment of the Jupyter server or kernel",
+                    settings=and_list(list(self.missing)),
+                )
             )
         if self.busy:
-            doing = "a registration is in flight" if self.state == "submitting" else "following the image"
-            reasons.append(f"{doing} (one registration at a time)")
+            if self.state == "submitting":
+                reasons.append(Msg("a registration is in flight (one registration at a time)"))
+            else:
+                reasons.append(Msg("following the image (one registration at a time)"))
         for name, message in self.problems.items():
-            reasons.append(f"{FIELD_LABELS.get(name, name)} {message}")
+            reasons.append(field_problem_text(name, message))
         for failed in self.preflight_failures():
-            reasons.append(failed.message.rstrip("."))
+            reasons.append(failed.message)  # a sentence: the panel leaves out its full stop
         if self.register_waiting:
-            reasons.append("the image is being checked first; it registers as soon as the checks pass")
+            reasons.append(Msg("the image is being checked first; it registers as soon as the checks pass"))
         return reasons
 
     # -- preflight -------------------------------------------------------------------------
@@ -370,7 +394,11 @@ class RegistrationController(HasTraits):
 
         def failed(error: MaiWidgetsError) -> None:
             if key == self._preflight_key:
-                trouble = Check("access", "warn", f"Preflight could not run: {error.message.rstrip('.')}.")
+                trouble = Check(
+                    "access",
+                    "warn",
+                    Msg("Preflight could not run: {reason}.", reason=error.message.rstrip(".")),
+                )
                 self._apply({"checks": [trouble], "preflight_state": "done"})
 
         self._preflight_token = calls.start(work, done, failed, name="mai-widgets-preflight")

@@ -26,6 +26,7 @@ from ..errors import (
     MaiWidgetsError,
     ValidationError,
 )
+from ..i18n import N_, Msg
 from ..wire.contract import ImageRecord
 from ..wire.notebooks import (
     NOT_KEPT_PATHS,
@@ -54,12 +55,13 @@ __all__ = [
 SAVE_STATES = ("editing", "saving", "following", "settled", "failed")
 LOAD_STATES = ("idle", "loading", "loaded", "failed")
 # Field -> the label the tab shows (messages name what the user sees); the magic names its flags.
+# Marked (N_): the tab translates them where it shows them.
 SAVE_FIELD_LABELS: dict[str, str] = {
-    "notebook_id": "Instance",
-    "namespace": "Organization",
-    "name": "Name",
-    "tag": "Tag",
-    "description": "Description",
+    "notebook_id": N_("Instance"),
+    "namespace": N_("Organization"),
+    "name": N_("Name"),
+    "tag": N_("Tag"),
+    "description": N_("Description"),
 }
 FORM_FIELDS = tuple(SAVE_FIELD_LABELS)
 # Typing pauses this long (seconds) before the default tag is looked up in SWR again.
@@ -77,17 +79,26 @@ _STATE_CODES: dict[str, str] = {
 
 
 def not_running_hint(status: object) -> str:
-    """What to do about an instance that is ``status`` (not RUNNING), in the service's words."""
+    """What to do about an instance that is ``status`` (not RUNNING), in the service's words (a
+    :class:`~mai_widgets.i18n.Msg`: English as a str, translated where it is shown)."""
     code = _STATE_CODES.get(str(status), "ModelArts.6327")
-    return NOTEBOOK_ERROR_CODES[code][1]
+    hint = NOTEBOOK_ERROR_CODES[code][1]
+    # errors.py's hints are marked texts: looked up in the catalogue as they are
+    return hint if isinstance(hint, Msg) else Msg(hint)
+
+
+def _both(first: str, second: str | None = None) -> str:
+    """One text, or two joined with "and" (each translated where the whole is shown)."""
+    return first if second is None else Msg("{first} and {second}", first=first, second=second)
 
 
 def not_kept_text() -> str:
-    """The line said before every save: what the image does not contain, and the instance's pause."""
-    paths = ", ".join(NOT_KEPT_PATHS)
-    return (
-        f"Not kept in the image: the instance's mounted storage ({paths}). "
-        "The instance is unavailable (SNAPSHOTTING) while it saves."
+    """The line said before every save: what the image does not contain, and the instance's pause
+    (a :class:`~mai_widgets.i18n.Msg`)."""
+    return Msg(
+        "Not kept in the image: the instance's mounted storage ({paths}). "
+        "The instance is unavailable (SNAPSHOTTING) while it saves.",
+        paths=", ".join(NOT_KEPT_PATHS),
     )
 
 
@@ -328,15 +339,19 @@ class SaveController(HasTraits):
         notebook_id = str(fields.get("notebook_id") or "")
         instance = self.instance(notebook_id)
         if not notebook_id:
-            problems["notebook_id"] = ["is required: pick a RUNNING instance"]
+            problems["notebook_id"] = [Msg("is required: pick a RUNNING instance")]
         elif instance is not None and not instance.is_running:
-            problems["notebook_id"] = [f"is {instance.status}: {not_running_hint(instance.status)}"]
+            problems["notebook_id"] = [
+                Msg(
+                    "is {status}: {hint}", status=str(instance.status), hint=not_running_hint(instance.status)
+                )
+            ]
         values = {name: fields.get(name) for name in ("name", "namespace", "tag", "description")}
         for problem in validate_save_fields(values):
             problems.setdefault(problem.field, []).append(problem.message)
         if fields.get("namespace") in self.read_only_organizations:
             problems.setdefault("namespace", []).append(
-                "is read-only for these credentials: saving needs edit rights, pick another"
+                Msg("is read-only for these credentials: saving needs edit rights, pick another")
             )
         return problems
 
@@ -368,20 +383,27 @@ class SaveController(HasTraits):
         )
 
     def blockers(self) -> list[str]:
-        """Why Save cannot be pressed now, in words (empty: it can)."""
+        """Why Save cannot be pressed now, in words (empty: it can); each a
+        :class:`~mai_widgets.i18n.Msg`, translated where it is shown."""
         reasons: list[str] = []
         if self.closed:
-            reasons.append("this tab was closed")
+            reasons.append(Msg("this tab was closed"))
         if self.missing:
             reasons.append(
-                f"set {' and '.join(self.missing)} in the environment of the Jupyter server or kernel"
+                Msg(
+                    "set {settings} in the environment of the Jupyter server or kernel",
+                    settings=" and ".join(self.missing),
+                )
             )
         if self.busy:
-            reasons.append("a save is in flight (one at a time)")
+            reasons.append(Msg("a save is in flight (one at a time)"))
         if self.load_state == "loading":
-            reasons.append("the instances are still being listed")
+            reasons.append(Msg("the instances are still being listed"))
         for name, messages in self.problems.items():
-            reasons += [f"{SAVE_FIELD_LABELS.get(name, name)} {m}" for m in messages]
+            label = SAVE_FIELD_LABELS.get(name)
+            reasons += [
+                Msg("{field} {problem}", field=Msg(label) if label else name, problem=m) for m in messages
+            ]
         return reasons
 
     # -- saving ----------------------------------------------------------------------------
@@ -467,17 +489,24 @@ class SaveController(HasTraits):
         record = self.record
         if self.state != "settled" or self.outcome not in ("stopped", "timeout") or record is None:
             return ""
-        going_on = [] if record.is_terminal else [f"the image is still {record.status}"]
+        going_on: list[str] = (
+            [] if record.is_terminal else [Msg("the image is still {status}", status=str(record.status))]
+        )
         notebook = self.notebook
         if notebook is not None and notebook.status == NotebookStatus.SNAPSHOTTING:
             going_on.append(
-                f"the instance {notebook.name or notebook.id} stays unavailable (SNAPSHOTTING) "
-                "until the save ends"
+                Msg(
+                    "the instance {name} stays unavailable (SNAPSHOTTING) until the save ends",
+                    name=notebook.name or notebook.id,
+                )
             )
         if not going_on:
             return ""
-        lead = "Stopped following" if self.outcome == "stopped" else "Gave up waiting"
-        return f"{lead}: ModelArts carries on with the save; {' and '.join(going_on)}."
+        lead = Msg("Stopped following") if self.outcome == "stopped" else Msg("Gave up waiting")
+        # a Msg (English as a str), translated where it is shown
+        return Msg(
+            "{lead}: ModelArts carries on with the save; {going_on}.", lead=lead, going_on=_both(*going_on)
+        )
 
     def stop(self) -> None:
         """Stop following now (the save itself goes on in ModelArts)."""

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from ..errors import CancelledError, MaiWidgetsError, TransportError
+from ..i18n import Msg
 from ..transport.deadline import Cancel, call_scope
 
 __all__ = [
@@ -45,10 +46,10 @@ CLOSE_JOIN_SECONDS = 1.0
 def unexpected(error: Exception) -> MaiWidgetsError:
     """An unexpected failure as a user-facing error: its type only, never a traceback."""
     if isinstance(error, OSError):
-        return TransportError(f"{type(error).__name__}: {error}", hint="check the network and retry")
+        return TransportError(f"{type(error).__name__}: {error}", hint=Msg("check the network and retry"))
     return MaiWidgetsError(
         f"unexpected {type(error).__name__} in mai-widgets",
-        hint="this is a bug in mai-widgets; please report it with the steps that led here",
+        hint=Msg("this is a bug in mai-widgets; please report it with the steps that led here"),
     )
 
 

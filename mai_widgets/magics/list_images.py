@@ -19,7 +19,9 @@ from IPython.core.magic import Magics, line_magic, magics_class
 from IPython.display import display as _display
 
 from ..errors import MaiWidgetsError
+from ..i18n import Translation
 from ..wire.contract import ImageRecord, ImageStatus
+from .register import words
 
 if TYPE_CHECKING:
     from IPython.core.interactiveshell import InteractiveShell
@@ -70,13 +72,15 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def parse_list_images(line: str) -> argparse.Namespace:
+def parse_list_images(line: str, tr: Translation | None = None) -> argparse.Namespace:
     """The magic's arguments; :class:`UsageError` (one line) when they are wrong."""
     try:
-        words = shlex.split(line, posix=True)
+        split = shlex.split(line, posix=True)
     except ValueError as error:
-        raise UsageError(f"%list_images: cannot split the arguments ({error}): check the quotes") from None
-    return _parser().parse_args(words)
+        _tr = tr or words()
+        problem = _tr("cannot split the arguments ({error}): check the quotes", error=error)
+        raise UsageError(f"%list_images: {problem}") from None
+    return _parser().parse_args(split)
 
 
 @magics_class
@@ -94,13 +98,16 @@ class ListImagesMagics(Magics):
 
         %list_images [--name TEXT] [--type DEDICATED|BUILD_IN|ALL] [--status STATUS ...]
         """
-        args = parse_list_images(line)
+        _tr = words(self.client.config if self.client is not None else None)
+        args = parse_list_images(line, _tr)
         from ..widgets.browser import ImageBrowser
 
         try:
-            browser = ImageBrowser(self.client, type=args.type, name=args.name, status=args.status or None)
+            browser = ImageBrowser(
+                self.client, type=args.type, name=args.name, status=args.status or None, language=_tr.language
+            )
         except MaiWidgetsError as error:
-            raise UsageError(f"%list_images: {error.one_line()}") from None
+            raise UsageError(f"%list_images: {error.one_line(_tr)}") from None
         self.last_browser = browser
         display(browser)
         browser.wait_idle(FIRST_PAGE_SECONDS)

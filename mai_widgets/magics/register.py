@@ -29,6 +29,7 @@ from IPython.core.magic import Magics, line_magic, magics_class
 from IPython.display import display as _display
 
 from ..errors import ApiError, FieldProblem, MaiWidgetsError, ValidationError
+from ..i18n import N_, Translation, translation
 from ..wire.contract import (
     FORM_FIELDS,
     SWR_PATH_HELP,
@@ -61,9 +62,11 @@ __all__ = [
     "already_registered_report",
     "argument",
     "environment_client",
+    "follow_code",
     "load_register_image",
     "magic_arguments",
     "positive_seconds",
+    "words",
 ]
 
 # IPython's magic_arguments and display are untyped; these typed names keep mypy --strict useful.
@@ -101,9 +104,24 @@ ALLOWED_VALUES: dict[str, tuple[str, ...]] = {spec.flag: spec.choices for spec i
 DEFAULT_RESOURCE_CATEGORIES = tuple(field_spec("resource_category").default or ())
 _VALUE_HINTS: dict[str, str] = {
     **{spec.flag: spec.help for spec in FORM_FIELDS if not spec.enum},
-    "--description": f"a text of {field_spec('description').help} (quote it if it has spaces)",
-    "--timeout": "a number of seconds",
+    "--timeout": N_("a number of seconds"),
 }
+
+
+def words(config: MaiConfig | None = None) -> Translation:
+    """The language a magic speaks: ``c.MaiConfig.language`` (or ``MAI_WIDGETS_LANGUAGE``),
+    else the locale's. Codes, paths, statuses and generated code stay English."""
+    from ..auth.config import translation_for
+
+    return translation_for(config)
+
+
+def _value_hint(flag: str, _tr: Translation) -> str:
+    if flag == "--description":
+        return _tr(
+            "a text of {length} (quote it if it has spaces)", length=_tr.text(field_spec("description").help)
+        )
+    return _tr.text(_VALUE_HINTS.get(flag, N_("a value")))
 
 
 def _flags(long_flag: str, *aliases: str) -> tuple[str, ...]:
@@ -158,7 +176,12 @@ class RegisterImageError(Exception):
         self._bug: BaseException | None = None
 
     @classmethod
-    def from_error(cls, error: MaiWidgetsError, record: ImageRecord | None = None) -> RegisterImageError:
+    def from_error(
+        cls, error: MaiWidgetsError, record: ImageRecord | None = None, tr: Translation | None = None
+    ) -> RegisterImageError:
+        """The block for a typed error: its code, HTTP status and error code, ModelArts' message
+        and the request id as they are; the words around them and the hint in ``tr``'s language."""
+        _tr = tr or translation()
         head = [error.code]
         if isinstance(error, ApiError):
             head.append(f"HTTP {error.status}")
@@ -167,35 +190,57 @@ class RegisterImageError(Exception):
         message = error.error_msg if isinstance(error, ApiError) and error.error_msg else error.message
         details = [message]
         if isinstance(error, ApiError) and error.request_id:
-            details.append(f"Request id: {error.request_id}")
+            details.append(_tr("Request id: {request_id}", request_id=error.request_id))
         if error.hint:
-            details.append(f"Hint: {error.hint}")
+            details.append(_tr("Hint: {hint}", hint=_tr.text(error.hint)))
         if record is not None:
-            details.append(f"The image {_label(record)} was last {record.status}.")
-        return cls(f"{cls.magic} failed: {' · '.join(head)}", details, error=error, record=record)
+            details.append(
+                _tr("The image {image} was last {status}.", image=_label(record, _tr), status=record.status)
+            )
+        headline = _tr("{magic} failed: {what}", magic=cls.magic, what=" · ".join(head))
+        return cls(headline, details, error=error, record=record)
 
     @classmethod
-    def not_active(cls, record: ImageRecord, outcome: str) -> RegisterImageError:
+    def not_active(
+        cls, record: ImageRecord, outcome: str, *, tr: Translation | None = None
+    ) -> RegisterImageError:
+        _tr = tr or translation()
+        label = _label(record, _tr)
         if outcome == "timeout":
-            headline = f"{MAGIC} gave up waiting: {_label(record)} is still {record.status}"
+            headline = _tr(
+                "{magic} gave up waiting: {image} is still {status}",
+                magic=MAGIC,
+                image=label,
+                status=record.status,
+            )
             details = [
-                "ModelArts carries on building it.",
-                f"Hint: follow it with StatusView.for_image({record.id!r}), or give a longer --timeout",
+                _tr("ModelArts carries on building it."),
+                _tr(
+                    "Hint: follow it with {code}, or give a longer --timeout",
+                    code=follow_code(record),
+                ),
             ]
         else:
-            headline = f"{MAGIC} failed: {_label(record)} ended {record.status}"
+            headline = _tr(
+                "{magic} failed: {image} ended {status}", magic=MAGIC, image=label, status=record.status
+            )
             details = [record.status_message] if record.status_message else []
             details.append(
-                "Hint: check that the image was pushed to SWR at exactly this path and that "
-                "ModelArts may read its organization"
+                _tr(
+                    "Hint: check that the image was pushed to SWR at exactly this path and that "
+                    "ModelArts may read its organization"
+                )
             )
         return cls(headline, details, record=record)
 
     @classmethod
-    def unexpected(cls, bug: Exception) -> RegisterImageError:
+    def unexpected(cls, bug: Exception, tr: Translation | None = None) -> RegisterImageError:
+        _tr = tr or translation()
         failure = cls(
-            f"{cls.magic} failed: unexpected {type(bug).__name__} in mai-widgets",
-            ["This is a bug in mai-widgets: %tb shows where; please report it."],
+            _tr(
+                "{magic} failed: unexpected {error} in mai-widgets", magic=cls.magic, error=type(bug).__name__
+            ),
+            [_tr("This is a bug in mai-widgets: %tb shows where; please report it.")],
         )
         failure._bug = bug
         return failure
@@ -211,8 +256,9 @@ class RegisterImageError(Exception):
 class ProgressLines:
     """A controller's progress as printed lines: the status view of terminal IPython and scripts."""
 
-    def __init__(self, controller: RegistrationController) -> None:
+    def __init__(self, controller: RegistrationController, tr: Translation | None = None) -> None:
         self.controller = controller
+        self._tr = tr or translation()
         self._status: str | None = None
         controller.observe(self._changed, names=["record"])
 
@@ -222,8 +268,22 @@ class ProgressLines:
             return
         status = str(record.status)
         if self._status is None:
-            again = " (already registered: the existing image)" if record.already_registered else ""
-            print(f"registered {_label(record)} with {self.controller.endpoint}{again}: {status}", flush=True)
+            _tr = self._tr
+            if record.already_registered:
+                text = _tr(
+                    "registered {image} with {endpoint} (already registered: the existing image): {status}",
+                    image=_label(record, _tr),
+                    endpoint=self.controller.endpoint,
+                    status=status,
+                )
+            else:
+                text = _tr(
+                    "registered {image} with {endpoint}: {status}",
+                    image=_label(record, _tr),
+                    endpoint=self.controller.endpoint,
+                    status=status,
+                )
+            print(text, flush=True)
         elif status != self._status:
             print(f"{record.id}: {status}", flush=True)
         self._status = status
@@ -246,6 +306,7 @@ class RegisterImageMagics(Magics):
         self.last_view: StatusView | None = None
         self.last_panel: RegisterPanel | None = None
         self.last_controller: RegistrationController | None = None
+        self._tr = translation()  # the language of the call under way (words())
 
     @magic_arguments()
     @argument(
@@ -333,6 +394,7 @@ class RegisterImageMagics(Magics):
         ['mai_widgets']`` to ``~/.ipython/profile_default/ipython_kernel_config.py``.
         Installing mai-widgets never does this for you.
         """
+        self._tr = words()
         try:
             return self._run(line)
         except _ArgumentProblem as problem:
@@ -340,9 +402,9 @@ class RegisterImageMagics(Magics):
         except RegisterImageError:
             raise
         except MaiWidgetsError as error:
-            raise RegisterImageError.from_error(error) from None
+            raise RegisterImageError.from_error(error, tr=self._tr) from None
         except Exception as error:  # a bug: one block here, the traceback kept for %tb
-            raise RegisterImageError.unexpected(error) from None
+            raise RegisterImageError.unexpected(error, self._tr) from None
 
     def _run(self, line: str) -> ImageRecord | list[Check] | None:
         args = self._parse(line)
@@ -378,10 +440,13 @@ class RegisterImageMagics(Magics):
         except UsageError as error:
             raise _ArgumentProblem(self._explain_usage(str(error))) from None
         except ValueError as error:  # shlex: "No closing quotation" and the like
-            raise _ArgumentProblem(f"cannot split the arguments ({error}): check the quotes") from None
+            raise _ArgumentProblem(
+                self._tr("cannot split the arguments ({error}): check the quotes", error=error)
+            ) from None
 
     def _explain_usage(self, message: str) -> str:
         """Rephrase argparse's message so it names the argument and what it accepts."""
+        _tr = self._tr
         m = re.match(r"argument (?P<opts>[^:]+): (?P<what>.*)$", message)
         if m:
             opts = m.group("opts").split("/")
@@ -390,9 +455,14 @@ class RegisterImageMagics(Magics):
             if what.startswith("expected"):
                 allowed = ALLOWED_VALUES.get(flag)
                 if allowed is None:
-                    return f"{flag} needs a value: {_VALUE_HINTS.get(flag, 'a value')}"
-                many = "one or more of" if "at least" in what else "one of"
-                return f"{flag} needs a value: {many} {', '.join(allowed)}"
+                    return _tr("{flag} needs a value: {what}", flag=flag, what=_value_hint(flag, _tr))
+                if "at least" in what:
+                    return _tr(
+                        "{flag} needs a value: one or more of {choices}",
+                        flag=flag,
+                        choices=", ".join(allowed),
+                    )
+                return _tr("{flag} needs a value: one of {choices}", flag=flag, choices=", ".join(allowed))
             return f"{flag} {what}"
         m = re.match(r"unrecognized arguments: (?P<rest>.*)$", message)
         if m:
@@ -401,17 +471,24 @@ class RegisterImageMagics(Magics):
                 flags = [s for a in self._parser()._actions for s in a.option_strings]
                 known = [s for s in flags if s.startswith("--")]
                 close = difflib.get_close_matches(first, flags, n=1)
-                suggestion = f"did you mean {close[0]}?" if close else f"known flags: {', '.join(known)}"
-                return f"unknown argument {first} ({suggestion})"
-            return (
-                f"unexpected argument {first!r}: give one SWR_PATH, and quote values with spaces "
-                '(--description "my image")'
+                if close:
+                    suggestion = _tr("did you mean {flag}?", flag=close[0])
+                else:
+                    suggestion = _tr("known flags: {flags}", flags=", ".join(known))
+                return _tr(
+                    "unknown argument {argument} ({suggestion})", argument=first, suggestion=suggestion
+                )
+            return _tr(
+                "unexpected argument {argument}: give one SWR_PATH, and quote values with spaces "
+                '(--description "my image")',
+                argument=repr(first),
             )
         return message
 
     def _fields(self, args: argparse.Namespace) -> dict[str, Any]:
+        _tr = self._tr
         if args.swr_path and args.swr_path_flag and args.swr_path != args.swr_path_flag:
-            raise _ArgumentProblem("give the SWR path once: either SWR_PATH or --swr-path, not both")
+            raise _ArgumentProblem(_tr("give the SWR path once: either SWR_PATH or --swr-path, not both"))
         fields: dict[str, Any] = {"swr_path": args.swr_path or args.swr_path_flag}
         for name in FIELD_FLAGS:
             if name != "swr_path":
@@ -423,19 +500,23 @@ class RegisterImageMagics(Magics):
             modes.append("--timeout")
         others = ", ".join(modes[1:])
         if args.panel and others:
-            raise _ArgumentProblem(f"--panel opens the form; it cannot be combined with {others}")
+            raise _ArgumentProblem(
+                _tr("--panel opens the form; it cannot be combined with {flags}", flags=others)
+            )
         if args.dry_run and others:
-            raise _ArgumentProblem(f"--dry-run sends nothing; it cannot be combined with {others}")
+            raise _ArgumentProblem(
+                _tr("--dry-run sends nothing; it cannot be combined with {flags}", flags=others)
+            )
         if args.preflight_only and args.no_preflight:
             raise _ArgumentProblem(
-                "--preflight-only runs only the checks; it cannot be combined with --no-preflight"
+                _tr("--preflight-only runs only the checks; it cannot be combined with --no-preflight")
             )
         if args.preflight_only and modes:
             raise _ArgumentProblem(
-                f"--preflight-only registers nothing; it cannot be combined with {modes[0]}"
+                _tr("--preflight-only registers nothing; it cannot be combined with {flags}", flags=modes[0])
             )
         if args.no_wait and args.timeout is not None:
-            raise _ArgumentProblem("--timeout bounds the wait; it cannot be combined with --no-wait")
+            raise _ArgumentProblem(_tr("--timeout bounds the wait; it cannot be combined with --no-wait"))
         # An empty --description '' means no description, as in the panel.
         given = {k: v for k, v in fields.items() if v is not None and not (k == "description" and v == "")}
         checking = [
@@ -444,9 +525,15 @@ class RegisterImageMagics(Magics):
             if on
         ]
         if not given and checking:
-            raise _ArgumentProblem(f"SWR_PATH is required with {checking[0]}: {SWR_PATH_HELP}")
+            raise _ArgumentProblem(
+                _tr(
+                    "SWR_PATH is required with {flag}: {what}", flag=checking[0], what=_tr.text(SWR_PATH_HELP)
+                )
+            )
         if not given and modes and not args.panel:
-            raise _ArgumentProblem(f"SWR_PATH is required with {modes[0]}: {SWR_PATH_HELP}")
+            raise _ArgumentProblem(
+                _tr("SWR_PATH is required with {flag}: {what}", flag=modes[0], what=_tr.text(SWR_PATH_HELP))
+            )
         if isinstance(given.get("swr_path"), str):
             given["swr_path"] = complete_swr_path(given["swr_path"], self._config().region)
         return given
@@ -455,7 +542,7 @@ class RegisterImageMagics(Magics):
         try:
             return RegisterRequest.create(**fields)
         except ValidationError as error:
-            raise _ArgumentProblem(describe_problems(error.problems)) from None
+            raise _ArgumentProblem(describe_problems(error.problems, self._tr)) from None
 
     # -- actions --------------------------------------------------------------------------
 
@@ -484,7 +571,7 @@ class RegisterImageMagics(Magics):
     def _show_dry_run(self, request: RegisterRequest) -> None:
         from ..services.codegen import preview
 
-        display(DryRun(preview(request, self._config())))
+        display(DryRun(preview(request, self._config()), self._tr))
 
     def _preflight(self, client: ImageClient, request: RegisterRequest, *, show_all: bool) -> list[Check]:
         """Check the image in SWR: print the checklist (only its warnings before registering);
@@ -497,14 +584,23 @@ class RegisterImageMagics(Magics):
         checks = check(request.swr_path, arch=arch, services=request.services, client=client)
         failures = [c for c in checks if c.outcome == "fail"]
         shown = [c for c in checks if show_all or c.outcome == "warn"]
+        _tr = self._tr
         if shown:
-            print("\n".join(f"{MARKS[c.outcome]} {c.message}" for c in shown))
+            print("\n".join(f"{MARKS[c.outcome]} {_tr.text(c.message)}" for c in shown))
         if failures:
             first, *others = failures
-            skip = "" if show_all else ", or register without checking: --no-preflight"
+            hint = (
+                _tr("Hint: fix the SWR path")
+                if show_all
+                else _tr("Hint: fix the SWR path, or register without checking: --no-preflight")
+            )
             raise RegisterImageError(
-                f"{MAGIC} failed: preflight: {first.message.rstrip('.')}",
-                [*(c.message for c in others), f"Hint: fix the SWR path{skip}"],
+                _tr(
+                    "{magic} failed: preflight: {problem}",
+                    magic=MAGIC,
+                    problem=_tr.text(first.message).rstrip(".。"),
+                ),
+                [*(_tr.text(c.message) for c in others), hint],
             )
         return Checklist(checks)
 
@@ -530,7 +626,7 @@ class RegisterImageMagics(Magics):
             self.last_view = StatusView(controller)
             display(self.last_view)
         else:
-            lines = ProgressLines(controller)
+            lines = ProgressLines(controller, self._tr)
         try:
             interrupted = pump(controller, wait=wait)
         finally:
@@ -539,20 +635,26 @@ class RegisterImageMagics(Magics):
                 controller.close()  # the client is the kernel session's: it stays signed in
         record: ImageRecord | None = controller.record
         error: MaiWidgetsError | None = controller.error
+        _tr = self._tr
         if error is not None:
-            raise RegisterImageError.from_error(error, record)
+            raise RegisterImageError.from_error(error, record, _tr)
         if record is None:  # cannot happen: a controller without an error has a record
             raise MaiWidgetsError("the registration ended without an image record")
-        report = already_registered_report(record, request)
+        report = already_registered_report(record, request, _tr)
         if report:
             print(report)
         stopped = interrupted or controller.outcome == "stopped"
         if lines is not None and not wait:
-            print(f"not waiting; follow it with StatusView.for_image({record.id!r}) or ImageClient().wait")
+            print(not_waiting_text(record, _tr))
         elif lines is not None and stopped:
-            print(f"stopped following (interrupted); {_label(record)} carries on in ModelArts")
+            print(
+                _tr(
+                    "stopped following (interrupted); {image} carries on in ModelArts",
+                    image=_label(record, _tr),
+                )
+            )
         if wait and not stopped and record.status != ImageStatus.ACTIVE:
-            raise RegisterImageError.not_active(record, controller.outcome)
+            raise RegisterImageError.not_active(record, controller.outcome, tr=_tr)
         if widgets:
             self._shown.mark(record)
         return record
@@ -603,25 +705,30 @@ def environment_client(timeout: float | None = None) -> ImageClient:
 class Checklist(list["Check"]):
     """The checks ``--preflight-only`` returns: a list, shown as a one-line count (they were printed)."""
 
-    def __repr__(self) -> str:
+    def __repr__(self) -> str:  # English, as Python shows a value (outcome names: the API's)
         counts = ", ".join(f"{sum(c.outcome == o for c in self)} {o}" for o in ("pass", "warn", "fail"))
         return f"<{len(self)} preflight checks: {counts}>"
 
 
-def describe_problems(problems: tuple[FieldProblem, ...] | list[FieldProblem]) -> str:
+def describe_problems(
+    problems: tuple[FieldProblem, ...] | list[FieldProblem], tr: Translation | None = None
+) -> str:
     """Validation problems as one line, each under the argument the user typed."""
+    _tr = tr or translation()
     parts = []
     for p in problems:
         flag = FIELD_FLAGS.get(p.field, p.field)
         allowed = ALLOWED_VALUES.get(flag)
-        text = f"{flag} {p.message}"
+        text = f"{flag} {_tr.text(p.message)}"
         if allowed and ", ".join(allowed) not in p.message:
-            text += f" (allowed: {', '.join(allowed)})"
+            text += _tr(" (allowed: {choices})", choices=", ".join(allowed))
         parts.append(text)
-    return "; ".join(parts)
+    return _tr("; ").join(parts)
 
 
-def already_registered_report(record: ImageRecord, request: RegisterRequest | None) -> str:
+def already_registered_report(
+    record: ImageRecord, request: RegisterRequest | None, tr: Translation | None = None
+) -> str:
     """Empty unless ``record`` is an image that was registered before; else says so and what differs.
 
     Registering an SWR path that is already registered returns the existing image as it is
@@ -629,47 +736,76 @@ def already_registered_report(record: ImageRecord, request: RegisterRequest | No
     """
     if not record.already_registered:
         return ""
-    head = (
-        f"{record.swr_path or record.name} was already registered (image {record.id}, {record.status}): "
-        "ModelArts returned the existing image unchanged"
-    )
+    _tr = tr or translation()
+    path = record.swr_path or record.name
     differences = registered_differences(record, request) if request is not None else ()
     rows = [
-        f"  {d.label}: the existing image has {d.existing}; this request asked for {d.requested}"
+        "  "
+        + _tr(
+            "{field}: the existing image has {existing}; this request asked for {requested}",
+            field=_tr.text(d.label),
+            existing=_tr.text(d.existing),
+            requested=_tr.text(d.requested),
+        )
         for d in differences
     ]
     if not rows:
-        return f"{head}; it matches this request."
-    return "\n".join(
-        [
-            f"{head}, which differs from this request:",
-            *rows,
-            "  To register it as requested, delete the existing image first (or push a new tag).",
-        ]
+        return _tr(
+            "{path} was already registered (image {image_id}, {status}): "
+            "ModelArts returned the existing image unchanged; it matches this request.",
+            path=path,
+            image_id=record.id,
+            status=record.status,
+        )
+    head = _tr(
+        "{path} was already registered (image {image_id}, {status}): "
+        "ModelArts returned the existing image unchanged, which differs from this request:",
+        path=path,
+        image_id=record.id,
+        status=record.status,
+    )
+    closing = _tr("To register it as requested, delete the existing image first (or push a new tag).")
+    return "\n".join([head, *rows, f"  {closing}"])
+
+
+def not_waiting_text(record: ImageRecord, _tr: Translation) -> str:
+    """What a magic prints when it returns without waiting for the image."""
+    return _tr(
+        "not waiting; follow it with {code} or ImageClient().wait",
+        code=follow_code(record),
     )
 
 
-def _label(record: ImageRecord) -> str:
-    return f"image {record.id} ({record.swr_path or record.name})"
+def follow_code(record: ImageRecord) -> str:
+    """The Python line that keeps following an image (the same in every language)."""
+    return f"StatusView.for_image({record.id!r})"
+
+
+def _label(record: ImageRecord, tr: Translation | None = None) -> str:
+    _tr = tr or translation()
+    return _tr("image {image_id} ({path})", image_id=record.id, path=record.swr_path or record.name)
 
 
 class DryRun:
     """A dry run's display: the request that would be sent and the equivalent code."""
 
-    def __init__(self, preview: Any) -> None:
+    def __init__(self, preview: Any, tr: Translation | None = None) -> None:
         self.preview = preview
+        self._tr = tr or translation()
 
     def __repr__(self) -> str:
         p = self.preview
+        nothing = self._tr("Dry run: nothing was sent.")
         return (
-            f"Dry run: nothing was sent.\n\n{p.method} {p.url}\n{p.body_json}\n\n"
+            f"{nothing}\n\n{p.method} {p.url}\n{p.body_json}\n\n"
             f"# Python\n{p.python_sdk_code}\n\n# curl\n{p.curl}"
         )
 
     def _repr_markdown_(self) -> str:
         p = self.preview
+        nothing = self._tr("Dry run: nothing was sent.")
         return (
-            f"**Dry run: nothing was sent.**\n\n```http\n{p.method} {p.url}\n\n{p.body_json}\n```\n\n"
+            f"**{nothing}**\n\n```http\n{p.method} {p.url}\n\n{p.body_json}\n```\n\n"
             f"Python:\n\n```python\n{p.python_sdk_code}\n```\n\ncurl:\n\n```bash\n{p.curl}\n```\n"
         )
 

@@ -29,8 +29,11 @@ from ..batch import (
     PlanEvent,
 )
 from ..batch.plan import concurrency_argument
+from ..batch.text import state_word
 from ..errors import BatchFileError, MaiWidgetsError, ValidationError
-from .register import PUMP_SECONDS, RegisterImageError, argument, display, magic_arguments
+from ..i18n import Translation, translation
+from ..wire.contract import ImageRecord
+from .register import PUMP_SECONDS, RegisterImageError, argument, display, magic_arguments, words
 
 if TYPE_CHECKING:
     from IPython.core.interactiveshell import InteractiveShell
@@ -50,6 +53,8 @@ class RegisterImagesError(RegisterImageError):
     one block. ``result`` is the :class:`~mai_widgets.batch.ApplyResult` or
     :class:`~mai_widgets.batch.Plan` (``None`` when nothing ran)."""
 
+    magic = MAGIC
+
     def __init__(
         self,
         headline: str,
@@ -57,36 +62,43 @@ class RegisterImagesError(RegisterImageError):
         *,
         result: ApplyResult | Plan | None = None,
         error: MaiWidgetsError | None = None,
+        record: ImageRecord | None = None,
     ) -> None:
-        super().__init__(headline, details, error=error)
+        super().__init__(headline, details, error=error, record=record)
         self.result = result
 
     @classmethod
-    def of(cls, result: ApplyResult | Plan) -> RegisterImagesError:
+    def of(cls, result: ApplyResult | Plan, tr: Translation | None = None) -> RegisterImagesError:
+        _tr = tr or translation()
         if isinstance(result, ApplyResult):
             bad = [e for e in result.entries if e.state not in ("active", "same", "registered")]
-            lines = [
-                f"{e.index}. {e.swr_path}: {e.state}" + (f" ({e.message()})" if e.message() else "")
-                for e in bad
-            ]
-            what = (
-                "stopped"
-                if result.stopped
-                else f"{len(bad)} of {len(result.entries)} images did not end ACTIVE"
-            )
-            hint = (
-                "run the same cell again to register the rest"
-                if result.stopped
-                else ("fix what each line says and run the cell again: what is registered is left alone")
-            )
+            lines = []
+            for e in bad:
+                message = e.message(_tr)
+                note = _tr(" ({note})", note=message) if message else ""
+                lines.append(f"{e.index}. {e.swr_path}: {state_word(e.state, _tr)}{note}")
+            if result.stopped:
+                what = _tr("stopped")
+                hint = _tr("Hint: run the same cell again to register the rest")
+            else:
+                what = _tr(
+                    "{bad} of {total} images did not end ACTIVE", bad=len(bad), total=len(result.entries)
+                )
+                hint = _tr(
+                    "Hint: fix what each line says and run the cell again: what is registered is left alone"
+                )
         else:
             bad_plan = [e for e in result.entries if not e.ok]
-            lines = [f"{e.index}. {e.swr_path}: {e.summary()}" for e in bad_plan]
-            what = f"{len(bad_plan)} of {len(result.entries)} images would not end as the file asks"
-            hint = "fix the file (or SWR) and plan again"
+            lines = [f"{e.index}. {e.swr_path}: {e.summary(_tr)}" for e in bad_plan]
+            what = _tr(
+                "{bad} of {total} images would not end as the file asks",
+                bad=len(bad_plan),
+                total=len(result.entries),
+            )
+            hint = _tr("Hint: fix the file (or SWR) and plan again")
         more = len(lines) - SHOWN_FAILURES
-        shown = lines[:SHOWN_FAILURES] + ([f"... and {more} more"] if more > 0 else [])
-        return cls(f"{MAGIC} failed: {what}", [*shown, f"Hint: {hint}"], result=result)
+        shown = lines[:SHOWN_FAILURES] + ([_tr("... and {n} more", n=more)] if more > 0 else [])
+        return cls(_tr("{magic} failed: {what}", magic=MAGIC, what=what), [*shown, hint], result=result)
 
 
 @magics_class
@@ -99,6 +111,7 @@ class RegisterImagesMagics(Magics):
     def __init__(self, shell: InteractiveShell | None = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
         self.last_view: BatchView | None = None  # what the latest call displayed
+        self._tr = translation()  # the language of the call under way (words())
 
     @magic_arguments()
     @argument(
@@ -138,40 +151,41 @@ class RegisterImagesMagics(Magics):
         one-line ``UsageError`` for a bad argument or a bad file. Load it with
         ``%load_ext mai_widgets``.
         """
+        _tr = self._tr = words()
         try:
             return self._run(line)
         except (UsageError, RegisterImagesError):
             raise
         except (BatchFileError, ValidationError) as error:
-            raise UsageError(f"{MAGIC}: {error.one_line()}") from None
+            raise UsageError(f"{MAGIC}: {error.one_line(_tr)}") from None
         except MaiWidgetsError as error:
-            failure = RegisterImageError.from_error(error)
-            raise RegisterImagesError(
-                failure.headline.replace("%register_image ", f"{MAGIC} ", 1), failure.details, error=error
-            ) from None
+            raise RegisterImagesError.from_error(error, tr=_tr) from None
         except Exception as error:  # a bug: one block here, the traceback kept for %tb
-            raise RegisterImageError.unexpected(error) from None
+            raise RegisterImagesError.unexpected(error, _tr) from None
 
     def _run(self, line: str) -> ApplyResult | Plan | None:
         parser = _parser()
+        _tr = self._tr
         try:
             args = parser.parse_args(shlex.split(line, posix=True))
         except UsageError as error:
             raise UsageError(f"{MAGIC}: {error}") from None
         except ValueError as error:
-            raise UsageError(f"{MAGIC}: cannot split the arguments ({error}): check the quotes") from None
+            problem = _tr("cannot split the arguments ({error}): check the quotes", error=error)
+            raise UsageError(f"{MAGIC}: {problem}") from None
         if args.help:
             print(parser.format_help())
             return None
         if not args.file:
-            raise UsageError(f"{MAGIC}: give the FILE of images (YAML or JSON), e.g. {MAGIC} images.yaml")
+            problem = _tr("give the FILE of images (YAML or JSON), e.g. {magic} images.yaml", magic=MAGIC)
+            raise UsageError(f"{MAGIC}: {problem}")
         from ..batch import load, signed_in_session
 
         file = load(args.file)
         session = signed_in_session()
         result = self._execute(file, args, session)
         if not result.ok:
-            raise RegisterImagesError.of(result)
+            raise RegisterImagesError.of(result, _tr)
         return result
 
     def _widgets(self) -> bool:
@@ -187,11 +201,12 @@ class RegisterImagesMagics(Magics):
 
         view: BatchView | None = None
         writer = MainLoopWriter()
+        _tr = self._tr
         if self._widgets():
             from ..widgets.batch_view import BatchView
 
             view = self.last_view = BatchView(
-                "plan" if args.plan else "apply", len(file.entries), source=file.source
+                "plan" if args.plan else "apply", len(file.entries), source=file.source, language=_tr.language
             )
             display(view)
 
@@ -200,7 +215,7 @@ class RegisterImagesMagics(Magics):
                 shown = view
                 writer.post(lambda: shown.update(event))
                 return
-            text = plan_line(event) if isinstance(event, PlanEvent) else apply_line(event)
+            text = plan_line(event, tr=_tr) if isinstance(event, PlanEvent) else apply_line(event, tr=_tr)
             if text is not None:
                 print(text, flush=True)
 
@@ -231,7 +246,7 @@ class RegisterImagesMagics(Magics):
                 done.set()
 
         start_thread(work, "mai-widgets-register-images")
-        self._pump(done, stop, writer, view)
+        self._pump(done, stop, writer, view, _tr)
         got = outcome[0]
         if isinstance(got, BaseException):
             raise got
@@ -239,13 +254,17 @@ class RegisterImagesMagics(Magics):
             view.finish(got)
             view.flush()
         else:
-            report = plan_report(got) if isinstance(got, Plan) else apply_report(got)
+            report = plan_report(got, tr=_tr) if isinstance(got, Plan) else apply_report(got, tr=_tr)
             print("\n".join(report), flush=True)
         return got
 
     @staticmethod
     def _pump(
-        done: threading.Event, stop: threading.Event, writer: MainLoopWriter, view: BatchView | None
+        done: threading.Event,
+        stop: threading.Event,
+        writer: MainLoopWriter,
+        view: BatchView | None,
+        _tr: Translation,
     ) -> None:
         """Wait for the run, showing its events; the first interrupt stops new registrations,
         a second one stops waiting (what is in flight ends in the background)."""
@@ -265,7 +284,7 @@ class RegisterImagesMagics(Magics):
                     view.stopping()
                 else:
                     print(
-                        "interrupted: no new registrations are started; waiting for those in flight",
+                        _tr("interrupted: no new registrations are started; waiting for those in flight"),
                         flush=True,
                     )
 

@@ -20,6 +20,7 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_magic, magics_class
 
 from ..errors import MaiWidgetsError
+from ..i18n import Translation, translation
 from ..kernel.save import not_kept_text
 from ..wire.contract import ImageRecord, ImageStatus
 from ..wire.notebooks import NOT_KEPT_PATHS
@@ -29,9 +30,12 @@ from .register import (
     argument,
     display,
     environment_client,
+    follow_code,
     magic_arguments,
+    not_waiting_text,
     positive_seconds,
     pump,
+    words,
 )
 
 if TYPE_CHECKING:
@@ -61,32 +65,50 @@ class SaveImageError(RegisterImageError):
     magic = MAGIC
 
     @classmethod
-    def not_active(cls, record: ImageRecord, outcome: str, unfinished: str = "") -> SaveImageError:
+    def not_active(
+        cls, record: ImageRecord, outcome: str, unfinished: str = "", *, tr: Translation | None = None
+    ) -> SaveImageError:
         """The image did not end ACTIVE; ``unfinished`` says what goes on after a timeout
         (:meth:`SaveController.unfinished_text`)."""
-        label = f"image {record.id} ({record.swr_path or record.name})"
+        _tr = tr or translation()
+        label = _tr("image {image_id} ({path})", image_id=record.id, path=record.swr_path or record.name)
         if outcome == "timeout":
             return cls(
-                f"{MAGIC} gave up waiting: {label} is still {record.status}",
+                _tr(
+                    "{magic} gave up waiting: {image} is still {status}",
+                    magic=MAGIC,
+                    image=label,
+                    status=record.status,
+                ),
                 [
-                    unfinished or "ModelArts carries on with the save.",
-                    f"Hint: follow it with StatusView.for_image({record.id!r}), or give a longer --timeout",
+                    _tr.text(unfinished) if unfinished else _tr("ModelArts carries on with the save."),
+                    _tr(
+                        "Hint: follow it with {code}, or give a longer --timeout",
+                        code=follow_code(record),
+                    ),
                 ],
                 record=record,
             )
         details = [record.status_message] if record.status_message else []
         details.append(
-            "Hint: the environment may be too large to save: remove large files outside "
-            f"{', '.join(NOT_KEPT_PATHS)} (they are not kept anyway), then save again"
+            _tr(
+                "Hint: the environment may be too large to save: remove large files outside "
+                "{paths} (they are not kept anyway), then save again",
+                paths=", ".join(NOT_KEPT_PATHS),
+            )
         )
-        return cls(f"{MAGIC} failed: {label} ended {record.status}", details, record=record)
+        headline = _tr(
+            "{magic} failed: {image} ended {status}", magic=MAGIC, image=label, status=record.status
+        )
+        return cls(headline, details, record=record)
 
 
 class SaveProgressLines:
     """A save's progress as printed lines: the tab's view of terminal IPython and scripts."""
 
-    def __init__(self, controller: SaveController) -> None:
+    def __init__(self, controller: SaveController, tr: Translation | None = None) -> None:
         self.controller = controller
+        self._tr = tr or translation()
         self._seen: dict[str, str] = {}
         controller.observe(self._changed, names=["notebook", "record"])
 
@@ -98,15 +120,20 @@ class SaveProgressLines:
         kind = change["name"]
         if self._seen.get(kind) == status:
             return
+        _tr = self._tr
         if kind == "record" and kind not in self._seen:
-            where = self.controller.endpoint
-            print(
-                f"saving as image {item.id} ({item.swr_path or item.name}) with {where}: {status}", flush=True
+            text = _tr(
+                "saving as image {image_id} ({path}) with {endpoint}: {status}",
+                image_id=item.id,
+                path=item.swr_path or item.name,
+                endpoint=self.controller.endpoint,
+                status=status,
             )
         elif kind == "record":
-            print(f"image {item.id}: {status}", flush=True)
+            text = _tr("image {image_id}: {status}", image_id=item.id, status=status)
         else:
-            print(f"instance {item.name or item.id}: {status}", flush=True)
+            text = _tr("instance {name}: {status}", name=item.name or item.id, status=status)
+        print(text, flush=True)
         self._seen[kind] = status
 
     def close(self) -> None:
@@ -124,6 +151,7 @@ class SaveImageMagics(Magics):
         super().__init__(shell=shell, **kwargs)
         self.last_controller: SaveController | None = None
         self.last_view: SaveNotebookView | None = None
+        self._tr = translation()  # the language of the call under way (words())
 
     @magic_arguments()
     @argument(
@@ -169,6 +197,7 @@ class SaveImageMagics(Magics):
         request and equivalent Python and curl code, and sends nothing. Credentials come from
         the environment and never appear in output.
         """
+        _tr = self._tr = words()
         try:
             return self._run(line)
         except UsageError:
@@ -176,9 +205,9 @@ class SaveImageMagics(Magics):
         except SaveImageError:
             raise
         except MaiWidgetsError as error:
-            raise SaveImageError.from_error(error) from None
+            raise SaveImageError.from_error(error, tr=_tr) from None
         except Exception as error:  # a bug: one block here, the traceback kept for %tb
-            raise SaveImageError.unexpected(error) from None
+            raise SaveImageError.unexpected(error, _tr) from None
 
     def _run(self, line: str) -> ImageRecord | None:
         args = self._parse(line)
@@ -198,7 +227,7 @@ class SaveImageMagics(Magics):
                 raise controller.load_error
             self._check(controller)
             if args.dry_run:
-                display(DryRun(controller.preview()))
+                display(DryRun(controller.preview(), self._tr))
                 return None
             return self._save(controller, wait=not args.no_wait)
         finally:
@@ -218,25 +247,32 @@ class SaveImageMagics(Magics):
         except UsageError as error:
             raise UsageError(f"{MAGIC}: {error}") from None
         except ValueError as error:  # shlex: "No closing quotation" and the like
-            raise UsageError(f"{MAGIC}: cannot split the arguments ({error}): check the quotes") from None
+            problem = self._tr("cannot split the arguments ({error}): check the quotes", error=error)
+            raise UsageError(f"{MAGIC}: {problem}") from None
 
-    @staticmethod
-    def _fields(args: argparse.Namespace) -> dict[str, Any]:
+    def _fields(self, args: argparse.Namespace) -> dict[str, Any]:
+        _tr = self._tr
         if args.dry_run and (args.no_wait or args.timeout is not None):
             other = "--no-wait" if args.no_wait else "--timeout"
-            raise UsageError(f"{MAGIC}: --dry-run sends nothing; it cannot be combined with {other}")
+            problem = _tr("--dry-run sends nothing; it cannot be combined with {flags}", flags=other)
+            raise UsageError(f"{MAGIC}: {problem}")
         if args.no_wait and args.timeout is not None:
-            raise UsageError(f"{MAGIC}: --timeout bounds the wait; it cannot be combined with --no-wait")
+            problem = _tr("--timeout bounds the wait; it cannot be combined with --no-wait")
+            raise UsageError(f"{MAGIC}: {problem}")
         fields: dict[str, Any] = {}
         if args.image:
             name, colon, tag = str(args.image).rpartition(":")
             if not colon:
                 name, tag = tag, ""
             if not name:
-                raise UsageError(f"{MAGIC}: NAME is empty in {args.image!r}: give NAME or NAME:TAG")
+                problem = _tr("NAME is empty in {argument}: give NAME or NAME:TAG", argument=repr(args.image))
+                raise UsageError(f"{MAGIC}: {problem}")
             fields["name"] = name
             if colon and not tag:
-                raise UsageError(f"{MAGIC}: TAG is empty in {args.image!r}: give NAME:TAG, or NAME alone")
+                problem = _tr(
+                    "TAG is empty in {argument}: give NAME:TAG, or NAME alone", argument=repr(args.image)
+                )
+                raise UsageError(f"{MAGIC}: {problem}")
             if tag:
                 fields["tag"] = tag
         for name in ("namespace", "description", "notebook"):
@@ -248,20 +284,27 @@ class SaveImageMagics(Magics):
     def _check(self, controller: SaveController) -> None:
         """Every problem of the arguments as one line (``UsageError``); an instance that cannot be
         saved now fails the cell with one block saying what to do."""
+        _tr = self._tr
         problems = dict(controller.problems)
         instance = problems.pop("notebook_id", None)
         if not controller.fields.get("notebook_id"):
             running = ", ".join(f"{n.id} ({n.name})" for n in controller.notebooks if n.is_running)
-            listed = f"RUNNING: {running}" if running else "no instance is RUNNING"
-            raise UsageError(
-                f"{MAGIC}: which notebook instance this kernel runs in cannot be told; "
-                f"pass --notebook ID ({listed})"
+            listed = f"RUNNING: {running}" if running else _tr("no instance is RUNNING")
+            problem = _tr(
+                "which notebook instance this kernel runs in cannot be told; pass --notebook ID ({running})",
+                running=listed,
             )
+            raise UsageError(f"{MAGIC}: {problem}")
         if problems:
-            parts = [f"{SAVE_FLAGS.get(f, f)} {m}" for f, messages in problems.items() for m in messages]
-            raise UsageError(f"{MAGIC}: {'; '.join(parts)}")
+            parts = [
+                f"{SAVE_FLAGS.get(f, f)} {_tr.text(m)}" for f, messages in problems.items() for m in messages
+            ]
+            raise UsageError(f"{MAGIC}: {_tr('; ').join(parts)}")
         if instance:
-            raise SaveImageError(f"{MAGIC} failed: the instance {instance[0]}", [])
+            headline = _tr(
+                "{magic} failed: the instance {problem}", magic=MAGIC, problem=_tr.text(instance[0])
+            )
+            raise SaveImageError(headline, [])
 
     # -- saving ----------------------------------------------------------------------------
 
@@ -271,6 +314,7 @@ class SaveImageMagics(Magics):
         return getattr(self.shell, "kernel", None) is not None
 
     def _save(self, controller: SaveController, *, wait: bool) -> ImageRecord:
+        _tr = self._tr
         lines: SaveProgressLines | None = None
         if self._widgets():
             from ..widgets.save_tab import SaveNotebookView
@@ -278,8 +322,8 @@ class SaveImageMagics(Magics):
             self.last_view = SaveNotebookView(controller=controller, autoload=False)
             display(self.last_view)
         else:
-            print(not_kept_text())
-            lines = SaveProgressLines(controller)
+            print(_tr.text(not_kept_text()))
+            lines = SaveProgressLines(controller, _tr)
         try:
             interrupted = pump(controller, wait=wait)
         finally:
@@ -287,21 +331,33 @@ class SaveImageMagics(Magics):
                 lines.close()
         record: ImageRecord | None = controller.record
         if controller.error is not None:
-            raise SaveImageError.from_error(controller.error, record)
+            raise SaveImageError.from_error(controller.error, record, _tr)
         if record is None:  # cannot happen: a controller without an error has a record
             raise MaiWidgetsError("the save ended without an image record")
         stopped = interrupted or controller.outcome == "stopped"
         if lines is not None and not wait:
-            print(f"not waiting; follow it with StatusView.for_image({record.id!r}) or ImageClient().wait")
+            print(not_waiting_text(record, _tr))
         elif lines is not None and stopped:
+            unfinished = controller.unfinished_text()
             ongoing = (
-                controller.unfinished_text() or f"Stopped following; image {record.id} is {record.status}."
+                _tr.text(unfinished)
+                if unfinished
+                else _tr(
+                    "Stopped following; image {image_id} is {status}.",
+                    image_id=record.id,
+                    status=record.status,
+                )
             )
-            print(f"{ongoing} (interrupted)")
+            print(_tr("{what} (interrupted)", what=ongoing))
             if not record.is_terminal:
-                print(f"Follow it with StatusView.for_image({record.id!r}) or ImageClient().wait")
+                print(
+                    _tr(
+                        "Follow it with {code} or ImageClient().wait",
+                        code=follow_code(record),
+                    )
+                )
         if wait and not stopped and record.status != ImageStatus.ACTIVE:
-            raise SaveImageError.not_active(record, controller.outcome, controller.unfinished_text())
+            raise SaveImageError.not_active(record, controller.outcome, controller.unfinished_text(), tr=_tr)
         return record
 
 

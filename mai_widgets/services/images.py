@@ -45,6 +45,7 @@ from ..errors import (
     malformed_answer,
     save_image_error,
 )
+from ..i18n import N_, Msg
 from ..transport.deadline import Cancel, Deadline, backoff, call_scope, current_scope
 from ..wire.contract import (
     FAILED_STATUSES,
@@ -96,6 +97,9 @@ T = TypeVar("T")
 WaitOutcome = FollowOutcome
 # Which images a listing shows: the user's own (DEDICATED), the service's presets (BUILD_IN), or both.
 ListType = Literal["DEDICATED", "BUILD_IN", "ALL"]
+_REGISTRATION_MAYBE_DONE = N_(
+    "the registration may have taken effect: list the images of this swr_path before retrying"
+)
 
 
 # ---------------------------------------------------------------------------------------
@@ -633,9 +637,9 @@ class ImageClient:
             return self._save(notebook_id, request)
 
     def _save(self, notebook_id: str, request: SaveImageRequest) -> ImageRecord:
-        maybe_done = (
-            f"the save may have taken effect: look for {request.repository}:{request.tag} "
-            "among your images before retrying"
+        image = f"{request.repository}:{request.tag}"
+        maybe_done = Msg(
+            "the save may have taken effect: look for {image} among your images before retrying", image=image
         )
 
         def lookup() -> ImageRecord | None:
@@ -711,9 +715,7 @@ class ImageClient:
         try:
             return self.find_registered(req.swr_path, req.workspace_id)
         except MaiWidgetsError as exc:
-            exc.hint = (
-                "the registration may have taken effect: list the images of this swr_path before retrying"
-            )
+            exc.hint = _REGISTRATION_MAYBE_DONE
             raise
 
     def register(
@@ -747,9 +749,7 @@ class ImageClient:
             lookup=lambda: self._lookup_after_ambiguity(req),
             conflict_type=AlreadyRegisteredError,
             conflict=conflict,
-            maybe_done=(
-                "the registration may have taken effect: list the images of this swr_path before retrying"
-            ),
+            maybe_done=_REGISTRATION_MAYBE_DONE,
         )
 
     def _create_once(

@@ -30,6 +30,7 @@ from ..errors import (
     ThrottledError,
     TransportError,
 )
+from ..i18n import Msg
 from ..transport.deadline import Deadline, call_scope, current_scope
 from ..wire.contract import (
     FAILED_STATUSES,
@@ -58,14 +59,15 @@ __all__ = [
 Outcome = Literal["pass", "warn", "fail"]
 DEFAULT_TIMEOUT = 10.0
 # ModelArts' custom notebook images (its "custom image" specification).
-NOTEBOOK_USER_RULE = "ModelArts notebook images must run as ma-user (uid 1000, gid 100)"
+NOTEBOOK_USER_RULE = Msg("ModelArts notebook images must run as ma-user (uid 1000, gid 100)")
 _MA_USER_NAMES = frozenset({"ma-user", "1000"})
 _MA_GROUP_NAMES = frozenset({"ma-group", "100"})
 
 
 @dataclass(frozen=True)
 class Check:
-    """One preflight question: its ``name``, ``outcome`` and a one-sentence ``message``.
+    """One preflight question: its ``name``, ``outcome`` and a one-sentence ``message`` (a
+    :class:`~mai_widgets.i18n.Msg`: English as a str, translated where a view shows it).
 
     ``data`` carries what a UI can act on: ``suggestions`` (existing paths), ``matching_arch``,
     ``platforms``, ``image_id``.
@@ -201,15 +203,19 @@ def _nearest(wanted: str, choices: Iterable[str], n: int = 3) -> list[str]:
 
 def _no_access(namespace: str, what: str, error: MaiWidgetsError) -> Check:
     if isinstance(error, PermissionDeniedError):
-        reason = f"these credentials have no read access to the SWR organization {namespace}"
+        reason: str = Msg(
+            "these credentials have no read access to the SWR organization {namespace}", namespace=namespace
+        )
     elif isinstance(error, AuthenticationError):
-        reason = "SWR did not accept these credentials"
+        reason = Msg("SWR did not accept these credentials")
     else:  # unreachable, out of time, or not configured: the error says which
         reason = error.message
     return Check(
         "access",
         "warn",
-        f"Cannot check {what} in SWR: {reason}; you can still register by path.",
+        Msg(
+            "Cannot check {what} in SWR: {reason}; you can still register by path.", what=what, reason=reason
+        ),
         {"hint": error.hint} if error.hint else {},
     )
 
@@ -223,39 +229,61 @@ def _services(services: Iterable[Service | str] | None) -> set[str]:
 
 
 def _exists(image: ImageInspection, path: str) -> Check:
-    size = size_text(image.size) or "size unknown"
-    pushed = f", pushed {image.pushed}" if image.pushed else ""
+    size = size_text(image.size) or Msg("size unknown")
+    message = (
+        Msg("The image exists in SWR ({size}, pushed {pushed}).", size=size, pushed=image.pushed)
+        if image.pushed
+        else Msg("The image exists in SWR ({size}).", size=size)
+    )
     return Check(
         "exists",
         "pass",
-        f"The image exists in SWR ({size}{pushed}).",
+        message,
         {"digest": image.digest, "size": image.size, "pushed": image.pushed, "swr_path": path},
     )
 
 
 def _architecture(image: ImageInspection, arch: Arch | None) -> Check:
     platforms = [str(p) for p in image.platforms]
-    listed = ", ".join(platforms) or "no platform"
+    listed = ", ".join(platforms) or Msg("no platform")
     data: dict[str, Any] = {"platforms": platforms}
-    kind = f"a manifest list for {listed}" if image.is_multi_arch else f"built for {listed}"
+    kind = (
+        Msg("a manifest list for {platforms}", platforms=listed)
+        if image.is_multi_arch
+        else Msg("built for {platforms}", platforms=listed)
+    )
     if arch is None:
-        return Check("architecture", "pass", f"The image is {kind}.", data)
+        return Check("architecture", "pass", Msg("The image is {kind}.", kind=kind), data)
     if image.supports(arch):
-        return Check("architecture", "pass", f"The image is {kind}, which runs on {arch.value}.", data)
+        return Check(
+            "architecture",
+            "pass",
+            Msg("The image is {kind}, which runs on {arch}.", kind=kind, arch=arch.value),
+            data,
+        )
     matching = image.arches[0] if image.arches else None
     if matching is None:
         return Check(
             "architecture",
             "warn",
-            f"The image is {kind}, which ModelArts cannot run as {arch.value} or any other arch.",
+            Msg(
+                "The image is {kind}, which ModelArts cannot run as {arch} or any other arch.",
+                kind=kind,
+                arch=arch.value,
+            ),
             data,
         )
     data["matching_arch"] = matching.value
     return Check(
         "architecture",
         "warn",
-        f"The image is {kind}, not {arch.value}: choose {matching.value}, "
-        "or it will fail at launch with 'exec format error'.",
+        Msg(
+            "The image is {kind}, not {arch}: choose {matching}, "
+            "or it will fail at launch with 'exec format error'.",
+            kind=kind,
+            arch=arch.value,
+            matching=matching.value,
+        ),
         data,
     )
 
@@ -264,13 +292,16 @@ def _user(image: ImageInspection) -> Check:
     user = image.user or ""
     if runs_as_ma_user(user):
         return Check(
-            "user", "pass", f"The image runs as {user}, as ModelArts notebooks require.", {"user": user}
+            "user",
+            "pass",
+            Msg("The image runs as {user}, as ModelArts notebooks require.", user=user),
+            {"user": user},
         )
-    shown = user or "root (no USER set)"
+    shown = user or Msg("root (no USER set)")
     return Check(
         "user",
         "warn",
-        f"The image runs as {shown}, but {NOTEBOOK_USER_RULE}.",
+        Msg("The image runs as {user}, but {rule}.", user=shown, rule=NOTEBOOK_USER_RULE),
         {"user": user, "required": "ma-user (uid 1000, gid 100)"},
     )
 
@@ -279,18 +310,30 @@ def _registered(client: ImageClient, path: str) -> Check:
     try:
         record = client.find_registered(path)
     except MaiWidgetsError as error:
-        return Check("registered", "warn", f"Cannot tell whether it is registered already ({error.message}).")
+        return Check(
+            "registered",
+            "warn",
+            Msg("Cannot tell whether it is registered already ({reason}).", reason=error.message),
+        )
     if record is None:
-        return Check("registered", "pass", "It is not registered in ModelArts yet.")
+        return Check("registered", "pass", Msg("It is not registered in ModelArts yet."))
     if record.status in FAILED_STATUSES:
-        message = (
-            f"It is already registered as image {record.id}, which ended {record.status}; "
-            "Register offers to delete that record and register it again."
+        message = Msg(
+            "It is already registered as image {id}, which ended {status}; "
+            "Register offers to delete that record and register it again.",
+            id=record.id,
+            status=str(record.status),
+        )
+    elif record.status:
+        message = Msg(
+            "It is already registered as image {id} ({status}); registering again returns that image.",
+            id=record.id,
+            status=str(record.status),
         )
     else:
-        message = (
-            f"It is already registered as image {record.id} ({record.status or 'status unknown'}); "
-            "registering again returns that image."
+        message = Msg(
+            "It is already registered as image {id} (status unknown); registering again returns that image.",
+            id=record.id,
         )
     return Check("registered", "warn", message, {"image_id": record.id})
 
@@ -298,11 +341,25 @@ def _registered(client: ImageClient, path: str) -> Check:
 def _missing_tag(path: str, namespace: str, name: str, tag: str, tags: list[SwrTag]) -> Check:
     nearest = _nearest(tag, [t.tag for t in tags])
     base = path.rsplit(":", 1)[0]
-    hint = f" Nearest tags: {', '.join(nearest)}." if nearest else " The repository has no tags."
+    where = f"{namespace}/{name}"
+    message = (
+        Msg(
+            "There is no tag {tag} in {repository} in SWR. Nearest tags: {tags}.",
+            tag=tag,
+            repository=where,
+            tags=", ".join(nearest),
+        )
+        if nearest
+        else Msg(
+            "There is no tag {tag} in {repository} in SWR. The repository has no tags.",
+            tag=tag,
+            repository=where,
+        )
+    )
     return Check(
         "exists",
         "fail",
-        f"There is no tag {tag} in {namespace}/{name} in SWR.{hint}",
+        message,
         {"suggestions": [f"{base}:{t}" for t in nearest]},
     )
 
@@ -318,11 +375,20 @@ def _missing_repository(
     by_name = {r.name: r for r in repositories}
     # each suggestion is a complete path: the repository with its newest-listed tag (or this tag)
     suggestions = [f"{by_name[n].path}:{by_name[n].tags[0] if by_name[n].tags else tag}" for n in nearest]
-    hint = f" Nearest: {', '.join(f'{namespace}/{n}' for n in nearest)}." if nearest else ""
+    where = f"{namespace}/{name}"
+    message = (
+        Msg(
+            "There is no repository {repository} in SWR. Nearest: {nearest}.",
+            repository=where,
+            nearest=", ".join(f"{namespace}/{n}" for n in nearest),
+        )
+        if nearest
+        else Msg("There is no repository {repository} in SWR.", repository=where)
+    )
     return Check(
         "exists",
         "fail",
-        f"There is no repository {namespace}/{name} in SWR.{hint}",
+        message,
         {"suggestions": suggestions},
     )
 
@@ -360,8 +426,11 @@ def check(
     path = complete_swr_path(text, swr.config.region)
     parts = split_swr_path(path) if text else None
     if parts is None:
-        raise ValidationError([FieldProblem("swr_path", swr_path_problem(text) if text else "is required")])
+        raise ValidationError(
+            [FieldProblem("swr_path", swr_path_problem(text) if text else Msg("is required"))]
+        )
     namespace, name = parts["namespace"], parts["name"]
+    repository = f"{namespace}/{name}"
     reference = parts.get("tag") or parts.get("digest", "")
 
     checks: list[Check] = []
@@ -380,7 +449,15 @@ def check(
             tags = None
         except MaiWidgetsError as error:
             checks.append(
-                Check("exists", "warn", f"Cannot list the tags of {namespace}/{name} ({error.message}).")
+                Check(
+                    "exists",
+                    "warn",
+                    Msg(
+                        "Cannot list the tags of {repository} ({reason}).",
+                        repository=repository,
+                        reason=error.message,
+                    ),
+                )
             )
             tags = None
         if tags is not None and "tag" in parts and not any(t.tag == reference for t in tags):
@@ -391,13 +468,33 @@ def check(
                 with gate:
                     image = swr.inspect(path, arch=chosen_arch, tag_list=tags)
             except no_access as error:
-                checks.append(_no_access(namespace, f"the manifest of {namespace}/{name}", error))
+                checks.append(
+                    _no_access(
+                        namespace,
+                        Msg("the manifest of {repository}", repository=repository),
+                        error,
+                    )
+                )
             except NotFoundError:
                 checks.append(
-                    Check("exists", "fail", f"There is no image {reference} in {namespace}/{name}.")
+                    Check(
+                        "exists",
+                        "fail",
+                        Msg(
+                            "There is no image {reference} in {repository}.",
+                            reference=reference,
+                            repository=repository,
+                        ),
+                    )
                 )
             except MaiWidgetsError as error:
-                checks.append(Check("exists", "warn", f"Cannot read the image's manifest ({error.message})."))
+                checks.append(
+                    Check(
+                        "exists",
+                        "warn",
+                        Msg("Cannot read the image's manifest ({reason}).", reason=error.message),
+                    )
+                )
         if image is not None:
             checks.append(_exists(image, path))
             checks.append(_architecture(image, chosen_arch))

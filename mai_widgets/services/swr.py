@@ -44,6 +44,7 @@ from ..errors import (
     malformed_answer,
     request_id_of,
 )
+from ..i18n import N_, Msg
 from ..transport.deadline import Deadline, call_scope
 from ..wire.contract import Arch, complete_swr_path, split_swr_path, swr_path_problem
 from .paging import LIST_TIMEOUT, Page, read_all
@@ -515,14 +516,18 @@ class SwrClient:
     def _namespace_context(self, namespace: str, repository: str | None = None) -> Callable[[ApiError], None]:
         def add(error: ApiError) -> None:
             if isinstance(error, PermissionDeniedError):
-                error.hint = (
-                    f"these credentials cannot read the SWR organization {namespace}: ask its administrator "
-                    "for read access (SWR > Organization Management > Permissions), or use your own"
+                error.hint = Msg(
+                    "these credentials cannot read the SWR organization {namespace}: ask its administrator "
+                    "for read access (SWR > Organization Management > Permissions), or use your own",
+                    namespace=namespace,
                 )
             elif isinstance(error, NotFoundError) and repository is not None:
-                error.hint = (
-                    f"no repository {namespace}/{repository} in SWR ({self.config.region}): "
-                    "check the spelling and that the image was pushed"
+                path = f"{namespace}/{repository}"
+                error.hint = Msg(
+                    "no repository {repository} in SWR ({region}): "
+                    "check the spelling and that the image was pushed",
+                    repository=path,
+                    region=self.config.region,
                 )
 
         return add
@@ -718,7 +723,7 @@ class SwrClient:
             raise ConfigError(
                 f"the SWR registry {host} asked for credentials at another address "
                 f"({_shown_origin(realm)}, not {_shown_origin(registry.base_url)}); nothing was sent",
-                hint="check MAI_WIDGETS_SWR_REGISTRY_ENDPOINT and the registry host in the path",
+                hint=N_("check MAI_WIDGETS_SWR_REGISTRY_ENDPOINT and the registry host in the path"),
             )
         origin = f"{parts.scheme}://{parts.netloc}"
         realm_service = self._service(
@@ -811,8 +816,10 @@ class SwrClient:
                     f"the SWR registry {host} redirects in a loop "
                     f"({len(seen)} redirects, the last to {_shown_origin(target)})",
                     request_id_of(response.headers),
-                    hint="the registry or its storage is misconfigured: retry later, or pull the image "
-                    "with docker to see what it answers",
+                    hint=N_(
+                        "the registry or its storage is misconfigured: retry later, or pull the image "
+                        "with docker to see what it answers"
+                    ),
                 )
             seen.add(target)
             parts = urlsplit(target)
@@ -899,7 +906,7 @@ class SwrClient:
                     404,
                     None,
                     f"no tag {reference} in {name}",
-                    hint=f"push the image first (docker push {path}), or pick an existing tag",
+                    hint=Msg("push the image first (docker push {path}), or pick an existing tag", path=path),
                 )
             content, media_type, digest = self._fetch(host, name, "manifests", reference, ACCEPT_MANIFESTS)
             try:

@@ -63,6 +63,7 @@ from ..errors import (
     parse_retry_after,
     request_id_of,
 )
+from ..i18n import N_, Msg
 from .addresses import is_loopback
 from .deadline import Cancel, Deadline, Scope, call_scope, current_scope, shut_down
 
@@ -316,26 +317,30 @@ def transport_error(
     def caused_by(*kinds: type[BaseException]) -> bool:
         return any(isinstance(e, kinds) for e in chain)
 
-    retry_hint = "check the network and the endpoint, then retry"
-    maybe_done = "the request may have taken effect; check before repeating it"
+    retry_hint = N_("check the network and the endpoint, then retry")
+    maybe_done = N_("the request may have taken effect; check before repeating it")
     scope = current_scope()
     if scope.cancel is not None and scope.cancel.cancelled:
         return CancelledError(f"the request to {where} was cancelled", maybe_sent=True)
     if isinstance(exc, rex.SSLError) or caused_by(ssl.SSLError):
         return ClientTransportError(
             f"TLS verification failed for {where}",
-            hint="install the right CA bundle and set MAI_WIDGETS_CA_BUNDLE (verification is on by default)",
+            hint=N_(
+                "install the right CA bundle and set MAI_WIDGETS_CA_BUNDLE (verification is on by default)"
+            ),
             maybe_sent=False,
         )
     # Order matters: urllib3's NewConnectionError is a kind of ConnectTimeoutError.
     if caused_by(NameResolutionError):
         return ClientTransportError(
-            f"cannot resolve the host of {where}", hint=f"check {setting} and DNS", maybe_sent=False
+            f"cannot resolve the host of {where}",
+            hint=Msg("check {setting} and DNS", setting=setting),
+            maybe_sent=False,
         )
     if caused_by(ConnectionRefusedError):
         return ClientTransportError(
             f"connection refused by {where}: nothing is listening there",
-            hint=f"check {setting} (is the emulator or proxy running?)",
+            hint=Msg("check {setting} (is the emulator or proxy running?)", setting=setting),
             maybe_sent=False,
         )
     if caused_by(NewConnectionError):
@@ -383,7 +388,7 @@ class _ScopedSession(requests.Session):
                 f"{self.setting} is plain http:// on {parts.hostname}, not this machine: AK/SK signatures, "
                 "tokens and passwords would travel in clear, so nothing was sent",
                 missing=(self.setting,),
-                hint="use https://, or set MAI_WIDGETS_ALLOW_HTTP=true if you accept that risk (unsafe)",
+                hint=N_("use https://, or set MAI_WIDGETS_ALLOW_HTTP=true if you accept that risk (unsafe)"),
             )
         scope = current_scope()
         timeout = kwargs.get("timeout")
@@ -607,7 +612,9 @@ class HttpService:
                 )
         if scope.deadline.expired:
             raise ClientTransportError(
-                f"no time was left to call {self.where}", hint="retry with a longer timeout", maybe_sent=False
+                f"no time was left to call {self.where}",
+                hint=N_("retry with a longer timeout"),
+                maybe_sent=False,
             )
         session = self.session if idempotent else self._once
         merged = dict(session.headers)

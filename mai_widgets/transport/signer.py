@@ -25,6 +25,7 @@ import requests
 from requests.auth import AuthBase
 
 from ..errors import ConfigError
+from ..i18n import Msg
 
 ALGORITHM = "SDK-HMAC-SHA256"
 DATE_FORMAT = "%Y%m%dT%H%M%SZ"
@@ -189,11 +190,11 @@ def sign_request(
 
 def check_header_safe(value: str, what: str, env: str) -> None:
     if not value:
-        raise ConfigError(f"the {what} is empty", missing=(env,), hint=f"set {env}")
+        raise ConfigError(f"the {what} is empty", missing=(env,), hint=Msg("set {setting}", setting=env))
     if BAD_HEADER_CHARS.search(value) or value != value.strip():
         raise ConfigError(
             f"the {what} contains whitespace or control characters at its ends or inside",
-            hint=f"check {env} for a stray newline or quote",
+            hint=Msg("check {setting} for a stray newline or quote", setting=env),
         )
 
 
@@ -225,7 +226,8 @@ class AKSKAuth(AuthBase):
         check_header_safe(ak, "access key (AK)", "HUAWEICLOUD_SDK_AK")
         if _AK_FORBIDDEN.search(ak):
             raise ConfigError(
-                "the access key (AK) contains spaces, commas, '=' or ';'", hint="check HUAWEICLOUD_SDK_AK"
+                "the access key (AK) contains spaces, commas, '=' or ';'",
+                hint=Msg("check {setting}", setting="HUAWEICLOUD_SDK_AK"),
             )
         check_header_safe(sk, "secret key (SK)", "HUAWEICLOUD_SDK_SK")
         if security_token is not None:

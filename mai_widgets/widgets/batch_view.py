@@ -17,11 +17,13 @@ from __future__ import annotations
 import html
 import threading
 from collections.abc import Iterable
+from functools import reduce
 
 import ipywidgets as widgets
 
 from ..auth.config import translation_for
 from ..batch import ApplyEvent, ApplyResult, EntryPlan, EntryResult, Plan, PlanEvent
+from ..i18n import N_, Translation, translation
 from .status import STATUS_COLOURS, SharedLooks, badge_class_html, badge_html, breakable_html
 
 __all__ = ["STATE_LOOKS", "BatchView", "entry_row_html"]
@@ -40,28 +42,49 @@ STATE_LOOKS: dict[str, str] = {
     "blocked": STATUS_COLOURS["ERROR"],
 }
 _WARN_LOOK = "mai-badge-unknown"  # differs, timeout, not-sent: the warning ring
+# What a state's badge says (the states are the batch's words, not the API's: translated).
+STATE_WORDS: dict[str, str] = {
+    "pending": N_("pending"),
+    "registering": N_("registering"),
+    "following": N_("following"),
+    "registered": N_("registered"),
+    "active": N_("active"),
+    "same": N_("same"),
+    "new": N_("new"),
+    "failed": N_("failed"),
+    "invalid": N_("invalid"),
+    "blocked": N_("blocked"),
+    "differs": N_("differs"),
+    "timeout": N_("timeout"),
+    "not-sent": N_("not-sent"),
+}
+
+
+def _state_word(tr: Translation, state: str) -> str:
+    return tr.text(STATE_WORDS.get(state, state))
 
 
 def _cell(kind: str, text: str) -> str:
     return f"<span class='mai-image-cell mai-batch-{kind}'>{html.escape(text)}</span>"
 
 
-def entry_row_html(entry: EntryResult | EntryPlan) -> str:
+def entry_row_html(entry: EntryResult | EntryPlan, tr: Translation | None = None) -> str:
     """One entry's row: its number and SWR path, its state badge, the image's status badge and id,
-    and why (a line that wraps)."""
+    and why (a line that wraps); its words in ``tr``'s language (English by default)."""
+    tr = tr or translation()
     state: str
     if isinstance(entry, EntryPlan):  # a new entry whose checks failed would not end ACTIVE
-        state, note = ("blocked" if entry.blocked else entry.state), entry.detail()
+        state, note = ("blocked" if entry.blocked else entry.state), entry.detail(tr)
     else:
-        state, note = entry.state, entry.message()
-    look = STATE_LOOKS.get(state, _WARN_LOOK)
+        state, note = entry.state, entry.message(tr)
+    badge = badge_html(_state_word(tr, state), STATE_LOOKS.get(state, _WARN_LOOK))
     record = entry.record
     image = (badge_class_html(record.status) + _cell("id", record.id)) if record is not None else ""
     why = f"<div class='mai-browser-summary mai-batch-note'>{html.escape(note)}</div>" if note else ""
     return (
         "<div class='mai-image-row mai-batch-row'>"
         f"<span class='mai-image-row-name'>{entry.index}. {breakable_html(entry.swr_path)}</span> "
-        f"<span class='mai-image-row-info'>{badge_html(state, look)}{image}</span>{why}</div>"
+        f"<span class='mai-image-row-info'>{badge}{image}</span>{why}</div>"
     )
 
 
@@ -79,11 +102,15 @@ class BatchView(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         self._summary = ""
         self._note = ""
         self._dirty = True
-        verb = "Planning" if kind == "plan" else "Registering"
-        self.title = self._looks.html(
-            f"<b>{html.escape(verb)} {total} images</b>"
-            + (f" from <code>{breakable_html(source)}</code>" if source else "")
-        )
+        _tr = self._tr
+        if kind == "plan":
+            what = _tr.plural("Planning {n} image", "Planning {n} images", total)
+        else:
+            what = _tr.plural("Registering {n} image", "Registering {n} images", total)
+        what = f"<b>{html.escape(what)}</b>"
+        code = "<code>" + breakable_html(source) + "</code>"
+        title = _tr("{what} from {source}", what=what, source=code)
+        self.title = self._looks.html(title if source else what)
         self.progress = widgets.IntProgress(
             value=0, min=0, max=max(1, total), layout=self._looks.layout(width="100%")
         )
@@ -100,36 +127,56 @@ class BatchView(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
 
     def update(self, event: ApplyEvent | PlanEvent) -> None:
         with self._lock:
-            self._rows[event.entry.index] = entry_row_html(event.entry)
+            self._rows[event.entry.index] = entry_row_html(event.entry, self._tr)
             self._done, self._total = event.done, event.total
             self._dirty = True
 
     def show_entries(self, entries: Iterable[EntryResult | EntryPlan]) -> None:
         with self._lock:
             for entry in entries:
-                self._rows[entry.index] = entry_row_html(entry)
+                self._rows[entry.index] = entry_row_html(entry, self._tr)
             self._dirty = True
 
     def stopping(self) -> None:
         """The kernel was interrupted: no new registration starts; those in flight end."""
         with self._lock:
-            self._note = "Interrupted: no new registrations are started; waiting for those in flight."
+            self._note = self._tr(
+                "Interrupted: no new registrations are started; waiting for those in flight."
+            )
             self._dirty = True
 
     def finish(self, result: ApplyResult | Plan) -> None:
         """Every entry as it ended, and the counts."""
         self.show_entries(result.entries)
-        counts = ", ".join(f"{n} {state}" for state, n in result.counts().items() if n)
+        _tr = self._tr
+        said = [
+            _tr("{n} {state}", n=n, state=_state_word(_tr, state))
+            for state, n in result.counts().items()
+            if n
+        ]
+        counts = (
+            reduce(lambda first, second: _tr("{first}, {second}", first=first, second=second), said)
+            if said
+            else ""
+        )
+        seconds = f"{result.elapsed:.1f}"
         with self._lock:
             self._done = self._total = len(result.entries)
             if isinstance(result, ApplyResult):
-                line = f"{counts}; {len(result.sent)} registrations sent ({result.elapsed:.1f} s)"
+                line = _tr.plural(
+                    "{counts}; {n} registration sent ({seconds} s)",
+                    "{counts}; {n} registrations sent ({seconds} s)",
+                    len(result.sent),
+                    counts=counts,
+                    seconds=seconds,
+                )
                 if result.stopped:
-                    self._note = "Stopped: run the same cell again to register the rest."
+                    self._note = _tr("Stopped: run the same cell again to register the rest.")
             else:
-                line = f"{counts} ({result.elapsed:.1f} s)"
-            ok = "Done" if result.ok else "Not all as the file asks"
-            self._summary = f"<b>{ok}:</b> {html.escape(line)}"
+                line = _tr("{counts} ({seconds} s)", counts=counts, seconds=seconds)
+            ok = _tr("Done") if result.ok else _tr("Not all as the file asks")
+            ok = _tr("{outcome}:", outcome=ok)
+            self._summary = f"<b>{html.escape(ok)}</b> {html.escape(line)}"
             self._dirty = True
 
     # -- on the kernel's main thread -------------------------------------------------------

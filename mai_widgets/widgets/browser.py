@@ -19,6 +19,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import reduce
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
@@ -33,6 +34,7 @@ from ..errors import (
     NotFoundError,
     ValidationError,
 )
+from ..i18n import N_, Translation, translation
 from ..kernel.controller import FIELD_LABELS, RegistrationController
 from ..kernel.threads import CLOSE_JOIN_SECONDS, BackgroundCalls, Debouncer, MainLoopWriter
 from ..transport.deadline import Cancel
@@ -60,36 +62,51 @@ log = logging.getLogger(__name__)
 PAGE_SIZE = LIST_LIMIT_MAX  # the API's largest page (200)
 NAME_DEBOUNCE_SECONDS = 0.3  # typing pauses this long before the list asks the API again
 READ_SPACING_SECONDS = 0.01  # between two status reads of one poll round (kernel responsiveness)
+# The options' labels are marked (N_) and translated where shown; the values are the API's.
 LIST_TYPES: tuple[tuple[str, str], ...] = (
-    ("My images", "DEDICATED"),
-    ("Presets", "BUILD_IN"),
-    ("All: mine, then presets", "ALL"),
+    (N_("My images"), "DEDICATED"),
+    (N_("Presets"), "BUILD_IN"),
+    (N_("All: mine, then presets"), "ALL"),
 )
 # sort_key is free text on the service. The API reference's only example is camelCase
 # (`updateTime`), so the times use that form; the other keys are the record's field names (u).
 SORT_KEYS: tuple[tuple[str, str], ...] = (
-    ("Created", "createTime"),
-    ("Updated", "updateTime"),
-    ("Name", "name"),
-    ("Status", "status"),
-    ("Size", "size"),
+    (N_("Created"), "createTime"),
+    (N_("Updated"), "updateTime"),
+    (N_("Name"), "name"),
+    (N_("Status"), "status"),
+    (N_("Size"), "size"),
 )
-SORT_DIRS: tuple[tuple[str, str], ...] = (("Descending", "DESC"), ("Ascending", "ASC"))
+SORT_DIRS: tuple[tuple[str, str], ...] = ((N_("Descending"), "DESC"), (N_("Ascending"), "ASC"))
+# A single status is its own label (enum values stay English in every language).
 STATUS_CHOICES: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("Any status", ()),
-    ("In progress (INIT, CREATING)", ("INIT", "CREATING")),
+    (N_("Any status"), ()),
+    (N_("In progress (INIT, CREATING)"), ("INIT", "CREATING")),
     ("ACTIVE", ("ACTIVE",)),
-    ("Failed (CREATE_FAILED, ERROR)", ("CREATE_FAILED", "ERROR")),
+    (N_("Failed (CREATE_FAILED, ERROR)"), ("CREATE_FAILED", "ERROR")),
     ("INIT", ("INIT",)),
     ("CREATING", ("CREATING",)),
     ("CREATE_FAILED", ("CREATE_FAILED",)),
     ("ERROR", ("ERROR",)),
 )
-_KIND_WORDS = {"DEDICATED": ("image", "images"), "BUILD_IN": ("preset", "presets")}
 
 
-def row_html(record: ImageRecord) -> str:
-    """One row's details: status badge, arch, resource categories, services, size, times."""
+def _options(_tr: Translation, choices: Sequence[tuple[str, Any]]) -> list[tuple[str, Any]]:
+    """A drop-down's options with their labels in ``_tr``'s language (the values unchanged)."""
+    return [(_tr.text(label), value) for label, value in choices]
+
+
+def _both(_tr: Translation, items: Sequence[str]) -> str:
+    """One or two items, joined with "and" in ``_tr``'s language."""
+    if len(items) == 2:
+        return _tr("{first} and {second}", first=items[0], second=items[1])
+    return ", ".join(items)
+
+
+def row_html(record: ImageRecord, tr: Translation | None = None) -> str:
+    """One row's details: status badge, arch, resource categories, services, size, times; the
+    captions in ``tr``'s language (English by default), the values as the service says them."""
+    _tr = tr or translation()
 
     def cell(kind: str, title: str, text: str) -> str:
         return (
@@ -100,16 +117,18 @@ def row_html(record: ImageRecord) -> str:
     size = size_text(record.size_bytes) or "–"  # 0 until the image is built
     return (
         f"{badge_class_html(record.status)}"
-        + cell("arch", FIELD_LABELS["arch"], str(record.arch or "–"))
+        + cell("arch", _tr.text(FIELD_LABELS["arch"]), str(record.arch or "–"))
         + cell(
             "resources",
-            FIELD_LABELS["resource_category"],
+            _tr.text(FIELD_LABELS["resource_category"]),
             ", ".join(str(c) for c in record.resource_categories) or "–",
         )
-        + cell("services", FIELD_LABELS["services"], ", ".join(str(s) for s in record.services) or "–")
-        + cell("size", "Size", size)
-        + cell("created", "Created", f"created {time_text(record.create_at) or '–'}")
-        + cell("updated", "Updated", f"updated {time_text(record.update_at) or '–'}")
+        + cell(
+            "services", _tr.text(FIELD_LABELS["services"]), ", ".join(str(s) for s in record.services) or "–"
+        )
+        + cell("size", _tr("Size"), size)
+        + cell("created", _tr("Created"), _tr("created {time}", time=time_text(record.create_at) or "–"))
+        + cell("updated", _tr("Updated"), _tr("updated {time}", time=time_text(record.update_at) or "–"))
     )
 
 
@@ -226,6 +245,7 @@ class _Row:
 
     def __init__(self, looks: SharedLooks, on_click: Callable[[str], None]) -> None:
         self.image_id = ""
+        self._tr = looks.tr
         self.button = widgets.Button(
             layout=looks.layout(width="auto", max_width="100%"),
             style=looks.style(ButtonStyle),
@@ -242,8 +262,8 @@ class _Row:
     def show(self, record: ImageRecord, selected: bool) -> None:
         self.image_id = record.id
         self.button.description = image_label(record)
-        self.button.tooltip = f"Show {record.swr_path or record.id}"
-        self.info.value = row_html(record)
+        self.button.tooltip = self._tr("Show {image}", image=record.swr_path or record.id)
+        self.info.value = row_html(record, self._tr)
         classes = ("mai-image-row", "mai-image-row-selected") if selected else ("mai-image-row",)
         if tuple(self.box._dom_classes) != classes:
             self.box._dom_classes = classes
@@ -334,43 +354,43 @@ class ImageBrowser(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         self._tr = looks.tr
         describe = looks.style(DescriptionStyle, description_width="initial")
         self.type_dropdown = widgets.Dropdown(
-            options=LIST_TYPES,
+            options=_options(self._tr, LIST_TYPES),
             value=kind,
-            description="Show",
+            description=self._tr("Show"),
             style=describe,
             layout=looks.layout(width="auto"),
             _dom_classes=("mai-browser-type",),
         )
         self.name_text = widgets.Text(
             value=name,
-            placeholder="Filter by name",
-            description="Name",
+            placeholder=self._tr("Filter by name"),
+            description=self._tr("Name"),
             continuous_update=True,
             style=looks.style(TextStyle, description_width="initial"),
             layout=looks.layout(width="auto", min_width="10em"),
             _dom_classes=("mai-browser-name",),
         )
-        status_options = list(STATUS_CHOICES)
+        status_options = _options(self._tr, STATUS_CHOICES)
         if statuses not in {value for _, value in STATUS_CHOICES}:
             status_options.append((", ".join(statuses), statuses))
         self.status_dropdown = widgets.Dropdown(
             options=status_options,
             value=statuses,
-            description="Status",
+            description=self._tr("Status"),
             style=describe,
             layout=looks.layout(width="auto"),
             _dom_classes=("mai-browser-status",),
         )
         self.sort_dropdown = widgets.Dropdown(
-            options=SORT_KEYS,
+            options=_options(self._tr, SORT_KEYS),
             value=sort_key if sort_key in {k for _, k in SORT_KEYS} else SORT_KEYS[0][1],
-            description="Sort by",
+            description=self._tr("Sort by"),
             style=describe,
             layout=looks.layout(width="auto"),
             _dom_classes=("mai-browser-sort",),
         )
         self.dir_dropdown = widgets.Dropdown(
-            options=SORT_DIRS,
+            options=_options(self._tr, SORT_DIRS),
             value="ASC" if str(sort_dir).upper() == "ASC" else "DESC",
             tooltip=self._tr("Sort direction"),  # its name (it has no label)
             style=describe,
@@ -378,26 +398,26 @@ class ImageBrowser(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
             _dom_classes=("mai-browser-sort-dir",),
         )
         self.refresh_button = widgets.Button(
-            description="Refresh", icon="refresh", _dom_classes=("mai-browser-refresh",)
+            description=self._tr("Refresh"), icon="refresh", _dom_classes=("mai-browser-refresh",)
         )
         self.summary = looks.html(classes=("mai-browser-summary",))
         self.error_box = looks.html(classes=("mai-browser-error",))
         self.rows_box = widgets.VBox([], layout=looks.layout(), _dom_classes=("mai-image-rows",))
         self.more_button = widgets.Button(
-            description="Load more", icon="angle-double-down", _dom_classes=("mai-browser-more",)
+            description=self._tr("Load more"), icon="angle-double-down", _dom_classes=("mai-browser-more",)
         )
         self.detail_box = widgets.VBox([], layout=looks.layout(), _dom_classes=("mai-image-detail",))
         # An empty list says what to do next: register an image (where a Register tab listens on
         # ``on_register``), or look at the presets. Own layouts: their display changes.
         self.on_register: list[Callable[[], None]] = []
         self.register_button = widgets.Button(
-            description="Register an image",
+            description=self._tr("Register an image"),
             icon="plus",
             layout=widgets.Layout(width="auto"),
             _dom_classes=("mai-browser-register",),
         )
         self.presets_button = widgets.Button(
-            description="Show the presets",
+            description=self._tr("Show the presets"),
             icon="list",
             layout=widgets.Layout(width="auto"),
             _dom_classes=("mai-browser-presets",),
@@ -628,56 +648,98 @@ class ImageBrowser(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         if empty:
             self.register_button.layout.display = "" if self.on_register else "none"
             self.presets_button.layout.display = "" if self.type == "DEDICATED" else "none"
-        self.error_box.value = error_html(self.error) if self.error is not None else ""
+        self.error_box.value = error_html(self.error, self._tr) if self.error is not None else ""
         self.more_button.layout.display = "" if self.has_more or self.loading else "none"
         self.more_button.disabled = self.loading or not self.has_more
-        self.more_button.description = "Loading…" if self.loading else f"Load {PAGE_SIZE} more"
+        self.more_button.description = (
+            self._tr("Loading…") if self.loading else self._tr("Load {count} more", count=PAGE_SIZE)
+        )
         self._follow_unsettled()
 
     def _summary_html(self, shown: int) -> str:
+        _tr = self._tr
         if self._client is None:
-            return "The image list needs the settings named below."
+            return _tr("The image list needs the settings named below.")
         if not self.loaded:
-            return "Not loaded yet."
+            return _tr("Not loaded yet.")
         loaded = len(self._records)
         if self.loading and not loaded:
-            return "Loading…"
+            return _tr("Loading…")
         if self.empty:
             return self._empty_html()
         parts: list[str] = []
         later: list[str] = []
         for stream in self._streams:
-            one, many = _KIND_WORDS[stream.kind]
             if stream.total is None:
-                later.append(many)
+                later.append(_tr("images") if stream.kind == "DEDICATED" else _tr("presets"))
             elif stream.kind == "DEDICATED":
-                parts.append(f"your {stream.total:,} {one if stream.total == 1 else many}")
+                parts.append(
+                    _tr.plural(
+                        "your {count} image",
+                        "your {count} images",
+                        stream.total,
+                        count=format(stream.total, ","),
+                    )
+                )
             else:
-                parts.append(f"{stream.total:,} {one if stream.total == 1 else many}")
+                parts.append(
+                    _tr.plural(
+                        "{count} preset", "{count} presets", stream.total, count=format(stream.total, ",")
+                    )
+                )
         name = str(self.name_text.value).strip()
-        matching = f" matching “{html.escape(name)}”" if name else ""
-        text = f"Loaded {loaded:,} of {' and '.join(parts)}{matching}"
+        if name:
+            text = _tr(
+                "Loaded {loaded} of {total} matching “{name}”",
+                loaded=format(loaded, ","),
+                total=_both(_tr, parts),
+                name=html.escape(name),
+            )
+        else:
+            text = _tr("Loaded {loaded} of {total}", loaded=format(loaded, ","), total=_both(_tr, parts))
         if later:
-            text += f"; {' and '.join(later)} follow"
+            text = _tr("{text}; {later} follow", text=text, later=_both(_tr, later))
         if self.statuses:
             # The list API has no status filter: the status is filtered here, on the loaded rows.
-            text = f"{shown:,} {html.escape(' or '.join(self.statuses))} shown. {text}" + (
-                "; load more to search further" if self.has_more else ""
+            statuses = html.escape(
+                reduce(
+                    lambda first, second: _tr("{first} or {second}", first=first, second=second),
+                    self.statuses,
+                )
             )
-        return text + "."
+            text = _tr(
+                "{count} {statuses} shown. {text}", count=format(shown, ","), statuses=statuses, text=text
+            )
+            if self.has_more:
+                text = _tr("{text}; load more to search further", text=text)
+        return _tr("{text}.", text=text)
 
     def _empty_html(self) -> str:
         """What an empty list says: what to do next, not "Loaded 0 of your 0 images"."""
-        register = (
-            "register one"
-            if self.on_register
-            else "register one with <code>%register_image</code> or the side panel"
-        )
-        if self.type == "DEDICATED":
-            return f"You have no images yet: {register}, or start from one of the presets ModelArts provides."
+        _tr = self._tr
         if self.type == "BUILD_IN":
-            return "ModelArts lists no presets here. Your own images are under “My images”."
-        return f"You have no images yet, and ModelArts lists no presets here: {register}."
+            return _tr(
+                "ModelArts lists no presets here. Your own images are under “{mine}”.", mine=_tr("My images")
+            )
+        if self.on_register:
+            if self.type == "DEDICATED":
+                return _tr(
+                    "You have no images yet: register one, "
+                    "or start from one of the presets ModelArts provides."
+                )
+            return _tr("You have no images yet, and ModelArts lists no presets here: register one.")
+        magic = "<code>%register_image</code>"
+        if self.type == "DEDICATED":
+            return _tr(
+                "You have no images yet: register one with {magic} or the side panel, "
+                "or start from one of the presets ModelArts provides.",
+                magic=magic,
+            )
+        return _tr(
+            "You have no images yet, and ModelArts lists no presets here: register one with "
+            "{magic} or the side panel.",
+            magic=magic,
+        )
 
     def _follow_unsettled(self) -> None:
         if self._follower is not None:

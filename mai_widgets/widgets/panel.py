@@ -20,10 +20,11 @@ from ipywidgets.widgets.widget_selection import ToggleButtonsStyle
 from ipywidgets.widgets.widget_string import TextStyle
 
 from ..auth.config import translation_for
-from ..errors import MaiWidgetsError
-from ..kernel.controller import FIELD_LABELS, RegistrationController
+from ..errors import MaiWidgetsError, ValidationError
+from ..i18n import N_, Msg
+from ..kernel.controller import FIELD_LABELS, RegistrationController, and_list
 from ..wire.contract import FORM_FIELDS, field_spec
-from .preflight_view import PreflightView
+from .preflight_view import PreflightView, sentence
 from .status import SharedLooks, StatusView, error_html, field_message_html
 from .swr_picker import SwrPathCombobox
 
@@ -43,6 +44,18 @@ _CHOICE_FIELDS: dict[str, tuple[str, ...]] = {
 }
 _MULTI_FIELDS: dict[str, tuple[str, ...]] = {s.name: s.choices for s in FORM_FIELDS if s.enum and s.multiple}
 FIELD_NAMES = frozenset(s.name for s in FORM_FIELDS)
+# What a choice means, shown after the (English) value in another language: "PRIVATE（私有）".
+_CHOICE_MEANINGS: dict[str, str] = {
+    "COMMON": N_("common"),
+    "INFERENCE": N_("inference"),
+    "TRAIN": N_("training"),
+    "DEV": N_("development"),
+    "UNKNOWN": N_("unknown"),
+    "CUSTOMIZE": N_("custom"),
+    "IMAGE_SAVE": N_("saved from a notebook"),
+    "PRIVATE": N_("private"),
+    "PUBLIC": N_("public"),
+}
 
 
 # The controller's traits that change what the buttons, the reason line and the endpoint show.
@@ -61,6 +74,7 @@ _CONTROL_TRAITS = [
 
 
 def _label(name: str) -> str:
+    """A field's label, English (a Msg: ``_tr.text`` says it in the form's language)."""
     return field_spec(name).label
 
 
@@ -68,10 +82,16 @@ def _pre(text: str) -> str:
     return f"<pre class='mai-pre'>{html.escape(text)}</pre>"
 
 
+def _slug(label: str) -> str:
+    return label.lower().replace(" ", "-")
+
+
 class _MultiChoice(widgets.HBox):  # type: ignore[misc]  # ipywidgets is untyped
     """A labelled row of checkboxes: several values of one list field can be picked."""
 
-    def __init__(self, label: str, choices: tuple[str, ...], selected: object, looks: SharedLooks) -> None:
+    def __init__(
+        self, label: str, choices: tuple[str, ...], selected: object, looks: SharedLooks, *, slug: str
+    ) -> None:
         chosen = set(selected) if isinstance(selected, (list, tuple)) else set()
         self.boxes = {
             choice: widgets.Checkbox(
@@ -87,7 +107,7 @@ class _MultiChoice(widgets.HBox):  # type: ignore[misc]  # ipywidgets is untyped
         super().__init__(
             [caption, *self.boxes.values()],
             layout=looks.layout(),
-            _dom_classes=("mai-multi-choice", f"mai-{label.lower().replace(' ', '-')}"),
+            _dom_classes=("mai-multi-choice", f"mai-{slug}"),
         )
 
     @property
@@ -138,13 +158,15 @@ class RegisterPanel(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
         self._touched: set[str] = {name for name in initial_fields if name in FIELD_NAMES}
         self._attempted = False
 
-        self.title = looks.html("<h3>Register a custom image with ModelArts</h3>", classes=("mai-title",))
+        _tr = self._tr
+        title = html.escape(_tr("Register a custom image with ModelArts"))
+        self.title = looks.html(f"<h3>{title}</h3>", classes=("mai-title",))
         self.endpoint_line = looks.html(classes=("mai-endpoint",))
 
         self.swr_path = widgets.Text(
             value=str(values.get("swr_path") or ""),
-            description=_label("swr_path"),
-            placeholder=field_spec("swr_path").help,
+            description=_tr.text(_label("swr_path")),
+            placeholder=_tr.text(field_spec("swr_path").help),
             continuous_update=True,
             style=text_style,
             layout=looks.layout(),
@@ -153,35 +175,41 @@ class RegisterPanel(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
         # Typed as before, or picked from SWR's lists; the text field stays the form's field.
         self.swr_picker = SwrPathCombobox(self.swr_path, self._swr_client, tr=self._tr)
         self.arch = self._dropdown("arch", values, "mai-arch")
+        # the CSS class keeps the English label's slug (mai-resource-categories, mai-services)
         self.resource_category = _MultiChoice(
-            _label("resource_category"),
+            _tr.text(_label("resource_category")),
             _MULTI_FIELDS["resource_category"],
             values.get("resource_category"),
             looks,
+            slug=_slug(_label("resource_category")),
         )
         self.services = _MultiChoice(
-            _label("services"), _MULTI_FIELDS["services"], values.get("services"), looks
+            _tr.text(_label("services")),
+            _MULTI_FIELDS["services"],
+            values.get("services"),
+            looks,
+            slug=_slug(_label("services")),
         )
         self.service_type = self._dropdown("service_type", values)
         self.origin = self._dropdown("origin", values)
         self.visibility = widgets.ToggleButtons(
-            options=_CHOICE_FIELDS["visibility"],
+            options=self._options("visibility"),
             value=self._choice("visibility", values),
-            description=_label("visibility"),
+            description=_tr.text(_label("visibility")),
             style=looks.style(ToggleButtonsStyle),
             _dom_classes=("mai-visibility",),
         )
         self.workspace_id = widgets.Text(
             value=str(values.get("workspace_id") or ""),
-            description=_label("workspace_id"),
+            description=_tr.text(_label("workspace_id")),
             continuous_update=True,
             style=text_style,
             layout=looks.layout(),
         )
         self.description = widgets.Textarea(
             value=str(values.get("description") or ""),
-            description=_label("description"),
-            placeholder=f"optional, {field_spec('description').help}",
+            description=_tr.text(_label("description")),
+            placeholder=_tr("optional, {help}", help=_tr.text(field_spec("description").help)),
             continuous_update=True,
             style=text_style,
             layout=looks.layout(height="5em"),
@@ -216,14 +244,14 @@ class RegisterPanel(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
         rows.insert(1, self.preflight_view)
 
         self.register_button = widgets.Button(
-            description="Register",
+            description=_tr("Register"),
             button_style="primary",
             icon="upload",
             _dom_classes=("mai-register-button",),
         )
         self.preflight_view.on_cancel = self.register_button.focus  # "Cancel" answers the question
         self.preview_button = widgets.Button(
-            description="Preview request", icon="eye", _dom_classes=("mai-preview-button",)
+            description=_tr("Preview request"), icon="eye", _dom_classes=("mai-preview-button",)
         )
         self.reason = looks.html(classes=("mai-register-reason",))
         self.preview_http = looks.html()
@@ -231,7 +259,7 @@ class RegisterPanel(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
         self.preview_curl = looks.html()
         self.preview_tabs = widgets.Tab(
             children=[self.preview_http, self.preview_python, self.preview_curl],
-            titles=("HTTP request", "Python SDK", "curl"),
+            titles=(_tr("HTTP request"), _tr("Python SDK"), "curl"),
         )
         self.preview_box = widgets.VBox(
             [self.preview_tabs], layout=widgets.Layout(display="none"), _dom_classes=("mai-preview",)
@@ -241,7 +269,7 @@ class RegisterPanel(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
         # "Already registered", and that registration failed: registering again needs it deleted.
         self.again_message = looks.html(classes=("mai-register-again-offer-message",))
         self.again_button = widgets.Button(
-            description="Delete and register again",
+            description=_tr("Delete and register again"),
             button_style="warning",
             icon="redo",
             _dom_classes=("mai-register-again-offer-button",),
@@ -306,12 +334,25 @@ class RegisterPanel(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
         """The language the form speaks (``en`` or ``zh_CN``)."""
         return self._tr.language
 
+    def _options(self, name: str) -> list[str] | list[tuple[str, str]]:
+        """A choice field's options: the enum values; in another language than English, each
+        labelled with what it means (the value, which the request sends, stays as it is)."""
+        choices = _CHOICE_FIELDS[name]
+        if self._tr.language == "en":
+            return list(choices)
+        return [
+            (self._tr("{value} ({meaning})", value=c, meaning=self._tr.text(_CHOICE_MEANINGS[c])), c)
+            if c in _CHOICE_MEANINGS
+            else (c, c)
+            for c in choices
+        ]
+
     def _dropdown(self, name: str, values: Mapping[str, Any], *classes: str) -> widgets.Dropdown:
         return widgets.Dropdown(
             _dom_classes=classes,
-            options=_CHOICE_FIELDS[name],
+            options=self._options(name),
             value=self._choice(name, values),
-            description=_label(name),
+            description=self._tr.text(_label(name)),
             style=self._looks.style(DescriptionStyle),
             layout=self._looks.layout(),
         )
@@ -381,7 +422,7 @@ class RegisterPanel(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
     def _preview_clicked(self, _: widgets.Button) -> None:
         showing = self.preview_box.layout.display != "none"
         self.preview_box.layout.display = "none" if showing else ""
-        self.preview_button.description = "Preview request" if showing else "Hide preview"
+        self.preview_button.description = self._tr("Preview request") if showing else self._tr("Hide preview")
         self._render_preview()
 
     # -- delete and register again ---------------------------------------------------------
@@ -395,13 +436,26 @@ class RegisterPanel(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
         if self._failed_duplicate():
             record = c.record
             assert record is not None
-            reason = f": {record.status_message}" if record.status_message else ""
-            trouble = error_html(c.error) if c.error is not None else ""  # a delete that failed
-            self.again_message.value = (
-                f"This SWR image is already registered, and that registration ended "
-                f"{html.escape(str(record.status))}{html.escape(reason)}. Delete the failed record "
-                f"(id <code>{html.escape(record.id)}</code>) and register it again?{trouble}"
-            )
+            _tr = self._tr
+            trouble = error_html(c.error, _tr) if c.error is not None else ""  # a delete that failed
+            status = html.escape(str(record.status))
+            record_id = f"<code>{html.escape(record.id)}</code>"
+            if record.status_message:
+                question = _tr(
+                    "This SWR image is already registered, and that registration ended {status}: "
+                    "{reason}. Delete the failed record (id {id}) and register it again?",
+                    status=status,
+                    reason=html.escape(record.status_message),
+                    id=record_id,
+                )
+            else:
+                question = _tr(
+                    "This SWR image is already registered, and that registration ended {status}. "
+                    "Delete the failed record (id {id}) and register it again?",
+                    status=status,
+                    id=record_id,
+                )
+            self.again_message.value = question + trouble
             self.again_button.disabled = False
             self.again_box.layout.display = ""
         elif c.busy:
@@ -455,13 +509,14 @@ class RegisterPanel(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
 
     def _render_controls(self) -> None:
         c = self.controller
+        _tr = self._tr
         shown: list[str] = []
         hidden: list[str] = []
         for name, message in self.field_errors.items():
             problem = c.problems.get(name)
             visible = problem is not None and (self._attempted or name in self._touched)
             message.value = (
-                field_message_html(FIELD_LABELS.get(name, name), problem)
+                field_message_html(FIELD_LABELS.get(name, name), problem, _tr)
                 if visible and problem is not None
                 else ""
             )
@@ -472,18 +527,16 @@ class RegisterPanel(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
         if blockers:
             # Each field's problem is said once, next to its field; this line only names the fields.
             said = {f"{FIELD_LABELS.get(n, n)} {m}" for n, m in c.problems.items()}
-            reasons = [b for b in blockers if b not in said]
+            reasons: list[str] = [b for b in blockers if b not in said]
             if shown:
-                reasons.append(f"check {' and '.join(shown)}")
+                reasons.append(Msg("check {fields}", fields=and_list(shown)))
             if hidden:
-                reasons.append(f"fill in {' and '.join(hidden)}")
-            text = "; ".join(reasons)
-            self.reason.value = (
-                "<span class='mai-message mai-message-warn'>"
-                f"Register is disabled: {html.escape(text)}.</span>"
-            )
+                reasons.append(Msg("fill in {fields}", fields=and_list(hidden)))
+            text = _tr("; ").join(sentence(_tr.text(r)) for r in reasons)
+            disabled = html.escape(_tr("Register is disabled: {reasons}.", reasons=text))
+            self.reason.value = f"<span class='mai-message mai-message-warn'>{disabled}</span>"
         else:
-            ready = f"Ready: Register sends this request to {html.escape(c.endpoint)}."
+            ready = html.escape(_tr("Ready: Register sends this request to {endpoint}.", endpoint=c.endpoint))
             self.reason.value = f"<span class='mai-message'>{ready}</span>"
         submitting = c.state == "submitting" or c.closed
         for widget in self.inputs.values():
@@ -499,19 +552,36 @@ class RegisterPanel(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
             return ""
         local = endpoint.startswith("local ")
         look = "mai-endpoint-local" if local else "mai-endpoint-cloud"
-        note = " (a demo: nothing reaches Huawei Cloud)" if local else ""
-        source = self.controller.credentials_source
-        credentials = f"<br><small>Credentials: {html.escape(source)}</small>" if source else ""
-        return (
-            f"<div class='mai-endpoint-line {look}'>"
-            f"Talking to <b>{html.escape(endpoint)}</b>{html.escape(note)}{credentials}</div>"
+        _tr = self._tr
+        where = f"<b>{html.escape(_tr.text(endpoint))}</b>"
+        talking = (
+            _tr("Talking to {endpoint} (a demo: nothing reaches Huawei Cloud)", endpoint=where)
+            if local
+            else _tr("Talking to {endpoint}", endpoint=where)
         )
+        source = self.controller.credentials_source
+        said = html.escape(_tr("Credentials: {source}", source=_tr.text(source))) if source else ""
+        credentials = f"<br><small>{said}</small>" if source else ""
+        return f"<div class='mai-endpoint-line {look}'>{talking}{credentials}</div>"
 
     def _render_preview(self) -> None:
         try:
             preview: Preview = self.controller.preview()
         except MaiWidgetsError as error:
-            text = f"Nothing to preview yet: {error.message}"
+            _tr = self._tr
+            if isinstance(error, ValidationError):  # as its message says it, in the form's language
+                said = [
+                    _tr("{field}: {problem}", field=p.field, problem=_tr.text(p.message))
+                    for p in error.problems
+                ]
+                reason = _tr(
+                    "invalid {fields}: {problems}",
+                    fields=", ".join(error.fields),
+                    problems=_tr("; ").join(said),
+                )
+            else:
+                reason = _tr.text(error.message)
+            text = _tr("Nothing to preview yet: {reason}", reason=reason)
             self.preview_text = text
             for box in (self.preview_http, self.preview_python, self.preview_curl):
                 box.value = _pre(text)

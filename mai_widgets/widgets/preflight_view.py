@@ -15,23 +15,30 @@ from typing import Any
 import ipywidgets as widgets
 
 from ..auth.config import translation_for
-from ..i18n import Translation
+from ..i18n import N_, Translation, translation
 from ..kernel.controller import RegistrationController
 from ..services.preflight import Check
 
-__all__ = ["MARKS", "PreflightView"]
+__all__ = ["MARKS", "PreflightView", "checklist_html", "sentence"]
 
 MARKS = {"pass": "✓", "warn": "⚠", "fail": "✗"}
-_WAITING = "Checking the image in SWR…"
+_WAITING = N_("Checking the image in SWR…")
 
 
-def checklist_html(checks: list[Check]) -> str:
-    """The checks as lines of HTML, one sentence each, marked by outcome."""
+def checklist_html(checks: list[Check], tr: Translation | None = None) -> str:
+    """The checks as lines of HTML, one sentence each, marked by outcome (in ``tr``'s language;
+    English when None)."""
+    _tr = tr if tr is not None else translation()
     return "".join(
         f"<div class='mai-check mai-check-{c.outcome}' data-check='{html.escape(c.name)}'>"
-        f"<span class='mai-check-mark'>{MARKS[c.outcome]}</span> {html.escape(c.message)}</div>"
+        f"<span class='mai-check-mark'>{MARKS[c.outcome]}</span> {html.escape(_tr.text(c.message))}</div>"
         for c in checks
     )
+
+
+def sentence(text: str) -> str:
+    """A sentence without its full stop (English or Chinese), to join it with others."""
+    return text.rstrip(".。")
 
 
 def _button(description: str, cls: str, style: str = "") -> widgets.Button:
@@ -44,15 +51,17 @@ def _button(description: str, cls: str, style: str = "") -> widgets.Button:
 class _Parts:
     """What the checklist offers: its one-click actions and the "Register anyway" question."""
 
-    def __init__(self) -> None:
+    def __init__(self, _tr: Translation) -> None:
         self.use_arch = _button("", "mai-preflight-use-arch", "warning")
         self.use_suggestion = _button("", "mai-preflight-use-suggestion")
-        self.open_registered = _button("Open in the Images tab", "mai-preflight-open-image")
+        self.open_registered = _button(_tr("Open in the Images tab"), "mai-preflight-open-image")
         self.question = widgets.HTML(_dom_classes=("mai-preflight-question",))
         self.confirm = widgets.Button(
-            description="Register anyway", button_style="warning", _dom_classes=("mai-preflight-confirm",)
+            description=_tr("Register anyway"),
+            button_style="warning",
+            _dom_classes=("mai-preflight-confirm",),
         )
-        self.cancel = widgets.Button(description="Cancel", _dom_classes=("mai-preflight-cancel",))
+        self.cancel = widgets.Button(description=_tr("Cancel"), _dom_classes=("mai-preflight-cancel",))
         self.confirm_box = widgets.VBox(
             [self.question, widgets.HBox([self.confirm, self.cancel])],
             layout=widgets.Layout(display="none"),
@@ -86,7 +95,7 @@ class PreflightView(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
 
     def _parts(self) -> _Parts:
         if self._built is None:
-            parts = self._built = _Parts()
+            parts = self._built = _Parts(self._tr)
             parts.use_arch.on_click(lambda _: self._use_arch())
             parts.use_suggestion.on_click(lambda _: self._use_suggestion())
             parts.open_registered.on_click(lambda _: self._open_registered())
@@ -131,9 +140,10 @@ class PreflightView(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
     def _render(self) -> None:
         c = self.controller
         if c.preflight_state in ("waiting", "running"):
-            self.list.value = f"<div class='mai-check mai-check-waiting'>{_WAITING}</div>"
+            waiting = html.escape(self._tr.text(_WAITING))
+            self.list.value = f"<div class='mai-check mai-check-waiting'>{waiting}</div>"
         else:
-            self.list.value = checklist_html(list(c.checks))
+            self.list.value = checklist_html(list(c.checks), self._tr)
         by_name = {check.name: check for check in c.checks}
         arch = by_name.get("architecture")
         self._matching_arch = str(arch.data.get("matching_arch", "")) if arch is not None else ""
@@ -144,8 +154,14 @@ class PreflightView(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
         self._image_id = str(registered.data.get("image_id", "")) if registered is not None else ""
         if self._built is None and not (self._matching_arch or self._suggestion or self._image_id):
             return  # nothing to offer, nothing to hide: no buttons needed yet
-        self._show(self.use_arch, bool(self._matching_arch), f"Use {self._matching_arch}")
-        self._show(self.use_suggestion, bool(self._suggestion), f"Use {self._suggestion.rsplit('/', 1)[-1]}")
+        self._show(
+            self.use_arch, bool(self._matching_arch), self._tr("Use {value}", value=self._matching_arch)
+        )
+        self._show(
+            self.use_suggestion,
+            bool(self._suggestion),
+            self._tr("Use {value}", value=self._suggestion.rsplit("/", 1)[-1]),
+        )
         self._show(self.open_registered, bool(self._image_id) and self.open_image is not None)
         if not c.needs_confirmation():
             self.hide_question()
@@ -172,8 +188,11 @@ class PreflightView(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
 
     def ask(self) -> None:
         """Register was pressed while checks warn: ask once, naming the warnings."""
-        warnings = "; ".join(html.escape(w.message.rstrip(".")) for w in self.controller.preflight_warnings())
-        self.question.value = f"<span class='mai-check-warn'>⚠ {warnings}.</span> Register anyway?"
+        _tr = self._tr
+        said = [sentence(_tr.text(w.message)) for w in self.controller.preflight_warnings()]
+        warnings = html.escape(_tr("{sentences}.", sentences=_tr("; ").join(said)))
+        question = html.escape(_tr("Register anyway?"))
+        self.question.value = f"<span class='mai-check-warn'>⚠ {warnings}</span> {question}"
         self.confirm_box.layout.display = ""
         self.confirm.focus()  # the answer is the next thing to do
 

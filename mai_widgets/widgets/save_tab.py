@@ -11,7 +11,8 @@ register form's CSS classes (labextension/style/base.css); no widget holds a cre
 from __future__ import annotations
 
 import html
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from functools import reduce
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
@@ -20,6 +21,7 @@ from ipywidgets.widgets.widget_string import TextStyle
 
 from ..auth.config import translation_for
 from ..errors import MaiWidgetsError
+from ..i18n import N_, Translation
 from ..kernel.controller import RegistrationController
 from ..kernel.save import SAVE_FIELD_LABELS, SaveController, not_kept_text
 from ..wire.contract import ImageRecord, ImageStatus
@@ -41,7 +43,7 @@ if TYPE_CHECKING:
 
 __all__ = ["SAVE_TITLE", "SaveNotebookView"]
 
-SAVE_TITLE = "Save notebook"
+SAVE_TITLE = N_("Save notebook")
 # Badge looks of the instance's states (the image's are status.STATUS_COLOURS).
 _NOTEBOOK_COLOURS: dict[str, str] = {
     NotebookStatus.SNAPSHOTTING.value: "mai-badge-creating",
@@ -49,6 +51,14 @@ _NOTEBOOK_COLOURS: dict[str, str] = {
 }
 _CONTROL_TRAITS = ["problems", "missing", "busy", "closed", "endpoint", "load_state", "state"]
 _PROGRESS_TRAITS = ["notebook", "record", "state", "error", "polls", "outcome"]
+
+
+def _joined(_tr: Translation, pattern: str, items: Sequence[str]) -> str:
+    """``items`` joined pairwise by ``pattern`` (a msgid with {first} and {second}), in ``_tr``'s
+    language."""
+    return reduce(lambda first, second: _tr(pattern, first=first, second=second), items) if items else ""
+
+
 _LIST_TRAITS = [
     "notebooks",
     "organizations",
@@ -57,6 +67,14 @@ _LIST_TRAITS = [
     "load_error",
     "organizations_error",
 ]
+
+
+def _bold(html_text: str) -> str:
+    return f"<b>{html_text}</b>"
+
+
+def _muted(html_text: str) -> str:
+    return f"<small class='mai-muted'>{html_text}</small>"
 
 
 class SaveNotebookView(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
@@ -83,20 +101,22 @@ class SaveNotebookView(widgets.VBox):  # type: ignore[misc]  # ipywidgets is unt
         self._tr = looks.tr
         text_style = looks.style(TextStyle)
 
-        self.title = looks.html("<h3>Save this notebook as an image</h3>", classes=("mai-title",))
+        _tr = self._tr
+        title = _tr("Save this notebook as an image")
+        self.title = looks.html(f"<h3>{html.escape(title)}</h3>", classes=("mai-title",))
         self.listing = looks.html(classes=("mai-save-listing",))
         self.instance = widgets.Dropdown(
             options=[],
             value=None,
-            description="Instance",
+            description=_tr("Instance"),
             style=looks.style(DescriptionStyle),
             layout=looks.layout(),
             _dom_classes=("mai-save-instance",),
         )
         self.organization = widgets.Combobox(
             options=[],
-            description="Organization",
-            placeholder="an SWR organization you can write",
+            description=_tr("Organization"),
+            placeholder=_tr("an SWR organization you can write"),
             ensure_option=False,
             continuous_update=True,
             style=text_style,
@@ -104,24 +124,24 @@ class SaveNotebookView(widgets.VBox):  # type: ignore[misc]  # ipywidgets is unt
             _dom_classes=("mai-save-organization",),
         )
         self.name = widgets.Text(
-            description="Name",
-            placeholder="lower-case letters, digits, '-', '_', '.'",
+            description=_tr("Name"),
+            placeholder=_tr("lower-case letters, digits, '-', '_', '.'"),
             continuous_update=True,
             style=text_style,
             layout=looks.layout(),
             _dom_classes=("mai-save-name",),
         )
         self.tag = widgets.Text(
-            description="Tag",
-            placeholder="a date-and-time tag, by default",
+            description=_tr("Tag"),
+            placeholder=_tr("a date-and-time tag, by default"),
             continuous_update=True,
             style=text_style,
             layout=looks.layout(),
             _dom_classes=("mai-save-tag",),
         )
         self.description = widgets.Textarea(
-            description="Description",
-            placeholder="optional, at most 512 characters",
+            description=_tr("Description"),
+            placeholder=_tr("optional, at most {count} characters", count=512),
             continuous_update=True,
             style=text_style,
             layout=looks.layout(height="5em"),
@@ -146,11 +166,11 @@ class SaveNotebookView(widgets.VBox):  # type: ignore[misc]  # ipywidgets is unt
                 )
             )
         self.not_kept = looks.html(
-            f"<span class='mai-message mai-message-warn'>{html.escape(not_kept_text())}</span>",
+            f"<span class='mai-message mai-message-warn'>{html.escape(_tr.text(not_kept_text()))}</span>",
             classes=("mai-save-not-kept",),
         )
         self.save_button = widgets.Button(
-            description="Save", button_style="primary", icon="save", _dom_classes=("mai-save-button",)
+            description=_tr("Save"), button_style="primary", icon="save", _dom_classes=("mai-save-button",)
         )
         self.reason = looks.html(classes=("mai-save-reason",))
         self.notebook_state = looks.html(classes=("mai-save-notebook-state",))
@@ -233,9 +253,11 @@ class SaveNotebookView(widgets.VBox):  # type: ignore[misc]  # ipywidgets is unt
         self._render_progress()
 
     def _instance_label(self, record: NotebookRecord) -> str:
-        this = " · this one" if record.id == self.controller.this_notebook_id else ""
         # the list is of RUNNING instances: only another state is named, so "this one" shows when narrow
-        return f"{record.name or record.id if record.is_running else record.label}{this}"
+        label = record.name or record.id if record.is_running else record.label
+        if record.id == self.controller.this_notebook_id:
+            return self._tr("{instance} · this one", instance=label)
+        return label
 
     def _render_lists(self) -> None:
         c = self.controller
@@ -245,36 +267,47 @@ class SaveNotebookView(widgets.VBox):  # type: ignore[misc]  # ipywidgets is unt
             self.organization.options = list(c.organizations)
         finally:
             self._syncing = False
+        _tr = self._tr
         if c.load_state == "loading":
-            self.listing.value = "<span class='mai-muted'>Listing your RUNNING instances…</span>"
+            said = _tr("Listing your RUNNING instances…")
+            self.listing.value = f"<span class='mai-muted'>{html.escape(said)}</span>"
         elif c.load_state == "failed" and c.load_error is not None:
-            self.listing.value = error_html(c.load_error)
+            self.listing.value = error_html(c.load_error, self._tr)
         elif c.load_state == "loaded" and not c.notebooks:
-            self.listing.value = (
-                "<span class='mai-message mai-message-warn'>No RUNNING instance: start one in the "
-                "ModelArts console (Notebook), then open this tab again.</span>"
+            said = _tr(
+                "No RUNNING instance: start one in the ModelArts console (Notebook), "
+                "then open this tab again."
             )
+            self.listing.value = f"<span class='mai-message mai-message-warn'>{html.escape(said)}</span>"
         elif c.load_state == "loaded" and not c.this_notebook_id:
-            self.listing.value = (
-                "<span class='mai-muted'>Which instance this kernel runs in cannot be told: pick it "
-                "(or set MAI_WIDGETS_NOTEBOOK_ID).</span>"
+            said = _tr(
+                "Which instance this kernel runs in cannot be told: pick it (or set MAI_WIDGETS_NOTEBOOK_ID)."
             )
+            self.listing.value = f"<span class='mai-muted'>{html.escape(said)}</span>"
         else:
             # The drop-down may be too narrow to show the whole name: the line says it in full.
             this = next((n for n in c.notebooks if n.id == c.this_notebook_id), None)
-            self.listing.value = (
-                f"<span class='mai-muted'>This kernel runs in {breakable_html(this.name or this.id)}.</span>"
-                if this is not None
+            said = (
+                _tr("This kernel runs in {instance}.", instance=breakable_html(this.name or this.id))
+                if this
                 else ""
             )
+            self.listing.value = f"<span class='mai-muted'>{said}</span>" if said else ""
         if c.organizations_error is not None:
             trouble = c.organizations_error
-            hint = f" ({trouble.hint})" if trouble.hint else ""
-            self.organization.placeholder = "type an SWR organization you can write"
-            self.field_errors["namespace"].value = (
-                f"<span class='mai-muted'>Cannot list SWR: {html.escape(trouble.message)}"
-                f"{html.escape(hint)}. You can still type the organization.</span>"
-            )
+            self.organization.placeholder = _tr("type an SWR organization you can write")
+            if trouble.hint:
+                said = _tr(
+                    "Cannot list SWR: {message} ({hint}). You can still type the organization.",
+                    message=trouble.message,
+                    hint=_tr.text(trouble.hint),
+                )
+            else:
+                said = _tr(
+                    "Cannot list SWR: {message}. You can still type the organization.",
+                    message=trouble.message,
+                )
+            self.field_errors["namespace"].value = f"<span class='mai-muted'>{html.escape(said)}</span>"
 
     def _render_fields(self) -> None:
         values = self.controller.fields
@@ -293,17 +326,20 @@ class SaveNotebookView(widgets.VBox):  # type: ignore[misc]  # ipywidgets is unt
 
     def _render_controls(self) -> None:
         c = self.controller
+        _tr = self._tr
         shown: list[str] = []
         hidden: list[str] = []
         for field, message in self.field_errors.items():
             problems = c.problems.get(field) or []
-            label = SAVE_FIELD_LABELS[field]
+            label = _tr.text(SAVE_FIELD_LABELS[field])
             # An instance picked for the user that cannot be saved is said at once: nothing to type.
             picked = field == "notebook_id" and bool(c.fields.get(field))
             visible = bool(problems) and (self._attempted or field in self._touched or picked)
             if problems:
                 (shown if visible else hidden).append(label)
-                message.value = "".join(field_message_html(label, p) for p in problems) if visible else ""
+                message.value = (
+                    "".join(field_message_html(label, _tr.text(p), _tr) for p in problems) if visible else ""
+                )
             elif field != "namespace" or c.organizations_error is None:
                 message.value = ""
         blockers = c.blockers()
@@ -311,20 +347,21 @@ class SaveNotebookView(widgets.VBox):  # type: ignore[misc]  # ipywidgets is unt
         if blockers:
             # Each field's problems are said next to it; this line only names the fields.
             said = {f"{SAVE_FIELD_LABELS.get(f, f)} {m}" for f, ms in c.problems.items() for m in ms}
-            reasons = [b for b in blockers if b not in said]
+            reasons = [_tr.text(b) for b in blockers if b not in said]
+            both, then = N_("{first} and {second}"), N_("{first}; {second}")
             if shown:
-                reasons.append(f"check {' and '.join(shown)}")
+                reasons.append(_tr("check {fields}", fields=_joined(_tr, both, shown)))
             if hidden:
-                reasons.append(f"fill in {' and '.join(hidden)}")
-            self.reason.value = (
-                "<span class='mai-message mai-message-warn'>"
-                f"Save is disabled: {html.escape('; '.join(reasons))}.</span>"
-            )
+                reasons.append(_tr("fill in {fields}", fields=_joined(_tr, both, hidden)))
+            said_line = _tr("Save is disabled: {reasons}.", reasons=_joined(_tr, then, reasons))
+            self.reason.value = f"<span class='mai-message mai-message-warn'>{html.escape(said_line)}</span>"
         else:
-            where = f" to {c.endpoint}" if c.endpoint else ""
-            self.reason.value = (
-                f"<span class='mai-message'>Ready: Save sends this request{html.escape(where)}.</span>"
+            ready = (
+                _tr("Ready: Save sends this request to {endpoint}.", endpoint=c.endpoint)
+                if c.endpoint
+                else _tr("Ready: Save sends this request.")
             )
+            self.reason.value = f"<span class='mai-message'>{html.escape(ready)}</span>"
         frozen = c.busy or c.closed
         for widget in self.inputs.values():
             widget.disabled = frozen
@@ -336,13 +373,18 @@ class SaveNotebookView(widgets.VBox):  # type: ignore[misc]  # ipywidgets is unt
         else:
             self.notebook_state.value = self._notebook_line()
             self.image_state.value = self._image_line()
-        unfinished = html.escape(c.unfinished_text())
+        _tr = self._tr
+        unfinished = html.escape(_tr.text(c.unfinished_text()))
         if unfinished and c.record is not None and not c.record.is_terminal:
-            unfinished += " <b>Follow again</b> (below) watches the image again."
+            button = _tr("Follow again")
+            follow_again = f"<b>{html.escape(button)}</b>"
+            unfinished += " " + _tr(
+                "{follow_again} (below) watches the image again.", follow_again=follow_again
+            )
         self.unfinished.value = (
             f"<span class='mai-message mai-message-warn'>{unfinished}</span>" if unfinished else ""
         )
-        self.error_box.value = error_html(c.error) if c.error is not None else ""
+        self.error_box.value = error_html(c.error, self._tr) if c.error is not None else ""
         if c.state == "settled" and c.record is not None:
             self._show_record(c.record)
 
@@ -355,33 +397,36 @@ class SaveNotebookView(widgets.VBox):  # type: ignore[misc]  # ipywidgets is unt
     def _notebook_line(self) -> str:
         c = self.controller
         record = c.notebook or c.instance(str(c.fields.get("notebook_id") or ""))
-        name = html.escape(record.name or record.id) if record is not None else "the instance"
+        _tr = self._tr
+        name = html.escape(record.name or record.id if record is not None else _tr("the instance"))
         if c.state == "saving" or c.notebook is None:
-            return f"Instance <b>{name}</b>: saving it…"
+            return _tr("Instance {name}: saving it…", name=_bold(name))
         record = c.notebook
         status = str(record.status)
         path = html.escape(self._seen("notebook", status))
         badge = badge_html(status, _NOTEBOOK_COLOURS.get(status, "mai-badge-unknown"))
         if status == NotebookStatus.SNAPSHOTTING.value:
-            note = " (unavailable while it saves)"
+            path = _tr("{path} (unavailable while it saves)", path=path)
         elif status == NotebookStatus.RUNNING.value and len(self._history["notebook"]) > 1:
-            note = " (available again)"
-        else:
-            note = ""
-        return f"Instance <b>{name}</b>: {badge} <small class='mai-muted'>{path}{note}</small>"
+            path = _tr("{path} (available again)", path=path)
+        return _tr("Instance {name}: {badge} {path}", name=_bold(name), badge=badge, path=_muted(path))
 
     def _image_line(self) -> str:
         c = self.controller
         record = c.record
+        _tr = self._tr
         if record is None:
-            return "Image: being created…" if c.state == "saving" else ""
+            return html.escape(_tr("Image: being created…")) if c.state == "saving" else ""
         status = str(record.status)
         path = html.escape(self._seen("image", status))
         badge = badge_html(status, STATUS_COLOURS.get(status, "mai-badge-unknown"))
-        reads = f", {c.polls} status reads" if c.polls and c.state == "following" else ""
-        return (
-            f"Image <b>{html.escape(image_label(record))}</b>: {badge} "
-            f"<small class='mai-muted'>{path}{html.escape(reads)}</small>"
+        if c.polls and c.state == "following":
+            path = _tr.plural("{path}, {n} status read", "{path}, {n} status reads", c.polls, path=path)
+        return _tr(
+            "Image {name}: {badge} {path}",
+            name=_bold(html.escape(image_label(record))),
+            badge=badge,
+            path=_muted(path),
         )
 
     def _show_record(self, record: ImageRecord) -> None:

@@ -20,7 +20,7 @@ from ipywidgets.widgets.widget_string import HTMLStyle, LabelStyle
 
 from ..auth.config import translation_for
 from ..errors import ApiError, MaiWidgetsError, ValidationError
-from ..i18n import Translation
+from ..i18n import N_, Msg, Translation, translation
 from ..kernel.controller import RegistrationController
 from ..kernel.threads import BackgroundCalls
 from ..wire.contract import (
@@ -131,16 +131,17 @@ def _join(values: Iterable[object]) -> str:
 
 
 def record_rows(record: ImageRecord) -> list[tuple[str, str]]:
-    """The record's fields as (label, text) rows, in reading order.
+    """The record's fields as (label, text) rows, in reading order; the labels are English,
+    marked for translation (``_tr.text(label)`` says them in a view's language).
 
     The request's fields come back under their record names, labelled as the form labels them
     (the register field table); an empty description is left out.
     """
     rows = [
-        ("Id", record.id),
-        ("Name", record.name or ""),
-        ("Tag", record.tag or ""),
-        ("Namespace", record.namespace or ""),
+        (N_("Id"), record.id),
+        (N_("Name"), record.name or ""),
+        (N_("Tag"), record.tag or ""),
+        (N_("Namespace"), record.namespace or ""),
     ]
     for spec in REGISTER_FIELD_TABLE:
         if spec.record_attr is None:
@@ -151,9 +152,9 @@ def record_rows(record: ImageRecord) -> list[tuple[str, str]]:
             rows.append((spec.label, text))
     size = size_text(record.size_bytes)
     rows += [
-        ("Size", f"{size} ({record.size} KB)" if size else ""),
-        ("Created", time_text(record.create_at)),
-        ("Updated", time_text(record.update_at)),
+        (N_("Size"), f"{size} ({record.size} KB)" if size else ""),
+        (N_("Created"), time_text(record.create_at)),
+        (N_("Updated"), time_text(record.update_at)),
     ]
     return rows
 
@@ -168,9 +169,11 @@ def breakable_html(text: str) -> str:
     return _BREAK_AFTER.sub(r"\1<wbr>", html.escape(text))
 
 
-def record_table_html(record: ImageRecord) -> str:
+def record_table_html(record: ImageRecord, tr: Translation | None = None) -> str:
+    """The record as a table; ``tr``: the labels' language (English when None)."""
+    _tr = tr if tr is not None else translation()
     cells = "".join(
-        f"<tr><th>{html.escape(label)}</th><td>{breakable_html(text)}</td></tr>"
+        f"<tr><th>{html.escape(_tr.text(label))}</th><td>{breakable_html(text)}</td></tr>"
         for label, text in record_rows(record)
     )
     return f"<table class='mai-record-table'>{cells}</table>"
@@ -188,16 +191,23 @@ def badge_class_html(status: object) -> str:
     return f"<span class='mai-badge mai-badge-{html.escape(slug)}'>{html.escape(text)}</span>"
 
 
-def field_message_html(label: str, text: str) -> str:
-    """One field's message beside it, as every form shows it: the field's label, then the problem."""
+def field_message_html(label: str, text: str, tr: Translation | None = None) -> str:
+    """One field's message beside it, as every form shows it: the field's label, then the problem
+    (both in ``tr``'s language: a label or problem that is a Msg or N_-marked is translated)."""
+    _tr = tr if tr is not None else translation()
+    said = _tr("{label} {problem}", label=_tr.text(label), problem=_tr.text(text))
     return (
         "<span class='mai-message mai-message-error'><span class='mai-message-icon'>⚠</span> "
-        f"{html.escape(label)} {html.escape(text)}</span>"
+        f"{html.escape(said)}</span>"
     )
 
 
-def error_html(error: MaiWidgetsError) -> str:
-    """Code, message, request id and hint of an error, escaped (server text is untrusted)."""
+def error_html(error: MaiWidgetsError, tr: Translation | None = None) -> str:
+    """Code, message, request id and hint of an error, escaped (server text is untrusted).
+
+    ``tr``: the language of the words around them and of the hint (a Msg); the code, the
+    request id and the service's own message stay as they are."""
+    _tr = tr if tr is not None else translation()
     head = [error.code]
     if isinstance(error, ApiError):
         head.append(f"HTTP {error.status}")
@@ -205,30 +215,49 @@ def error_html(error: MaiWidgetsError) -> str:
             head.append(error.error_code)
     lines = [f"<b>{html.escape(' · '.join(head))}</b>"]
     if isinstance(error, ValidationError):
-        items = "".join(f"<li>{html.escape(str(p))}</li>" for p in error.problems)
+        said = [_tr("{field}: {problem}", field=p.field, problem=_tr.text(p.message)) for p in error.problems]
+        items = "".join(f"<li>{html.escape(text)}</li>" for text in said)
         lines.append(f"<ul>{items}</ul>")
     else:
         message = error.error_msg if isinstance(error, ApiError) and error.error_msg else error.message
-        lines.append(html.escape(message))
+        lines.append(html.escape(_tr.text(message) if isinstance(message, Msg) else message))
     if isinstance(error, ApiError) and error.request_id:
-        lines.append(f"Request id: <code>{html.escape(error.request_id)}</code>")
+        lines.append(_tr("Request id: {id}", id=_code(error.request_id)))
     if error.hint:
-        lines.append(f"Hint: {html.escape(error.hint)}")
+        lines.append(html.escape(_tr("Hint: {hint}", hint=_tr.text(error.hint))))
     body = "<br>".join(lines)
     return f"<div class='mai-error-block'>{body}</div>"
 
 
 @dataclass(frozen=True)
 class ImageWords:
-    """What happened to an image, in the words :func:`describe_state` puts into its sentences."""
+    """What happened to an image, in the words :func:`describe_state` puts into its sentences
+    (each a :class:`~mai_widgets.i18n.Msg`: English as a str, translated where shown)."""
 
-    made: str  # what was done to make it ("registered")
+    ready: str  # the sentence once it is ACTIVE
+    ended: str  # the sentence once it ended otherwise, with {status}
     work: str  # what ModelArts carries on with while it is not ACTIVE yet
+    following: str  # the sentence while it is followed, with {status} (and {n} reads)
+    following_reads: str
 
 
-REGISTERED_WORDS = ImageWords(made="registered", work="the registration")
+REGISTERED_WORDS = ImageWords(
+    ready=N_("The image was registered and is ACTIVE: ready to use."),
+    ended=N_("The image registered ended {status}."),
+    work=Msg("the registration"),
+    following=N_("Registered; following its status ({status})."),
+    following_reads=N_("Registered; following its status ({status}, {n} status reads so far)."),
+)
 # An image made by "save this notebook as an image" (origin IMAGE_SAVE): nothing was registered.
-SAVED_WORDS = ImageWords(made="saved from a notebook instance", work="the save")
+SAVED_WORDS = ImageWords(
+    ready=N_("The image was saved from a notebook instance and is ACTIVE: ready to use."),
+    ended=N_("The image saved from a notebook instance ended {status}."),
+    work=Msg("the save"),
+    following=N_("Saved from a notebook instance; following its status ({status})."),
+    following_reads=N_(
+        "Saved from a notebook instance; following its status ({status}, {n} status reads so far)."
+    ),
+)
 
 
 def image_words(record: ImageRecord | None) -> ImageWords:
@@ -238,37 +267,44 @@ def image_words(record: ImageRecord | None) -> ImageWords:
 
 def describe_state(controller: RegistrationController) -> str:
     """The controller's state as one sentence (the view always says what is going on); an image
-    saved from a notebook is told in its own words (:func:`image_words`)."""
+    saved from a notebook is told in its own words (:func:`image_words`). A
+    :class:`~mai_widgets.i18n.Msg`: English as a str, ``_tr.text()`` says it in a view's language."""
     record = controller.record
     state = controller.state
     words = image_words(record)
     if state == "editing":
-        return "Nothing registered yet."
+        return Msg("Nothing registered yet.")
     if state == "submitting":
-        return "Sending the registration to ModelArts…"
+        return Msg("Sending the registration to ModelArts…")
     if state == "watching":
-        status = record.status if record is not None else "INIT"
-        reads = f", {controller.polls} status reads so far" if controller.polls else ""
-        return f"{words.made.capitalize()}; following its status ({status}{reads})."
+        status = str(record.status) if record is not None else "INIT"
+        if controller.polls:
+            return Msg(words.following_reads, status=status, n=controller.polls)
+        return Msg(words.following, status=status)
     if state == "failed":
         if record is not None:
-            return f"Stopped following after an error; the image was last {record.status}."
-        return "Failed; nothing was registered." if controller.error is not None else "Failed."
+            return Msg(
+                "Stopped following after an error; the image was last {status}.", status=str(record.status)
+            )
+        return Msg("Failed; nothing was registered.") if controller.error is not None else Msg("Failed.")
     # settled
     if record is None:
-        return "Done."
+        return Msg("Done.")
     if controller.outcome == "stopped":
-        return (
-            f"Stopped following; the image was still {record.status} "
-            f"(ModelArts carries on with {words.work})."
+        return Msg(
+            "Stopped following; the image was still {status} (ModelArts carries on with {work}).",
+            status=str(record.status),
+            work=words.work,
         )
     if controller.outcome == "timeout":
-        return (
-            f"Gave up waiting; the image was still {record.status} (ModelArts carries on with {words.work})."
+        return Msg(
+            "Gave up waiting; the image was still {status} (ModelArts carries on with {work}).",
+            status=str(record.status),
+            work=words.work,
         )
     if record.status == ImageStatus.ACTIVE:
-        return f"The image was {words.made} and is ACTIVE: ready to use."
-    return f"The image {words.made} ended {record.status}."
+        return Msg(words.ready)
+    return Msg(words.ended, status=str(record.status))
 
 
 class StatusView(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
@@ -303,7 +339,7 @@ class StatusView(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         )
         self.elapsed = self._looks.label(classes=("mai-status-elapsed",))
         self.follow_button = widgets.Button(
-            description="Stop following", icon="stop", _dom_classes=("mai-follow-button",)
+            description=self._tr("Stop following"), icon="stop", _dom_classes=("mai-follow-button",)
         )
         self.follow_button.on_click(self._follow_clicked)
         self.message = html_widget(classes=("mai-status-message",))
@@ -354,7 +390,7 @@ class StatusView(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
     def refresh(self) -> None:
         c = self.controller
         record, state = c.record, c.state
-        self.state_line.value = f"<b>{html.escape(describe_state(c))}</b>"
+        self.state_line.value = f"<b>{html.escape(self._tr.text(describe_state(c)))}</b>"
         if record is not None:
             status = str(record.status)
             self.badge.value = badge_html(status, STATUS_COLOURS.get(status, _UNKNOWN_COLOUR))
@@ -366,17 +402,18 @@ class StatusView(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         self.progress.value = _PROGRESS.get(status_key, 0.1 if state == "submitting" else 1.0)
         self.elapsed.value = self._elapsed_text()
         self.follow_button.layout.display = "" if self._can_follow_again() or state == "watching" else "none"
-        self.follow_button.description = "Stop following" if state == "watching" else "Follow again"
+        self.follow_button.description = (
+            self._tr("Stop following") if state == "watching" else self._tr("Follow again")
+        )
         self.follow_button.icon = "stop" if state == "watching" else "refresh"
         self.follow_button.disabled = c.closed
         self.message.value = self._message_html(record)
-        self.record_id.value = (
-            f"Image id: <code>{html.escape(record.id)}</code>" if record is not None else ""
-        )
-        self.table.value = record_table_html(record) if record is not None else ""
-        self.error_box.value = error_html(c.error) if c.error is not None else ""
+        self.record_id.value = self._tr("Image id: {id}", id=_code(record.id)) if record is not None else ""
+        self.table.value = record_table_html(record, self._tr) if record is not None else ""
+        self.error_box.value = error_html(c.error, self._tr) if c.error is not None else ""
+        talking = self._tr("Talking to {endpoint}", endpoint=self._tr.text(c.endpoint)) if c.endpoint else ""
         self.endpoint_line.value = (
-            f"<small class='mai-muted'>Talking to {html.escape(c.endpoint)}</small>" if c.endpoint else ""
+            f"<small class='mai-muted'>{html.escape(talking)}</small>" if talking else ""
         )
 
     def _message_html(self, record: ImageRecord | None) -> str:
@@ -384,10 +421,14 @@ class StatusView(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
             return ""
         parts = []
         if record.already_registered:
-            parts.append("This SWR image was already registered: showing the existing image.")
+            parts.append(self._tr("This SWR image was already registered: showing the existing image."))
+        shown = [html.escape(p) for p in parts]
         if record.status_message:
-            parts.append(f"Status message: {record.status_message}")
-        return "<br>".join(html.escape(p) for p in parts)
+            # the service's own words, quoted as they came
+            quoted = f"<q class='mai-service-text'>{html.escape(record.status_message)}</q>"
+            said = html.escape(self._tr("Status message: {message}", message="\0"))
+            shown.append(said.replace("\0", quoted))
+        return "<br>".join(shown)
 
     def _elapsed_text(self) -> str:
         c = self.controller
@@ -401,7 +442,11 @@ class StatusView(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
                 self._ended_at = c.updated_at or time.time()
             end = self._ended_at
         seconds = max(0.0, end - c.started_at)
-        return f"{int(seconds // 60)} min {int(seconds % 60)} s" if seconds >= 60 else f"{seconds:.0f} s"
+        if seconds >= 60:
+            return self._tr(
+                "{minutes} min {seconds} s", minutes=int(seconds // 60), seconds=int(seconds % 60)
+            )
+        return self._tr("{seconds} s", seconds=round(seconds))
 
     def _can_follow_again(self) -> bool:
         c = self.controller
@@ -449,6 +494,22 @@ class StatusView(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         super().close()
 
 
+# The action in flight, as "One action at a time: {action} is in flight." names it.
+_ACTION_WORDS: dict[str, str] = {
+    "sync": Msg("sync"),
+    "delete": Msg("delete"),
+    "register-again": Msg("register again"),
+}
+
+
+def _code(text: str) -> str:
+    return f"<code>{html.escape(text)}</code>"
+
+
+def _bold(text: str) -> str:
+    return f"<b>{html.escape(text)}</b>"
+
+
 def _confirm_box(*children: widgets.Widget, classes: tuple[str, ...]) -> widgets.VBox:
     # Its own Layout: it is shown and hidden (display), unlike the shared static looks.
     return widgets.VBox(list(children), layout=widgets.Layout(display="none"), _dom_classes=classes)
@@ -475,16 +536,21 @@ class ImageActions(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         self.running = ""  # the action in flight ("sync", "delete", "register-again") or ""
         self.deleted = False
         button = widgets.Button
+        _tr = self._tr
         self.sync_button = button(
-            description="Sync",
+            description=_tr("Sync"),
             icon="refresh",
             _dom_classes=("mai-action-sync",),
-            tooltip="Ask ModelArts to correct the image's status",
+            tooltip=_tr("Ask ModelArts to correct the image's status"),
         )
-        self.delete_button = button(description="Delete…", icon="trash", _dom_classes=("mai-action-delete",))
-        self.copy_button = button(description="Copy SWR path", icon="copy", _dom_classes=("mai-action-copy",))
+        self.delete_button = button(
+            description=_tr("Delete…"), icon="trash", _dom_classes=("mai-action-delete",)
+        )
+        self.copy_button = button(
+            description=_tr("Copy SWR path"), icon="copy", _dom_classes=("mai-action-copy",)
+        )
         self.register_again_button = button(
-            description="Register again…", icon="redo", _dom_classes=("mai-action-register-again",)
+            description=_tr("Register again…"), icon="redo", _dom_classes=("mai-action-register-again",)
         )
         self.message = self._looks.html(classes=("mai-action-message",))
         self.reason = self._looks.html(classes=("mai-action-reason",))  # why a button is disabled
@@ -499,7 +565,9 @@ class ImageActions(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         )
         self.copy_text.observe(self._keep_copy_text, names="value")
         self.copy_box = _confirm_box(
-            self._looks.html("Select the path and press Ctrl+C (Cmd+C on a Mac) to copy it:"),
+            self._looks.html(
+                html.escape(_tr("Select the path and press Ctrl+C (Cmd+C on a Mac) to copy it:"))
+            ),
             self.copy_text,
             classes=("mai-copy-box",),
         )
@@ -507,20 +575,26 @@ class ImageActions(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         self.delete_question = self._looks.html(classes=("mai-delete-question",))
         self.force_checkbox = widgets.Checkbox(
             value=False,
-            description="Also delete the image from SWR",
+            description=_tr("Also delete the image from SWR"),
             indent=False,
             _dom_classes=("mai-delete-force",),
         )
-        self.force_warning = self._looks.html(
-            "<span class='mai-warning'>Destructive: the image itself is deleted from SWR too, for every "
+        destructive = _tr(
+            "Destructive: the image itself is deleted from SWR too, for every "
             "user of that SWR repository, and cannot be restored. Leave this off to remove only the "
-            "ModelArts registration.</span>",
+            "ModelArts registration."
+        )
+        self.force_warning = self._looks.html(
+            f"<span class='mai-warning'>{html.escape(destructive)}</span>",
             classes=("mai-delete-force-warning",),
         )
         self.delete_confirm_button = button(
-            description="Delete", button_style="danger", icon="trash", _dom_classes=("mai-delete-confirm",)
+            description=_tr("Delete"),
+            button_style="danger",
+            icon="trash",
+            _dom_classes=("mai-delete-confirm",),
         )
-        self.delete_cancel_button = button(description="Cancel", _dom_classes=("mai-delete-cancel",))
+        self.delete_cancel_button = button(description=_tr("Cancel"), _dom_classes=("mai-delete-cancel",))
         self.delete_box = _confirm_box(
             self.delete_question,
             self.force_checkbox,
@@ -534,13 +608,13 @@ class ImageActions(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
 
         self.register_again_question = self._looks.html(classes=("mai-register-again-question",))
         self.register_again_confirm_button = button(
-            description="Delete and register again",
+            description=_tr("Delete and register again"),
             button_style="warning",
             icon="redo",
             _dom_classes=("mai-register-again-confirm",),
         )
         self.register_again_cancel_button = button(
-            description="Cancel", _dom_classes=("mai-register-again-cancel",)
+            description=_tr("Cancel"), _dom_classes=("mai-register-again-cancel",)
         )
         self.register_again_box = _confirm_box(
             self.register_again_question,
@@ -588,7 +662,7 @@ class ImageActions(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         if self.running == "register-again" and not c.busy:  # the controller's replace ended
             self.running = ""
             if c.error is not None:
-                self.message.value = error_html(c.error)
+                self.message.value = error_html(c.error, self._tr)
         self.render()
 
     @property
@@ -596,14 +670,17 @@ class ImageActions(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         return self.controller.record
 
     def cannot_delete(self) -> str:
-        """Why the image shown cannot be deleted, in words ("" when it can)."""
+        """Why the image shown cannot be deleted, in words ("" when it can; a Msg: English as a
+        str, translated where shown)."""
         record = self.record
         if record is None:
-            return "No image is shown."
+            return Msg("No image is shown.")
         if str(record.type) == ImageType.BUILD_IN.value:
-            return "Presets belong to ModelArts: they cannot be deleted."
+            return Msg("Presets belong to ModelArts: they cannot be deleted.")
         if self.deleted or record.status == ImageStatus.DELETED:
-            return f"{image_label(record)} was deleted already: there is nothing more to delete."
+            return Msg(
+                "{image} was deleted already: there is nothing more to delete.", image=image_label(record)
+            )
         return ""
 
     def blockers(self) -> list[str]:
@@ -613,14 +690,19 @@ class ImageActions(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
             return []
         reasons: list[str] = []
         if self.controller.closed:
-            reasons.append("This view was closed.")
+            reasons.append(Msg("This view was closed."))
         elif self.running:
-            reasons.append(f"One action at a time: {self.running.replace('-', ' ')} is in flight.")
+            reasons.append(
+                Msg(
+                    "One action at a time: {action} is in flight.",
+                    action=_ACTION_WORDS.get(self.running, self.running),
+                )
+            )
         refusal = self.cannot_delete()
         if refusal:
             reasons.append(refusal)
         if record.status in FAILED_STATUSES and not record.swr_path:
-            reasons.append("Register again needs the image's SWR path, which ModelArts did not return.")
+            reasons.append(Msg("Register again needs the image's SWR path, which ModelArts did not return."))
         return reasons
 
     def render(self) -> None:
@@ -633,7 +715,7 @@ class ImageActions(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         self.delete_button.disabled = not deletable
         self.force_checkbox.disabled = not deletable
         self.reason.value = "<br>".join(
-            f"<span class='mai-muted'>{html.escape(r)}</span>" for r in self.blockers()
+            f"<span class='mai-muted'>{html.escape(self._tr.text(r))}</span>" for r in self.blockers()
         )
         self.copy_button.disabled = record is None or not record.swr_path
         failed = exists and record is not None and record.status in FAILED_STATUSES
@@ -647,7 +729,7 @@ class ImageActions(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
 
     def _fail(self, error: MaiWidgetsError) -> None:
         self.running = ""
-        self.message.value = error_html(error)
+        self.message.value = error_html(error, self._tr)
         self.render()
 
     @staticmethod
@@ -690,13 +772,19 @@ class ImageActions(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         if record is None or client is None or self.running:
             return False
         self.running = "sync"
-        self._say(f"Asking ModelArts to sync {html.escape(image_label(record))}…")
+        self._say(html.escape(self._tr("Asking ModelArts to sync {image}…", image=image_label(record))))
         self.render()
         image_id = record.id
 
         def done(synced: ImageRecord) -> None:
             self.running = ""
-            self._say(f"Synced: {html.escape(image_label(synced))} is {html.escape(str(synced.status))}.")
+            self._say(
+                html.escape(
+                    self._tr(
+                        "Synced: {image} is {status}.", image=image_label(synced), status=str(synced.status)
+                    )
+                )
+            )
             c = self.controller
             if not c.busy and not c.closed:
                 if synced.is_terminal:
@@ -716,9 +804,10 @@ class ImageActions(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         if record is None or self.cannot_delete():
             return
         self.force_checkbox.value = False
-        self.delete_question.value = (
-            f"Delete <b>{html.escape(image_label(record))}</b> (id <code>{html.escape(record.id)}</code>) "
-            "from ModelArts?"
+        self.delete_question.value = self._tr(
+            "Delete {image} (id {id}) from ModelArts?",
+            image=_bold(image_label(record)),
+            id=_code(record.id),
         )
         self._hide(self.register_again_box)
         self.delete_box.layout.display = ""
@@ -731,7 +820,7 @@ class ImageActions(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         """
         refusal = self.cannot_delete()
         if refusal:
-            self._say(html.escape(refusal))
+            self._say(html.escape(self._tr.text(refusal)))
             return False
         record, client = self.record, self._client()
         if record is None or client is None or self.running:
@@ -739,8 +828,15 @@ class ImageActions(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         self.running = "delete"
         self._hide(self.delete_box)
         self.controller.stop()  # nothing more to follow
-        what = " and from SWR" if force else ""
-        self._say(f"Deleting {html.escape(image_label(record))}{what}…")
+        label = image_label(record)
+        _tr = self._tr
+        self._say(
+            html.escape(
+                _tr("Deleting {image} and from SWR…", image=label)
+                if force
+                else _tr("Deleting {image}…", image=label)
+            )
+        )
         self.render()
         image_id = record.id
 
@@ -748,7 +844,13 @@ class ImageActions(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
             self.running = ""
             self.deleted = True
             full = deleted if deleted.name else record.with_changes(status=deleted.status)
-            self._say(f"Deleted {html.escape(image_label(record))}{what}.")
+            self._say(
+                html.escape(
+                    _tr("Deleted {image} and from SWR.", image=label)
+                    if force
+                    else _tr("Deleted {image}.", image=label)
+                )
+            )
             if not self.controller.closed:
                 self.controller.record = full
             self.render()
@@ -766,12 +868,24 @@ class ImageActions(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         record = self.record
         if record is None or record.status not in FAILED_STATUSES:
             return
-        reason = f" ({record.status_message})" if record.status_message else ""
-        self.register_again_question.value = (
-            f"<b>{html.escape(image_label(record))}</b> ended {html.escape(str(record.status))}"
-            f"{html.escape(reason)}. Delete this failed record and register "
-            f"<code>{html.escape(record.swr_path or '')}</code> again with the same fields?"
-        )
+        params = {
+            "image": f"<b>{html.escape(image_label(record))}</b>",
+            "status": html.escape(str(record.status)),
+            "path": f"<code>{html.escape(record.swr_path or '')}</code>",
+        }
+        if record.status_message:
+            self.register_again_question.value = self._tr(
+                "{image} ended {status} ({reason}). Delete this failed record and register {path} "
+                "again with the same fields?",
+                reason=html.escape(record.status_message),
+                **params,
+            )
+        else:
+            self.register_again_question.value = self._tr(
+                "{image} ended {status}. Delete this failed record and register {path} "
+                "again with the same fields?",
+                **params,
+            )
         self._hide(self.delete_box)
         self.register_again_box.layout.display = ""
         self.register_again_confirm_button.focus()
@@ -784,7 +898,13 @@ class ImageActions(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
             return False
         self.running = "register-again"  # before the call: a refusal ends it through _changed
         self._hide(self.register_again_box)
-        self._say(f"Deleting the failed record of {html.escape(image_label(record))} and registering again…")
+        self._say(
+            html.escape(
+                self._tr(
+                    "Deleting the failed record of {image} and registering again…", image=image_label(record)
+                )
+            )
+        )
         if not self.controller.replace_failed(register_again_fields(record), self._registered_again):
             self.running = ""
             self.render()
@@ -793,7 +913,13 @@ class ImageActions(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         return True
 
     def _registered_again(self, new: ImageRecord) -> None:
-        self._say(f"Registered {html.escape(image_label(new))} again: id <code>{html.escape(new.id)}</code>.")
+        self._say(
+            self._tr(
+                "Registered {image} again: id {id}.",
+                image=html.escape(image_label(new)),
+                id=_code(new.id),
+            )
+        )
         for listener in list(self.on_registered):
             listener(new)
 

@@ -37,20 +37,20 @@ FILTER_DELAY = 0.3  # seconds of typing pause before the repository filter asks 
 _LIST_ROWS = 8
 
 
-def _size(size: int) -> str:
-    return size_text(size) or "size unknown"
+def _size(size: int, _tr: Translation) -> str:
+    return size_text(size) or _tr("size unknown")
 
 
-def _pushed(text: str) -> str:
-    return time_text(text) or "push time unknown"
+def _pushed(text: str, _tr: Translation) -> str:
+    return time_text(text) or _tr("push time unknown")
 
 
-def _column(title: str, plural: str, cls: str) -> tuple[widgets.Text, widgets.Select, widgets.HTML]:
-    """A list's title, its filter field and the list itself."""
+def _column(title: str, placeholder: str, cls: str) -> tuple[widgets.Text, widgets.Select, widgets.HTML]:
+    """A list's title, its filter field and the list itself (title and placeholder translated)."""
     # Sized by CSS (mai-swr-filter, mai-swr-list): a width of 100% plus ipywidgets' margins is
     # wider than the box, which then scrolls sideways and cuts the lists' right borders.
     search = widgets.Text(
-        placeholder=f"filter {plural}",
+        placeholder=placeholder,
         continuous_update=True,
         _dom_classes=("mai-swr-filter", f"{cls}-filter"),
     )
@@ -77,7 +77,7 @@ class SwrPathCombobox(widgets.VBox):  # type: ignore[misc]  # ipywidgets is unty
         self._tokens: dict[str, Cancel | None] = {}
         self._repo_filter_debouncer = Debouncer(FILTER_DELAY, self._reload_repositories, self._calls.writer)
         self.browse = widgets.ToggleButton(
-            value=False, description="Browse SWR", icon="search", _dom_classes=("mai-swr-browse",)
+            value=False, description=self._tr("Browse SWR"), icon="search", _dom_classes=("mai-swr-browse",)
         )
         self.browse.layout.width = "auto"
         # The lists are built when Browse is first pressed (_build_lists): most forms never open
@@ -117,7 +117,8 @@ class SwrPathCombobox(widgets.VBox):  # type: ignore[misc]  # ipywidgets is unty
         old = self._tokens.get(kind)
         if old is not None:
             old.cancel()
-        self.message.value = "<span class='mai-swr-loading'>Loading…</span>"
+        loading = html.escape(self._tr("Loading…"))
+        self.message.value = f"<span class='mai-swr-loading'>{loading}</span>"
         try:
             swr = self._client()
         except MaiWidgetsError as error:
@@ -133,11 +134,19 @@ class SwrPathCombobox(widgets.VBox):  # type: ignore[misc]  # ipywidgets is unty
         )
 
     def _failed(self, error: MaiWidgetsError) -> None:
-        hint = f" ({html.escape(error.hint)})" if error.hint else ""
-        self.message.value = (
-            f"<span class='mai-check-warn'>⚠ Cannot list SWR: {html.escape(error.message)}{hint}. "
-            "You can still type the path.</span>"
+        _tr = self._tr
+        said = (
+            _tr(
+                "Cannot list SWR: {reason} ({hint}). You can still type the path.",
+                reason=_tr.text(error.message),
+                hint=_tr.text(error.hint),
+            )
+            if error.hint
+            else _tr(
+                "Cannot list SWR: {reason}. You can still type the path.", reason=_tr.text(error.message)
+            )
         )
+        self.message.value = f"<span class='mai-check-warn'>⚠ {html.escape(said)}</span>"
 
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Start a pending filter now and block until every listing has ended (scripts and tests)."""
@@ -149,18 +158,19 @@ class SwrPathCombobox(widgets.VBox):  # type: ignore[misc]  # ipywidgets is unty
     def _build_lists(self) -> None:
         """The organization, repository and tag lists, made on the first Browse."""
         self.message = widgets.HTML(_dom_classes=("mai-swr-picker-message",))
+        _tr = self._tr
         unused_filter, self.namespaces, ns_title = _column(
-            "Organization", "organizations", "mai-swr-namespaces"
+            _tr("Organization"), _tr("filter organizations"), "mai-swr-namespaces"
         )
         unused_filter.close()  # an account has few organizations: no filter
         self.repo_filter, self.repositories, repo_title = _column(
-            "Repository", "repositories", "mai-swr-repositories"
+            _tr("Repository"), _tr("filter repositories"), "mai-swr-repositories"
         )
-        self.tag_filter, self.tags, tag_title = _column("Tag", "tags", "mai-swr-tags")
+        self.tag_filter, self.tags, tag_title = _column(_tr("Tag"), _tr("filter tags"), "mai-swr-tags")
         self.more_repositories = widgets.Button(
-            description="More", _dom_classes=("mai-swr-more-repositories",)
+            description=_tr("More"), _dom_classes=("mai-swr-more-repositories",)
         )
-        self.more_tags = widgets.Button(description="More", _dom_classes=("mai-swr-more-tags",))
+        self.more_tags = widgets.Button(description=_tr("More"), _dom_classes=("mai-swr-more-tags",))
         for more in (self.more_repositories, self.more_tags):
             more.layout.display = "none"
             more.layout.width = "auto"
@@ -227,7 +237,9 @@ class SwrPathCombobox(widgets.VBox):  # type: ignore[misc]  # ipywidgets is unty
             self.repositories.options = [(self._repo_label(r), r.name) for r in self._repo_items]
             self.repositories.value = picked if picked in {r.name for r in self._repo_items} else None
             total = page.total if page.total >= 0 else len(self._repo_items)
-            self.repo_count.value = f"{len(self._repo_items)} of {total}"
+            self.repo_count.value = html.escape(
+                self._tr("{shown} of {total}", shown=len(self._repo_items), total=total)
+            )
             self.more_repositories.layout.display = "" if page.has_more else "none"
 
         self._start(
@@ -236,9 +248,8 @@ class SwrPathCombobox(widgets.VBox):  # type: ignore[misc]  # ipywidgets is unty
             done,
         )
 
-    @staticmethod
-    def _repo_label(repo: SwrRepository) -> str:
-        return f"{repo.name} · {_size(repo.size)} · {_pushed(repo.updated_at)}"
+    def _repo_label(self, repo: SwrRepository) -> str:
+        return f"{repo.name} · {_size(repo.size, self._tr)} · {_pushed(repo.updated_at, self._tr)}"
 
     def _repository_picked(self, change: Mapping[str, Any]) -> None:
         self._clear_tags()
@@ -273,17 +284,20 @@ class SwrPathCombobox(widgets.VBox):  # type: ignore[misc]  # ipywidgets is unty
         shown = matching[: self._tags_shown]
         self.tags.options = [(self._tag_label(t), t.tag) for t in shown]
         self.tags.value = None
-        self.tag_count.value = f"{len(shown)} of {len(matching)}" if self._all_tags else ""
+        self.tag_count.value = (
+            html.escape(self._tr("{shown} of {total}", shown=len(shown), total=len(matching)))
+            if self._all_tags
+            else ""
+        )
         self.more_tags.layout.display = "" if len(matching) > len(shown) else "none"
 
     def _more_tags(self) -> None:
         self._tags_shown += TAG_PAGE
         self._show_tags(reset=False)
 
-    @staticmethod
-    def _tag_label(tag: SwrTag) -> str:
-        multi = " · multi-arch" if tag.manifest_list else ""
-        return f"{tag.tag} · {_size(tag.size)} · {_pushed(tag.updated)}{multi}"
+    def _tag_label(self, tag: SwrTag) -> str:
+        multi = " · " + self._tr("multi-arch") if tag.manifest_list else ""
+        return f"{tag.tag} · {_size(tag.size, self._tr)} · {_pushed(tag.updated, self._tr)}{multi}"
 
     def _tag_picked(self, change: Mapping[str, Any]) -> None:
         name = change["new"]

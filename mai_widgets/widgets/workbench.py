@@ -18,7 +18,7 @@ from traitlets import Dict, Unicode
 
 from ..auth.config import translation_for
 from ..errors import MaiWidgetsError
-from ..i18n import Translation
+from ..i18n import N_, Translation, translation
 from ..kernel.controller import RegistrationController
 from ..wire.contract import ImageRecord, ImageStatus
 from ..wire.format import image_label
@@ -42,12 +42,14 @@ __all__ = [
     "Workbench",
     "settled_notice",
     "status_announcement",
+    "tab_titles",
 ]
 
 REGISTER_TAB = 0
 IMAGES_TAB = 1
 SAVE_TAB = 2
-TAB_TITLES = ("Register", "Images", "Save notebook")
+# English, marked: a workbench shows them in its language (``tab_titles``).
+TAB_TITLES = (N_("Register"), N_("Images"), N_("Save notebook"))
 # JupyterLab cuts notification messages at 140 characters (@jupyterlab/apputils' Notification).
 _NOTICE_MAX = 140
 # Where the host moves keyboard focus (``announcement["focus"]``): a status sentence, which the
@@ -59,15 +61,27 @@ DETAIL_FOCUS = ".mai-image-detail .mai-status-view .mai-status-state"
 _ANNOUNCED_TRAITS = ["state", "record", "error", "outcome"]
 
 
-def settled_notice(record: ImageRecord) -> dict[str, str]:
-    """What the side panel's host says when a followed image settles: text, kind and image id."""
+def tab_titles(_tr: Translation) -> tuple[str, ...]:
+    """The tabs' titles in ``tr``'s language."""
+    return tuple(_tr.text(title) for title in TAB_TITLES)
+
+
+def settled_notice(record: ImageRecord, tr: Translation | None = None) -> dict[str, str]:
+    """What the side panel's host says when a followed image settles: text, kind and image id.
+
+    ``tr``: the language of the text (the workbench's; English when None). The status, the
+    image's name and the service's status message stay as they are."""
+    _tr = tr if tr is not None else translation()
     label = image_label(record)
     status = str(record.status)
     if record.status == ImageStatus.ACTIVE:
-        text, kind = f"{label} is ACTIVE", "success"
+        text, kind = _tr("{image} is ACTIVE", image=label), "success"
     else:
-        reason = f": {record.status_message}" if record.status_message else ""
-        text, kind = f"{label} {status}{reason}", "error" if record.status != ImageStatus.DELETED else "info"
+        if record.status_message:
+            text = _tr("{image} {status}: {reason}", image=label, status=status, reason=record.status_message)
+        else:
+            text = _tr("{image} {status}", image=label, status=status)
+        kind = "error" if record.status != ImageStatus.DELETED else "info"
     if len(text) > _NOTICE_MAX:
         text = text[: _NOTICE_MAX - 1] + "…"
     return {"image_id": record.id, "status": status, "text": text, "kind": kind}
@@ -110,7 +124,7 @@ class Workbench(widgets.Tab):  # type: ignore[misc]  # ipywidgets is untyped
     announcement = Dict().tag(sync=True)
 
     @classmethod
-    def shared(cls, *, host_language: str | None = None) -> Workbench:
+    def shared(cls, *, host_language: str | None = None, language: str | None = None) -> Workbench:
         """The kernel's side-panel workbench: the one already made, unless it was closed or
         speaks another language than the one chosen now.
 
@@ -119,8 +133,9 @@ class Workbench(widgets.Tab):  # type: ignore[misc]  # ipywidgets is untyped
         result) and the Images tab as they were, not a blank form. ``host_language`` is
         JupyterLab's language, which the side panel hands over: after the user switches it and
         reloads, a new workbench speaks the new one, the form's values carried over.
+        ``language`` (explicit) and ``c.MaiConfig.language`` / ``MAI_WIDGETS_LANGUAGE`` win over it.
         """
-        language = translation_for(host=host_language).language
+        language = translation_for(language=language, host=host_language).language
         existing = Workbench._shared
         if existing is not None and not existing._workbench_closed and existing.language != language:
             fields = dict(existing.register_panel.controller.fields)
@@ -142,6 +157,7 @@ class Workbench(widgets.Tab):  # type: ignore[misc]  # ipywidgets is untyped
         self.register_panel = RegisterPanel(client, config, language=language, **initial_fields)
         # one language for every tab: the one the form resolved
         self.language = self.register_panel.language
+        self._tr = translation(self.language)
         self._client = client
         self._config = config
         self._type = type
@@ -156,13 +172,12 @@ class Workbench(widgets.Tab):  # type: ignore[misc]  # ipywidgets is untyped
         self.register_panel.preflight_view.open_image = self.show_image
         super().__init__(
             children=[self.register_panel, self.images_box, self.save_box],
-            titles=TAB_TITLES,
+            titles=tab_titles(self._tr),
             selected_index=REGISTER_TAB,
             _dom_classes=("mai-workbench",),
         )
         self._notified: set[tuple[str, str]] = set()
         # The host's live region: what each status last said, and its state (see _announce).
-        self._tr = translation_for(language=self.language)
         self._announced: dict[str, str] = {}
         self._states: dict[str, str] = {}
         self._detail_controller: RegistrationController | None = None
@@ -272,7 +287,7 @@ class Workbench(widgets.Tab):  # type: ignore[misc]  # ipywidgets is untyped
         if key in self._notified:
             return
         self._notified.add(key)
-        self.notice = {**settled_notice(record), "seq": str(len(self._notified))}
+        self.notice = {**settled_notice(record, self._tr), "seq": str(len(self._notified))}
 
     # -- the host's live region and focus --------------------------------------------------
 

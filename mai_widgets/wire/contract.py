@@ -20,6 +20,7 @@ from enum import Enum
 from typing import Any, Literal, TypedDict, TypeVar
 
 from ..errors import FieldProblem, ValidationError
+from ..i18n import Msg
 
 __all__ = [
     "FAILED_STATUSES",
@@ -151,7 +152,8 @@ SWR_PATH_MAX = 2048
 DEFAULT_WORKSPACE_ID = "0"
 # SDK: workspace_id is "0" (the default workspace) or a 32-character id of [0-9a-z].
 WORKSPACE_ID_RE = re.compile(r"^(?:0|[0-9a-z]{32})$")
-WORKSPACE_ID_HELP = '"0" (the default workspace) or a 32-character workspace id of 0-9 and a-z'
+# Msg: English as a str, translated where a view shows it (labels, helps and field problems too)
+WORKSPACE_ID_HELP = Msg('"0" (the default workspace) or a 32-character workspace id of 0-9 and a-z')
 
 # registry[:port]/namespace/name[/more]:tag or ...@sha256:<64 hex>. Docker's grammar for the
 # repository components; SWR organisations are lower case letters, digits, '.', '_', '-'.
@@ -165,7 +167,7 @@ _REPOSITORY = (
 SWR_PATH_RE = re.compile(rf"^(?P<registry>{_HOST}(?::[0-9]{{1,5}})?)/{_REPOSITORY}")
 # ma-cli takes the path without its registry host (org/image:tag); completed per region.
 HOSTLESS_SWR_PATH_RE = re.compile(rf"^{_REPOSITORY}")
-SWR_PATH_HELP = "registry/namespace/name:tag, or namespace/name:tag for this region's SWR"
+SWR_PATH_HELP = Msg("registry/namespace/name:tag, or namespace/name:tag for this region's SWR")
 
 
 def swr_registry(region: str) -> str:
@@ -195,7 +197,7 @@ def validate_image_id(image_id: object, field_name: str = "image_id") -> str:
     """Return ``image_id`` if it is safe to put in a URL path, else raise :class:`ValidationError`."""
     if not isinstance(image_id, str) or not IMAGE_ID_RE.match(image_id):
         raise ValidationError(
-            [FieldProblem(field_name, "must be an image id (letters, digits, '-' and '_' only)")]
+            [FieldProblem(field_name, Msg("must be an image id (letters, digits, '-' and '_' only)"))]
         )
     return image_id
 
@@ -295,7 +297,7 @@ class FieldSpec:
 REGISTER_FIELD_TABLE: tuple[FieldSpec, ...] = (
     FieldSpec(
         "swr_path",
-        "SWR path",
+        Msg("SWR path"),
         "--swr-path",
         "-swr",
         SWR_PATH_HELP,
@@ -303,14 +305,21 @@ REGISTER_FIELD_TABLE: tuple[FieldSpec, ...] = (
         record_attr="swr_path",
     ),
     FieldSpec(
-        "arch", "Architecture", "--arch", "-a", "CPU architecture", Arch, default="X86_64", record_attr="arch"
+        "arch",
+        Msg("Architecture"),
+        "--arch",
+        "-a",
+        Msg("CPU architecture"),
+        Arch,
+        default="X86_64",
+        record_attr="arch",
     ),
     FieldSpec(
         "resource_category",
-        "Resource categories",
+        Msg("Resource categories"),
         "--resource-category",
         "-rs",
-        "resources the image runs on (the service's default: CPU and GPU)",
+        Msg("resources the image runs on (the service's default: CPU and GPU)"),
         ResourceCategory,
         multiple=True,
         # The SDK, the API reference and ma-cli: omitted means CPU and GPU.
@@ -319,10 +328,10 @@ REGISTER_FIELD_TABLE: tuple[FieldSpec, ...] = (
     ),
     FieldSpec(
         "services",
-        "Services",
+        Msg("Services"),
         "--service",
         "-s",
-        "services the image offers",
+        Msg("services the image offers"),
         Service,
         multiple=True,
         default=("NOTEBOOK", "SSH"),
@@ -330,47 +339,47 @@ REGISTER_FIELD_TABLE: tuple[FieldSpec, ...] = (
     ),
     FieldSpec(
         "service_type",
-        "Service type",
+        Msg("Service type"),
         "--service-type",
         None,
-        "what the image is for",
+        Msg("what the image is for"),
         ServiceType,
         default="UNKNOWN",
         record_attr="service_type",
     ),
     FieldSpec(
         "origin",
-        "Origin",
+        Msg("Origin"),
         "--origin",
         None,
-        "where the image comes from",
+        Msg("where the image comes from"),
         Origin,
         default="CUSTOMIZE",
         record_attr="origin",
     ),
     FieldSpec(
         "visibility",
-        "Visibility",
+        Msg("Visibility"),
         "--visibility",
         "-v",
-        "who can use it",
+        Msg("who can use it"),
         Visibility,
         default="PRIVATE",
         record_attr="visibility",
     ),
     FieldSpec(
         "description",
-        "Description",
+        Msg("Description"),
         "--description",
         None,
-        f"at most {DESCRIPTION_MAX} characters",
+        Msg("at most {n} characters", n=DESCRIPTION_MAX),
         max_length=DESCRIPTION_MAX,
         empty_is_unset=True,
         record_attr="description",
     ),
     FieldSpec(
         "workspace_id",
-        "Workspace id",
+        Msg("Workspace id"),
         "--workspace-id",
         "-wi",
         WORKSPACE_ID_HELP,
@@ -379,37 +388,37 @@ REGISTER_FIELD_TABLE: tuple[FieldSpec, ...] = (
     ),
     FieldSpec(
         "flavor_type",
-        "Flavor type",
+        Msg("Flavor type"),
         "--flavor-type",
         None,
-        "Ascend chip type",
+        Msg("Ascend chip type"),
         FlavorType,
         empty_is_unset=True,
         in_form=False,
     ),
     FieldSpec(
         "tags",
-        "Tags",
+        Msg("Tags"),
         "--tag",
         None,
-        f'at most {TAGS_MAX} tags, each {{"key": ..., "value": ...}}',
+        Msg('at most {n} tags, each {{"key": ..., "value": ...}}', n=TAGS_MAX),
         in_form=False,
     ),
     FieldSpec(
         "swr_instance_id",
-        "SWR instance id",
+        Msg("SWR instance id"),
         "--swr-instance-id",
         None,
-        "SWR enterprise instance id",
+        Msg("SWR enterprise instance id"),
         empty_is_unset=True,
         in_form=False,
     ),
     FieldSpec(
         "read_me",
-        "Read me",
+        Msg("Read me"),
         "--read-me",
         None,
-        f"at most {READ_ME_MAX} characters",
+        Msg("at most {n} characters", n=READ_ME_MAX),
         max_length=READ_ME_MAX,
         empty_is_unset=True,
         in_form=False,
@@ -436,6 +445,10 @@ def form_defaults() -> dict[str, Any]:
     return out
 
 
+def _choices(enum: type[WireEnum]) -> str:
+    return ", ".join(enum.choices())
+
+
 def _check_enum(name: str, value: object, enum: type[E], problems: list[FieldProblem]) -> E | None:
     if value is None:
         return None
@@ -446,9 +459,13 @@ def _check_enum(name: str, value: object, enum: type[E], problems: list[FieldPro
             return enum(value)
         except ValueError:
             pass
-        problems.append(FieldProblem(name, f"{value!r} is not one of {', '.join(enum.choices())}"))
+        problems.append(
+            FieldProblem(
+                name, Msg("{value} is not one of {choices}", value=repr(value), choices=_choices(enum))
+            )
+        )
         return None
-    problems.append(FieldProblem(name, f"must be a string, one of {', '.join(enum.choices())}"))
+    problems.append(FieldProblem(name, Msg("must be a string, one of {choices}", choices=_choices(enum))))
     return None
 
 
@@ -458,11 +475,13 @@ def _check_enum_list(
     if value is None:
         return None
     if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
-        problems.append(FieldProblem(name, f"must be a list of {', '.join(enum.choices())}"))
+        problems.append(FieldProblem(name, Msg("must be a list of {choices}", choices=_choices(enum))))
         return None
     items = list(value)
     if not items:
-        problems.append(FieldProblem(name, f"must name at least one of {', '.join(enum.choices())}"))
+        problems.append(
+            FieldProblem(name, Msg("must name at least one of {choices}", choices=_choices(enum)))
+        )
         return None
     out: list[E] = []
     for item in items:
@@ -479,31 +498,36 @@ def _check_swr_path(value: object, problems: list[FieldProblem]) -> None:
         problems.append(
             FieldProblem(
                 "swr_path",
-                f"must be {SWR_PATH_MIN} to {SWR_PATH_MAX} characters (it has {len(value)})",
+                Msg(
+                    "must be {low} to {high} characters (it has {n})",
+                    low=SWR_PATH_MIN,
+                    high=SWR_PATH_MAX,
+                    n=len(value),
+                ),
             )
         )
     elif split_swr_path(value) is None:
         problems.append(FieldProblem("swr_path", swr_path_problem(value)))
 
 
-def swr_path_problem(value: str) -> str:
+def swr_path_problem(value: str) -> Msg:
     """What is wrong with an SWR path that does not parse, as specifically as can be said."""
     path = value.strip()
     if path != value:
-        return "must not start or end with spaces"
+        return Msg("must not start or end with spaces")
     if any(c.isspace() for c in path):
-        return "must not contain spaces"
+        return Msg("must not contain spaces")
     repo, _, tag = path.rpartition(":") if "@" not in path else (path, "", "")
     if "@" not in path and (not repo or "/" in tag):
-        return "needs a tag after ':' (for example :latest)"
+        return Msg("needs a tag after ':' (for example :latest)")
     parts = (path.split("@")[0] if "@" in path else repo).split("/")
     if _has_registry(path):
         parts = parts[1:]
     if len(parts) < 2:
-        return "needs a namespace (organisation) before the image name: namespace/name:tag"
+        return Msg("needs a namespace (organisation) before the image name: namespace/name:tag")
     if any(p != p.lower() for p in parts):
-        return "namespace and image name must be lower case"
-    return f"must look like {SWR_PATH_HELP}"
+        return Msg("namespace and image name must be lower case")
+    return Msg("must look like {help}", help=SWR_PATH_HELP)
 
 
 def _check_tags(value: object, problems: list[FieldProblem]) -> tuple[tuple[str, str], ...] | None:
@@ -517,15 +541,21 @@ def _check_tags(value: object, problems: list[FieldProblem]) -> tuple[tuple[str,
         for t in value
     )
     if not ok or not isinstance(value, (list, tuple)):
-        problems.append(FieldProblem("tags", 'must be a list of {"key": str, "value": str}'))
+        problems.append(FieldProblem("tags", Msg('must be a list of {"key": str, "value": str}')))
         return None
     pairs = tuple((str(t["key"]), str(t.get("value", ""))) for t in value)
     if len(pairs) > TAGS_MAX:
-        problems.append(FieldProblem("tags", f"must be at most {TAGS_MAX} tags (it has {len(pairs)})"))
+        problems.append(
+            FieldProblem(
+                "tags", Msg("must be at most {limit} tags (it has {n})", limit=TAGS_MAX, n=len(pairs))
+            )
+        )
     if any(not k or len(k) > TAG_KEY_MAX for k, _ in pairs):
-        problems.append(FieldProblem("tags", f"each key must be 1 to {TAG_KEY_MAX} characters"))
+        problems.append(FieldProblem("tags", Msg("each key must be 1 to {n} characters", n=TAG_KEY_MAX)))
     if any(len(v) > TAG_VALUE_MAX for _, v in pairs):
-        problems.append(FieldProblem("tags", f"each value must be at most {TAG_VALUE_MAX} characters"))
+        problems.append(
+            FieldProblem("tags", Msg("each value must be at most {n} characters", n=TAG_VALUE_MAX))
+        )
     return pairs
 
 
@@ -607,9 +637,9 @@ def parse_register_fields(
     """
     problems: list[FieldProblem] = []
     for name in sorted(set(values) - set(REGISTER_FIELDS)):
-        problems.append(FieldProblem(name, "is not a register field"))
+        problems.append(FieldProblem(name, Msg("is not a register field")))
     if values.get("swr_path") in (None, ""):
-        problems.append(FieldProblem("swr_path", f"is required ({SWR_PATH_HELP})"))
+        problems.append(FieldProblem("swr_path", Msg("is required ({help})", help=SWR_PATH_HELP)))
     parsed: dict[str, Any] = {}
     for spec in REGISTER_FIELD_TABLE:
         value = values.get(spec.name)
@@ -620,19 +650,22 @@ def parse_register_fields(
         elif spec.enum is not None:
             parsed[spec.name] = _check_enum(spec.name, value, spec.enum, problems)
         elif value is not None and not isinstance(value, str):
-            problems.append(FieldProblem(spec.name, "must be a string"))
+            problems.append(FieldProblem(spec.name, Msg("must be a string")))
         else:
             limit = spec.max_length
             # the SWR path's own check says more than a length
             if limit and isinstance(value, str) and len(value) > limit and spec.name != "swr_path":
                 problems.append(
-                    FieldProblem(spec.name, f"must be at most {limit} characters (it has {len(value)})")
+                    FieldProblem(
+                        spec.name,
+                        Msg("must be at most {limit} characters (it has {n})", limit=limit, n=len(value)),
+                    )
                 )
             parsed[spec.name] = value
     _check_swr_path(values.get("swr_path"), problems)
     workspace_id = values.get("workspace_id")
     if isinstance(workspace_id, str) and not WORKSPACE_ID_RE.match(workspace_id):
-        problems.append(FieldProblem("workspace_id", f"must be {WORKSPACE_ID_HELP}"))
+        problems.append(FieldProblem("workspace_id", Msg("must be {help}", help=WORKSPACE_ID_HELP)))
     if problems:
         return None, problems
     request = object.__new__(RegisterRequest)
@@ -813,11 +846,14 @@ class FieldDifference:
     requested: str  # the request's value, as text
 
 
+_NONE = Msg("(none)")
+
+
 def _as_text(value: object) -> str:
     if value is None or value == "":
-        return "(none)"
+        return _NONE
     if isinstance(value, (list, tuple)):
-        return ", ".join(str(v) for v in value) or "(none)"
+        return ", ".join(str(v) for v in value) or _NONE
     return str(value)
 
 
@@ -940,21 +976,23 @@ class ListFilters:
                 out[name] = _check_enum(name, value, _LIST_QUERY_ENUMS[name], problems)
             elif name == "name_fuzzy_match":
                 if not isinstance(value, bool):
-                    problems.append(FieldProblem(name, "must be true or false"))
+                    problems.append(FieldProblem(name, Msg("must be true or false")))
                 out[name] = value
             elif name in _LIST_QUERY_TEXT:
                 if not isinstance(value, str) or not value:
-                    problems.append(FieldProblem(name, "must be a non-empty string"))
+                    problems.append(FieldProblem(name, Msg("must be a non-empty string")))
                 elif name == "sort_key" and not SORT_KEY_RE.match(value):
                     problems.append(
                         FieldProblem(
                             name,
-                            "must be at most 128 letters, digits, '-', '_' or ',' (keys, comma-separated)",
+                            Msg(
+                                "must be at most 128 letters, digits, '-', '_' or ',' (keys, comma-separated)"
+                            ),
                         )
                     )
                 out[name] = value
             else:
-                problems.append(FieldProblem(name, "is not a list filter"))
+                problems.append(FieldProblem(name, Msg("is not a list filter")))
         if problems:
             raise ValidationError(problems)
         return cls(**out)
@@ -977,11 +1015,12 @@ class ListFilters:
         query = self.to_query()
         allowed = LIST_FILTERS[kind]
         problems = [
-            FieldProblem(n, f"is not a filter of the {kind} list") for n in sorted(set(query) - allowed)
+            FieldProblem(n, Msg("is not a filter of the {kind} list", kind=kind))
+            for n in sorted(set(query) - allowed)
         ]
         if self.type == ImageType.DEDICATED:
             problems += [
-                FieldProblem(n, "filters preset images only: list with type BUILD_IN")
+                FieldProblem(n, Msg("filters preset images only: list with type BUILD_IN"))
                 for n in ("show_name", "show_tag")
                 if n in query and n in allowed
             ]

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from ..errors import FieldProblem, ValidationError
+from ..i18n import Msg
 from .contract import (
     DESCRIPTION_MAX,
     WORKSPACE_ID_HELP,
@@ -330,43 +331,49 @@ def notebook_list_query(
 # Save as an image (POST /v1/{project_id}/notebooks/{id}/create-image)
 
 
+# The problems of a save's fields are shown next to each field (the Save notebook tab): a Msg is
+# English as a str (ValidationError's message is unchanged) and translated where it is shown.
+def _too_long(value: str, limit: int) -> Msg:
+    return Msg("must be at most {limit} characters (it has {length})", limit=limit, length=len(value))
+
+
 def _name_problems(value: str) -> list[str]:
-    out = []
+    out: list[str] = []
     if len(value) > SAVE_NAME_MAX:
-        out.append(f"must be at most {SAVE_NAME_MAX} characters (it has {len(value)})")
+        out.append(_too_long(value, SAVE_NAME_MAX))
     if not _NAME_CHARS_RE.match(value):
-        out.append("may contain only lower-case letters, digits, '-', '_' and '.'")
+        out.append(Msg("may contain only lower-case letters, digits, '-', '_' and '.'"))
     if value[0] not in _LOWER_OR_DIGIT:
-        out.append("must start with a lower-case letter or a digit")
+        out.append(Msg("must start with a lower-case letter or a digit"))
     if value[-1] not in _LOWER_OR_DIGIT:
-        out.append("must end with a lower-case letter or a digit")
+        out.append(Msg("must end with a lower-case letter or a digit"))
     return out
 
 
 def _namespace_problems(value: str) -> list[str]:
-    out = []
+    out: list[str] = []
     if len(value) > SAVE_NAMESPACE_MAX:
-        out.append(f"must be at most {SAVE_NAMESPACE_MAX} characters (it has {len(value)})")
+        out.append(_too_long(value, SAVE_NAMESPACE_MAX))
     if not _NAMESPACE_CHARS_RE.match(value):
-        out.append("may contain only letters, digits, '-', '_' and '.'")
+        out.append(Msg("may contain only letters, digits, '-', '_' and '.'"))
     if not ("a" <= value[0] <= "z"):
-        out.append("must start with a lower-case letter")
+        out.append(Msg("must start with a lower-case letter"))
     return out
 
 
 def _tag_problems(value: str) -> list[str]:
-    out = []
+    out: list[str] = []
     if len(value) > SAVE_TAG_MAX:
-        out.append(f"must be at most {SAVE_TAG_MAX} characters (it has {len(value)})")
+        out.append(_too_long(value, SAVE_TAG_MAX))
     if not _TAG_CHARS_RE.match(value):
-        out.append("may contain only letters, digits, '-', '_' and '.'")
+        out.append(Msg("may contain only letters, digits, '-', '_' and '.'"))
     return out
 
 
 _RULES = {"name": _name_problems, "namespace": _namespace_problems, "tag": _tag_problems}
 _REQUIRED = {
-    "name": "is required: the image's name (lower-case letters, digits, '-', '_', '.')",
-    "namespace": "is required: the SWR organization to save into",
+    "name": Msg("is required: the image's name (lower-case letters, digits, '-', '_', '.')"),
+    "namespace": Msg("is required: the SWR organization to save into"),
 }
 
 
@@ -382,7 +389,7 @@ def _parse_save_fields(values: Mapping[str, Any]) -> tuple[dict[str, str | None]
     for name in SAVE_FIELDS:
         value = values.get(name)
         if value is not None and not isinstance(value, str):
-            problems.append(FieldProblem(name, "must be a string"))
+            problems.append(FieldProblem(name, Msg("must be a string")))
             continue
         if value == "" and name not in _REQUIRED:
             value = None  # an empty optional field is "not sent"
@@ -394,11 +401,9 @@ def _parse_save_fields(values: Mapping[str, Any]) -> tuple[dict[str, str | None]
         if name in _RULES:
             problems += [FieldProblem(name, message) for message in _RULES[name](value)]
         elif name == "description" and len(value) > DESCRIPTION_MAX:
-            problems.append(
-                FieldProblem(name, f"must be at most {DESCRIPTION_MAX} characters (it has {len(value)})")
-            )
+            problems.append(FieldProblem(name, _too_long(value, DESCRIPTION_MAX)))
         elif name == "workspace_id" and not WORKSPACE_ID_RE.match(value):
-            problems.append(FieldProblem(name, f"must be {WORKSPACE_ID_HELP}"))
+            problems.append(FieldProblem(name, Msg("must be {rule}", rule=WORKSPACE_ID_HELP)))
         out[name] = value
     return out, problems
 

@@ -84,6 +84,7 @@ def test_every_setting_from_the_environment() -> None:
         "MAI_WIDGETS_SWR_ENDPOINT": "https://swr.example.test",
         "MAI_WIDGETS_SWR_REGISTRY_ENDPOINT": "https://registry.example.test:5000",
         "MAI_WIDGETS_NOTEBOOK_ID": "6f2a0b3c-1d4e-4f50-9a6b-7c8d9e0f1a2b",
+        "MAI_WIDGETS_LANGUAGE": "zh-CN",
     }
     assert set(env) == set(SETTING_ENV_VARS)
     cfg = _load(env)
@@ -100,6 +101,7 @@ def test_every_setting_from_the_environment() -> None:
     assert (cfg.metadata_endpoint, cfg.metadata_connect_timeout) == ("http://169.254.169.254:8080", 0.5)
     assert cfg.swr_url() == "https://swr.example.test"
     assert cfg.notebook_id == "6f2a0b3c-1d4e-4f50-9a6b-7c8d9e0f1a2b"
+    assert cfg.language == "zh_CN"
     # only the region's SWR registry host is redirected; another registry is asked directly
     assert cfg.swr_registry_url("swr.cn-east-3.myhuaweicloud.com") == "https://registry.example.test:5000"
     assert (
