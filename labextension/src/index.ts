@@ -59,6 +59,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
       icon: args => (args['isPalette'] ? undefined : modelartsIcon),
       execute: async () => {
         app.shell.activateById(PANEL_ID);
+        panel.focusForm();
         await panel.start();
       }
     });

@@ -12,6 +12,7 @@ import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { CommsOverSubshells, Event, Kernel, KernelMessage, ServiceManager } from '@jupyterlab/services';
 import { refreshIcon, stopIcon, ToolbarButton } from '@jupyterlab/ui-components';
 import { ITranslator, nullTranslator, TranslationBundle } from '@jupyterlab/translation';
+import { Message } from '@lumino/messaging';
 import { ISignal, Signal } from '@lumino/signaling';
 import { Panel, Widget } from '@lumino/widgets';
 
@@ -46,6 +47,22 @@ export interface IImageNotice {
   kind: 'success' | 'error' | 'info';
   seq: string;
 }
+
+/**
+ * What the Python Workbench says for screen readers (its `announcement` trait): `text` once per
+ * change of a status, never per poll; `focus`, a selector inside the panel where keyboard focus
+ * goes (a status that was sent, settled or opened), or ''.
+ */
+export interface IAnnouncement {
+  text: string;
+  seq: string;
+  focus: string;
+}
+
+/** The first field a keyboard user fills, focused when the panel is opened. */
+const FIRST_FIELD = '.mai-workbench .mai-register-panel .mai-swr-path input';
+/** How long a focus request waits for its element to be drawn (the widget views render after the kernel's message). */
+const FOCUS_WAIT_MS = 5000;
 
 export interface IModelArtsPanelOptions {
   services: ServiceManager.IManager;
@@ -112,7 +129,17 @@ export class ModelArtsPanel extends Panel {
     });
     this._output.addClass('mai-panel-output');
 
+    // One live region that stays in the page: its text changes once per status change, so a
+    // screen reader says each change once (a region inside a widget's HTML is made anew on
+    // every update, and is not reliably announced).
+    this._announcer = new Widget({ node: document.createElement('div') });
+    this._announcer.addClass('mai-panel-announcer');
+    this._announcer.node.setAttribute('role', 'status');
+    this._announcer.node.setAttribute('aria-live', 'polite');
+    this._announcer.node.setAttribute('aria-atomic', 'true');
+
     this.addWidget(this._header);
+    this.addWidget(this._announcer);
     this.addWidget(this._message);
     this.addWidget(this._output);
     this._show({ kind: 'closed' });
@@ -149,8 +176,100 @@ export class ModelArtsPanel extends Panel {
       return;
     }
     this._workbenchModel?.off('change:notice', this._onNotice, this);
+    this._workbenchModel?.off('change:announcement', this._onAnnouncement, this);
     this._workbenchModel = model;
     model.on('change:notice', this._onNotice, this);
+    model.on('change:announcement', this._onAnnouncement, this);
+    if (this._formFocusFrom !== false) {
+      this._focusWhenDrawn(FIRST_FIELD, this._formFocusFrom);
+    }
+  }
+
+  /** Say the Workbench's announcement in the live region, and move focus where it asks. */
+  private _onAnnouncement(model: widgetsBase.WidgetModel): void {
+    const announcement = model.get('announcement') as IAnnouncement | undefined;
+    if (!announcement) {
+      return;
+    }
+    if (announcement.text) {
+      this._announcer.node.textContent = announcement.text;
+    }
+    if (announcement.focus) {
+      this._focusWhenDrawn(announcement.focus, null);
+    }
+  }
+
+  /** The text the live region says now (tests). */
+  get announced(): string {
+    return this._announcer.node.textContent ?? '';
+  }
+
+  /**
+   * Focus the element `selector` names once it is drawn and shown (a widget view renders a moment
+   * after the kernel's message), unless the user has taken focus elsewhere meanwhile: focus moves
+   * only from inside the panel, from nowhere, or from `from` (where focus was when the user asked
+   * for the panel), never out of a notebook the user went to since.
+   * An element that is not a control is made focusable by script only (tabindex -1).
+   */
+  private _focusWhenDrawn(selector: string, from: Element | null): void {
+    const request = ++this._focusRequest;
+    const started = Date.now();
+    const attempt = () => {
+      if (request !== this._focusRequest || this.isDisposed) {
+        return; // a newer request replaced this one
+      }
+      const active = document.activeElement;
+      if (active && active !== document.body && active !== from && !this.node.contains(active)) {
+        return;
+      }
+      const target = this.node.querySelector<HTMLElement>(selector);
+      if (target && target.checkVisibility()) {
+        if (!target.matches('input, select, textarea, button, [tabindex]')) {
+          target.tabIndex = -1;
+        }
+        target.focus();
+        if (selector === FIRST_FIELD) {
+          this._formFocusFrom = false;
+        }
+        return;
+      }
+      if (Date.now() - started < FOCUS_WAIT_MS) {
+        window.setTimeout(attempt, 50);
+      }
+    };
+    attempt();
+  }
+
+  /**
+   * Shown from the side bar, the command palette or a notification: keyboard focus comes into
+   * the panel, on the SWR path (once the form is there; the panel itself until then).
+   */
+  protected onActivateRequest(msg: Message): void {
+    super.onActivateRequest(msg);
+    if (this.node.contains(document.activeElement) && document.activeElement !== this.node) {
+      return; // already working in the panel
+    }
+    const first = this.node.querySelector<HTMLElement>(FIRST_FIELD);
+    if (first && first.checkVisibility()) {
+      first.focus();
+      return;
+    }
+    this.node.tabIndex = -1;
+    this.node.focus();
+    this._formFocusFrom = this.node;
+    this._focusWhenDrawn(FIRST_FIELD, this.node);
+  }
+
+  /**
+   * The user asked for the form (the "Register a custom image" command): focus goes to its first
+   * field once it is drawn. Asked after the command palette has given focus back to where it was,
+   * which it does once a command ran; from there focus moves into the panel.
+   */
+  focusForm(): void {
+    window.setTimeout(() => {
+      this._formFocusFrom = document.activeElement;
+      this._focusWhenDrawn(FIRST_FIELD, this._formFocusFrom);
+    }, 50);
   }
 
   private _onNotice(model: widgetsBase.WidgetModel): void {
@@ -461,6 +580,7 @@ export class ModelArtsPanel extends Panel {
 
   private _setManager(kernel: Kernel.IKernelConnection | null): void {
     this._workbenchModel?.off('change:notice', this._onNotice, this);
+    this._workbenchModel?.off('change:announcement', this._onAnnouncement, this);
     this._workbenchModel = null;
     this._manager?.dispose();
     this._manager = null;
@@ -569,6 +689,11 @@ export class ModelArtsPanel extends Panel {
   private _starting: Promise<void> | null = null;
   private _kernelProcess: string | null = null;
   private _header: Panel;
+  private _announcer: Widget;
+  /** The latest focus request: an older one still waiting for its element gives up. */
+  private _focusRequest = 0;
+  /** The form was asked for before it was drawn (false: it was not): where focus was then. */
+  private _formFocusFrom: Element | null | false = false;
   private _kernelLabel: HTMLElement;
   private _message: Widget;
   private _output: SimplifiedOutputArea;

@@ -345,6 +345,8 @@ class ImageBrowser(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         self._closed = False
         # Called with a followed image's record when it reaches a terminal status.
         self.on_settled: list[Callable[[ImageRecord], None]] = []
+        # Called with the status view of each image opened under the list.
+        self.on_detail: list[Callable[[StatusView], None]] = []
 
         looks = self._looks = SharedLooks(
             translation_for(self._client.config if self._client is not None else config, language=language)
@@ -390,6 +392,7 @@ class ImageBrowser(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         self.dir_dropdown = widgets.Dropdown(
             options=_options(self._tr, SORT_DIRS),
             value="ASC" if str(sort_dir).upper() == "ASC" else "DESC",
+            tooltip=self._tr("Sort direction"),  # its name (it has no label)
             style=describe,
             layout=looks.layout(width="auto"),
             _dom_classes=("mai-browser-sort-dir",),
@@ -804,6 +807,8 @@ class ImageBrowser(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
             self.detail = view
             self.detail_box.children = (view,)
             controller.follow(image_id)
+            for handler in list(self.on_detail):
+                handler(view)
         for row in self.rows:
             selected = row.image_id == self.selected_id
             classes = ("mai-image-row", "mai-image-row-selected") if selected else ("mai-image-row",)

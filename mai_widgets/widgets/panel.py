@@ -249,6 +249,7 @@ class RegisterPanel(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
             icon="upload",
             _dom_classes=("mai-register-button",),
         )
+        self.preflight_view.on_cancel = self.register_button.focus  # "Cancel" answers the question
         self.preview_button = widgets.Button(
             description=_tr("Preview request"), icon="eye", _dom_classes=("mai-preview-button",)
         )
@@ -380,6 +381,7 @@ class RegisterPanel(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
             self._render_controls()
         c = self.controller
         if c.blockers():
+            self.focus_first_problem()
             return  # a click on a disabled button (from code, or sent before the browser saw it)
         if c.preflight_state in ("waiting", "running"):
             # A paste and a quick click: the checks still come first (_checks_ended goes on).
@@ -391,11 +393,25 @@ class RegisterPanel(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
     def _register_checked(self) -> None:
         c = self.controller
         if c.blockers():
+            self.focus_first_problem()
             return  # a check failed while Register waited for it
         if c.needs_confirmation():
             self.preflight_view.ask()  # a check warns: "Register anyway" registers
             return
         c.submit()
+
+    def focus_first_problem(self) -> str | None:
+        """After a failed attempt, move keyboard focus to the first field with a problem (the SWR
+        path when a check of it failed); its name, or None when no field is to blame."""
+        c = self.controller
+        names = [name for name in self.inputs if name in c.problems]
+        if not names and c.preflight_failures():
+            names = ["swr_path"]
+        if not names:
+            return None
+        widget = self.inputs[names[0]]
+        (next(iter(widget.boxes.values())) if isinstance(widget, _MultiChoice) else widget).focus()
+        return names[0]
 
     def _checks_ended(self) -> None:
         c = self.controller

@@ -80,6 +80,7 @@ class PreflightView(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
         self.controller = controller
         self._tr = tr if tr is not None else translation_for(controller.config)
         self.open_image: Callable[[str], None] | None = None  # set by a Workbench: show it in Images
+        self.on_cancel: Callable[[], None] | None = None  # set by a RegisterPanel: focus back to Register
         self.list = widgets.HTML(_dom_classes=("mai-preflight-list",))
         # The buttons and the question are made when a check first has something to offer
         # (_parts): a new form has no checks, and every widget slows the panel's opening.
@@ -99,7 +100,7 @@ class PreflightView(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
             parts.use_suggestion.on_click(lambda _: self._use_suggestion())
             parts.open_registered.on_click(lambda _: self._open_registered())
             parts.confirm.on_click(lambda _: self.register_anyway())
-            parts.cancel.on_click(lambda _: self.hide_question())
+            parts.cancel.on_click(lambda _: self._cancelled())
             self.children = [self.list, parts.actions, parts.confirm_box]
         return self._built
 
@@ -193,6 +194,12 @@ class PreflightView(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
         question = html.escape(_tr("Register anyway?"))
         self.question.value = f"<span class='mai-check-warn'>⚠ {warnings}</span> {question}"
         self.confirm_box.layout.display = ""
+        self.confirm.focus()  # the answer is the next thing to do
+
+    def _cancelled(self) -> None:
+        self.hide_question()
+        if self.on_cancel is not None:
+            self.on_cancel()
 
     def hide_question(self) -> None:
         if self._built is not None:

@@ -558,7 +558,10 @@ class ImageActions(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         # Copy: the kernel cannot reach the browser's clipboard, so the path is put where a
         # selection and Ctrl+C (or Cmd+C) take it.
         self.copy_text = widgets.Textarea(
-            rows=2, layout=widgets.Layout(width="100%"), _dom_classes=("mai-swr-path-copy",)
+            rows=2,
+            tooltip=self._tr("SWR path"),  # its name (the sentence above it is no label)
+            layout=widgets.Layout(width="100%"),
+            _dom_classes=("mai-swr-path-copy",),
         )
         self.copy_text.observe(self._keep_copy_text, names="value")
         self.copy_box = _confirm_box(
@@ -640,11 +643,14 @@ class ImageActions(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         self.sync_button.on_click(lambda _: self.sync())
         self.delete_button.on_click(lambda _: self.ask_delete())
         self.delete_confirm_button.on_click(lambda _: self.delete(force=bool(self.force_checkbox.value)))
-        self.delete_cancel_button.on_click(lambda _: self._hide(self.delete_box))
+        # Cancel hides the question and its buttons: focus goes back to the button that asked it.
+        self.delete_cancel_button.on_click(lambda _: self._cancel(self.delete_box, self.delete_button))
         self.copy_button.on_click(lambda _: self.show_copy())
         self.register_again_button.on_click(lambda _: self.ask_register_again())
         self.register_again_confirm_button.on_click(lambda _: self.register_again())
-        self.register_again_cancel_button.on_click(lambda _: self._hide(self.register_again_box))
+        self.register_again_cancel_button.on_click(
+            lambda _: self._cancel(self.register_again_box, self.register_again_button)
+        )
         controller.observe(self._changed, names=["record", "busy", "closed"])
         self._closed = False
         self.render()
@@ -730,6 +736,10 @@ class ImageActions(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
     def _hide(box: widgets.Widget) -> None:
         box.layout.display = "none"
 
+    def _cancel(self, box: widgets.Widget, asked_by: widgets.Button) -> None:
+        self._hide(box)
+        asked_by.focus()
+
     def _client(self) -> ImageClient | None:
         try:
             return self.controller.client()
@@ -747,6 +757,7 @@ class ImageActions(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         self._copy_value = record.swr_path
         self.copy_text.value = record.swr_path
         self.copy_box.layout.display = ""
+        self.copy_text.focus()  # ready for Ctrl+A, Ctrl+C
 
     def _keep_copy_text(self, change: Mapping[str, Any]) -> None:
         # read-only in effect: a stray keystroke is undone, so what is copied is the real path
@@ -800,6 +811,7 @@ class ImageActions(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         )
         self._hide(self.register_again_box)
         self.delete_box.layout.display = ""
+        self.delete_confirm_button.focus()  # as JupyterLab's own dialogs focus their accept button
 
     def delete(self, force: bool = False) -> bool:
         """Delete the image (``force``: from SWR too, destructive) on a worker thread.
@@ -876,6 +888,7 @@ class ImageActions(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
             )
         self._hide(self.delete_box)
         self.register_again_box.layout.display = ""
+        self.register_again_confirm_button.focus()
 
     def register_again(self) -> bool:
         """Replace the failed record (the controller deletes it, registers the same fields and

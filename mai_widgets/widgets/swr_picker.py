@@ -54,7 +54,12 @@ def _column(title: str, placeholder: str, cls: str) -> tuple[widgets.Text, widge
         continuous_update=True,
         _dom_classes=("mai-swr-filter", f"{cls}-filter"),
     )
-    listing = widgets.Select(options=[], rows=_LIST_ROWS, _dom_classes=("mai-swr-list", f"{cls}-list"))
+    listing = widgets.Select(
+        options=[],
+        rows=_LIST_ROWS,
+        tooltip=title,  # the list's name (the bold title above it is no label)
+        _dom_classes=("mai-swr-list", f"{cls}-list"),
+    )
     return search, listing, widgets.HTML(value=f"<b>{html.escape(title)}</b>")
 
 

@@ -19,23 +19,29 @@ from traitlets import Dict, Unicode
 from ..auth.config import translation_for
 from ..errors import MaiWidgetsError
 from ..i18n import N_, Translation, translation
+from ..kernel.controller import RegistrationController
 from ..wire.contract import ImageRecord, ImageStatus
 from ..wire.format import image_label
 from .panel import RegisterPanel
 
 if TYPE_CHECKING:
     from ..auth.config import MaiConfig
+    from ..kernel.save import SaveController
     from ..services.images import ImageClient
     from .browser import ImageBrowser
     from .save_tab import SaveNotebookView
+    from .status import StatusView
 
 __all__ = [
+    "DETAIL_FOCUS",
     "IMAGES_TAB",
     "REGISTER_TAB",
     "SAVE_TAB",
+    "STATUS_FOCUS",
     "TAB_TITLES",
     "Workbench",
     "settled_notice",
+    "status_announcement",
     "tab_titles",
 ]
 
@@ -46,6 +52,13 @@ SAVE_TAB = 2
 TAB_TITLES = (N_("Register"), N_("Images"), N_("Save notebook"))
 # JupyterLab cuts notification messages at 140 characters (@jupyterlab/apputils' Notification).
 _NOTICE_MAX = 140
+# Where the host moves keyboard focus (``announcement["focus"]``): a status sentence, which the
+# host makes focusable. The Register and Save tabs' status, and the Images tab's open image.
+STATUS_FOCUS = ".mai-register-panel .mai-status-view .mai-status-state"
+SAVE_STATUS_FOCUS = ".mai-save-notebook .mai-status-view .mai-status-state"
+DETAIL_FOCUS = ".mai-image-detail .mai-status-view .mai-status-state"
+# The traits whose changes can change what a status announcement says (never ``polls``).
+_ANNOUNCED_TRAITS = ["state", "record", "error", "outcome"]
 
 
 def tab_titles(_tr: Translation) -> tuple[str, ...]:
@@ -74,6 +87,26 @@ def settled_notice(record: ImageRecord, tr: Translation | None = None) -> dict[s
     return {"image_id": record.id, "status": status, "text": text, "kind": kind}
 
 
+def status_announcement(controller: RegistrationController | SaveController, _tr: Translation) -> str:
+    """What a screen reader hears when a controller's status changes: one short sentence, the
+    same for every poll of the same status ("" while nothing is going on)."""
+    record, state, error = controller.record, controller.state, controller.error
+    if state == "submitting":
+        return _tr("Sending the registration to ModelArts…")
+    if record is not None:
+        image, status = image_label(record), str(record.status)
+        if state == "failed":
+            return _tr(
+                "Stopped following {image} after an error; it was last {status}.", image=image, status=status
+            )
+        if not record.is_terminal and controller.outcome in ("stopped", "timeout"):
+            return _tr("Stopped following {image}; it was still {status}.", image=image, status=status)
+        return _tr("{image} is {status}.", image=image, status=status)
+    if state == "failed" and error is not None:
+        return _tr("Failed: {code}.", code=error.code)
+    return ""
+
+
 class Workbench(widgets.Tab):  # type: ignore[misc]  # ipywidgets is untyped
     """Register an image, and browse, follow and clean up the images registered."""
 
@@ -85,6 +118,10 @@ class Workbench(widgets.Tab):  # type: ignore[misc]  # ipywidgets is untyped
     notice = Dict().tag(sync=True)
     # Set by the host when the notification's action is clicked: open the Images tab on it.
     open_image = Unicode("").tag(sync=True)
+    # For the host's live region and keyboard focus: {"text", "seq", "focus"}. ``text`` is said
+    # once per change of a status (a poll that changes nothing says nothing); ``focus`` is a
+    # selector inside the panel (``STATUS_FOCUS``...) the host moves focus to, or "".
+    announcement = Dict().tag(sync=True)
 
     @classmethod
     def shared(cls, *, host_language: str | None = None, language: str | None = None) -> Workbench:
@@ -140,9 +177,14 @@ class Workbench(widgets.Tab):  # type: ignore[misc]  # ipywidgets is untyped
             _dom_classes=("mai-workbench",),
         )
         self._notified: set[tuple[str, str]] = set()
+        # The host's live region: what each status last said, and its state (see _announce).
+        self._announced: dict[str, str] = {}
+        self._states: dict[str, str] = {}
+        self._detail_controller: RegistrationController | None = None
         self.observe(self._tab_changed, names="selected_index")
         self.observe(self._open_requested, names="open_image")
         self.register_panel.controller.observe(self._registered, names="record")
+        self.register_panel.controller.observe(self._register_status, names=_ANNOUNCED_TRAITS)
         self._workbench_closed = False
 
     def _shared_client(self) -> ImageClient | None:
@@ -169,6 +211,7 @@ class Workbench(widgets.Tab):  # type: ignore[misc]  # ipywidgets is untyped
             )
             browser.on_settled.append(self._settled)
             browser.on_register.append(self.show_register)  # the empty list's "Register an image"
+            browser.on_detail.append(self._detail_shown)
             self._browser = browser
             self.images_box.children = (browser,)
         return self._browser
@@ -200,6 +243,7 @@ class Workbench(widgets.Tab):  # type: ignore[misc]  # ipywidgets is untyped
                 language=self.language,
             )
             view.controller.observe(self._saved, names="record")
+            view.controller.observe(self._save_status, names=_ANNOUNCED_TRAITS)
             self._save_view = view
             self.save_box.children = (view,)
         return self._save_view
@@ -245,6 +289,61 @@ class Workbench(widgets.Tab):  # type: ignore[misc]  # ipywidgets is untyped
         self._notified.add(key)
         self.notice = {**settled_notice(record, self._tr), "seq": str(len(self._notified))}
 
+    # -- the host's live region and focus --------------------------------------------------
+
+    def _announce(
+        self, source: str, controller: RegistrationController | SaveController, focus: str = ""
+    ) -> None:
+        """Say the status of ``source`` ("register", "save", "detail") when what it says changed;
+        ``focus``: where the host moves keyboard focus with it ("": nowhere)."""
+        text = status_announcement(controller, self._tr)
+        said = "" if text == self._announced.get(source, "") else text
+        self._announced[source] = text
+        if said or focus:
+            seq = str(int(self.announcement.get("seq", "0")) + 1)
+            self.announcement = {"text": said, "seq": seq, "focus": focus}
+
+    def _status_changed(
+        self,
+        source: str,
+        controller: RegistrationController | SaveController,
+        where: str,
+        states: tuple[str, ...] = ("submitting", "settled", "failed"),
+    ) -> None:
+        # Focus follows a registration or a save: to its status when it is sent and when it ends.
+        state = controller.state
+        moved = state != self._states.get(source) and state in states
+        self._states[source] = state
+        self._announce(source, controller, where if moved else "")
+
+    def _register_status(self, _: Mapping[str, Any]) -> None:
+        self._status_changed("register", self.register_panel.controller, STATUS_FOCUS)
+
+    def _save_status(self, _: Mapping[str, Any]) -> None:
+        if self._save_view is not None:
+            self._status_changed("save", self._save_view.controller, SAVE_STATUS_FOCUS, ("settled", "failed"))
+
+    def _detail_shown(self, view: StatusView) -> None:
+        """An image was opened in the Images tab: focus goes to its status, said once it is read."""
+        if self._detail_controller is not None:
+            self._detail_controller.unobserve(self._detail_status, names=_ANNOUNCED_TRAITS)
+        self._detail_controller = view.controller
+        self._announced.pop("detail", None)
+        self._states.pop("detail", None)
+        view.controller.observe(self._detail_status, names=_ANNOUNCED_TRAITS)
+        self._announce("detail", view.controller, DETAIL_FOCUS)
+
+    def _detail_status(self, _: Mapping[str, Any]) -> None:
+        controller = self._detail_controller
+        if controller is None:
+            return
+        record = controller.record
+        # Deleted: the question that had focus is gone; focus goes back to the image's status.
+        deleted = record is not None and record.status == ImageStatus.DELETED
+        focus = DETAIL_FOCUS if deleted and self._states.get("detail") != "deleted" else ""
+        self._states["detail"] = "deleted" if deleted else controller.state
+        self._announce("detail", controller, focus)
+
     def _open_requested(self, change: Mapping[str, Any]) -> None:
         image_id = change["new"]
         if image_id:
@@ -257,8 +356,12 @@ class Workbench(widgets.Tab):  # type: ignore[misc]  # ipywidgets is untyped
             return
         self._workbench_closed = True
         self.register_panel.controller.unobserve(self._registered, names="record")
+        self.register_panel.controller.unobserve(self._register_status, names=_ANNOUNCED_TRAITS)
+        if self._detail_controller is not None:
+            self._detail_controller.unobserve(self._detail_status, names=_ANNOUNCED_TRAITS)
         if self._save_view is not None:
             self._save_view.controller.unobserve(self._saved, names="record")
+            self._save_view.controller.unobserve(self._save_status, names=_ANNOUNCED_TRAITS)
             self._save_view.close()
         self.save_box.close()
         if self._browser is not None:
