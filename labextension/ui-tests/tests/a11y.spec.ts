@@ -5,10 +5,10 @@
  * lists, answer the check's warning and register; open an image in the Images tab and delete it.
  * Focus is visible at every step and goes where the eye goes. The live region says each status
  * change once. axe (WCAG 2 A and AA rules) finds nothing serious or critical in any tab, in
- * both themes, at the default side-bar width.
+ * both themes, at the default side-bar width, in English and in Chinese.
  *
- * The language: JupyterLab's, from MAI_UI_LOCALE (e.g. zh_CN, with its language pack installed;
- * English by default). The steps find controls by their place and class, not by their words.
+ * The keyboard flows run in JupyterLab's language from MAI_UI_LOCALE (English by default); their
+ * steps find controls by their place and class, not by their words.
  */
 import AxeBuilder from '@axe-core/playwright';
 import { expect, galata, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
@@ -21,25 +21,26 @@ import {
   CATALOGUE_IMAGE,
   freshSwrPath,
   KERNEL_TIMEOUT,
+  Language,
+  LANGUAGES,
   OPEN_COMMAND,
   openFromSideBar,
   panel,
   PANEL,
   RegisterForm,
+  settingsIn,
   sidePanelForm,
   sidePanelWorkbench,
   waitForForm,
+  waitForLauncher,
+  wordsFor,
   Workbench
 } from './helpers';
 
-const LOCALE = process.env.MAI_UI_LOCALE ?? 'en';
-if (LOCALE !== 'en') {
-  test.use({
-    mockSettings: {
-      ...galata.DEFAULT_SETTINGS,
-      '@jupyterlab/translation-extension:plugin': { locale: LOCALE }
-    }
-  });
+/** The keyboard flows' language: JupyterLab's, from MAI_UI_LOCALE (English by default). */
+const LOCALE = (process.env.MAI_UI_LOCALE ?? 'en') as Language;
+if (!LANGUAGES.includes(LOCALE)) {
+  throw new Error(`MAI_UI_LOCALE=${LOCALE}: one of ${LANGUAGES.join(', ')}`);
 }
 
 /** The Workbench's tabs, by place: their titles are in the user's language. */
@@ -125,6 +126,7 @@ async function openWithKeyboard(page: IJupyterLabPageFixture): Promise<RegisterF
 }
 
 test.describe('keyboard and screen reader', () => {
+  test.use({ mockSettings: settingsIn(LOCALE, galata.DEFAULT_SETTINGS), waitForApplication: waitForLauncher });
   test('registers from the side panel with the keyboard only', async ({ page }) => {
     const form = await openWithKeyboard(page);
     await recordAnnouncements(page);
@@ -270,29 +272,38 @@ async function openImage(bench: Workbench, nameTag: string): Promise<void> {
   await expect(bench.browser.locator('.mai-delete-confirm')).toBeVisible();
 }
 
-for (const theme of ['light', 'dark'] as const) {
-  test(`axe finds nothing serious in any tab: ${theme} theme, ${LOCALE}`, async ({ page }) => {
-    if (theme === 'dark') {
-      await page.theme.setDarkTheme();
+// axe in every language the tests know (the words' lengths and the page's lang differ), both themes.
+for (const language of LANGUAGES) {
+  test.describe(`axe, ${language}`, () => {
+    test.use({ mockSettings: settingsIn(language, galata.DEFAULT_SETTINGS), waitForApplication: waitForLauncher });
+    const words = wordsFor(language);
+    for (const theme of ['light', 'dark'] as const) {
+      test(`axe finds nothing serious in any tab: ${theme} theme, ${language}`, async ({ page }) => {
+        if (theme === 'dark') {
+          await page.theme.setDarkTheme();
+        }
+        const { nameTag } = freshSwrPath(`axe-${theme}`, { register: true });
+        await openFromSideBar(page, words); // the default side-bar width
+        const form = await waitForForm(page);
+        const bench = sidePanelWorkbench(page);
+        const found: Record<string, string[]> = {};
+        found.register = await axe(page, `${language}-${theme}-register`);
+        await fillRegister(sidePanelForm(page));
+        found.registerFilled = await axe(page, `${language}-${theme}-register-filled`);
+        await openImage(bench, nameTag);
+        found.images = await axe(page, `${language}-${theme}-images`);
+        await bench.tabs.nth(SAVE_TAB).click();
+        await expect(bench.root.locator('.mai-save-notebook .mai-save-button')).toBeVisible({
+          timeout: KERNEL_TIMEOUT
+        });
+        await expect(bench.root.locator('.mai-save-notebook select').first()).not.toHaveValue('', {
+          timeout: KERNEL_TIMEOUT
+        });
+        found.save = await axe(page, `${language}-${theme}-save`);
+        await bench.tabs.nth(REGISTER_TAB).click();
+        await expect(form.register).toBeVisible();
+        expect(found).toEqual({ register: [], registerFilled: [], images: [], save: [] });
+      });
     }
-    const { nameTag } = freshSwrPath(`axe-${theme}`, { register: true });
-    await openFromSideBar(page); // the default side-bar width
-    const form = await waitForForm(page);
-    const bench = sidePanelWorkbench(page);
-    const found: Record<string, string[]> = {};
-    found.register = await axe(page, `${LOCALE}-${theme}-register`);
-    await fillRegister(sidePanelForm(page));
-    found.registerFilled = await axe(page, `${LOCALE}-${theme}-register-filled`);
-    await openImage(bench, nameTag);
-    found.images = await axe(page, `${LOCALE}-${theme}-images`);
-    await bench.tabs.nth(SAVE_TAB).click();
-    await expect(bench.root.locator('.mai-save-notebook .mai-save-button')).toBeVisible({ timeout: KERNEL_TIMEOUT });
-    await expect(bench.root.locator('.mai-save-notebook select').first()).not.toHaveValue('', {
-      timeout: KERNEL_TIMEOUT
-    });
-    found.save = await axe(page, `${LOCALE}-${theme}-save`);
-    await bench.tabs.nth(REGISTER_TAB).click();
-    await expect(form.register).toBeVisible();
-    expect(found).toEqual({ register: [], registerFilled: [], images: [], save: [] });
   });
 }

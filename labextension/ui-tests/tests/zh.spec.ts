@@ -2,17 +2,21 @@
  * JupyterLab in Simplified Chinese (Settings › Language: 中文, the zh-CN language pack installed):
  * the side panel's own words (title, tooltips, status lines, buttons, the command and the
  * notification's action) are Chinese, JupyterLab hands its language to the panel's kernel, and a
- * registration still runs to ACTIVE, whose status name stays English (an enum value). The Python
- * workbench's words come from the same catalogue (`wordsFor`), whatever part of it is translated.
+ * registration still runs to ACTIVE, whose status name stays English (an enum value). Switching
+ * JupyterLab's language from its menu and reloading turns an open panel Chinese, its form kept.
+ * The Python workbench's words come from the same catalogue (`wordsFor`), whatever part of it is
+ * translated.
  */
 import { expect, galata, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
 import * as path from 'path';
 
 import {
   ARTIFACTS,
+  CATALOGUE_IMAGE,
   freshSwrPath,
   KERNEL_TIMEOUT,
   OPEN_COMMAND,
+  openFromSideBar,
   panel,
   pushImage,
   recordedTexts,
@@ -128,5 +132,35 @@ test.describe('JupyterLab in 中文', () => {
     await waitForForm(page, words);
     // the command itself is still there under its id, whatever its label
     expect(await page.evaluate(id => (window as any).jupyterapp.commands.hasCommand(id), OPEN_COMMAND)).toBe(true);
+  });
+});
+
+test.describe('switching JupyterLab to 中文', () => {
+  test.use({ mockSettings: settingsIn('en', galata.DEFAULT_SETTINGS) });
+
+  test('Settings › Language › 中文 and the reload: the open panel speaks Chinese, its form kept', async ({ page }) => {
+    // In English first, with a path typed into the form (the kernel and its workbench outlive the page).
+    await openFromSideBar(page);
+    const english = await waitForForm(page);
+    await expect(sidePanelWorkbench(page).tabs).toHaveText(['Register', 'Images', 'Save notebook']);
+    expect(await workbenchLanguage(page)).toBe("'en'");
+    await english.typeSwrPath(CATALOGUE_IMAGE);
+    await expect(english.register).toBeEnabled({ timeout: KERNEL_TIMEOUT });
+
+    // What the Settings › Language menu runs: it asks, stores the setting and reloads the page.
+    void page.evaluate(() => (window as any).jupyterapp.commands.execute('jupyterlab-translation:zh_CN'));
+    const dialog = page.locator('.jp-Dialog');
+    await expect(dialog).toBeVisible();
+    await Promise.all([page.waitForEvent('load'), dialog.locator('.jp-mod-accept').click()]);
+    await page.locator('#jupyterlab-splash').waitFor({ state: 'detached' });
+    await expect.poll(() => page.evaluate(() => document.documentElement.lang)).toBe('zh-CN');
+
+    await openFromSideBar(page, words);
+    const form = await waitForForm(page, words);
+    const tabs = [words('Register'), words('Images'), words('Save notebook')];
+    await expect(sidePanelWorkbench(page, words).tabs).toHaveText(tabs);
+    expect(await workbenchLanguage(page)).toBe("'zh_CN'");
+    await expect(form.swrPath).toHaveValue(CATALOGUE_IMAGE);
+    await expect(form.register).toBeEnabled({ timeout: KERNEL_TIMEOUT });
   });
 });
