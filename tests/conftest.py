@@ -13,6 +13,23 @@ import pytest
 from mai_widgets.auth import credentials as mai_credentials
 from mai_widgets.auth.credentials import CREDENTIAL_ENV_VARS, CREDENTIALS_FILE_ENV
 from mai_widgets.emulator.process import EmulatorProcess
+from mai_widgets.i18n import LOCALE_DIR, translation
+from mai_widgets.i18n.catalogues import compile_catalogues
+
+# -- languages --------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _compiled_catalogues() -> None:
+    """gettext and JupyterLab read the compiled catalogues (the build's step; git-ignored): built
+    here when one is missing or older than its .po, so a run right after editing a .po reads it."""
+    for po in LOCALE_DIR.glob("*/LC_MESSAGES/*.po"):
+        built = [po.with_suffix(".mo"), po.with_suffix(".json")]
+        if any(not out.exists() or out.stat().st_mtime < po.stat().st_mtime for out in built):
+            compile_catalogues()
+            translation.cache_clear()
+            return
+
 
 # -- credentials (helper CREDS) -----------------------------------------------------------------
 

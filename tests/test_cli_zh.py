@@ -12,18 +12,6 @@ import pytest
 from test_cli import APPS, REG, cli_env, run
 
 from mai_widgets.emulator import EmulatorProcess
-from mai_widgets.i18n import LOCALE_DIR
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _compiled() -> None:
-    """gettext reads the compiled catalogue (the build's step; git-ignored)."""
-    po = LOCALE_DIR / "zh_CN" / "LC_MESSAGES" / "mai_widgets.po"
-    mo = po.with_suffix(".mo")
-    if not mo.exists() or mo.stat().st_mtime < po.stat().st_mtime:
-        from mai_widgets.i18n.catalogues import compile_catalogues
-
-        compile_catalogues()
 
 
 def env_for(emu: EmulatorProcess | None, home: Path, **extra: str) -> dict[str, str]:

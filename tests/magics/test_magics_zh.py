@@ -24,24 +24,13 @@ from test_register_image import (
 from mai_widgets import batch
 from mai_widgets.emulator import DEMO_SWR_IMAGES, EmulatorProcess
 from mai_widgets.errors import ApiError, BatchFileError, ClientTransportError, ConfigError
-from mai_widgets.i18n import LOCALE_DIR, Msg
+from mai_widgets.i18n import Msg
 from mai_widgets.magics.register import RegisterImageError, RegisterImageMagics
 from mai_widgets.magics.register_images import RegisterImagesError, RegisterImagesMagics
 from mai_widgets.magics.save_image import SaveImageMagics
 from mai_widgets.wire.contract import ImageRecord, ImageStatus
 
 PATHS = DEMO_SWR_IMAGES[8:10]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _compiled() -> None:
-    """gettext reads the compiled catalogue (the build's step; git-ignored)."""
-    po = LOCALE_DIR / "zh_CN" / "LC_MESSAGES" / "mai_widgets.po"
-    mo = po.with_suffix(".mo")
-    if not mo.exists() or mo.stat().st_mtime < po.stat().st_mtime:
-        from mai_widgets.i18n.catalogues import compile_catalogues
-
-        compile_catalogues()
 
 
 @pytest.fixture

@@ -16,7 +16,6 @@ from widget_support import make_client
 from mai_widgets import RegisterPanel, Workbench
 from mai_widgets.emulator import DEFAULTS, EmulatorProcess
 from mai_widgets.emulator.defaults import DEMO_SWR_IMAGES
-from mai_widgets.i18n.catalogues import compile_catalogues
 from mai_widgets.widgets.workbench import DETAIL_FOCUS, IMAGES_TAB, STATUS_FOCUS
 from mai_widgets.wire.contract import ImageStatus
 
@@ -29,11 +28,6 @@ ARM_IMAGE = f"{REG}/mai-demo/mindspore-ascend:2.3.0-aarch64"  # the form's X86_6
 def emu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorProcess]:
     with EmulatorProcess(tmp_path_factory.mktemp("a11y"), init_seconds=0.2, creating_seconds=0.6) as process:
         yield process
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _compiled() -> None:
-    compile_catalogues()  # the zh_CN tests read the compiled catalogue
 
 
 @pytest.fixture

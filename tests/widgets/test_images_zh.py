@@ -15,7 +15,6 @@ from mai_widgets import ImageBrowser, batch
 from mai_widgets.auth.credentials import Credentials
 from mai_widgets.emulator import DEFAULTS, DEMO_SWR_IMAGES, EmulatorProcess
 from mai_widgets.i18n import translation
-from mai_widgets.i18n.catalogues import compile_catalogues
 from mai_widgets.services.session import Session
 from mai_widgets.widgets.batch_view import BatchView, entry_row_html
 from mai_widgets.widgets.browser import PAGE_SIZE, row_html
@@ -23,13 +22,6 @@ from mai_widgets.wire.contract import ImageStatus
 
 WAIT = 30.0
 MISSING = f"{DEFAULTS.registry}/mai-images-zh/never-pushed:1.0"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def catalogues() -> None:
-    """The .mo gettext reads is built from the .po (it is not in the source tree)."""
-    compile_catalogues()
-    translation.cache_clear()
 
 
 @pytest.fixture

@@ -15,8 +15,7 @@ from mai_widgets import RegisterPanel, Workbench
 from mai_widgets.emulator import DEFAULTS, EmulatorProcess
 from mai_widgets.emulator.defaults import DEMO_SWR_IMAGES
 from mai_widgets.errors import ValidationError
-from mai_widgets.i18n import LANGUAGE_ENV, translation
-from mai_widgets.i18n.catalogues import compile_catalogues
+from mai_widgets.i18n import LANGUAGE_ENV
 from mai_widgets.kernel.controller import RegistrationController
 from mai_widgets.widgets.status import StatusView, describe_state
 from mai_widgets.widgets.workbench import IMAGES_TAB, settled_notice
@@ -25,15 +24,6 @@ from mai_widgets.wire.contract import Arch, ImageStatus
 REG = DEFAULTS.registry
 WAIT = 30.0
 ZH = "zh_CN"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _compiled() -> Iterator[None]:
-    """The catalogue as gettext reads it (the .mo is built, not checked in)."""
-    compile_catalogues()
-    translation.cache_clear()
-    yield
-    translation.cache_clear()
 
 
 @pytest.fixture(scope="module")

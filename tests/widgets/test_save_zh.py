@@ -6,13 +6,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import pytest
 from widget_support import make_client
 
 from mai_widgets.emulator.defaults import DEFAULTS, notebook_id_for
 from mai_widgets.emulator.process import EmulatorProcess
 from mai_widgets.i18n import Msg, translation
-from mai_widgets.i18n.catalogues import compile_catalogues
 from mai_widgets.kernel.save import not_kept_text
 from mai_widgets.widgets.save_tab import SaveNotebookView
 from mai_widgets.wire.contract import ImageStatus
@@ -20,13 +18,6 @@ from mai_widgets.wire.notebooks import validate_save_fields
 
 WAIT = 30.0
 DEMO_ID = notebook_id_for(DEFAULTS.project_id, DEFAULTS.demo_notebook)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def catalogues() -> None:
-    """The .mo gettext reads is built from the .po (it is not in the source tree)."""
-    compile_catalogues()
-    translation.cache_clear()
 
 
 def test_the_form_speaks_chinese(emulator: EmulatorProcess) -> None:

@@ -19,8 +19,6 @@ from widget_support import make_client
 from mai_widgets import Workbench
 from mai_widgets.emulator import DEFAULTS, EmulatorProcess
 from mai_widgets.emulator.defaults import DEMO_SWR_IMAGES
-from mai_widgets.i18n import translation
-from mai_widgets.i18n.catalogues import compile_catalogues
 from mai_widgets.wire.contract import ImageStatus
 
 WAIT = 30.0
@@ -36,14 +34,6 @@ ENGLISH_RUN = re.compile(r"(?<![\w./:-])([A-Za-z]{2,})(?:\s+|,\s*)([A-Za-z]{2,})
 # (quoted), and a quoted literal (the error a wrong architecture gives: 'exec format error').
 DATA = re.compile(r"<(td|code|pre|a|q)\b[^>]*>.*?</\1>|'[^'<>]*'", re.S)
 TAGS = re.compile(r"<[^>]+>")
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _compiled() -> Iterator[None]:
-    compile_catalogues()
-    translation.cache_clear()
-    yield
-    translation.cache_clear()
 
 
 @pytest.fixture(scope="module")
