@@ -10,6 +10,7 @@
 # Which Chromium: $MAI_CHROMIUM if set (any Chromium or Chrome binary); else Debian's
 # /usr/bin/chromium, installed with apt-get if missing (as root, or through sudo; it needs the
 # package mirror); only where there is no apt-get, Playwright's own Chromium (downloaded once).
+# Debian's fonts-noto-cjk too, when no Chinese font is installed (the zh_CN tests).
 set -euo pipefail
 
 HERE="$(cd "$(dirname "$0")" && pwd)"
@@ -46,6 +47,16 @@ elif command -v apt-get >/dev/null 2>&1; then
 else
   playwright_chromium=1
   export MAI_CHROMIUM=""   # empty: playwright.config.ts lets Playwright use its own Chromium
+fi
+
+# A Chinese font, as every Chinese user's machine has: without one, Chromium draws the zh_CN
+# tests' selects, placeholders and tabs as empty boxes, and their widths are not a user's.
+if ! fc-list :lang=zh 2>/dev/null | grep -q . && command -v apt-get >/dev/null 2>&1; then
+  echo "== installing Debian's fonts-noto-cjk (apt-get: needs root or sudo, and the package mirror)"
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq fonts-noto-cjk >/dev/null ||
+    { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq fonts-noto-cjk >/dev/null; }
 fi
 
 if ! "$PY" -c "import mai_widgets, jupyterlab" 2>/dev/null; then

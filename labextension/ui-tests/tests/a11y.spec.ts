@@ -284,11 +284,11 @@ for (const language of LANGUAGES) {
         }
         const { nameTag } = freshSwrPath(`axe-${theme}`, { register: true });
         await openFromSideBar(page, words); // the default side-bar width
-        const form = await waitForForm(page);
-        const bench = sidePanelWorkbench(page);
+        const form = await waitForForm(page, words);
+        const bench = sidePanelWorkbench(page, words);
         const found: Record<string, string[]> = {};
         found.register = await axe(page, `${language}-${theme}-register`);
-        await fillRegister(sidePanelForm(page));
+        await fillRegister(sidePanelForm(page, words));
         found.registerFilled = await axe(page, `${language}-${theme}-register-filled`);
         await openImage(bench, nameTag);
         found.images = await axe(page, `${language}-${theme}-images`);

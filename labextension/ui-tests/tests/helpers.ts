@@ -181,8 +181,10 @@ export class Workbench {
     return this.root.locator(':scope > .lm-TabBar .lm-TabBar-tab');
   }
   /** A tab by its English title, in the workbench's language. */
+  /** The tab whose whole title is `title`'s words (镜像 is also part of 保存镜像). */
   tab(title: string): Locator {
-    return this.tabs.filter({ hasText: this.words(title) });
+    const words = this.words(title).replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    return this.tabs.filter({ hasText: new RegExp(`^\\s*${words}\\s*$`) });
   }
   get browser(): Locator {
     return this.root.locator('.mai-image-browser');
