@@ -37,7 +37,7 @@ export interface IPhaseView {
   /** A command the user can copy (an install command), or null. */
   code: string | null;
   action: { id: Action; label: string } | null;
-  /** Whether something is under way (the panel shows a spinner, not a button). */
+  /** Whether something is under way (the panel shows a busy marker, not a button). */
   busy: boolean;
 }
 
