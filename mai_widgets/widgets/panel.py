@@ -297,7 +297,8 @@ class RegisterPanel(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
                 self.preview_box,
             ],
             # Stable classes for browser tests, given at construction (each add_class is one more message).
-            _dom_classes=("mai-register-panel",),
+            # mai-form: the look it shares with the Save tab (labextension/style/base.raw.css).
+            _dom_classes=("mai-register-panel", "mai-form"),
         )
         self._panel_closed = False
 

@@ -193,7 +193,7 @@ class SaveNotebookView(widgets.VBox):  # type: ignore[misc]  # ipywidgets is unt
                 self.error_box,
                 self.result,
             ],
-            _dom_classes=("mai-save-notebook",),
+            _dom_classes=("mai-save-notebook", "mai-form"),  # mai-form: the look it shares with Register
         )
         self._view_closed = False
         for field, widget in self.inputs.items():
