@@ -29,6 +29,15 @@ case "$mode" in
   *) echo "usage: $0 [test|bench] [playwright args...]" >&2; exit 2 ;;
 esac
 
+# Installs one Debian package (as root, or through sudo; it needs the package mirror).
+apt_install() {
+  echo "== installing Debian's $1 (apt-get: needs root or sudo, and the package mirror)"
+  local sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$1" >/dev/null
+}
+
 playwright_chromium=0
 if [ -n "${MAI_CHROMIUM:-}" ]; then
   if [ ! -x "$MAI_CHROMIUM" ]; then
@@ -38,11 +47,7 @@ if [ -n "${MAI_CHROMIUM:-}" ]; then
 elif [ -x "$DEBIAN_CHROMIUM" ]; then
   export MAI_CHROMIUM="$DEBIAN_CHROMIUM"
 elif command -v apt-get >/dev/null 2>&1; then
-  echo "== installing Debian's chromium (apt-get: needs root or sudo, and the package mirror)"
-  SUDO=""
-  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+  apt_install chromium
   export MAI_CHROMIUM="$DEBIAN_CHROMIUM"
 else
   playwright_chromium=1
@@ -52,11 +57,7 @@ fi
 # A Chinese font, as every Chinese user's machine has: without one, Chromium draws the zh_CN
 # tests' selects, placeholders and tabs as empty boxes, and their widths are not a user's.
 if ! fc-list :lang=zh 2>/dev/null | grep -q . && command -v apt-get >/dev/null 2>&1; then
-  echo "== installing Debian's fonts-noto-cjk (apt-get: needs root or sudo, and the package mirror)"
-  SUDO=""
-  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq fonts-noto-cjk >/dev/null ||
-    { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq fonts-noto-cjk >/dev/null; }
+  apt_install fonts-noto-cjk
 fi
 
 if ! "$PY" -c "import mai_widgets, jupyterlab" 2>/dev/null; then

@@ -180,8 +180,7 @@ export class Workbench {
   get tabs(): Locator {
     return this.root.locator(':scope > .lm-TabBar .lm-TabBar-tab');
   }
-  /** A tab by its English title, in the workbench's language. */
-  /** The tab whose whole title is `title`'s words (镜像 is also part of 保存镜像). */
+  /** A tab by its English title, in the workbench's language: the whole title (镜像 is also in 保存镜像). */
   tab(title: string): Locator {
     const words = this.words(title).replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
     return this.tabs.filter({ hasText: new RegExp(`^\\s*${words}\\s*$`) });
