@@ -58,15 +58,20 @@ def announcements(bench: Workbench) -> list[dict[str, str]]:
     return said
 
 
+def register_until_settled(panel: RegisterPanel, swr_path: str) -> None:
+    """Type a path, let its checks finish, press Register and wait until the image settles."""
+    panel.swr_path.value = swr_path
+    assert panel.controller.wait_preflight(WAIT)
+    panel.register_button.click()
+    assert panel.controller.wait_settled(WAIT)
+
+
 def test_a_registration_is_announced_once_per_status_and_focus_follows_it(emu: EmulatorProcess) -> None:
     bench = Workbench(make_client(emu), language="en")
     said = announcements(bench)
     panel = bench.register_panel
     try:
-        panel.swr_path.value = DEMO_SWR_IMAGES[0]
-        assert panel.controller.wait_preflight(WAIT)
-        panel.register_button.click()
-        assert panel.controller.wait_settled(WAIT)
+        register_until_settled(panel, DEMO_SWR_IMAGES[0])
         wait_for(lambda: any("ACTIVE" in a["text"] for a in said) and said[-1]["focus"] == STATUS_FOCUS)
         record = panel.controller.record
         assert record is not None and record.status == ImageStatus.ACTIVE
@@ -89,10 +94,7 @@ def test_announcements_speak_the_workbench_language_and_keep_status_values(emu: 
     said = announcements(bench)
     panel = bench.register_panel
     try:
-        panel.swr_path.value = DEMO_SWR_IMAGES[1]
-        assert panel.controller.wait_preflight(WAIT)
-        panel.register_button.click()
-        assert panel.controller.wait_settled(WAIT)
+        register_until_settled(panel, DEMO_SWR_IMAGES[1])
         wait_for(lambda: any("ACTIVE" in a["text"] for a in said))
         texts = [a["text"] for a in said if a["text"]]
         assert texts[0] == "正在向 ModelArts 发送注册请求…"
