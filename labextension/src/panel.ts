@@ -7,7 +7,6 @@ import * as widgetsBase from '@jupyter-widgets/base';
 import { JUPYTER_CONTROLS_VERSION } from '@jupyter-widgets/controls/lib/version';
 import { KernelWidgetManager, output as labOutput, WidgetRenderer } from '@jupyter-widgets/jupyterlab-manager';
 import { SessionContext, translateKernelStatuses } from '@jupyterlab/apputils';
-import { OutputAreaModel, SimplifiedOutputArea } from '@jupyterlab/outputarea';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { CommsOverSubshells, Event, Kernel, KernelMessage, ServiceManager } from '@jupyterlab/services';
 import { refreshIcon, stopIcon, ToolbarButton } from '@jupyterlab/ui-components';
@@ -83,16 +82,7 @@ export class ModelArtsPanel extends Panel {
     const trans = (this._trans = translator.load('mai_widgets'));
     this._kernelStatuses = translateKernelStatuses(translator);
 
-    // A private rendermime: the app's widget renderer belongs to notebooks' managers.
-    this._rendermime = options.rendermime.clone();
-    this._rendermime.addFactory(
-      {
-        safe: false,
-        mimeTypes: [WIDGET_VIEW_MIMETYPE],
-        createRenderer: opts => new WidgetRenderer(opts, this._manager ?? undefined)
-      },
-      -10
-    );
+    this._rendermime = options.rendermime;
 
     this._header = new Panel();
     this._header.addClass('mai-panel-header');
@@ -123,10 +113,9 @@ export class ModelArtsPanel extends Panel {
     this._message.addClass('mai-panel-message');
     this._message.node.setAttribute('role', 'status');
 
-    this._output = new SimplifiedOutputArea({
-      model: new OutputAreaModel({ trusted: true }),
-      rendermime: this._rendermime
-    });
+    // The workbench's view: the panel code displays one widget and nothing else is shown (an
+    // error becomes a phase), so a widget renderer bound to the panel's manager is all it takes.
+    this._output = new Panel();
     this._output.addClass('mai-panel-output');
 
     // One live region that stays in the page: its text changes once per status change, so a
@@ -352,10 +341,7 @@ export class ModelArtsPanel extends Panel {
       }
       return;
     }
-    const kernel = session.session?.kernel;
-    if (kernel && this._session === session && kernel.status === 'idle' && this._phase.kind === 'starting') {
-      void this._render();
-    }
+    // The form was asked for when the kernel came (_onKernelChanged).
   }
 
   /** Restart the kernel; the status handler brings the form back. */
@@ -428,10 +414,13 @@ export class ModelArtsPanel extends Panel {
     kernel.commsOverSubshells = CommsOverSubshells.Disabled;
     this._kernelProcess = null;
     kernel.iopubMessage.connect(this._onIOPub, this);
-    this._setManager(kernel);
     if (this._phase.kind !== 'closed') {
-      this._show({ kind: 'starting', kernel: this._kernelDisplayName() });
+      // Sent now, the code waits in the connection's queue and runs as soon as the kernel
+      // answers, while the session is still being set up here; and before the new manager's
+      // restore requests, which a new kernel can only answer with nothing.
+      void this._render(kernel);
     }
+    this._setManager(kernel); // listening before any answer can arrive
   }
 
   private _onStatus(_: unknown, status: Kernel.Status): void {
@@ -495,8 +484,7 @@ export class ModelArtsPanel extends Panel {
   }
 
   /** Run the panel code and put its display (the widget view) in the output area. */
-  private async _render(): Promise<void> {
-    const kernel = this._session?.session?.kernel;
+  private async _render(kernel = this._session?.session?.kernel): Promise<void> {
     if (!kernel || kernel.isDisposed) {
       return;
     }
@@ -537,28 +525,15 @@ export class ModelArtsPanel extends Panel {
     }
   }
 
-  /** Outputs of the panel code, except tracebacks: errors become a phase with a plain message. */
+  /** The panel code's display: the workbench's view, rendered by the panel's widget manager. */
   private _handleIOPub(msg: KernelMessage.IIOPubMessage): void {
-    const type = msg.header.msg_type;
-    const model = this._output.model;
-    switch (type) {
-      case 'execute_result':
-      case 'display_data': {
-        model.add({ ...(msg.content as object), output_type: type } as any);
-        const view = (msg.content as any).data?.[WIDGET_VIEW_MIMETYPE];
-        if (view && typeof view.model_id === 'string') {
-          void this._watchWorkbench(view.model_id);
-        }
-        break;
-      }
-      case 'stream':
-        model.add({ ...(msg.content as object), output_type: type } as any);
-        break;
-      case 'clear_output':
-        model.clear((msg as KernelMessage.IClearOutputMsg).content.wait);
-        break;
-      default:
-        break;
+    const data = (msg.content as any).data;
+    const view = data?.[WIDGET_VIEW_MIMETYPE];
+    if (this._manager && typeof view?.model_id === 'string') {
+      const renderer = new WidgetRenderer({ mimeType: WIDGET_VIEW_MIMETYPE } as any, this._manager);
+      this._output.addWidget(renderer);
+      void renderer.renderModel({ data } as any);
+      void this._watchWorkbench(view.model_id);
     }
   }
 
@@ -637,7 +612,9 @@ export class ModelArtsPanel extends Panel {
 
   private _clearOutput(): void {
     this._generation++;
-    this._output.model.clear();
+    for (const view of [...this._output.widgets]) {
+      view.dispose();
+    }
   }
 
   private _show(phase: Phase): void {
@@ -696,26 +673,19 @@ export class ModelArtsPanel extends Panel {
   private _formFocusFrom: Element | null | false = false;
   private _kernelLabel: HTMLElement;
   private _message: Widget;
-  private _output: SimplifiedOutputArea;
+  private _output: Panel;
 }
 
 namespace Private {
-  /** A bare KernelWidgetManager knows no widget modules: the core ones, registered here. */
+  /**
+   * A bare KernelWidgetManager knows no widget modules: the core ones, registered here. A module
+   * is looked up by a model's or view's class name, so its whole namespace serves as exports.
+   */
   export function registerWidgetModules(manager: KernelWidgetManager): void {
     manager.register({
       name: '@jupyter-widgets/base',
       version: widgetsBase.JUPYTER_WIDGETS_VERSION,
-      exports: {
-        WidgetModel: widgetsBase.WidgetModel,
-        WidgetView: widgetsBase.WidgetView,
-        DOMWidgetView: widgetsBase.DOMWidgetView,
-        DOMWidgetModel: widgetsBase.DOMWidgetModel,
-        LayoutModel: widgetsBase.LayoutModel,
-        LayoutView: widgetsBase.LayoutView,
-        StyleModel: widgetsBase.StyleModel,
-        StyleView: widgetsBase.StyleView,
-        ErrorWidgetView: widgetsBase.ErrorWidgetView
-      } as any
+      exports: widgetsBase as any
     });
     manager.register({
       name: '@jupyter-widgets/controls',
@@ -725,7 +695,7 @@ namespace Private {
     manager.register({
       name: '@jupyter-widgets/output',
       version: labOutput.OUTPUT_WIDGET_VERSION,
-      exports: { OutputModel: labOutput.OutputModel, OutputView: labOutput.OutputView } as any
+      exports: labOutput as any
     });
   }
 }
