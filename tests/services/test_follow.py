@@ -116,7 +116,11 @@ def test_many_images_are_read_from_the_list_and_the_unlisted_one_by_one(emulator
     paths = [r.request.path_url.split("?")[0] for r in seen.responses if r.request.method == "GET"]
     listing = f"/v1/{emulator.project_id}/images"
     one_by_one = [p.rsplit("/", 1)[1] for p in paths if p != listing]
-    assert one_by_one == [gone_id]  # the listed images were never read alone
+    # The listed images are not read alone while others are followed with them; the last one
+    # still CREATING, once alone, is (one read costs less than a page). Which one, and whether any
+    # is left alone at all, depends on how the rounds fall on a loaded machine.
+    alone = [image_id for image_id in one_by_one if image_id != gone_id]
+    assert one_by_one.count(gone_id) == 1 and len(set(alone)) <= 1
     assert paths.count(listing) == follow.rounds and follow.requests == len(paths)
 
 
