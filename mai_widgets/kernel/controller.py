@@ -152,9 +152,14 @@ class RegistrationController(HasTraits):
         config: MaiConfig | None = None,
         preflight: bool = False,
         preflight_delay: float = PREFLIGHT_DELAY,
+        hold_background: bool = False,
         **initial_fields: Any,
     ) -> None:
+        """``hold_background`` (a panel's controller): the instance metadata look-up and the checks
+        of a path given here wait for :meth:`start_background`, so the form is on screen first."""
         super().__init__()
+        self._held = hold_background
+        self._pending_learn: Session | None = None
         self._client = client
         self._config = client.config if client is not None else config
         self._writer = MainLoopWriter()
@@ -173,6 +178,8 @@ class RegistrationController(HasTraits):
             self.observe(self._preflight_input_changed, names="fields")
             self.observe(self._recheck_after_registering, names="state")
         self.fields = {**default_fields(self._config), **initial_fields}
+        # An edit after construction means the form is in use: nothing waits any longer.
+        self.observe(self._edited, names="fields")
 
     # -- configuration ---------------------------------------------------------------------
 
@@ -199,7 +206,10 @@ class RegistrationController(HasTraits):
             self.missing = session.missing_settings()
             self.credentials_source = session.credentials_source
             if self.missing and not session.has_local_credentials():
-                self._learn_instance_credentials(session)
+                if self._held:
+                    self._pending_learn = session
+                else:
+                    self._learn_instance_credentials(session)
         except ConfigError as error:
             self._setup_error = error
             self.missing = list(error.missing) or [error.message]
@@ -225,6 +235,32 @@ class RegistrationController(HasTraits):
             self._apply({"missing": [], "credentials_source": client.credentials_source})
 
         start_thread(learn, "mai-widgets-instance-credentials")
+
+    def start_background(self) -> None:
+        """Start what a held controller kept back: the metadata-service look-up (with it the
+        import of requests) and the checks of the starting path. Once only."""
+        if not self._held:
+            return
+        self._held = False
+        if self._closed:
+            return
+        session, self._pending_learn = self._pending_learn, None
+        if session is not None:
+            self._learn_instance_credentials(session)
+        if self._preflight_key is not None and self._preflight_debouncer is not None:
+            self._preflight_debouncer.trigger()
+
+    def start_background_soon(self) -> None:
+        """:meth:`start_background` on the kernel loop's next turn, once the cell that displays the
+        form has sent it; at once where no loop turns (scripts, tests)."""
+        loop = self._writer.loop
+        if self._held and self._writer.uses_loop and loop is not None:
+            loop.call_soon_threadsafe(self.start_background)
+        else:
+            self.start_background()
+
+    def _edited(self, _: Mapping[str, Any]) -> None:
+        self.start_background()
 
     @property
     def config(self) -> MaiConfig | None:
@@ -356,7 +392,7 @@ class RegistrationController(HasTraits):
             self.checks = []
             self.warnings_accepted = False
             self.preflight_state = "off" if key is None else "waiting"
-        if key is not None and not self._closed:
+        if key is not None and not self._closed and not self._held:
             self._preflight_debouncer.trigger()
 
     def _recheck_after_registering(self, change: Mapping[str, Any]) -> None:
@@ -405,6 +441,7 @@ class RegistrationController(HasTraits):
 
     def run_preflight_now(self) -> None:
         """Start a pending preflight at once (an Enter key, a test), without the typing delay."""
+        self.start_background()  # asked for explicitly: nothing waits for the form any longer
         if self._preflight_debouncer is not None:
             self._preflight_debouncer.flush()
 

@@ -10,7 +10,7 @@ has none, and the generated code refers to environment variables.
 from __future__ import annotations
 
 import html
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
@@ -129,6 +129,66 @@ class _MultiChoice(widgets.HBox):  # type: ignore[misc]  # ipywidgets is untyped
             box.disabled = disabled
 
 
+class _FieldMessages(Mapping[str, widgets.HTML]):
+    """The fields' message widgets, each made on first use (a new form says nothing)."""
+
+    def __init__(self, make: Callable[[str], widgets.HTML]) -> None:
+        self._make = make
+        self._made: dict[str, widgets.HTML] = {}
+
+    def made(self, name: str) -> bool:
+        return name in self._made
+
+    def __getitem__(self, name: str) -> widgets.HTML:
+        if name not in self._made:
+            if name not in FIELD_NAMES:
+                raise KeyError(name)
+            self._made[name] = self._make(name)
+        return self._made[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return (s.name for s in FORM_FIELDS)
+
+    def __len__(self) -> int:
+        return len(FORM_FIELDS)
+
+
+class _Preview:
+    """The request preview: the HTTP request, the Python SDK code and curl, in tabs."""
+
+    def __init__(self, looks: SharedLooks) -> None:
+        self.http = looks.html()
+        self.python = looks.html()
+        self.curl = looks.html()
+        _tr = looks.tr
+        self.tabs = widgets.Tab(
+            children=[self.http, self.python, self.curl],
+            titles=(_tr("HTTP request"), _tr("Python SDK"), "curl"),
+        )
+        self.box = widgets.VBox(
+            [self.tabs], layout=widgets.Layout(display="none"), _dom_classes=("mai-preview",)
+        )
+
+
+class _AgainOffer:
+    """ "Already registered", and that registration failed: registering again needs it deleted."""
+
+    def __init__(self, looks: SharedLooks) -> None:
+        _tr = looks.tr
+        self.message = looks.html(classes=("mai-register-again-offer-message",))
+        self.button = widgets.Button(
+            description=_tr("Delete and register again"),
+            button_style="warning",
+            icon="redo",
+            _dom_classes=("mai-register-again-offer-button",),
+        )
+        self.box = widgets.VBox(
+            [self.message, self.button],
+            layout=widgets.Layout(display="none"),
+            _dom_classes=("mai-register-again-offer",),
+        )
+
+
 class RegisterPanel(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
     """Register an SWR image with ModelArts: the form, its preview and the live status."""
 
@@ -144,7 +204,10 @@ class RegisterPanel(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
     ) -> None:
         """``language``: ``en`` or ``zh_CN``; None: ``MaiConfig.language``, then the locale's."""
         if controller is None:
-            controller = RegistrationController(client, config=config, preflight=preflight, **initial_fields)
+            # Held: the metadata service and the first checks start once the form is shown.
+            controller = RegistrationController(
+                client, config=config, preflight=preflight, hold_background=True, **initial_fields
+            )
         elif initial_fields:
             controller.update_fields(**initial_fields)
         self.controller = controller
@@ -227,17 +290,17 @@ class RegisterPanel(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
             "workspace_id": self.workspace_id,
             "description": self.description,
         }
-        self.field_errors: dict[str, widgets.HTML] = {}
+        self._rows: dict[str, widgets.VBox] = {}
         rows: list[widgets.Widget] = []
         for name, widget in self.inputs.items():
-            message = looks.html(classes=("mai-field-error", f"mai-field-error-{name.replace('_', '-')}"))
-            self.field_errors[name] = message
             extra = [self.description_counter] if name == "description" else []
             # The CSS puts the counter and the message under the field, aligned with its input.
             shown = self.swr_picker if name == "swr_path" else widget
-            rows.append(
-                widgets.VBox([shown, *extra, message], layout=looks.layout(), _dom_classes=("mai-field-row",))
-            )
+            row = widgets.VBox([shown, *extra], layout=looks.layout(), _dom_classes=("mai-field-row",))
+            self._rows[name] = row
+            rows.append(row)
+        # Each field's message widget is made when it first has something to say.
+        self.field_errors = _FieldMessages(self._field_message)
 
         # The preflight checklist sits under the SWR path it is about.
         self.preflight_view = PreflightView(controller, tr=self._tr)
@@ -254,48 +317,27 @@ class RegisterPanel(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
             description=_tr("Preview request"), icon="eye", _dom_classes=("mai-preview-button",)
         )
         self.reason = looks.html(classes=("mai-register-reason",))
-        self.preview_http = looks.html()
-        self.preview_python = looks.html()
-        self.preview_curl = looks.html()
-        self.preview_tabs = widgets.Tab(
-            children=[self.preview_http, self.preview_python, self.preview_curl],
-            titles=(_tr("HTTP request"), _tr("Python SDK"), "curl"),
-        )
-        self.preview_box = widgets.VBox(
-            [self.preview_tabs], layout=widgets.Layout(display="none"), _dom_classes=("mai-preview",)
-        )
         self.preview_text = ""
-        self.status_view = StatusView(controller, looks=looks)
-        # "Already registered", and that registration failed: registering again needs it deleted.
-        self.again_message = looks.html(classes=("mai-register-again-offer-message",))
-        self.again_button = widgets.Button(
-            description=_tr("Delete and register again"),
-            button_style="warning",
-            icon="redo",
-            _dom_classes=("mai-register-again-offer-button",),
-        )
-        self.again_box = widgets.VBox(
-            [self.again_message, self.again_button],
-            layout=widgets.Layout(display="none"),
-            _dom_classes=("mai-register-again-offer",),
-        )
-
+        # Made when first needed, as each widget slows the panel's opening: the request preview
+        # (Preview request), the status (a registration starts) and "delete and register again"
+        # (a failed duplicate). Their attributes make them on first use all the same.
+        self._preview: _Preview | None = None
+        self._preview_open = False
+        self._status_view: StatusView | None = None
+        self._again: _AgainOffer | None = None
+        self._form = [
+            self.title,
+            self.endpoint_line,
+            *rows,
+            widgets.HBox(
+                [self.register_button, self.preview_button],
+                layout=looks.layout(),
+                _dom_classes=("mai-actions",),
+            ),
+            self.reason,
+        ]
         super().__init__(
-            [
-                self.title,
-                self.endpoint_line,
-                *rows,
-                widgets.HBox(
-                    [self.register_button, self.preview_button],
-                    layout=looks.layout(),
-                    _dom_classes=("mai-actions",),
-                ),
-                self.reason,
-                # Right under Register, so its result shows where the user just clicked.
-                self.again_box,
-                self.status_view,
-                self.preview_box,
-            ],
+            self._form,
             # Stable classes for browser tests, given at construction (each add_class is one more message).
             # mai-form: the look it shares with the Save tab (labextension/style/base.raw.css).
             _dom_classes=("mai-register-panel", "mai-form"),
@@ -309,7 +351,6 @@ class RegisterPanel(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
             else:
                 widget.observe(handler, names="value")
         self.register_button.on_click(self._register_clicked)
-        self.again_button.on_click(self._again_clicked)
         controller.observe(self._offer_changed, names=["record", "busy", "state"])
         self.preview_button.on_click(self._preview_clicked)
         controller.observe(self._fields_changed, names="fields")
@@ -319,6 +360,96 @@ class RegisterPanel(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
         )
         self._render_fields()
         self._render_controls()
+        if controller.state != "editing":  # a page reload: its registration is shown again
+            _ = self.status_view
+
+    # -- parts made on first use -----------------------------------------------------------
+
+    def _arrange(self) -> None:
+        """The form, then whichever of the offer, the status and the preview exist."""
+        extra = [
+            # Right under Register, so its result shows where the user just clicked.
+            self._again.box if self._again is not None else None,
+            self._status_view,
+            self._preview.box if self._preview is not None else None,
+        ]
+        self.children = (*self._form, *(w for w in extra if w is not None))
+
+    def _part_looks(self) -> SharedLooks:
+        # Asked for after close: the panel's shared looks are closed, so the part gets its own,
+        # closed with it (by _close_tree).
+        return SharedLooks(self._tr) if self._panel_closed else self._looks
+
+    def _field_message(self, name: str) -> widgets.HTML:
+        message = self._part_looks().html(
+            classes=("mai-field-error", f"mai-field-error-{name.replace('_', '-')}")
+        )
+        if self._panel_closed:
+            _close_tree(message)
+        else:
+            row = self._rows[name]
+            row.children = (*row.children, message)
+        return message
+
+    @property
+    def status_view(self) -> StatusView:
+        """The registration's status, made when a registration starts (or on first use)."""
+        if self._status_view is None:
+            self._status_view = StatusView(self.controller, looks=self._part_looks())
+            self._place(self._status_view)
+        return self._status_view
+
+    def _place(self, box: widgets.Widget) -> None:
+        """A part just made: shown under the form, or closed at once when the panel is closed."""
+        if self._panel_closed:
+            _close_tree(box)
+        else:
+            self._arrange()
+
+    def _preview_parts(self) -> _Preview:
+        if self._preview is None:
+            self._preview = _Preview(self._part_looks())
+            self._place(self._preview.box)
+        return self._preview
+
+    @property
+    def preview_http(self) -> widgets.HTML:
+        return self._preview_parts().http
+
+    @property
+    def preview_python(self) -> widgets.HTML:
+        return self._preview_parts().python
+
+    @property
+    def preview_curl(self) -> widgets.HTML:
+        return self._preview_parts().curl
+
+    @property
+    def preview_tabs(self) -> widgets.Tab:
+        return self._preview_parts().tabs
+
+    @property
+    def preview_box(self) -> widgets.VBox:
+        return self._preview_parts().box
+
+    def _again_parts(self) -> _AgainOffer:
+        if self._again is None:
+            self._again = _AgainOffer(self._part_looks())
+            self._again.button.on_click(self._again_clicked)
+            self._place(self._again.box)
+        return self._again
+
+    @property
+    def again_message(self) -> widgets.HTML:
+        return self._again_parts().message
+
+    @property
+    def again_button(self) -> widgets.Button:
+        return self._again_parts().button
+
+    @property
+    def again_box(self) -> widgets.VBox:
+        return self._again_parts().box
 
     # -- construction helpers --------------------------------------------------------------
 
@@ -421,9 +552,12 @@ class RegisterPanel(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
             self._register_checked()
 
     def _preview_clicked(self, _: widgets.Button) -> None:
-        showing = self.preview_box.layout.display != "none"
-        self.preview_box.layout.display = "none" if showing else ""
-        self.preview_button.description = self._tr("Preview request") if showing else self._tr("Hide preview")
+        self._preview_open = not self._preview_open
+        self.preview_box.layout.display = "" if self._preview_open else "none"
+        _tr = self._tr
+        self.preview_button.description = (
+            _tr("Hide preview") if self._preview_open else _tr("Preview request")
+        )
         self._render_preview()
 
     # -- delete and register again ---------------------------------------------------------
@@ -459,8 +593,8 @@ class RegisterPanel(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
             self.again_message.value = question + trouble
             self.again_button.disabled = False
             self.again_box.layout.display = ""
-        elif c.busy:
-            self.again_box.layout.display = "none"
+        elif c.busy and self._again is not None:
+            self._again.box.layout.display = "none"
 
     def _again_clicked(self, _: widgets.Button) -> None:
         self.delete_and_register_again()
@@ -481,7 +615,9 @@ class RegisterPanel(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
     def _fields_changed(self, _: Mapping[str, Any]) -> None:
         self._render_fields()
 
-    def _controls_changed(self, _: Mapping[str, Any]) -> None:
+    def _controls_changed(self, change: Mapping[str, Any]) -> None:
+        if change["name"] == "state" and change["new"] != "editing":
+            _ = self.status_view  # a registration started: its status is shown from now on
         self._render_controls()
         self._checks_ended()
 
@@ -505,7 +641,7 @@ class RegisterPanel(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
         length = len(description) if isinstance(description, str) else 0
         self.description_counter.value = f"{length} / {field_spec('description').max_length}"
         self._render_controls()
-        if self.preview_box.layout.display != "none":
+        if self._preview_open:
             self._render_preview()
 
     def _render_controls(self) -> None:
@@ -513,14 +649,13 @@ class RegisterPanel(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
         _tr = self._tr
         shown: list[str] = []
         hidden: list[str] = []
-        for name, message in self.field_errors.items():
+        for name in self.inputs:
             problem = c.problems.get(name)
             visible = problem is not None and (self._attempted or name in self._touched)
-            message.value = (
-                field_message_html(FIELD_LABELS.get(name, name), problem, _tr)
-                if visible and problem is not None
-                else ""
-            )
+            label = FIELD_LABELS.get(name, name)
+            text = field_message_html(label, problem, _tr) if visible and problem is not None else ""
+            if text or self.field_errors.made(name):
+                self.field_errors[name].value = text
             if problem is not None:
                 (shown if visible else hidden).append(_label(name))
         blockers = c.blockers()
@@ -592,6 +727,11 @@ class RegisterPanel(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
         self.preview_curl.value = _pre(preview.curl)
         self.preview_text = "\n\n".join((preview.http_text(), preview.python_sdk_code, preview.curl))
 
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        # Shown: what the form held back starts once this cell has sent it.
+        self.controller.start_background_soon()
+        return super()._repr_mimebundle_(**kwargs)
+
     # -- closing ---------------------------------------------------------------------------
 
     def close(self) -> None:
@@ -612,11 +752,11 @@ class RegisterPanel(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
 
 def _close_tree(widget: widgets.Widget) -> None:
     """Close a widget and everything under it, children first."""
+    if isinstance(widget, StatusView):
+        widget.close()  # it closes its own parts, and stops following
+        return
     for child in getattr(widget, "children", ()):
-        if isinstance(child, StatusView):
-            child.close()
-        else:
-            _close_tree(child)
+        _close_tree(child)
     for extra in ("layout", "style"):
         sub = getattr(widget, extra, None)
         if isinstance(sub, widgets.Widget):

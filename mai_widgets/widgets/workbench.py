@@ -350,6 +350,12 @@ class Workbench(widgets.Tab):  # type: ignore[misc]  # ipywidgets is untyped
             self.show_image(image_id)
             self.open_image = ""  # the same image can be asked for again
 
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        # Shown (in the side panel or a notebook): what the form held back (the metadata
+        # service, the checks of a starting path) starts once this cell has sent the form.
+        self.register_panel.controller.start_background_soon()
+        return super()._repr_mimebundle_(**kwargs)
+
     def close(self) -> None:
         """Close every tab: every worker and poll loop stops (HTTP in flight is cut)."""
         if getattr(self, "_workbench_closed", True):

@@ -106,7 +106,7 @@ def test_metadata_credentials_need_their_security_token(emulator: EmulatorProces
         client.list()
 
 
-def test_a_panel_opens_at_once_and_learns_the_instance_credentials_later(
+def test_a_panel_opens_at_once_and_learns_the_instance_credentials_once_shown(
     emulator: EmulatorProcess, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from mai_widgets.widgets.panel import RegisterPanel
@@ -123,6 +123,10 @@ def test_a_panel_opens_at_once_and_learns_the_instance_credentials_later(
     panel = RegisterPanel(swr_path=DEMO_SWR_IMAGES[0])
     built_in = time.monotonic() - started
     controller = panel.controller
+    time.sleep(0.5)  # the form comes first: nothing is asked until it is shown
+    controller._writer.drain_here()
+    assert controller.missing and METADATA_SOURCE not in controller.credentials_source
+    panel._repr_mimebundle_()  # shown (no kernel loop here: the look-up starts at once)
     deadline = time.monotonic() + 15
     while controller.missing and time.monotonic() < deadline:
         controller._writer.drain_here()  # no kernel loop here: apply the worker's changes

@@ -369,3 +369,98 @@ def test_in_a_real_kernel_changes_land_on_the_main_thread(emulator: EmulatorProc
     nbclient.NotebookClient(nb, timeout=120, kernel_name="python3").execute()
     out = nb.cells[1].outputs[0]["text"]
     assert out.split() == ["settled", "ACTIVE", "['MainThread']", "True"]
+
+
+# -- the cold open: only what a new form shows is built, and nothing waits on the network ------
+
+
+def tree_classes(widget: widgets.Widget) -> set[str]:
+    """The DOM classes of a widget and of everything under it (what the browser is sent)."""
+    found = set(getattr(widget, "_dom_classes", ()))
+    for child in getattr(widget, "children", ()):
+        found |= tree_classes(child)
+    return found
+
+
+def test_a_new_form_builds_its_status_preview_and_messages_when_first_needed(
+    emulator: EmulatorProcess,
+) -> None:
+    panel = RegisterPanel(client=make_client(emulator), preflight=False)
+    later = {"mai-status-view", "mai-preview", "mai-register-again-offer", "mai-field-error"}
+    assert not tree_classes(panel) & later
+    assert len({w.model_id for w in descendants(panel)}) < 70  # 99 with every part built at once
+    panel.preview_button.click()
+    assert "mai-preview" in tree_classes(panel) and panel.preview_box.layout.display == ""
+    assert "Nothing to preview yet" in panel.preview_http.value
+    panel.preview_button.click()
+    assert (
+        panel.preview_box.layout.display == "none" and panel.preview_button.description == "Preview request"
+    )
+    panel.swr_path.value = "Not A Path"
+    assert "mai-field-error-swr-path" in tree_classes(panel) and panel.field_errors["swr_path"].value
+    assert "mai-field-error-arch" not in tree_classes(panel)  # no message: no widget
+    assert "mai-status-view" not in tree_classes(panel)
+    panel.swr_path.value = GOOD
+    assert panel.field_errors["swr_path"].value == ""  # made once, emptied when fixed
+    panel.register_button.click()
+    assert "mai-status-view" in tree_classes(panel)  # a registration started: its status shows
+    settle(panel)
+    assert "ACTIVE" in panel.status_view.badge.value
+    children = list(panel.children)
+    assert children.index(panel.status_view) < children.index(panel.preview_box)
+    panel.close()
+    assert panel.status_view.comm is None and panel.field_errors["arch"].comm is None
+    assert panel.again_box.comm is None  # asked for after close: made closed
+
+
+def test_building_a_panel_loads_no_http_library_and_asks_no_service(tmp_path: Any) -> None:
+    """Nothing configured: the metadata service would be asked, but only once the form is shown."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, time\n"
+        "from mai_widgets.auth.config import load_config\n"
+        "from mai_widgets.widgets.panel import RegisterPanel\n"
+        "from mai_widgets.widgets.workbench import Workbench\n"
+        # nowhere to ask: a closed port on this machine answers at once
+        "config = load_config(env={'MAI_WIDGETS_METADATA_ENDPOINT': 'http://127.0.0.1:9'}, config_dirs=[])\n"
+        "panel, bench = RegisterPanel(config=config), Workbench(config=config)\n"
+        "assert panel.controller.missing and bench.register_panel.controller.missing\n"
+        "time.sleep(0.5)  # time for a background look-up to have started\n"
+        "loaded = [m for m in ('requests', 'urllib3') if m in sys.modules]\n"
+        "assert not loaded, loaded\n"
+        "bench._repr_mimebundle_()  # shown: the look-up starts (no loop here: at once)\n"
+        "time.sleep(0.5)\n"
+        "assert 'requests' in sys.modules\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in CREDENTIAL_VARS and not k.startswith("MAI_")}
+    env["HOME"] = str(tmp_path)  # no credentials file either
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env)
+    assert done.returncode == 0, done.stderr
+
+
+def test_the_checks_of_a_starting_path_wait_until_the_form_is_shown(emulator: EmulatorProcess) -> None:
+    from mai_widgets.kernel.controller import PREFLIGHT_DELAY
+    from mai_widgets.widgets.workbench import Workbench
+
+    panel = RegisterPanel(client=make_client(emulator), swr_path=GOOD)
+    bench = Workbench(make_client(emulator), swr_path=GOOD)
+    edited = RegisterPanel(client=make_client(emulator), swr_path=GOOD)
+    try:
+        time.sleep(PREFLIGHT_DELAY + 0.5)
+        for held in (panel, bench.register_panel, edited):
+            assert held.controller.preflight_state == "waiting"
+        panel._repr_mimebundle_()  # shown in a notebook (no kernel loop here: it starts at once)
+        bench._repr_mimebundle_()  # the side panel shows the Workbench
+        edited.arch.value = "AARCH64"  # an edit: the form is in use
+        deadline = time.monotonic() + SETTLE
+        for shown in (panel, bench.register_panel, edited):
+            while shown.controller.preflight_state != "done" and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert shown.controller.preflight_state == "done" and shown.controller.checks
+    finally:
+        panel.close()
+        bench.close()
+        edited.close()
