@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 from ipywidgets.widgets.widget_bool import CheckboxStyle
+from ipywidgets.widgets.widget_button import ButtonStyle
 from ipywidgets.widgets.widget_description import DescriptionStyle
 from ipywidgets.widgets.widget_selection import ToggleButtonsStyle
 from ipywidgets.widgets.widget_string import TextStyle
@@ -213,7 +214,9 @@ class RegisterPanel(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
         self.controller = controller
         self._syncing = False
         values = controller.fields
-        looks = self._looks = SharedLooks(translation_for(controller.config, language=language))
+        # One Layout or Style model per look, shared by the widgets whose look never changes: each
+        # model is one more message for the kernel and the browser while the form opens.
+        looks = self.looks = SharedLooks(translation_for(controller.config, language=language))
         self._tr = looks.tr
         text_style = looks.style(TextStyle)
         # A field's message shows once the user changed it (or code gave it a value), or after
@@ -236,7 +239,7 @@ class RegisterPanel(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
             _dom_classes=("mai-swr-path",),
         )
         # Typed as before, or picked from SWR's lists; the text field stays the form's field.
-        self.swr_picker = SwrPathCombobox(self.swr_path, self._swr_client, tr=self._tr)
+        self.swr_picker = SwrPathCombobox(self.swr_path, self._swr_client, looks=looks)
         self.arch = self._dropdown("arch", values, "mai-arch")
         # the CSS class keeps the English label's slug (mai-resource-categories, mai-services)
         self.resource_category = _MultiChoice(
@@ -260,6 +263,7 @@ class RegisterPanel(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
             value=self._choice("visibility", values),
             description=_tr.text(_label("visibility")),
             style=looks.style(ToggleButtonsStyle),
+            layout=looks.layout(),
             _dom_classes=("mai-visibility",),
         )
         self.workspace_id = widgets.Text(
@@ -303,18 +307,24 @@ class RegisterPanel(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
         self.field_errors = _FieldMessages(self._field_message)
 
         # The preflight checklist sits under the SWR path it is about.
-        self.preflight_view = PreflightView(controller, tr=self._tr)
+        self.preflight_view = PreflightView(controller, looks=looks)
         rows.insert(1, self.preflight_view)
 
         self.register_button = widgets.Button(
             description=_tr("Register"),
             button_style="primary",
             icon="upload",
+            layout=looks.layout(),
+            style=looks.style(ButtonStyle),
             _dom_classes=("mai-register-button",),
         )
         self.preflight_view.on_cancel = self.register_button.focus  # "Cancel" answers the question
         self.preview_button = widgets.Button(
-            description=_tr("Preview request"), icon="eye", _dom_classes=("mai-preview-button",)
+            description=_tr("Preview request"),
+            icon="eye",
+            layout=looks.layout(),
+            style=looks.style(ButtonStyle),
+            _dom_classes=("mai-preview-button",),
         )
         self.reason = looks.html(classes=("mai-register-reason",))
         self.preview_text = ""
@@ -338,6 +348,7 @@ class RegisterPanel(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
         ]
         super().__init__(
             self._form,
+            layout=looks.layout(),
             # Stable classes for browser tests, given at construction (each add_class is one more message).
             # mai-form: the look it shares with the Save tab (labextension/style/base.raw.css).
             _dom_classes=("mai-register-panel", "mai-form"),
@@ -378,7 +389,7 @@ class RegisterPanel(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
     def _part_looks(self) -> SharedLooks:
         # Asked for after close: the panel's shared looks are closed, so the part gets its own,
         # closed with it (by _close_tree).
-        return SharedLooks(self._tr) if self._panel_closed else self._looks
+        return SharedLooks(self._tr) if self._panel_closed else self.looks
 
     def _field_message(self, name: str) -> widgets.HTML:
         message = self._part_looks().html(
@@ -485,8 +496,8 @@ class RegisterPanel(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
             options=self._options(name),
             value=self._choice(name, values),
             description=self._tr.text(_label(name)),
-            style=self._looks.style(DescriptionStyle),
-            layout=self._looks.layout(),
+            style=self.looks.style(DescriptionStyle),
+            layout=self.looks.layout(),
         )
 
     def _swr_client(self) -> SwrClient:
@@ -747,7 +758,7 @@ class RegisterPanel(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
         )
         self.controller.close()
         _close_tree(self)
-        self._looks.close()
+        self.looks.close()
 
 
 def _close_tree(widget: widgets.Widget) -> None:

@@ -18,6 +18,7 @@ from ..auth.config import translation_for
 from ..i18n import N_, Translation, translation
 from ..kernel.controller import RegistrationController
 from ..services.preflight import Check
+from .status import SharedLooks
 
 __all__ = ["MARKS", "PreflightView", "checklist_html", "sentence"]
 
@@ -76,16 +77,25 @@ class _Parts:
 class PreflightView(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
     """The checklist, its one-click actions, and the "Register anyway" question."""
 
-    def __init__(self, controller: RegistrationController, *, tr: Translation | None = None) -> None:
+    def __init__(
+        self,
+        controller: RegistrationController,
+        *,
+        tr: Translation | None = None,
+        looks: SharedLooks | None = None,
+    ) -> None:
+        """``looks``: a form's shared Layout and Style models (and language), for its static parts."""
         self.controller = controller
-        self._tr = tr if tr is not None else translation_for(controller.config)
+        if looks is None:
+            looks = SharedLooks(tr if tr is not None else translation_for(controller.config))
+        self._tr = looks.tr
         self.open_image: Callable[[str], None] | None = None  # set by a Workbench: show it in Images
         self.on_cancel: Callable[[], None] | None = None  # set by a RegisterPanel: focus back to Register
-        self.list = widgets.HTML(_dom_classes=("mai-preflight-list",))
+        self.list = looks.html(classes=("mai-preflight-list",))
         # The buttons and the question are made when a check first has something to offer
         # (_parts): a new form has no checks, and every widget slows the panel's opening.
         self._built: _Parts | None = None
-        super().__init__([self.list], _dom_classes=("mai-preflight",))
+        super().__init__([self.list], layout=looks.layout(), _dom_classes=("mai-preflight",))
         self._matching_arch = ""
         self._suggestion = ""
         self._image_id = ""

@@ -24,6 +24,7 @@ from ..i18n import Translation
 from ..kernel.threads import BackgroundCalls, Debouncer
 from ..transport.deadline import Cancel
 from ..wire.format import size_text, time_text
+from .status import SharedLooks
 
 if TYPE_CHECKING:
     from ..services.paging import Page
@@ -67,10 +68,18 @@ class SwrPathCombobox(widgets.VBox):  # type: ignore[misc]  # ipywidgets is unty
     """The SWR path text field with "Browse SWR": pick organization → repository → tag."""
 
     def __init__(
-        self, text: widgets.Text, swr: Callable[[], SwrClient], *, tr: Translation | None = None
+        self,
+        text: widgets.Text,
+        swr: Callable[[], SwrClient],
+        *,
+        tr: Translation | None = None,
+        looks: SharedLooks | None = None,
     ) -> None:
+        """``looks``: a form's shared Layout models (and language), for the parts that never change."""
         self.text = text
-        self._tr = tr if tr is not None else translation_for()
+        if looks is None:
+            looks = SharedLooks(tr if tr is not None else translation_for())
+        self._tr = looks.tr
         self._swr_factory = swr
         self._swr: SwrClient | None = None
         self._calls = BackgroundCalls()
@@ -94,6 +103,7 @@ class SwrPathCombobox(widgets.VBox):  # type: ignore[misc]  # ipywidgets is unty
                 ),
                 self.picker,
             ],
+            layout=looks.layout(),
             _dom_classes=("mai-swr-combobox",),
         )
         self._namespaces_loaded = False

@@ -165,15 +165,17 @@ class Workbench(widgets.Tab):  # type: ignore[misc]  # ipywidgets is untyped
         # Stand in for the Images and Save tabs until each is first opened.
         # The tabs' children never change (a changed list re-renders every tab after the first
         # difference, the one being looked at included): each lazy tab fills its own box.
-        self.images_box = widgets.VBox([], _dom_classes=("mai-images-box",))
+        looks = self.register_panel.looks  # the form's shared Layout: one model, not three
+        self.images_box = widgets.VBox([], layout=looks.layout(), _dom_classes=("mai-images-box",))
         self._save_view: SaveNotebookView | None = None
-        self.save_box = widgets.VBox([], _dom_classes=("mai-save-notebook-box",))
+        self.save_box = widgets.VBox([], layout=looks.layout(), _dom_classes=("mai-save-notebook-box",))
         self._last_registered: str | None = None
         self.register_panel.preflight_view.open_image = self.show_image
         super().__init__(
             children=[self.register_panel, self.images_box, self.save_box],
             titles=tab_titles(self._tr),
             selected_index=REGISTER_TAB,
+            layout=looks.layout(),
             _dom_classes=("mai-workbench",),
         )
         self._notified: set[tuple[str, str]] = set()
