@@ -36,7 +36,6 @@ client stays cheap.
 
 from __future__ import annotations
 
-import configparser
 import json
 import logging
 import os
@@ -265,6 +264,8 @@ def read_credentials_file(env: Mapping[str, str] | None = None) -> FileCredentia
             CredentialsFileWarning,
             stacklevel=3,
         )
+    import configparser  # only with a credentials file: not on the way to an empty form
+
     parser = configparser.ConfigParser(interpolation=None)
     try:
         with path.open(encoding="utf-8") as handle:

@@ -14,7 +14,6 @@ repository goes alone, so the others find its pull token instead of each asking 
 from __future__ import annotations
 
 import contextlib
-import difflib
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -197,6 +196,8 @@ def runs_as_ma_user(user: str) -> bool:
 
 
 def _nearest(wanted: str, choices: Iterable[str], n: int = 3) -> list[str]:
+    import difflib  # only when a check fails: not on the side panel's way to its form
+
     pool = list(dict.fromkeys(choices))
     return difflib.get_close_matches(wanted, pool, n=n, cutoff=0.4) or pool[:n]
 
