@@ -89,20 +89,16 @@ class SwrPathCombobox(widgets.VBox):  # type: ignore[misc]  # ipywidgets is unty
             value=False, description=self._tr("Browse SWR"), icon="search", _dom_classes=("mai-swr-browse",)
         )
         self.browse.layout.width = "auto"
-        # The lists are built when Browse is first pressed (_build_lists): most forms never open
-        # them, and each widget costs the kernel and the browser time while the panel opens.
-        self.picker = widgets.VBox(
-            layout=widgets.Layout(display="none", width="100%", max_width="42em"),
-            _dom_classes=("mai-swr-picker",),
+        # The picker and its lists are made when Browse is first pressed (_build_lists): most
+        # forms never open them, and each widget costs the kernel and the browser time while the
+        # panel opens.
+        self._picker: widgets.VBox | None = None
+        # wraps: in a narrow side bar the button goes under the field, which keeps its width
+        self._field = widgets.HBox(
+            [text, self.browse], layout=widgets.Layout(align_items="center", flex_flow="row wrap")
         )
         super().__init__(
-            [
-                # wraps: in a narrow side bar the button goes under the field, which keeps its width
-                widgets.HBox(
-                    [text, self.browse], layout=widgets.Layout(align_items="center", flex_flow="row wrap")
-                ),
-                self.picker,
-            ],
+            [self._field],
             layout=looks.layout(),
             _dom_classes=("mai-swr-combobox",),
         )
@@ -162,6 +158,17 @@ class SwrPathCombobox(widgets.VBox):  # type: ignore[misc]  # ipywidgets is unty
         """Start a pending filter now and block until every listing has ended (scripts and tests)."""
         self._repo_filter_debouncer.flush()
         return self._calls.wait_idle(timeout)
+
+    @property
+    def picker(self) -> widgets.VBox:
+        """The box of the organization, repository and tag lists, under the field."""
+        if self._picker is None:
+            self._picker = widgets.VBox(
+                layout=widgets.Layout(display="none", width="100%", max_width="42em"),
+                _dom_classes=("mai-swr-picker",),
+            )
+            self.children = (self._field, self._picker)  # appended: the field's view stays
+        return self._picker
 
     # -- organizations ---------------------------------------------------------------------
 
