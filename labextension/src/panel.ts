@@ -291,6 +291,8 @@ export class ModelArtsPanel extends Panel {
   }
 
   private async _start(): Promise<void> {
+    // The widgets' code is fetched while the kernel starts, not when its first model arrives.
+    void Private.controls();
     const specsManager = this._services.kernelspecs;
     await specsManager.ready;
     const specs = specsManager.specs;
@@ -414,13 +416,14 @@ export class ModelArtsPanel extends Panel {
     kernel.commsOverSubshells = CommsOverSubshells.Disabled;
     this._kernelProcess = null;
     kernel.iopubMessage.connect(this._onIOPub, this);
+    // The manager first: its restore request is answered before the panel's widgets exist, so
+    // its snapshot can never overwrite what the user typed in the new form.
+    this._setManager(kernel);
     if (this._phase.kind !== 'closed') {
       // Sent now, the code waits in the connection's queue and runs as soon as the kernel
-      // answers, while the session is still being set up here; and before the new manager's
-      // restore requests, which a new kernel can only answer with nothing.
+      // answers, while the session is still being set up here.
       void this._render(kernel);
     }
-    this._setManager(kernel); // listening before any answer can arrive
   }
 
   private _onStatus(_: unknown, status: Kernel.Status): void {
@@ -677,6 +680,9 @@ export class ModelArtsPanel extends Panel {
 }
 
 namespace Private {
+  /** The controls' module (a chunk JupyterLab loads on first use). */
+  export const controls = (): Promise<any> => import('@jupyter-widgets/controls');
+
   /**
    * A bare KernelWidgetManager knows no widget modules: the core ones, registered here. A module
    * is looked up by a model's or view's class name, so its whole namespace serves as exports.
@@ -690,7 +696,7 @@ namespace Private {
     manager.register({
       name: '@jupyter-widgets/controls',
       version: JUPYTER_CONTROLS_VERSION,
-      exports: () => import('@jupyter-widgets/controls') as any
+      exports: controls
     });
     manager.register({
       name: '@jupyter-widgets/output',
