@@ -11,7 +11,6 @@ import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
 from .i18n import N_, Msg
@@ -497,6 +496,9 @@ def parse_retry_after(value: str | None) -> float | None:
     try:
         seconds = float(text)
     except ValueError:
+        # An HTTP date is rare here; email.utils pulls in socket, calendar and more on import.
+        from email.utils import parsedate_to_datetime
+
         try:
             when = parsedate_to_datetime(text)
         except (TypeError, ValueError, IndexError):

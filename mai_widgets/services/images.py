@@ -62,16 +62,6 @@ from ..wire.contract import (
     split_swr_path,
     validate_image_id,
 )
-from ..wire.notebooks import (
-    NOTEBOOK_LIST_LIMITS,
-    NotebookRecord,
-    NotebookStatus,
-    SaveImageRequest,
-    default_save_tag,
-    notebook_list_query,
-    validate_notebook_id,
-    validate_save_fields,
-)
 from .follow import Follow, FollowOutcome, poll_delay
 from .paging import Page, read_all
 
@@ -82,6 +72,7 @@ if TYPE_CHECKING:
     from ..auth.config import MaiConfig
     from ..auth.credentials import Credentials
     from ..transport.http import HttpService
+    from ..wire.notebooks import NotebookRecord, NotebookStatus, SaveImageRequest
     from .session import Session
 
 __all__ = [
@@ -501,11 +492,16 @@ class ImageClient:
 
     # -- notebook instances ----------------------------------------------------------------
 
+    # The notebook wire types are imported where used: a script that registers images, and the
+    # client's import time, do without them.
+
     def _notebooks_path(self, suffix: str = "") -> str:
         return f"/v1/{self._shared.project_id}/notebooks{suffix}"
 
     @staticmethod
     def _parse_notebook(data: Any, response: requests.Response) -> NotebookRecord:
+        from ..wire.notebooks import NotebookRecord
+
         try:
             return NotebookRecord.from_wire(data)
         except (ValueError, TypeError, RecursionError):
@@ -523,6 +519,8 @@ class ImageClient:
         """Every notebook instance matching the filters (``GET /v1/{project_id}/notebooks``, all
         pages): ``status`` one :class:`NotebookStatus`, ``name`` matched in part, ``ip`` the
         instance's IPv4 address."""
+        from ..wire.notebooks import NOTEBOOK_LIST_LIMITS, notebook_list_query
+
         query = notebook_list_query(status=status, name=name, ip=ip, workspace_id=workspace_id)
         path = self._notebooks_path()
         parse_page = self._page_parser(self._parse_notebook)
@@ -538,6 +536,8 @@ class ImageClient:
 
     def get_notebook(self, notebook_id: str, *, timeout: float | None = None) -> NotebookRecord:
         """``GET /v1/{project_id}/notebooks/{id}``."""
+        from ..wire.notebooks import validate_notebook_id
+
         notebook_id = validate_notebook_id(notebook_id)
         with call_scope(Deadline(timeout) if timeout is not None else None):
             return self._call("GET", self._notebooks_path(f"/{notebook_id}"), self._parse_notebook)
@@ -549,6 +549,8 @@ class ImageClient:
         not have yet, by SWR's tag list when these credentials can read it (a suffix is added on a
         collision). Unreadable (no such repository yet, no access, SWR down): the plain tag, and
         the save's own answer says if it is taken."""
+        from ..wire.notebooks import default_save_tag as free_tag
+
         moment = now if now is not None else datetime.now(timezone.utc)
         try:
             from .swr import SwrClient  # SWR stands below images
@@ -560,7 +562,7 @@ class ImageClient:
         except MaiWidgetsError as exc:
             log.debug("default_save_tag: SWR tags of %s/%s unreadable (%s)", namespace, name, exc.code)
             tags = []
-        return default_save_tag(tags, moment)
+        return free_tag(tags, moment)
 
     def find_saved(self, request: SaveImageRequest) -> ImageRecord | None:
         """The user's live image saved from a notebook (origin IMAGE_SAVE) as ``namespace/name:tag``
@@ -611,6 +613,8 @@ class ImageClient:
         :class:`~mai_widgets.errors.QuotaExceededError`, :class:`~mai_widgets.errors.TooLargeError`,
         :class:`~mai_widgets.errors.PermissionDeniedError` (the organization), ``NotFoundError``.
         """
+        from ..wire.notebooks import SaveImageRequest, validate_notebook_id, validate_save_fields
+
         problems: list[FieldProblem] = []
         try:
             notebook_id = validate_notebook_id(notebook_id)
