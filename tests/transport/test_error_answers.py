@@ -126,3 +126,16 @@ def test_one_request_id_picker(headers: dict[str, str], expected: str | None) ->
     assert request_id_of(headers) == expected
     error = error_from_answer(500, headers, b"")
     assert isinstance(error, ApiError) and error.request_id == expected
+
+
+def test_retry_after_is_read_as_seconds_or_as_an_http_date() -> None:
+    from datetime import datetime, timedelta, timezone
+    from email.utils import format_datetime
+
+    from mai_widgets.errors import parse_retry_after
+
+    assert parse_retry_after("7") == 7.0
+    in_a_minute = format_datetime(datetime.now(timezone.utc) + timedelta(seconds=60), usegmt=True)
+    seconds = parse_retry_after(in_a_minute)
+    assert seconds is not None and 55.0 <= seconds <= 60.0
+    assert parse_retry_after("not a date") is None and parse_retry_after("") is None
