@@ -81,13 +81,12 @@ class PreflightView(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
         self,
         controller: RegistrationController,
         *,
-        tr: Translation | None = None,
         looks: SharedLooks | None = None,
     ) -> None:
-        """``looks``: a form's shared Layout and Style models (and language), for its static parts."""
+        """``looks``: a form's shared Layout and Style models, and its language."""
         self.controller = controller
         if looks is None:
-            looks = SharedLooks(tr if tr is not None else translation_for(controller.config))
+            looks = SharedLooks(translation_for(controller.config))
         self._tr = looks.tr
         self.open_image: Callable[[str], None] | None = None  # set by a Workbench: show it in Images
         self.on_cancel: Callable[[], None] | None = None  # set by a RegisterPanel: focus back to Register

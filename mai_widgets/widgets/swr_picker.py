@@ -72,13 +72,12 @@ class SwrPathCombobox(widgets.VBox):  # type: ignore[misc]  # ipywidgets is unty
         text: widgets.Text,
         swr: Callable[[], SwrClient],
         *,
-        tr: Translation | None = None,
         looks: SharedLooks | None = None,
     ) -> None:
-        """``looks``: a form's shared Layout models (and language), for the parts that never change."""
+        """``looks``: a form's shared Layout models, and its language."""
         self.text = text
         if looks is None:
-            looks = SharedLooks(tr if tr is not None else translation_for())
+            looks = SharedLooks(translation_for())
         self._tr = looks.tr
         self._swr_factory = swr
         self._swr: SwrClient | None = None
