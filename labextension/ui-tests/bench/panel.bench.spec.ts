@@ -163,70 +163,30 @@ test('side panel benchmark', async ({ page }) => {
   }
   const size = bundleSize();
 
+  /** A timing row: the median of `runs` (milliseconds), printed in seconds. */
+  const timed = (name: string, runs: number[], goal = ''): Row => ({
+    name: `${name}, median`,
+    value: median(runs) / 1000,
+    unit: 's',
+    goal,
+    runs
+  });
   const rows: Row[] = [
-    {
-      name: 'side panel: command → interactive form, cold (kernel start included), median',
-      value: median(cold) / 1000,
-      unit: 's',
-      goal: '≤ 1.0 s',
-      runs: cold
-    },
-    {
-      name: 'bare kernel start (a session to its kernel_info reply), same run, median',
-      value: median(bare) / 1000,
-      unit: 's',
-      goal: '',
-      runs: bare
-    },
-    {
-      name: "the panel's kernel's own start (its session request → kernel_info reply), median",
-      value: median(own) / 1000,
-      unit: 's',
-      goal: '',
-      runs: own
-    },
-    {
-      name: "side panel: cold open minus its kernel's own start, per run, median",
-      value: median(added) / 1000,
-      unit: 's',
-      goal: '≤ 0.3 s',
-      runs: added
-    },
-    {
-      name: 'side panel: cold open minus the bare kernel start, per run, median',
-      value: median(addedToBare) / 1000,
-      unit: 's',
-      goal: '',
-      runs: addedToBare
-    },
-    {
-      name: 'cold open, split: command → session requested, median',
-      value: median(requested) / 1000,
-      unit: 's',
-      goal: '',
-      runs: requested
-    },
-    {
-      name: "cold open, split: kernel_info reply → panel code's reply (import, build, models sent), median",
-      value: median(replied.map((r, i) => r - ready[i])) / 1000,
-      unit: 's',
-      goal: '',
-      runs: replied.map((r, i) => r - ready[i])
-    },
-    {
-      name: 'cold open, split: reply → form takes typing (the browser renders), median',
-      value: median(cold.map((c, i) => c - replied[i])) / 1000,
-      unit: 's',
-      goal: '',
-      runs: cold.map((c, i) => c - replied[i])
-    },
-    {
-      name: 'side panel: command → interactive form, warm (kernel running), median',
-      value: median(warm) / 1000,
-      unit: 's',
-      goal: '≤ 0.3 s',
-      runs: warm
-    },
+    timed('side panel: command → interactive form, cold (kernel start included)', cold, '≤ 1.0 s'),
+    timed('bare kernel start (a session to its kernel_info reply), same run', bare),
+    timed("the panel's kernel's own start (its session request → kernel_info reply)", own),
+    timed("side panel: cold open minus its kernel's own start, per run", added, '≤ 0.3 s'),
+    timed('side panel: cold open minus the bare kernel start, per run', addedToBare),
+    timed('cold open, split: command → session requested', requested),
+    timed(
+      "cold open, split: kernel_info reply → panel code's reply (import, build, models sent)",
+      replied.map((r, i) => r - ready[i])
+    ),
+    timed(
+      'cold open, split: reply → form takes typing (the browser renders)',
+      cold.map((c, i) => c - replied[i])
+    ),
+    timed('side panel: command → interactive form, warm (kernel running)', warm, '≤ 0.3 s'),
     {
       name: `side panel: built JavaScript, own code only (${size.files.length} files)`,
       value: size.raw / 1024,
