@@ -8,7 +8,7 @@ import { JUPYTER_CONTROLS_VERSION } from '@jupyter-widgets/controls/lib/version'
 import { KernelWidgetManager, output as labOutput, WidgetRenderer } from '@jupyter-widgets/jupyterlab-manager';
 import { SessionContext, translateKernelStatuses } from '@jupyterlab/apputils';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
-import { CommsOverSubshells, Event, Kernel, KernelMessage, ServiceManager } from '@jupyterlab/services';
+import { CommsOverSubshells, Event, Kernel, KernelMessage, ServiceManager, SessionAPI } from '@jupyterlab/services';
 import { refreshIcon, stopIcon, ToolbarButton } from '@jupyterlab/ui-components';
 import { ITranslator, nullTranslator, TranslationBundle } from '@jupyterlab/translation';
 import { Message } from '@lumino/messaging';
@@ -309,6 +309,13 @@ export class ModelArtsPanel extends Panel {
     }
     const displayName = specs?.kernelspecs[choice.name]?.display_name ?? choice.name;
     this._show({ kind: 'starting', kernel: displayName });
+    // The session is asked for at once: the SessionContext would first list the running sessions,
+    // a round trip after the side bar is drawn. The server answers a path that has a session
+    // with that session, and the context below finds it by path (a failure: it tries itself).
+    const asked = SessionAPI.startSession(
+      { path: SESSION_PATH, name: SESSION_NAME, type: SESSION_TYPE, kernel: { name: choice.name } },
+      this._services.serverSettings
+    ).catch(() => undefined);
 
     const session = new SessionContext({
       sessionManager: this._services.sessions,
@@ -330,6 +337,7 @@ export class ModelArtsPanel extends Panel {
     session.statusChanged.connect(this._onStatus, this);
     session.connectionStatusChanged.connect(this._onConnectionStatus, this);
     try {
+      await asked;
       await session.initialize();
       // A reconnected session may run another kernel than the setting now names.
       const kernel = session.session?.kernel;
