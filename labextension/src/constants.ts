@@ -11,11 +11,14 @@ const LANGUAGE_TAG = /^[A-Za-z][A-Za-z_-]{0,34}$/;
  * The kernel cannot know JupyterLab's language: the host hands it over (`zh-CN`, `en-US`…), so
  * the workbench speaks the language the user chose in Settings › Language. Only a plain language
  * tag goes into the code; anything else (or none) leaves the choice to the kernel's own settings.
+ *
+ * The panel runs it silently (no history, no result hook: IPython's bookkeeping of a first cell
+ * costs the opening about 15 ms), so the workbench is shown with `display()`.
  */
 export function panelCode(language: string | null | undefined): string {
   const tag = (language ?? '').trim();
   const argument = LANGUAGE_TAG.test(tag) ? `host_language='${tag}'` : '';
-  return `from mai_widgets import Workbench; Workbench.shared(${argument})`;
+  return `from IPython.display import display; from mai_widgets import Workbench; display(Workbench.shared(${argument}))`;
 }
 
 /** Evaluated after a failure, to say which Python the missing package must go into. */

@@ -504,7 +504,7 @@ export class ModelArtsPanel extends Panel {
     this._show({ kind: 'loading' });
     const future = kernel.requestExecute({
       code: panelCode(this._language()),
-      silent: false,
+      silent: true, // see panelCode
       store_history: false,
       allow_stdin: false,
       stop_on_error: true
