@@ -227,7 +227,9 @@ class RegisterPanel(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
         _tr = self._tr
         title = html.escape(_tr("Register a custom image with ModelArts"))
         self.title = looks.html(f"<h3>{title}</h3>", classes=("mai-title",))
-        self.endpoint_line = looks.html(classes=("mai-endpoint",))
+        # Made with what the render below would set: a change right after creation is one more
+        # message per widget while the form opens.
+        self.endpoint_line = looks.html(self._endpoint_html(), classes=("mai-endpoint",))
 
         self.swr_path = widgets.Text(
             value=str(values.get("swr_path") or ""),
@@ -281,7 +283,7 @@ class RegisterPanel(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
             style=text_style,
             layout=looks.layout(height="5em"),
         )
-        self.description_counter = looks.label(classes=("mai-description-counter",))
+        self.description_counter = looks.label(self._counter_text(), classes=("mai-description-counter",))
 
         self.inputs: dict[str, widgets.Widget] = {
             "swr_path": self.swr_path,
@@ -312,6 +314,7 @@ class RegisterPanel(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
 
         self.register_button = widgets.Button(
             description=_tr("Register"),
+            disabled=bool(controller.blockers()),
             button_style="primary",
             icon="upload",
             layout=looks.layout(),
@@ -326,7 +329,7 @@ class RegisterPanel(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
             style=looks.style(ButtonStyle),
             _dom_classes=("mai-preview-button",),
         )
-        self.reason = looks.html(classes=("mai-register-reason",))
+        self.reason = looks.html(self._reason_html(), classes=("mai-register-reason",))
         self.preview_text = ""
         # Made when first needed, as each widget slows the panel's opening: the request preview
         # (Preview request), the status (a registration starts) and "delete and register again"
@@ -648,43 +651,54 @@ class RegisterPanel(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
                     widget.value = value
         finally:
             self._syncing = False
-        description = values.get("description")
-        length = len(description) if isinstance(description, str) else 0
-        self.description_counter.value = f"{length} / {field_spec('description').max_length}"
+        self.description_counter.value = self._counter_text()
         self._render_controls()
         if self._preview_open:
             self._render_preview()
 
-    def _render_controls(self) -> None:
+    def _counter_text(self) -> str:
+        description = self.controller.fields.get("description")
+        length = len(description) if isinstance(description, str) else 0
+        return f"{length} / {field_spec('description').max_length}"
+
+    def _shown_problem(self, name: str) -> bool:
+        """Whether a field's problem is said next to it (touched, or after an attempt)."""
+        return name in self.controller.problems and (self._attempted or name in self._touched)
+
+    def _reason_html(self) -> str:
+        """The line under the buttons: why Register is disabled, or where it sends."""
         c = self.controller
         _tr = self._tr
-        shown: list[str] = []
-        hidden: list[str] = []
+        blockers = c.blockers()
+        if not blockers:
+            ready = html.escape(_tr("Ready: Register sends this request to {endpoint}.", endpoint=c.endpoint))
+            return f"<span class='mai-message'>{ready}</span>"
+        # Each field's problem is said once, next to its field; this line only names the fields.
+        said = {f"{FIELD_LABELS.get(n, n)} {m}" for n, m in c.problems.items()}
+        reasons: list[str] = [b for b in blockers if b not in said]
+        named = [name for name in self.inputs if name in c.problems]
+        shown = [_label(name) for name in named if self._shown_problem(name)]
+        hidden = [_label(name) for name in named if not self._shown_problem(name)]
+        if shown:
+            reasons.append(Msg("check {fields}", fields=and_list(shown)))
+        if hidden:
+            reasons.append(Msg("fill in {fields}", fields=and_list(hidden)))
+        text = _tr("; ").join(sentence(_tr.text(r)) for r in reasons)
+        disabled = html.escape(_tr("Register is disabled: {reasons}.", reasons=text))
+        return f"<span class='mai-message mai-message-warn'>{disabled}</span>"
+
+    def _render_controls(self) -> None:
+        c = self.controller
         for name in self.inputs:
             problem = c.problems.get(name)
-            visible = problem is not None and (self._attempted or name in self._touched)
             label = FIELD_LABELS.get(name, name)
-            text = field_message_html(label, problem, _tr) if visible and problem is not None else ""
+            text = ""
+            if problem is not None and self._shown_problem(name):
+                text = field_message_html(label, problem, self._tr)
             if text or self.field_errors.made(name):
                 self.field_errors[name].value = text
-            if problem is not None:
-                (shown if visible else hidden).append(_label(name))
-        blockers = c.blockers()
-        self.register_button.disabled = bool(blockers)
-        if blockers:
-            # Each field's problem is said once, next to its field; this line only names the fields.
-            said = {f"{FIELD_LABELS.get(n, n)} {m}" for n, m in c.problems.items()}
-            reasons: list[str] = [b for b in blockers if b not in said]
-            if shown:
-                reasons.append(Msg("check {fields}", fields=and_list(shown)))
-            if hidden:
-                reasons.append(Msg("fill in {fields}", fields=and_list(hidden)))
-            text = _tr("; ").join(sentence(_tr.text(r)) for r in reasons)
-            disabled = html.escape(_tr("Register is disabled: {reasons}.", reasons=text))
-            self.reason.value = f"<span class='mai-message mai-message-warn'>{disabled}</span>"
-        else:
-            ready = html.escape(_tr("Ready: Register sends this request to {endpoint}.", endpoint=c.endpoint))
-            self.reason.value = f"<span class='mai-message'>{ready}</span>"
+        self.register_button.disabled = bool(c.blockers())
+        self.reason.value = self._reason_html()
         submitting = c.state == "submitting" or c.closed
         for widget in self.inputs.values():
             if isinstance(widget, _MultiChoice):

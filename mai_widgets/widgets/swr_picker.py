@@ -85,9 +85,12 @@ class SwrPathCombobox(widgets.VBox):  # type: ignore[misc]  # ipywidgets is unty
         self._tokens: dict[str, Cancel | None] = {}
         self._repo_filter_debouncer = Debouncer(FILTER_DELAY, self._reload_repositories, self._calls.writer)
         self.browse = widgets.ToggleButton(
-            value=False, description=self._tr("Browse SWR"), icon="search", _dom_classes=("mai-swr-browse",)
+            value=False,
+            description=self._tr("Browse SWR"),
+            icon="search",
+            layout=widgets.Layout(width="auto"),
+            _dom_classes=("mai-swr-browse",),
         )
-        self.browse.layout.width = "auto"
         # The picker and its lists are made when Browse is first pressed (_build_lists): most
         # forms never open them, and each widget costs the kernel and the browser time while the
         # panel opens.

@@ -382,6 +382,39 @@ def tree_classes(widget: widgets.Widget) -> set[str]:
     return found
 
 
+def test_a_new_form_goes_out_once_as_it_is_shown(
+    emulator: EmulatorProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each widget of a new Workbench is sent once, already as the form shows it: no update
+    follows its comm_open while the form is built (each is one more message for the kernel, the
+    server and the browser while the panel opens). Then an edit does send its update."""
+    import comm
+
+    from mai_widgets.widgets.workbench import Workbench
+
+    sent: list[str] = []
+    original = comm.DummyComm.publish_msg
+
+    def publish(self: comm.DummyComm, msg_type: str, *args: Any, **kwargs: Any) -> None:
+        sent.append(msg_type)
+        original(self, msg_type, *args, **kwargs)
+
+    monkeypatch.setattr(comm.DummyComm, "publish_msg", publish)
+    bench = Workbench(client=make_client(emulator))
+    try:
+        panel = bench.register_panel
+        assert sent and set(sent) == {"comm_open"}
+        assert panel.register_button.disabled and "Register is disabled" in panel.reason.value
+        assert (
+            panel.description_counter.value == "0 / 512" and "mai-endpoint-line" in panel.endpoint_line.value
+        )
+        sent.clear()
+        panel.description.value = "four"
+        assert "comm_msg" in sent and panel.description_counter.value == "4 / 512"
+    finally:
+        bench.close()
+
+
 def test_a_new_form_builds_its_status_preview_and_messages_when_first_needed(
     emulator: EmulatorProcess,
 ) -> None:
