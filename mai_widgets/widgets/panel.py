@@ -312,9 +312,10 @@ class RegisterPanel(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
         self.preflight_view = PreflightView(controller, looks=looks)
         rows.insert(1, self.preflight_view)
 
+        blockers = controller.blockers()
         self.register_button = widgets.Button(
             description=_tr("Register"),
-            disabled=bool(controller.blockers()),
+            disabled=bool(blockers),
             button_style="primary",
             icon="upload",
             layout=looks.layout(),
@@ -329,7 +330,7 @@ class RegisterPanel(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
             style=looks.style(ButtonStyle),
             _dom_classes=("mai-preview-button",),
         )
-        self.reason = looks.html(self._reason_html(), classes=("mai-register-reason",))
+        self.reason = looks.html(self._reason_html(blockers), classes=("mai-register-reason",))
         self.preview_text = ""
         # Made when first needed, as each widget slows the panel's opening: the request preview
         # (Preview request), the status (a registration starts) and "delete and register again"
@@ -665,11 +666,10 @@ class RegisterPanel(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
         """Whether a field's problem is said next to it (touched, or after an attempt)."""
         return name in self.controller.problems and (self._attempted or name in self._touched)
 
-    def _reason_html(self) -> str:
-        """The line under the buttons: why Register is disabled, or where it sends."""
+    def _reason_html(self, blockers: list[str]) -> str:
+        """The line under the buttons: why Register is disabled (``blockers``), or where it sends."""
         c = self.controller
         _tr = self._tr
-        blockers = c.blockers()
         if not blockers:
             ready = html.escape(_tr("Ready: Register sends this request to {endpoint}.", endpoint=c.endpoint))
             return f"<span class='mai-message'>{ready}</span>"
@@ -697,8 +697,9 @@ class RegisterPanel(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
                 text = field_message_html(label, problem, self._tr)
             if text or self.field_errors.made(name):
                 self.field_errors[name].value = text
-        self.register_button.disabled = bool(c.blockers())
-        self.reason.value = self._reason_html()
+        blockers = c.blockers()
+        self.register_button.disabled = bool(blockers)
+        self.reason.value = self._reason_html(blockers)
         submitting = c.state == "submitting" or c.closed
         for widget in self.inputs.values():
             if isinstance(widget, _MultiChoice):
